@@ -1,0 +1,455 @@
+"""The one module that owns DuckDB: connection, schema, loads, app-state writes.
+
+Nothing else in the code base imports ``duckdb``. A process opens one
+:class:`Database` per file; every thread (each Streamlit session runs in its
+own) gets its own cursor, and analytical reads go through an Ibis backend over
+that cursor (:meth:`Database.backend`), so the same expressions can later run
+on another engine. Writes of application state (users, audit log) and bulk
+loads go through :meth:`Database.execute` and :meth:`Database.load_dataset`
+with bound parameters only.
+
+DuckDB allows one writing process per file. The app holds the write lock while
+it runs; batch commands that write (``users``, ``sample-data``) therefore run
+while the app is stopped, and say so when they find the file locked (see
+docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import ibis
+import polars as pl
+
+from analytics.schemas import (
+    ALL_TABLES,
+    APP_TABLES,
+    AUDIT_LOG,
+    CANONICAL_TABLES,
+    DATASET_META,
+    DERIVED_TABLES,
+    TableSpec,
+)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DB_PATH = REPO_ROOT / "sample_data" / "bank.duckdb"
+DB_PATH_ENV = "TAILOR_DB"
+THREADS_ENV = "TAILOR_DUCKDB_THREADS"
+REBUILD_COMMAND = "make data"
+
+MSG_DB_MISSING = (
+    "No database found at {path}. Build the sample bank with `{command}` "
+    "(or `python -m analytics sample-data --db {path}`), or point TAILOR_DB at your database."
+)
+MSG_DB_CORRUPT = (
+    "The file {path} is not a readable Tailor database ({reason}). Move it away and rebuild "
+    "it with `{command}` (or `python -m analytics sample-data --db {path}`)."
+)
+MSG_DB_INCOMPLETE = (
+    "The database at {path} lacks the table(s) {tables}. Rebuild it with `{command}` "
+    "(or `python -m analytics sample-data --db {path}`)."
+)
+MSG_DB_LOCKED = (
+    "The database at {path} is in use by another process (most likely the running app). "
+    "Stop it and run the command again."
+)
+
+_DUCKDB_TYPES: dict[type[pl.DataType], str] = {
+    pl.Int64: "BIGINT",
+    pl.Int32: "INTEGER",
+    pl.Float64: "DOUBLE",
+    pl.String: "VARCHAR",
+    pl.Boolean: "BOOLEAN",
+    pl.Date: "DATE",
+    pl.Datetime: "TIMESTAMP",
+}
+
+
+class DatabaseError(Exception):
+    """A database could not be opened or used; the message says how to fix it."""
+
+
+class DataValidationError(ValueError):
+    """Incoming data broke a table contract; the message names table, row and column."""
+
+
+def resolve_db_path(cli_value: str | os.PathLike[str] | None = None) -> Path:
+    """Return the database path from a CLI flag, else ``TAILOR_DB``, else the default.
+
+    Parameters
+    ----------
+    cli_value : str or path-like, optional
+        Value of a ``--db`` flag; wins over the environment.
+
+    Returns
+    -------
+    pathlib.Path
+        Absolute path of the DuckDB file.
+    """
+    value = cli_value or os.environ.get(DB_PATH_ENV) or DEFAULT_DB_PATH
+    return Path(value).expanduser().resolve()
+
+
+def duckdb_type(dtype: pl.DataType) -> str:
+    """Map a Polars column type from a table contract to its DuckDB type."""
+    for polars_type, sql_type in _DUCKDB_TYPES.items():
+        if isinstance(dtype, polars_type) or dtype == polars_type:
+            return sql_type
+    raise TypeError(f"no DuckDB type for {dtype}")
+
+
+def create_table_sql(spec: TableSpec) -> str:
+    """DDL for one table contract (``CREATE TABLE IF NOT EXISTS``)."""
+    columns = []
+    for name, dtype in spec.schema.items():
+        column = f'"{name}" {duckdb_type(dtype)}'
+        if name in spec.not_null:
+            column += " NOT NULL"
+        if spec is AUDIT_LOG and name == "event_id":
+            column += " DEFAULT nextval('audit_log_seq')"
+        columns.append(column)
+    # Keys are declared only on small tables: an index on ten million transactions
+    # costs more at load time than it protects (uniqueness is checked on load instead).
+    if spec.primary_key and spec.name in _INDEXED_TABLES:
+        columns.append("PRIMARY KEY (" + ", ".join(f'"{c}"' for c in spec.primary_key) + ")")
+    return f'CREATE TABLE IF NOT EXISTS "{spec.name}" (\n  ' + ",\n  ".join(columns) + "\n)"
+
+
+_INDEXED_TABLES = frozenset({"products", "campaigns", "experiments", "users", "dataset_meta"})
+
+
+def validate_frame(spec: TableSpec, frame: pl.DataFrame, *, source: str | None = None) -> pl.DataFrame:
+    """Check a frame against a table contract and return it cast to the contract.
+
+    Parameters
+    ----------
+    spec : TableSpec
+        The contract.
+    frame : polars.DataFrame
+        Incoming rows.
+    source : str, optional
+        What to call the data in messages (a file name); defaults to the table name.
+
+    Returns
+    -------
+    polars.DataFrame
+        The rows with exactly the contract's columns, in its order and types.
+
+    Raises
+    ------
+    DataValidationError
+        Naming the source, the 1-based row and the column of the first problem.
+    """
+    where = source or spec.name
+    missing = [c for c in spec.schema.names() if c not in frame.columns]
+    if missing:
+        raise DataValidationError(f"{where}: missing column(s) {', '.join(missing)}")
+    extra = [c for c in frame.columns if c not in spec.schema]
+    if extra:
+        raise DataValidationError(f"{where}: unexpected column(s) {', '.join(extra)}")
+    casts = []
+    for name, dtype in spec.schema.items():
+        column = frame.get_column(name)
+        if column.dtype == dtype:
+            casts.append(column)
+            continue
+        converted = column.cast(dtype, strict=False)
+        bad = converted.is_null() & column.is_not_null()
+        if bad.any():
+            row = int(bad.arg_true()[0])
+            raise DataValidationError(
+                f"{where}, row {row + 1}, column {name}: value {column[row]!r} is not a valid {dtype}"
+            )
+        casts.append(converted)
+    out = pl.DataFrame(casts)
+    for name in spec.not_null:
+        nulls = out.get_column(name).is_null()
+        if nulls.any():
+            row = int(nulls.arg_true()[0])
+            raise DataValidationError(f"{where}, row {row + 1}, column {name}: value is missing")
+    if spec.primary_key and out.height:
+        dup = out.select(spec.primary_key).is_duplicated()
+        if dup.any():
+            row = int(dup.arg_true()[0])
+            key = ", ".join(f"{c}={out[row, c]!r}" for c in spec.primary_key)
+            raise DataValidationError(f"{where}, row {row + 1}: duplicate key ({key})")
+    return out
+
+
+class Database:
+    """One DuckDB database file (or ``:memory:``) owned by this process.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file, or ``":memory:"`` for a private in-memory database (tests).
+    read_only : bool
+        Open without the write lock (other read-only processes may share the file).
+    threads : int, optional
+        DuckDB worker threads; defaults to ``TAILOR_DUCKDB_THREADS`` or 2.
+
+    Examples
+    --------
+    >>> db = Database(":memory:")
+    >>> db.ensure_schema()
+    >>> db.query("select count(*) as n from customers").item()
+    0
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] = ":memory:",
+        *,
+        read_only: bool = False,
+        threads: int | None = None,
+    ) -> None:
+        self.path = str(path)
+        self.read_only = read_only
+        n_threads = threads or int(os.environ.get(THREADS_ENV, "2"))
+        config = {"threads": n_threads, "TimeZone": "UTC"}
+        try:
+            self._con = duckdb.connect(self.path, read_only=read_only, config=config)
+        except duckdb.IOException as exc:
+            if "lock" in str(exc).lower():
+                raise DatabaseError(MSG_DB_LOCKED.format(path=self.path)) from exc
+            raise DatabaseError(
+                MSG_DB_CORRUPT.format(path=self.path, reason=_first_line(exc), command=REBUILD_COMMAND)
+            ) from exc
+        except duckdb.Error as exc:
+            raise DatabaseError(
+                MSG_DB_CORRUPT.format(path=self.path, reason=_first_line(exc), command=REBUILD_COMMAND)
+            ) from exc
+        self._local = threading.local()
+        self._write_lock = threading.Lock()
+
+    # -- connections -----------------------------------------------------------------
+    @contextmanager
+    def cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Yield a fresh cursor for this thread's statements, closed afterwards."""
+        cur = self._con.cursor()
+        try:
+            yield cur
+        finally:
+            cur.close()
+
+    def backend(self) -> ibis.BaseBackend:
+        """Return this thread's Ibis backend (over its own DuckDB cursor)."""
+        backend = getattr(self._local, "backend", None)
+        if backend is None:
+            backend = ibis.duckdb.from_connection(self._con.cursor())
+            self._local.backend = backend
+        return backend
+
+    def table(self, name: str) -> ibis.Table:
+        """Ibis table expression for a table of the contract."""
+        if name not in ALL_TABLES:
+            raise KeyError(f"unknown table {name!r}")
+        return self.backend().table(name)
+
+    def close(self) -> None:
+        """Close the connection; the object is unusable afterwards."""
+        self._con.close()
+
+    # -- raw statements (bound parameters only) ---------------------------------------
+    def execute(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> None:
+        """Run one write statement with bound parameters (never format user text into ``sql``)."""
+        with self.cursor() as cur:
+            cur.execute(sql, params or [])
+
+    def query(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> pl.DataFrame:
+        """Run one DuckDB-specific read and return it as Polars.
+
+        Reserved for reads Ibis cannot express and for application state; analytical
+        reads are Ibis expressions in their topic module.
+        """
+        with self.cursor() as cur:
+            return cur.execute(sql, params or []).pl()
+
+    # -- schema ----------------------------------------------------------------------
+    def ensure_schema(self) -> None:
+        """Create every table of the contract that does not exist yet."""
+        with self.cursor() as cur:
+            cur.execute("CREATE SEQUENCE IF NOT EXISTS audit_log_seq START 1")
+            for spec in (*CANONICAL_TABLES, *APP_TABLES, *DERIVED_TABLES):
+                cur.execute(create_table_sql(spec))
+
+    def missing_tables(self) -> list[str]:
+        """Names of contract tables absent from the database."""
+        present = set(
+            self.query("select table_name from information_schema.tables where table_schema = 'main'")
+            .get_column("table_name")
+            .to_list()
+        )
+        return [name for name in ALL_TABLES if name not in present]
+
+    # -- loads -----------------------------------------------------------------------
+    def load_dataset(
+        self,
+        tables: Mapping[str, pl.DataFrame],
+        *,
+        meta: Mapping[str, str] | None = None,
+        source: Mapping[str, str] | None = None,
+    ) -> None:
+        """Replace the bank's data with ``tables``, all or nothing, then rebuild rollups.
+
+        Parameters
+        ----------
+        tables : mapping of table name to polars.DataFrame
+            One frame per canonical table; every canonical table must be present.
+        meta : mapping of str to str, optional
+            Facts written to ``dataset_meta`` (seed, snapshot date, source).
+        source : mapping of table name to str, optional
+            What to call each frame in error messages (e.g. its file name).
+
+        Raises
+        ------
+        DataValidationError
+            If any frame breaks its contract; nothing is written then.
+        """
+        names = [spec.name for spec in CANONICAL_TABLES]
+        absent = [n for n in names if n not in tables]
+        if absent:
+            raise DataValidationError(f"missing table(s): {', '.join(absent)}")
+        checked = {
+            spec.name: validate_frame(spec, tables[spec.name], source=(source or {}).get(spec.name))
+            for spec in CANONICAL_TABLES
+        }
+        self.ensure_schema()
+        with self._write_lock, self.cursor() as cur:
+            cur.execute("BEGIN TRANSACTION")
+            try:
+                for spec in reversed(CANONICAL_TABLES):
+                    cur.execute(f'DELETE FROM "{spec.name}"')
+                for spec in CANONICAL_TABLES:
+                    arrow = checked[spec.name].to_arrow()
+                    cur.register("incoming", arrow)
+                    cur.execute(f'INSERT INTO "{spec.name}" SELECT * FROM incoming')
+                    cur.unregister("incoming")
+                if meta is not None:
+                    cur.execute(f'DELETE FROM "{DATASET_META.name}"')
+                    cur.executemany(
+                        f'INSERT INTO "{DATASET_META.name}" VALUES (?, ?)',
+                        [[k, str(v)] for k, v in meta.items()],
+                    )
+                cur.execute("COMMIT")
+            except Exception:
+                cur.execute("ROLLBACK")
+                raise
+        self.refresh_rollups()
+
+    def refresh_rollups(self) -> None:
+        """Rebuild the derived tables (``customer_month``) from the canonical ones."""
+        from analytics.rollups import build_customer_month
+
+        expr = build_customer_month(self.backend(), as_of=self.snapshot_date())
+        compiled = ibis.to_sql(expr, dialect="duckdb")
+        with self._write_lock, self.cursor() as cur:
+            cur.execute("BEGIN TRANSACTION")
+            try:
+                cur.execute('DELETE FROM "customer_month"')
+                cur.execute(f'INSERT INTO "customer_month" SELECT * FROM ({compiled})')
+                cur.execute("COMMIT")
+            except Exception:
+                cur.execute("ROLLBACK")
+                raise
+
+    def snapshot_date(self):
+        """The data set's snapshot date (``dataset_meta.as_of``), else the last transaction day."""
+        meta = self.meta()
+        if "as_of" in meta:
+            return datetime.fromisoformat(meta["as_of"]).date()
+        last = self.query("select max(ts)::date as d from transactions").item()
+        return last or datetime.now(UTC).date()
+
+    def meta(self) -> dict[str, str]:
+        """All facts in ``dataset_meta`` as a dict."""
+        rows = self.query(f'select key, value from "{DATASET_META.name}"')
+        return dict(zip(rows.get_column("key").to_list(), rows.get_column("value").to_list(), strict=True))
+
+    # -- application state -----------------------------------------------------------
+    def write_audit(
+        self,
+        *,
+        username: str,
+        role: str | None,
+        action: str,
+        target: str | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Append one event to the audit log (bound parameters, UTC time)."""
+        self.execute(
+            f'INSERT INTO "{AUDIT_LOG.name}" (ts, username, role, action, target, details) '
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                datetime.now(UTC).replace(tzinfo=None),
+                username,
+                role,
+                action,
+                target,
+                json.dumps(dict(details or {}), default=str, sort_keys=True),
+            ],
+        )
+
+
+def open_database(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    read_only: bool = False,
+    threads: int | None = None,
+) -> Database:
+    """Open an existing Tailor database, or explain how to build one.
+
+    Parameters
+    ----------
+    path : str or path-like, optional
+        The file; resolved with :func:`resolve_db_path` when omitted.
+    read_only : bool
+        Open without the write lock.
+    threads : int, optional
+        DuckDB worker threads.
+
+    Returns
+    -------
+    Database
+        With every contract table present.
+
+    Raises
+    ------
+    DatabaseError
+        If the file is missing, unreadable, locked or incomplete; the message names the
+        command that rebuilds it.
+    """
+    resolved = resolve_db_path(path)
+    if not resolved.exists():
+        raise DatabaseError(MSG_DB_MISSING.format(path=resolved, command=REBUILD_COMMAND))
+    db = Database(resolved, read_only=read_only, threads=threads)
+    try:
+        missing = db.missing_tables()
+    except duckdb.Error as exc:
+        db.close()
+        raise DatabaseError(
+            MSG_DB_CORRUPT.format(path=resolved, reason=_first_line(exc), command=REBUILD_COMMAND)
+        ) from exc
+    canonical_missing = [m for m in missing if m not in {s.name for s in APP_TABLES}]
+    if canonical_missing:
+        db.close()
+        raise DatabaseError(
+            MSG_DB_INCOMPLETE.format(
+                path=resolved, tables=", ".join(canonical_missing), command=REBUILD_COMMAND
+            )
+        )
+    if missing and not read_only:
+        db.ensure_schema()
+    return db
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -1,0 +1,610 @@
+"""Table contracts and typed result objects shared by every analytics module.
+
+Each canonical table has one :class:`TableSpec`: its Polars schema (checked in
+``analytics.db`` whenever data comes in), its key, the columns that may not be
+null, the columns that hold personal data, and a one-line description per
+column (the data dictionary). The DuckDB DDL is generated from these specs, so
+the schema is written once.
+
+All timestamps are UTC and stored as naive ``TIMESTAMP`` values; all dates are
+calendar dates. Money is ``DOUBLE`` rounded to cents (decimals behave
+differently across engines).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Literal
+
+import polars as pl
+
+Role = Literal["executive", "marketing_analyst", "compliance_reviewer", "admin"]
+ROLES: tuple[Role, ...] = ("executive", "marketing_analyst", "compliance_reviewer", "admin")
+
+ProductId = Literal[
+    "current_account",
+    "savings",
+    "credit_card",
+    "personal_loan",
+    "mortgage",
+    "investment_fund",
+    "insurance",
+]
+PRODUCT_IDS: tuple[str, ...] = (
+    "current_account",
+    "savings",
+    "credit_card",
+    "personal_loan",
+    "mortgage",
+    "investment_fund",
+    "insurance",
+)
+
+AGE_BANDS: tuple[str, ...] = ("18-24", "25-34", "35-44", "45-54", "55-64", "65+")
+REGIONS: tuple[str, ...] = ("Capital", "North", "South", "East", "West", "Central")
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """Contract of one canonical table.
+
+    Parameters
+    ----------
+    name : str
+        Table name in the database.
+    schema : polars.Schema
+        Column names and types, in order.
+    description : str
+        What one row is.
+    columns : dict of str to str
+        One-line meaning of each column (the data dictionary).
+    primary_key : tuple of str
+        Columns that identify a row (checked for uniqueness on load).
+    not_null : tuple of str
+        Columns that must have a value.
+    personal : tuple of str
+        Columns holding personal data, masked for roles that must not see it.
+    """
+
+    name: str
+    schema: pl.Schema
+    description: str
+    columns: dict[str, str]
+    primary_key: tuple[str, ...] = ()
+    not_null: tuple[str, ...] = ()
+    personal: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        missing = set(self.schema.names()) ^ set(self.columns)
+        if missing:
+            raise ValueError(f"{self.name}: columns and docs disagree on {sorted(missing)}")
+
+
+TS = pl.Datetime("us")
+
+CUSTOMERS = TableSpec(
+    name="customers",
+    description="One row per customer, current state of the master record.",
+    schema=pl.Schema(
+        {
+            "customer_id": pl.Int64,
+            "first_name": pl.String,
+            "last_name": pl.String,
+            "email": pl.String,
+            "phone": pl.String,
+            "birth_date": pl.Date,
+            "gender": pl.String,
+            "region": pl.String,
+            "city": pl.String,
+            "occupation": pl.String,
+            "annual_income": pl.Float64,
+            "credit_score": pl.Int32,
+            "preferred_channel": pl.String,
+            "joined_at": pl.Date,
+            "closed_at": pl.Date,
+            "closure_reason": pl.String,
+            "consent_marketing": pl.Boolean,
+            "consent_profiling": pl.Boolean,
+            "consent_updated_at": pl.Date,
+        }
+    ),
+    columns={
+        "customer_id": "Bank-wide customer number.",
+        "first_name": "Given name (personal data).",
+        "last_name": "Family name (personal data).",
+        "email": "E-mail address (personal data).",
+        "phone": "Phone number (personal data).",
+        "birth_date": "Exact date of birth (personal data); age bands derive from it.",
+        "gender": "Self-declared gender: female, male or other (protected attribute).",
+        "region": "Home region.",
+        "city": "Home city.",
+        "occupation": "Occupation as recorded at onboarding.",
+        "annual_income": "Declared gross annual income in EUR.",
+        "credit_score": "Internal credit score, 300-850, higher is lower risk.",
+        "preferred_channel": "Channel the customer uses most: mobile_app, web, branch or phone.",
+        "joined_at": "Date the relationship started.",
+        "closed_at": "Date all accounts were closed (churn); null while a customer.",
+        "closure_reason": "Reason given at closure; null while a customer.",
+        "consent_marketing": "Customer agreed to marketing contact.",
+        "consent_profiling": "Customer agreed to profiling and personalization.",
+        "consent_updated_at": "Date the consent flags were last changed.",
+    },
+    primary_key=("customer_id",),
+    not_null=(
+        "customer_id",
+        "birth_date",
+        "gender",
+        "region",
+        "joined_at",
+        "consent_marketing",
+        "consent_profiling",
+    ),
+    personal=("first_name", "last_name", "email", "phone", "birth_date"),
+)
+
+PRODUCTS = TableSpec(
+    name="products",
+    description="Product catalogue.",
+    schema=pl.Schema(
+        {
+            "product_id": pl.String,
+            "name": pl.String,
+            "category": pl.String,
+            "monthly_fee": pl.Float64,
+            "annual_margin_rate": pl.Float64,
+        }
+    ),
+    columns={
+        "product_id": "Product code, e.g. credit_card.",
+        "name": "Display name.",
+        "category": "deposit, lending, investment or insurance.",
+        "monthly_fee": "Account fee charged per month in EUR.",
+        "annual_margin_rate": "Net margin earned per year as a share of the balance.",
+    },
+    primary_key=("product_id",),
+    not_null=("product_id", "name", "category"),
+)
+
+HOLDINGS = TableSpec(
+    name="holdings",
+    description="One row per product a customer holds or held.",
+    schema=pl.Schema(
+        {
+            "holding_id": pl.Int64,
+            "customer_id": pl.Int64,
+            "product_id": pl.String,
+            "opened_at": pl.Date,
+            "closed_at": pl.Date,
+            "balance": pl.Float64,
+            "monthly_margin": pl.Float64,
+        }
+    ),
+    columns={
+        "holding_id": "Holding number.",
+        "customer_id": "Owner (customers.customer_id).",
+        "product_id": "Product held (products.product_id).",
+        "opened_at": "Date the product was opened.",
+        "closed_at": "Date it was closed; null while held.",
+        "balance": "Latest balance, limit or amount outstanding in EUR.",
+        "monthly_margin": "Bank's net revenue per month from this holding in EUR (fees plus margin).",
+    },
+    primary_key=("holding_id",),
+    not_null=("holding_id", "customer_id", "product_id", "opened_at", "monthly_margin"),
+)
+
+TRANSACTIONS = TableSpec(
+    name="transactions",
+    description="One row per posted account transaction.",
+    schema=pl.Schema(
+        {
+            "transaction_id": pl.Int64,
+            "customer_id": pl.Int64,
+            "ts": TS,
+            "amount": pl.Float64,
+            "direction": pl.String,
+            "merchant_category": pl.String,
+            "channel": pl.String,
+            "country": pl.String,
+            "fee": pl.Float64,
+        }
+    ),
+    columns={
+        "transaction_id": "Transaction number.",
+        "customer_id": "Account owner (customers.customer_id).",
+        "ts": "Posting time, UTC.",
+        "amount": "Amount in EUR, always positive; see direction.",
+        "direction": "debit (money out) or credit (money in).",
+        "merchant_category": "Merchant category, e.g. groceries, travel, salary.",
+        "channel": "card_present, card_online, atm, transfer or direct_debit.",
+        "country": "ISO country code where it took place.",
+        "fee": "Bank's revenue on this transaction in EUR (interchange, ATM and FX fees).",
+    },
+    primary_key=("transaction_id",),
+    not_null=("transaction_id", "customer_id", "ts", "amount", "direction", "fee"),
+)
+
+DIGITAL_EVENTS = TableSpec(
+    name="digital_events",
+    description="One row per digital session (app or web).",
+    schema=pl.Schema(
+        {
+            "event_id": pl.Int64,
+            "customer_id": pl.Int64,
+            "ts": TS,
+            "channel": pl.String,
+            "event_type": pl.String,
+            "duration_seconds": pl.Int32,
+            "page_views": pl.Int32,
+        }
+    ),
+    columns={
+        "event_id": "Event number.",
+        "customer_id": "Signed-in customer (customers.customer_id).",
+        "ts": "Session start, UTC.",
+        "channel": "mobile_app or web.",
+        "event_type": "Kind of event; session for a signed-in visit.",
+        "duration_seconds": "Session length in seconds.",
+        "page_views": "Screens or pages viewed in the session.",
+    },
+    primary_key=("event_id",),
+    not_null=("event_id", "customer_id", "ts", "channel", "event_type"),
+)
+
+CAMPAIGNS = TableSpec(
+    name="campaigns",
+    description="One row per marketing campaign.",
+    schema=pl.Schema(
+        {
+            "campaign_id": pl.Int64,
+            "name": pl.String,
+            "product_id": pl.String,
+            "channel": pl.String,
+            "start_date": pl.Date,
+            "end_date": pl.Date,
+            "objective": pl.String,
+        }
+    ),
+    columns={
+        "campaign_id": "Campaign number.",
+        "name": "Campaign name.",
+        "product_id": "Product promoted (products.product_id).",
+        "channel": "email, app_push, sms or branch.",
+        "start_date": "First day offers were sent.",
+        "end_date": "Last day of the campaign.",
+        "objective": "acquisition, cross_sell, retention or activation.",
+    },
+    primary_key=("campaign_id",),
+    not_null=("campaign_id", "name", "product_id", "channel", "start_date", "end_date"),
+)
+
+OFFERS = TableSpec(
+    name="offers",
+    description="One row per offer sent to a customer in a campaign, with its funnel.",
+    schema=pl.Schema(
+        {
+            "offer_id": pl.Int64,
+            "campaign_id": pl.Int64,
+            "customer_id": pl.Int64,
+            "product_id": pl.String,
+            "sent_at": TS,
+            "opened_at": TS,
+            "clicked_at": TS,
+            "converted_at": TS,
+        }
+    ),
+    columns={
+        "offer_id": "Offer number.",
+        "campaign_id": "Campaign (campaigns.campaign_id).",
+        "customer_id": "Recipient (customers.customer_id).",
+        "product_id": "Product offered.",
+        "sent_at": "Time sent, UTC.",
+        "opened_at": "Time first opened; null if never.",
+        "clicked_at": "Time first clicked; null if never.",
+        "converted_at": "Time the product was taken up; null if not.",
+    },
+    primary_key=("offer_id",),
+    not_null=("offer_id", "campaign_id", "customer_id", "product_id", "sent_at"),
+)
+
+EXPERIMENTS = TableSpec(
+    name="experiments",
+    description="One row per A/B test.",
+    schema=pl.Schema(
+        {
+            "experiment_id": pl.String,
+            "name": pl.String,
+            "hypothesis": pl.String,
+            "start_date": pl.Date,
+            "end_date": pl.Date,
+            "variants": pl.String,
+            "design_split": pl.String,
+            "primary_metric": pl.String,
+            "campaign_id": pl.Int64,
+            "status": pl.String,
+        }
+    ),
+    columns={
+        "experiment_id": "Experiment code.",
+        "name": "Display name.",
+        "hypothesis": "What the treatment is expected to change.",
+        "start_date": "First day of assignment.",
+        "end_date": "Last day of the measurement window.",
+        "variants": "Comma-separated variant names, control first.",
+        "design_split": "Comma-separated planned traffic shares in percent, same order.",
+        "primary_metric": "conversion, revenue or sessions.",
+        "campaign_id": "Campaign whose offers carry the treatment; null if none.",
+        "status": "running or completed.",
+    },
+    primary_key=("experiment_id",),
+    not_null=("experiment_id", "name", "start_date", "end_date", "variants", "design_split"),
+)
+
+ASSIGNMENTS = TableSpec(
+    name="assignments",
+    description="One row per customer enrolled in an experiment.",
+    schema=pl.Schema(
+        {
+            "experiment_id": pl.String,
+            "customer_id": pl.Int64,
+            "variant": pl.String,
+            "assigned_at": TS,
+        }
+    ),
+    columns={
+        "experiment_id": "Experiment (experiments.experiment_id).",
+        "customer_id": "Enrolled customer.",
+        "variant": "Variant the customer saw.",
+        "assigned_at": "Time of assignment, UTC.",
+    },
+    primary_key=("experiment_id", "customer_id"),
+    not_null=("experiment_id", "customer_id", "variant", "assigned_at"),
+)
+
+SURVEYS = TableSpec(
+    name="surveys",
+    description="One row per survey answer (NPS 0-10 or CSAT 1-5) with optional comment.",
+    schema=pl.Schema(
+        {
+            "survey_id": pl.Int64,
+            "customer_id": pl.Int64,
+            "ts": TS,
+            "survey_type": pl.String,
+            "score": pl.Int32,
+            "channel": pl.String,
+            "touchpoint": pl.String,
+            "comment": pl.String,
+        }
+    ),
+    columns={
+        "survey_id": "Answer number.",
+        "customer_id": "Respondent.",
+        "ts": "Time answered, UTC.",
+        "survey_type": "nps (0-10, likelihood to recommend) or csat (1-5 satisfaction).",
+        "score": "Answer on the survey's scale.",
+        "channel": "Channel the survey came through: email, mobile_app, web or phone.",
+        "touchpoint": "What the survey followed: relationship, support, onboarding or branch_visit.",
+        "comment": "Free-text comment; may contain personal data.",
+    },
+    primary_key=("survey_id",),
+    not_null=("survey_id", "customer_id", "ts", "survey_type", "score"),
+)
+
+SUPPORT_INTERACTIONS = TableSpec(
+    name="support_interactions",
+    description="One row per support contact (chat, phone, branch, e-mail).",
+    schema=pl.Schema(
+        {
+            "interaction_id": pl.Int64,
+            "customer_id": pl.Int64,
+            "ts": TS,
+            "channel": pl.String,
+            "topic": pl.String,
+            "first_response_seconds": pl.Int32,
+            "handling_minutes": pl.Float64,
+            "resolved": pl.Boolean,
+            "transcript": pl.String,
+        }
+    ),
+    columns={
+        "interaction_id": "Contact number.",
+        "customer_id": "Customer who made contact.",
+        "ts": "Time the contact started, UTC.",
+        "channel": "chat, phone, branch or email.",
+        "topic": "Classified reason, e.g. card_blocked, app_login, fees.",
+        "first_response_seconds": "Wait until the first human or bot answer.",
+        "handling_minutes": "Total handling time.",
+        "resolved": "Closed on first contact.",
+        "transcript": "Opening message of the customer; may contain personal data.",
+    },
+    primary_key=("interaction_id",),
+    not_null=("interaction_id", "customer_id", "ts", "channel", "topic"),
+)
+
+CANONICAL_TABLES: tuple[TableSpec, ...] = (
+    CUSTOMERS,
+    PRODUCTS,
+    HOLDINGS,
+    TRANSACTIONS,
+    DIGITAL_EVENTS,
+    CAMPAIGNS,
+    OFFERS,
+    EXPERIMENTS,
+    ASSIGNMENTS,
+    SURVEYS,
+    SUPPORT_INTERACTIONS,
+)
+"""The bank's data, in load order (parents before children)."""
+
+# Application state, written by the app itself through analytics.db.
+USERS = TableSpec(
+    name="users",
+    description="Local sign-in accounts (embedded user store).",
+    schema=pl.Schema(
+        {
+            "username": pl.String,
+            "password_hash": pl.String,
+            "role": pl.String,
+            "created_at": TS,
+            "failed_attempts": pl.Int32,
+            "locked_until": TS,
+            "last_sign_in_at": TS,
+        }
+    ),
+    columns={
+        "username": "Sign-in name, lower case.",
+        "password_hash": "Argon2id hash with its salt and parameters (never the password).",
+        "role": "executive, marketing_analyst, compliance_reviewer or admin.",
+        "created_at": "Time the account was created, UTC.",
+        "failed_attempts": "Failed sign-ins since the last success.",
+        "locked_until": "Sign-in refused until this time after repeated failures, UTC.",
+        "last_sign_in_at": "Time of the last successful sign-in, UTC.",
+    },
+    primary_key=("username",),
+    not_null=("username", "password_hash", "role", "created_at", "failed_attempts"),
+)
+
+AUDIT_LOG = TableSpec(
+    name="audit_log",
+    description="Append-only record of sign-ins and of every view of raw personal data.",
+    schema=pl.Schema(
+        {
+            "event_id": pl.Int64,
+            "ts": TS,
+            "username": pl.String,
+            "role": pl.String,
+            "action": pl.String,
+            "target": pl.String,
+            "details": pl.String,
+        }
+    ),
+    columns={
+        "event_id": "Sequence number.",
+        "ts": "Time of the event, UTC.",
+        "username": "Who (the name typed, for failed sign-ins).",
+        "role": "Role at the time; null for failed sign-ins.",
+        "action": "sign_in, sign_in_failed, sign_in_locked, sign_out, view_personal_data, export.",
+        "target": "What was acted on: a page, table or customer.",
+        "details": "JSON with further facts (filters, row counts).",
+    },
+    primary_key=("event_id",),
+    not_null=("event_id", "ts", "username", "action"),
+)
+
+DATASET_META = TableSpec(
+    name="dataset_meta",
+    description="Facts about the loaded data set: source, seed, snapshot date.",
+    schema=pl.Schema({"key": pl.String, "value": pl.String}),
+    columns={"key": "Name of the fact.", "value": "Its value as text."},
+    primary_key=("key",),
+    not_null=("key",),
+)
+
+APP_TABLES: tuple[TableSpec, ...] = (USERS, AUDIT_LOG, DATASET_META)
+
+CUSTOMER_MONTH = TableSpec(
+    name="customer_month",
+    description=(
+        "Derived rollup, one row per customer and calendar month in which the customer"
+        " was a customer; rebuilt by analytics.db.refresh_rollups after every load."
+    ),
+    schema=pl.Schema(
+        {
+            "customer_id": pl.Int64,
+            "month": pl.Date,
+            "region": pl.String,
+            "age_band": pl.String,
+            "gender": pl.String,
+            "is_new": pl.Boolean,
+            "is_closed": pl.Boolean,
+            "txn_count": pl.Int64,
+            "spend": pl.Float64,
+            "fee_margin": pl.Float64,
+            "holding_margin": pl.Float64,
+            "products_held": pl.Int64,
+            "sessions": pl.Int64,
+            "session_seconds": pl.Int64,
+            "offers_sent": pl.Int64,
+            "offers_opened": pl.Int64,
+            "offers_clicked": pl.Int64,
+            "offers_converted": pl.Int64,
+            "nps_responses": pl.Int64,
+            "nps_promoters": pl.Int64,
+            "nps_detractors": pl.Int64,
+            "csat_responses": pl.Int64,
+            "csat_satisfied": pl.Int64,
+        }
+    ),
+    columns={
+        "customer_id": "Customer.",
+        "month": "First day of the calendar month.",
+        "region": "customers.region.",
+        "age_band": "Age band on the data set's snapshot date.",
+        "gender": "customers.gender.",
+        "is_new": "The customer joined in this month.",
+        "is_closed": "The customer closed all accounts in this month.",
+        "txn_count": "Transactions posted in the month.",
+        "spend": "Sum of debit amounts in EUR.",
+        "fee_margin": "Sum of transaction fees in EUR.",
+        "holding_margin": "Sum of monthly_margin of products held at some point in the month.",
+        "products_held": "Products held at some point in the month.",
+        "sessions": "Digital sessions.",
+        "session_seconds": "Total session time.",
+        "offers_sent": "Offers sent.",
+        "offers_opened": "Offers sent this month that were opened.",
+        "offers_clicked": "Offers sent this month that were clicked.",
+        "offers_converted": "Offers sent this month that converted.",
+        "nps_responses": "NPS answers.",
+        "nps_promoters": "NPS answers of 9 or 10.",
+        "nps_detractors": "NPS answers of 0 to 6.",
+        "csat_responses": "CSAT answers.",
+        "csat_satisfied": "CSAT answers of 4 or 5.",
+    },
+    primary_key=("customer_id", "month"),
+)
+
+DERIVED_TABLES: tuple[TableSpec, ...] = (CUSTOMER_MONTH,)
+
+ALL_TABLES: dict[str, TableSpec] = {
+    spec.name: spec for spec in (*CANONICAL_TABLES, *APP_TABLES, *DERIVED_TABLES)
+}
+
+
+@dataclass(frozen=True)
+class User:
+    """A signed-in user as the app sees it (never carries the hash)."""
+
+    username: str
+    role: Role
+
+
+@dataclass(frozen=True)
+class SignInResult:
+    """Outcome of one sign-in attempt.
+
+    ``user`` is set only on success; ``message`` is what the person is shown.
+    """
+
+    ok: bool
+    message: str
+    user: User | None = None
+
+
+@dataclass(frozen=True)
+class KpiFilters:
+    """Filters shared by every KPI: a month range and optional slices.
+
+    Parameters
+    ----------
+    start_month, end_month : datetime.date
+        First days of the first and last calendar month included.
+    regions, age_bands, products : tuple of str
+        Keep only customers in these regions / age bands / holding one of these
+        products during the period. Empty means no restriction.
+    """
+
+    start_month: date
+    end_month: date
+    regions: tuple[str, ...] = field(default_factory=tuple)
+    age_bands: tuple[str, ...] = field(default_factory=tuple)
+    products: tuple[str, ...] = field(default_factory=tuple)
