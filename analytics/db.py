@@ -214,7 +214,8 @@ class Database:
         self.path = str(path)
         self.read_only = read_only
         n_threads = threads or int(os.environ.get(THREADS_ENV, "2"))
-        config = {"threads": n_threads, "TimeZone": "UTC"}
+        # Timestamps are naive UTC TIMESTAMPs, so no time-zone setting (and no icu extension) is needed.
+        config = {"threads": n_threads}
         try:
             self._con = duckdb.connect(self.path, read_only=read_only, config=config)
         except duckdb.IOException as exc:
@@ -271,7 +272,7 @@ class Database:
         reads are Ibis expressions in their topic module.
         """
         with self.cursor() as cur:
-            return cur.execute(sql, params or []).pl()
+            return cur.sql(sql, params=params).pl()
 
     # -- schema ----------------------------------------------------------------------
     def ensure_schema(self) -> None:
@@ -349,17 +350,19 @@ class Database:
         """Rebuild the derived tables (``customer_month``) from the canonical ones."""
         from analytics.rollups import build_customer_month
 
-        expr = build_customer_month(self.backend(), as_of=self.snapshot_date())
-        compiled = ibis.to_sql(expr, dialect="duckdb")
-        with self._write_lock, self.cursor() as cur:
-            cur.execute("BEGIN TRANSACTION")
-            try:
-                cur.execute('DELETE FROM "customer_month"')
-                cur.execute(f'INSERT INTO "customer_month" SELECT * FROM ({compiled})')
-                cur.execute("COMMIT")
-            except Exception:
-                cur.execute("ROLLBACK")
-                raise
+        expr = build_customer_month(
+            self.backend(), as_of=self.snapshot_date(), history_start=self.history_start()
+        )
+        with self._write_lock:
+            self.backend().insert("customer_month", expr, overwrite=True)
+
+    def history_start(self):
+        """First day of the data set's history (``dataset_meta.history_start``, else first transaction)."""
+        meta = self.meta()
+        if "history_start" in meta:
+            return datetime.fromisoformat(meta["history_start"]).date().replace(day=1)
+        first = self.query("select min(ts)::date as d from transactions").item()
+        return (first or self.snapshot_date()).replace(day=1)
 
     def snapshot_date(self):
         """The data set's snapshot date (``dataset_meta.as_of``), else the last transaction day."""

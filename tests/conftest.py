@@ -1,0 +1,76 @@
+"""Shared fixtures: the sample bank, built once per code version and reused.
+
+The bank is generated deterministically, so a file built by the same generator,
+schema and rollup code can be reused between runs: it is cached under
+``.cache/`` with a key made of the size, the seed and a hash of that code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from analytics.db import Database
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CACHE_DIR = REPO_ROOT / ".cache"
+SAMPLE_CUSTOMERS = int(os.environ.get("TAILOR_TEST_CUSTOMERS", "20000"))
+SAMPLE_SEED = 42
+
+
+def _code_hash() -> str:
+    digest = hashlib.sha256()
+    sources = sorted((REPO_ROOT / "sample_data").glob("*.py")) + [
+        REPO_ROOT / "analytics" / name for name in ("schemas.py", "rollups.py", "db.py")
+    ]
+    for path in sources:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def build_cached_bank(customers: int = SAMPLE_CUSTOMERS, seed: int = SAMPLE_SEED) -> tuple[Path, Path]:
+    """Build (or reuse) the sample bank; return the database and truth paths."""
+    from sample_data import build_sample_database
+
+    CACHE_DIR.mkdir(exist_ok=True)
+    stem = f"bank-{customers}-{seed}-{_code_hash()}"
+    db_path = CACHE_DIR / f"{stem}.duckdb"
+    truth_path = CACHE_DIR / f"{stem}.truth.json"
+    if not (db_path.exists() and truth_path.exists()):
+        for stale in CACHE_DIR.glob(f"bank-{customers}-{seed}-*"):
+            stale.unlink()
+        build_sample_database(db_path, customers=customers, seed=seed, truth_path=truth_path)
+    return db_path, truth_path
+
+
+@pytest.fixture(scope="session")
+def sample_bank_path() -> Path:
+    """Path of the cached sample bank; open it read-only or copy it before writing."""
+    return build_cached_bank()[0]
+
+
+@pytest.fixture(scope="session")
+def sample_truth() -> dict:
+    """The planted truths of the sample bank (sample_data's truth file)."""
+    return json.loads(build_cached_bank()[1].read_text())
+
+
+@pytest.fixture(scope="session")
+def sample_db(sample_bank_path: Path) -> Database:
+    """The sample bank opened read-only (shared by every test in the session)."""
+    db = Database(sample_bank_path, read_only=True)
+    yield db
+    db.close()
+
+
+@pytest.fixture()
+def writable_bank(sample_bank_path: Path, tmp_path: Path) -> Path:
+    """A private copy of the sample bank that a test may write to."""
+    target = tmp_path / "bank.duckdb"
+    shutil.copyfile(sample_bank_path, target)
+    return target
