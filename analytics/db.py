@@ -176,7 +176,8 @@ def validate_frame(spec: TableSpec, frame: pl.DataFrame, *, source: str | None =
             row = int(nulls.arg_true()[0])
             raise DataValidationError(f"{where}, row {row + 1}, column {name}: value is missing")
     if spec.primary_key and out.height:
-        dup = out.select(spec.primary_key).is_duplicated()
+        # Report the second occurrence: the first one is the row the key belongs to.
+        dup = ~out.select(pl.struct(*spec.primary_key).is_first_distinct()).to_series()
         if dup.any():
             row = int(dup.arg_true()[0])
             key = ", ".join(f"{c}={out[row, c]!r}" for c in spec.primary_key)

@@ -446,8 +446,6 @@ USERS = TableSpec(
             "password_hash": pl.String,
             "role": pl.String,
             "created_at": TS,
-            "failed_attempts": pl.Int32,
-            "locked_until": TS,
             "last_sign_in_at": TS,
         }
     ),
@@ -456,12 +454,10 @@ USERS = TableSpec(
         "password_hash": "Argon2id hash with its salt and parameters (never the password).",
         "role": "executive, marketing_analyst, compliance_reviewer or admin.",
         "created_at": "Time the account was created, UTC.",
-        "failed_attempts": "Failed sign-ins since the last success.",
-        "locked_until": "Sign-in refused until this time after repeated failures, UTC.",
         "last_sign_in_at": "Time of the last successful sign-in, UTC.",
     },
     primary_key=("username",),
-    not_null=("username", "password_hash", "role", "created_at", "failed_attempts"),
+    not_null=("username", "password_hash", "role", "created_at"),
 )
 
 AUDIT_LOG = TableSpec(
@@ -483,7 +479,7 @@ AUDIT_LOG = TableSpec(
         "ts": "Time of the event, UTC.",
         "username": "Who (the name typed, for failed sign-ins).",
         "role": "Role at the time; null for failed sign-ins.",
-        "action": "sign_in, sign_in_failed, sign_in_locked, sign_out, view_personal_data, export.",
+        "action": "sign_in, sign_in_failed, sign_in_locked, sign_out, unlock, user_added, user_removed, view_personal_data, export.",
         "target": "What was acted on: a page, table or customer.",
         "details": "JSON with further facts (filters, row counts).",
     },

@@ -7,6 +7,7 @@ schema and rollup code can be reused between runs: it is cached under
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -41,10 +42,13 @@ def build_cached_bank(customers: int = SAMPLE_CUSTOMERS, seed: int = SAMPLE_SEED
     stem = f"bank-{customers}-{seed}-{_code_hash()}"
     db_path = CACHE_DIR / f"{stem}.duckdb"
     truth_path = CACHE_DIR / f"{stem}.truth.json"
-    if not (db_path.exists() and truth_path.exists()):
-        for stale in CACHE_DIR.glob(f"bank-{customers}-{seed}-*"):
-            stale.unlink()
-        build_sample_database(db_path, customers=customers, seed=seed, truth_path=truth_path)
+    # pytest-xdist workers share the cache: one builds, the others wait on the lock.
+    with open(CACHE_DIR / ".build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (db_path.exists() and truth_path.exists()):
+            for stale in CACHE_DIR.glob(f"bank-{customers}-{seed}-*"):
+                stale.unlink()
+            build_sample_database(db_path, customers=customers, seed=seed, truth_path=truth_path)
     return db_path, truth_path
 
 

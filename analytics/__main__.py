@@ -1,0 +1,7 @@
+"""Entry point of ``python -m analytics``; see analytics/cli.py."""
+
+import sys
+
+from analytics.cli import main
+
+sys.exit(main())

@@ -1,0 +1,151 @@
+"""Masking and pseudonymization of personal data by role.
+
+Only roles that need raw personal data to do their job see it: the compliance
+reviewer (subject access requests, individual decisions) and the admin. Every
+other role gets masked names, e-mails and phones, the birth year instead of the
+exact birth date, and a keyed pseudonym instead of the customer number. Each
+time a frame with raw personal data is handed to a privileged role, the caller
+records it with :func:`log_personal_data_view`.
+
+Pseudonyms are HMAC-SHA256 of the customer number under a secret key: stable
+(the same customer always maps to the same pseudonym, so analysts can follow a
+customer across pages) but not reversible without the key. The key comes from
+``TAILOR_PSEUDONYM_KEY``; without it, a random key is created once and kept in
+the database's application state.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from collections.abc import Mapping
+from typing import Any
+
+import polars as pl
+
+from analytics.db import Database
+from analytics.schemas import CUSTOMERS, DATASET_META
+
+RAW_PERSONAL_DATA_ROLES: frozenset[str] = frozenset({"compliance_reviewer", "admin"})
+PSEUDONYM_KEY_ENV = "TAILOR_PSEUDONYM_KEY"
+_KEY_META = "pseudonym_key"
+
+
+def sees_raw_personal_data(role: str | None) -> bool:
+    """Whether ``role`` may see unmasked personal data.
+
+    Examples
+    --------
+    >>> sees_raw_personal_data("marketing_analyst")
+    False
+    """
+    return role in RAW_PERSONAL_DATA_ROLES
+
+
+def pseudonym_key(db: Database) -> bytes:
+    """The secret behind customer pseudonyms (environment, else stored once in the database)."""
+    from_env = os.environ.get(PSEUDONYM_KEY_ENV)
+    if from_env:
+        return from_env.encode()
+    stored = db.meta().get(_KEY_META)
+    if stored:
+        return stored.encode()
+    key = secrets.token_hex(32)
+    db.execute(f'INSERT INTO "{DATASET_META.name}" VALUES (?, ?) ON CONFLICT DO NOTHING', [_KEY_META, key])
+    return db.meta()[_KEY_META].encode()
+
+
+def pseudonymize_ids(ids: pl.Series, key: bytes) -> pl.Series:
+    """Keyed pseudonyms ``C-`` + 12 hex digits for customer numbers (HMAC-SHA256).
+
+    Parameters
+    ----------
+    ids : polars.Series
+        Customer numbers.
+    key : bytes
+        Secret key, see :func:`pseudonym_key`.
+
+    Returns
+    -------
+    polars.Series
+        Strings of the same length; nulls stay null.
+    """
+
+    def one(value: Any) -> str:
+        digest = hmac.new(key, str(value).encode(), hashlib.sha256).hexdigest()
+        return f"C-{digest[:12]}"
+
+    unique = ids.drop_nulls().unique()
+    mapping = dict(zip(unique.to_list(), [one(v) for v in unique.to_list()], strict=True))
+    return ids.replace_strict(mapping, default=None, return_dtype=pl.String).alias(ids.name)
+
+
+def _mask_text(column: pl.Expr, keep: int) -> pl.Expr:
+    # Keep the first characters so that a person can still tell records apart.
+    return pl.when(column.is_null()).then(None).otherwise(column.str.slice(0, keep) + pl.lit("***"))
+
+
+def mask_personal_data(frame: pl.DataFrame, role: str | None, *, key: bytes) -> pl.DataFrame:
+    """Return ``frame`` with personal columns masked unless ``role`` may see them.
+
+    Parameters
+    ----------
+    frame : polars.DataFrame
+        Any frame; columns named like the customers table's personal fields
+        (first_name, last_name, email, phone, birth_date) and customer_id are handled.
+    role : str or None
+        The viewer's role.
+    key : bytes
+        Pseudonym key (see :func:`pseudonym_key`).
+
+    Returns
+    -------
+    polars.DataFrame
+        Unchanged for privileged roles; otherwise names cut to their first letter,
+        e-mail local part masked, phone reduced to its last two digits, birth date
+        reduced to the birth year, and customer_id replaced by its pseudonym.
+    """
+    if sees_raw_personal_data(role):
+        return frame
+    out = frame
+    exprs = []
+    if "first_name" in out.columns:
+        exprs.append(_mask_text(pl.col("first_name"), 1).alias("first_name"))
+    if "last_name" in out.columns:
+        exprs.append(_mask_text(pl.col("last_name"), 1).alias("last_name"))
+    if "email" in out.columns:
+        exprs.append(
+            (
+                pl.col("email").str.slice(0, 1)
+                + pl.lit("***@")
+                + pl.col("email").str.split("@").list.last()
+            ).alias("email")
+        )
+    if "phone" in out.columns:
+        exprs.append((pl.lit("*** ") + pl.col("phone").str.slice(-2)).alias("phone"))
+    if "birth_date" in out.columns:
+        exprs.append(pl.col("birth_date").dt.year().cast(pl.String).alias("birth_date"))
+    if exprs:
+        out = out.with_columns(exprs)
+    if "customer_id" in out.columns:
+        out = out.with_columns(pseudonymize_ids(out.get_column("customer_id"), key).alias("customer_id"))
+    return out
+
+
+def personal_columns(frame: pl.DataFrame) -> list[str]:
+    """Columns of ``frame`` that hold personal data per the customers contract."""
+    return [c for c in frame.columns if c in CUSTOMERS.personal]
+
+
+def log_personal_data_view(
+    db: Database,
+    *,
+    username: str,
+    role: str,
+    target: str,
+    details: Mapping[str, Any] | None = None,
+) -> None:
+    """Record in the audit log that a user was shown raw personal data."""
+    db.write_audit(username=username, role=role, action="view_personal_data", target=target, details=details)

@@ -1,0 +1,198 @@
+"""The DuckDB owner: contracts, validation messages, all-or-nothing loads, clear open errors."""
+
+import ast
+from datetime import date, datetime
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from analytics import db as dbmod
+from analytics.db import Database, DatabaseError, DataValidationError, open_database, validate_frame
+from analytics.schemas import ALL_TABLES, CANONICAL_TABLES, PRODUCTS, TRANSACTIONS
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def empty_tables():
+    return {spec.name: pl.DataFrame(schema=spec.schema) for spec in CANONICAL_TABLES}
+
+
+def transactions(**overrides):
+    data = {
+        "transaction_id": [1, 2],
+        "customer_id": [7, 7],
+        "ts": [datetime(2025, 1, 1, 9), datetime(2025, 1, 2, 10)],
+        "amount": [12.5, 3.0],
+        "direction": ["debit", "credit"],
+        "merchant_category": ["groceries", "salary"],
+        "channel": ["card_present", "transfer"],
+        "country": ["NL", "NL"],
+        "fee": [0.03, 0.0],
+    }
+    data.update(overrides)
+    return pl.DataFrame(data)
+
+
+def test_every_contract_table_is_created_with_its_columns_and_types():
+    db = Database(":memory:")
+    db.ensure_schema()
+    assert db.missing_tables() == []
+    for spec in ALL_TABLES.values():
+        got = db.query(f'select * from "{spec.name}" limit 0')
+        assert got.columns == spec.schema.names(), spec.name
+
+
+def test_validation_names_source_row_and_column_of_a_bad_value():
+    frame = transactions(amount=["12.5", "twelve"])
+    with pytest.raises(DataValidationError) as err:
+        validate_frame(TRANSACTIONS, frame, source="tx.csv")
+    assert str(err.value) == "tx.csv, row 2, column amount: value 'twelve' is not a valid Float64"
+
+
+def test_validation_reports_missing_values_duplicates_and_missing_columns():
+    with pytest.raises(DataValidationError, match=r"transactions, row 1, column customer_id: value is missing"):
+        validate_frame(TRANSACTIONS, transactions(customer_id=[None, 7]))
+    with pytest.raises(DataValidationError, match=r"row 2: duplicate key \(transaction_id=1\)"):
+        validate_frame(TRANSACTIONS, transactions(transaction_id=[1, 1]))
+    with pytest.raises(DataValidationError, match="missing column"):
+        validate_frame(TRANSACTIONS, transactions().drop("fee"))
+    with pytest.raises(DataValidationError, match="unexpected column"):
+        validate_frame(TRANSACTIONS, transactions().with_columns(pl.lit(1).alias("extra")))
+
+
+def test_validation_casts_text_to_the_contract_types():
+    out = validate_frame(TRANSACTIONS, transactions(amount=["12.5", "3"]))
+    assert out.schema == TRANSACTIONS.schema
+    assert out.get_column("amount").to_list() == [12.5, 3.0]
+
+
+def test_a_failed_load_writes_nothing():
+    db = Database(":memory:")
+    tables = empty_tables()
+    tables["products"] = pl.DataFrame(
+        {"product_id": ["savings"], "name": ["Savings"], "category": ["deposit"],
+         "monthly_fee": [0.0], "annual_margin_rate": [0.01]}
+    )
+    db.load_dataset(tables, meta={"as_of": "2025-01-31", "history_start": "2024-12-01"})
+    assert db.query("select count(*) from products").item() == 1
+    broken = dict(tables)
+    broken["products"] = tables["products"].with_columns(pl.lit(None, pl.String).alias("name"))
+    broken["transactions"] = transactions()
+    with pytest.raises(DataValidationError, match="products, row 1, column name"):
+        db.load_dataset(broken)
+    assert db.query("select count(*) from products").item() == 1
+    assert db.query("select count(*) from transactions").item() == 0
+
+
+def test_open_database_explains_a_missing_file(tmp_path):
+    missing = tmp_path / "nope.duckdb"
+    with pytest.raises(DatabaseError) as err:
+        open_database(missing)
+    assert str(missing) in str(err.value) and "make data" in str(err.value)
+    assert not missing.exists()
+
+
+def test_open_database_explains_a_corrupt_file(tmp_path):
+    corrupt = tmp_path / "bank.duckdb"
+    corrupt.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(DatabaseError, match="not a readable Tailor database.*make data"):
+        open_database(corrupt)
+
+
+def test_open_database_explains_an_incomplete_file(tmp_path):
+    path = tmp_path / "bank.duckdb"
+    partial = Database(path)
+    partial.execute("create table customers (customer_id bigint)")
+    partial.close()
+    with pytest.raises(DatabaseError, match="lacks the table"):
+        open_database(path)
+
+
+def test_open_database_reports_a_lock_held_by_another_process(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    path = tmp_path / "bank.duckdb"
+    setup = Database(path)
+    setup.ensure_schema()
+    setup.close()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"import duckdb,time; c=duckdb.connect({str(path)!r}); print('ok', flush=True); time.sleep(30)"],
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert holder.stdout.readline().strip() == b"ok"
+        with pytest.raises(DatabaseError, match="in use by another process"):
+            open_database(path)
+    finally:
+        holder.kill()
+        holder.wait()
+    time.sleep(0.1)
+
+
+def test_db_path_comes_from_flag_then_environment_then_default(monkeypatch, tmp_path):
+    monkeypatch.delenv(dbmod.DB_PATH_ENV, raising=False)
+    assert dbmod.resolve_db_path() == REPO / "sample_data" / "bank.duckdb"
+    monkeypatch.setenv(dbmod.DB_PATH_ENV, str(tmp_path / "env.duckdb"))
+    assert dbmod.resolve_db_path() == tmp_path / "env.duckdb"
+    assert dbmod.resolve_db_path(tmp_path / "flag.duckdb") == tmp_path / "flag.duckdb"
+
+
+def test_each_thread_gets_its_own_cursor_and_backend():
+    import threading
+
+    db = Database(":memory:")
+    db.ensure_schema()
+    seen = []
+    thread = threading.Thread(target=lambda: seen.append(db.backend()))
+    thread.start()
+    thread.join()
+    assert seen[0] is not db.backend()
+    assert db.backend() is db.backend()
+
+
+def test_write_audit_binds_user_text():
+    db = Database(":memory:")
+    db.ensure_schema()
+    db.write_audit(username="x'); drop table users; --", role=None, action="sign_in_failed")
+    assert db.query("select username from audit_log").item() == "x'); drop table users; --"
+    assert "users" not in db.missing_tables()
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_layering_only_db_imports_duckdb_and_analytics_never_imports_streamlit():
+    for path in (REPO / "analytics").glob("*.py"):
+        imports = _imports(path)
+        assert "streamlit" not in imports, path.name
+        if path.name != "db.py":
+            assert "duckdb" not in imports, path.name
+    for folder in ("app", "pages"):
+        for path in (REPO / folder).glob("*.py"):
+            assert "duckdb" not in _imports(path), path
+
+
+def test_products_contract_round_trips_dates_and_nulls():
+    db = Database(":memory:")
+    tables = empty_tables()
+    tables["products"] = pl.DataFrame(
+        {"product_id": ["savings"], "name": ["Savings"], "category": ["deposit"],
+         "monthly_fee": [None], "annual_margin_rate": [0.01]},
+        schema_overrides={"monthly_fee": pl.Float64},
+    )
+    db.load_dataset(tables, meta={"as_of": "2025-01-31"})
+    got = db.query("select * from products")
+    assert got.schema == PRODUCTS.schema
+    assert got.get_column("monthly_fee").to_list() == [None]
+    assert db.snapshot_date() == date(2025, 1, 31)
