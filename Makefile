@@ -1,0 +1,58 @@
+# Tailor: the two commands are `make run` and `make test`; everything else is a step they use.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+REQ_HASH := $(shell sha256sum requirements.txt | cut -c1-12)
+STAMP := $(VENV)/.installed-$(REQ_HASH)
+DB ?= sample_data/bank.duckdb
+PORT ?= 8501
+CHROMIUM := /usr/bin/chromium
+
+# Deliberate thread counts: on these shared 2-core machines OpenMP's default can run
+# 10-100x slower (shared/MEASURED.md). DuckDB's threads are set in analytics/db.py.
+export OMP_NUM_THREADS ?= 1
+export TAILOR_DUCKDB_THREADS ?= 2
+
+.PHONY: run test install data demo-users browser bench lint clean
+
+run: install data demo-users ## serve the app on http://localhost:$(PORT)
+	TAILOR_DB=$(DB) $(BIN)/python -m streamlit run app/main.py --server.port $(PORT) --server.address localhost
+
+test: install browser ## run every test: unit, AppTest and headless-browser
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+
+install: $(STAMP)
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): requirements.txt | $(BIN)/python
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements.txt
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+data: install ## build the sample bank if it is missing
+	$(BIN)/python -m analytics sample-data --if-missing --db $(DB)
+
+demo-users: data ## one demo user per role on first run (passwords printed once)
+	$(BIN)/python -m analytics users demo --db $(DB)
+
+browser: ## Debian's Chromium for the browser tests (never a downloaded browser)
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else \
+	    echo "The browser tests need Debian's chromium: run 'sudo apt-get install chromium'." >&2; exit 1; \
+	  fi; \
+	fi
+
+bench: install ## build tiers S and M and write BENCHMARKS.md
+	$(BIN)/python -m bench.run
+
+lint: install
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf .cache .pytest_cache test-artifacts bench/data

@@ -1,0 +1,1 @@
+"""Tailor's Streamlit UI: entrypoint, cached resources, session state, shared widgets."""

@@ -1,0 +1,74 @@
+"""Number formats shared by the pages (pure functions, unit-tested)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+MISSING = "n/a"
+
+
+def format_value(value: float | None, unit: str) -> str:
+    """Format a KPI value for a tile: % for shares, EUR for money, plain scores.
+
+    Examples
+    --------
+    >>> format_value(0.1234, "pct")
+    '12.3%'
+    >>> format_value(1234.5, "eur")
+    '€1,234'
+    """
+    if value is None:
+        return MISSING
+    if unit == "pct":
+        return f"{value * 100:.1f}%"
+    if unit == "eur":
+        return f"€{value:,.0f}"
+    if unit == "count":
+        return f"{value:,.0f}"
+    if unit == "ratio":
+        return f"{value:.2f}"
+    return f"{value:.1f}"
+
+
+def format_change(change: float | None, unit: str) -> str | None:
+    """Format a period-over-period change: percentage points for shares, signed otherwise.
+
+    Examples
+    --------
+    >>> format_change(0.012, "pct")
+    '+1.2 pp'
+    >>> format_change(-3.0, "score")
+    '-3.0 pts'
+    """
+    if change is None:
+        return None
+    if unit == "pct":
+        return f"{change * 100:+.1f} pp"
+    if unit == "eur":
+        return f"{'+' if change >= 0 else '-'}€{abs(change):,.0f}"
+    if unit == "count":
+        return f"{change:+,.0f}"
+    if unit == "ratio":
+        return f"{change:+.2f}"
+    return f"{change:+.1f} pts"
+
+
+def format_interval(low: float | None, high: float | None, unit: str) -> str | None:
+    """``[low, high]`` in the KPI's unit, or None when there is no interval."""
+    if low is None or high is None:
+        return None
+    return f"[{format_value(low, unit)}, {format_value(high, unit)}]"
+
+
+def format_month(month: date) -> str:
+    """``Oct 2026``."""
+    return month.strftime("%b %Y")
+
+
+def format_period(start: date, end: date) -> str:
+    """``Aug–Oct 2026``, ``Dec 2025–Feb 2026`` or ``Oct 2026`` for one month."""
+    if (start.year, start.month) == (end.year, end.month):
+        return format_month(end)
+    if start.year == end.year:
+        return f"{start:%b}–{end:%b %Y}"
+    return f"{start:%b %Y}–{end:%b %Y}"

@@ -1,0 +1,44 @@
+"""Session-state keys and their defaults (UI state only; read with defaults)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+USER = "user"
+PERIOD_PRESET = "period_preset"
+START_MONTH = "start_month"
+END_MONTH = "end_month"
+REGIONS = "filter_regions"
+AGE_BANDS = "filter_age_bands"
+PRODUCTS = "filter_products"
+TREND_KPI = "trend_kpi"
+BREAKDOWN_DIMENSION = "breakdown_dimension"
+BREAKDOWN_KPI = "breakdown_kpi"
+
+PERIOD_PRESETS: dict[str, int | None] = {
+    "Last month": 1,
+    "Last 3 months": 3,
+    "Last 6 months": 6,
+    "Last 12 months": 12,
+    "Custom": None,
+}
+
+DEFAULTS: dict[str, Any] = {
+    USER: None,
+    PERIOD_PRESET: "Last 3 months",
+    START_MONTH: None,
+    END_MONTH: None,
+    REGIONS: [],
+    AGE_BANDS: [],
+    PRODUCTS: [],
+    TREND_KPI: "nps",
+    BREAKDOWN_DIMENSION: "region",
+    BREAKDOWN_KPI: "nps",
+}
+
+
+def get(key: str) -> Any:
+    """Read a session-state key, falling back to its default."""
+    return st.session_state.get(key, DEFAULTS[key])

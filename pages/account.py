@@ -1,0 +1,28 @@
+"""Account: who am I signed in as, what may I open, and my recent sign-ins.
+
+Calls ``analytics.auth.recent_activity`` and ``analytics.auth.can_view``.
+"""
+
+import streamlit as st
+
+from analytics import auth
+from app import components, resources
+
+user = components.require_access("account")
+db = resources.get_database(resources.database_path())
+
+st.title("Account")
+st.markdown(f"Signed in as **{user.username}** with the role **{components.ROLE_LABELS[user.role]}**.")
+st.subheader("Pages you can open")
+st.markdown("\n".join(f"- {title}" for key, _, title, _ in components.PAGES if auth.can_view(user.role, key)))
+st.subheader("Your recent sign-in activity")
+st.caption("Failed sign-ins you do not recognise? Tell your administrator: they are in the audit log.")
+activity = auth.recent_activity(db, user.username)
+st.dataframe(
+    activity,
+    hide_index=True,
+    column_config={
+        "ts": st.column_config.DatetimeColumn("Time (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+        "action": "Event",
+    },
+)

@@ -1,0 +1,24 @@
+"""AppTest of the account page for every role."""
+
+import pytest
+
+from analytics.schemas import ROLES, User
+from tests.app.conftest import REPO, new_app
+
+PAGE = str(REPO / "pages" / "account.py")
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_role_sees_its_account_and_own_sign_ins(bank, role):
+    at = new_app(PAGE, user=User(f"test_{role}", role)).run()
+    assert not at.exception
+    assert at.title[0].value == "Account"
+    assert f"**test_{role}**" in at.markdown[0].value
+    pages = at.markdown[1].value
+    assert ("Executive summary" in pages) == (role != "compliance_reviewer")
+    assert "Account" in pages
+
+
+def test_account_page_refuses_anonymous_visitors(bank):
+    at = new_app(PAGE).run()
+    assert at.error[0].value == "Please sign in to use Tailor."

@@ -1,0 +1,106 @@
+"""AppTest of the entrypoint and the executive summary page, for every role."""
+
+from __future__ import annotations
+
+import pytest
+
+from analytics import auth
+from analytics.schemas import User
+from app import components
+from tests.app.conftest import MAIN, PASSWORD, REPO, new_app
+
+PAGE = str(REPO / "pages" / "executive_summary.py")
+
+
+def metric_labels(at):
+    return [m.label for m in at.metric]
+
+
+def metric_value(at, label):
+    return next(m.value for m in at.metric if m.label == label)
+
+
+@pytest.mark.parametrize("role", ["executive", "marketing_analyst", "admin"])
+def test_roles_with_access_see_kpi_tiles_with_numbers(bank, role):
+    at = new_app(user=User(f"test_{role}", role)).run()
+    assert not at.exception
+    assert at.title[0].value == "Executive summary"
+    labels = metric_labels(at)
+    assert "Net Promoter Score" in labels and len(labels) >= 8
+    nps = metric_value(at, "Net Promoter Score")
+    assert nps != "n/a" and -100 <= float(nps) <= 100
+    assert any(c.value.startswith("95% CI [") for c in at.caption)
+
+
+def test_compliance_reviewer_is_refused_the_page_on_the_server(bank):
+    at = new_app(PAGE, user=User("test_compliance_reviewer", "compliance_reviewer")).run()
+    assert not at.exception
+    assert at.error[0].value == components.MSG_NO_ACCESS.format(role="Compliance reviewer")
+    assert not at.metric
+
+
+def test_compliance_reviewer_lands_on_account_without_the_executive_page(bank):
+    at = new_app(user=User("test_compliance_reviewer", "compliance_reviewer")).run()
+    assert not at.exception
+    assert at.title[0].value == "Account"
+    assert "Executive summary" not in at.markdown[1].value
+
+
+def test_anonymous_visitor_gets_only_the_sign_in_form(bank):
+    at = new_app().run()
+    assert not at.exception
+    assert [t.label for t in at.text_input] == ["User name", "Password"]
+    assert not at.metric
+    page = new_app(PAGE).run()
+    assert page.error[0].value == components.MSG_NOT_SIGNED_IN
+
+
+def test_sign_in_with_the_right_password_opens_the_home_page(bank):
+    at = new_app().run()
+    at.text_input(key="sign_in_username").input("test_executive")
+    at.text_input(key="sign_in_password").input(PASSWORD)
+    at.button[0].click().run()
+    assert not at.exception
+    assert at.title[0].value == "Executive summary"
+    assert at.session_state["user"] == User("test_executive", "executive")
+
+
+def test_wrong_password_gets_a_plain_refusal(bank):
+    at = new_app().run()
+    at.text_input(key="sign_in_username").input("test_executive")
+    at.text_input(key="sign_in_password").input("wrong password")
+    at.button[0].click().run()
+    assert not at.exception
+    assert at.error[0].value == auth.MSG_SIGN_IN_FAILED
+    assert not at.metric
+
+
+def test_changing_the_period_changes_the_numbers(bank):
+    at = new_app(user=User("test_executive", "executive")).run()
+    three_months = metric_value(at, "Active customers")
+    at.radio(key="period_preset").set_value("Last 12 months").run()
+    assert not at.exception
+    assert metric_value(at, "Active customers") != three_months
+
+
+def test_a_filter_matching_nobody_says_so(tiny_bank):
+    at = new_app(user=User("tiny_exec", "executive"), filter_regions=["South"]).run()
+    assert not at.exception
+    assert at.info[0].value.startswith("No customers match these filters (South")
+    assert not at.metric
+
+
+def test_missing_database_names_the_rebuild_command(tmp_path, monkeypatch):
+    monkeypatch.setenv("TAILOR_DB", str(tmp_path / "absent.duckdb"))
+    at = new_app(MAIN).run()
+    assert not at.exception
+    assert "No database found" in at.error[0].value and "make data" in at.error[0].value
+
+
+def test_corrupt_database_names_the_rebuild_command(tmp_path, monkeypatch):
+    corrupt = tmp_path / "corrupt.duckdb"
+    corrupt.write_bytes(b"garbage" * 1000)
+    monkeypatch.setenv("TAILOR_DB", str(corrupt))
+    at = new_app(MAIN).run()
+    assert not at.exception
+    assert "not a readable Tailor database" in at.error[0].value and "make data" in at.error[0].value
