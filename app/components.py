@@ -113,6 +113,10 @@ def sidebar_filters(months: list[date]) -> None:
     """Draw the filters shared by every page (period, region, age band, product)."""
     if not months:
         return
+    # Seed the widgets' keys with the defaults, so that a first visit shows the default
+    # period (and no widget is given both a key value and a default).
+    for key in (state.PERIOD_PRESET, state.REGIONS, state.AGE_BANDS, state.PRODUCTS):
+        st.session_state.setdefault(key, state.DEFAULTS[key])
     with st.sidebar:
         st.subheader("Filters")
         preset = st.radio("Period", list(state.PERIOD_PRESETS), key=state.PERIOD_PRESET)
@@ -168,9 +172,24 @@ def describe_filters(filters: KpiFilters) -> str:
     return " · ".join(parts) if parts else "all customers"
 
 
+# Tiles are narrow: short names on the tile, the full name in its help.
+SHORT_LABELS = {
+    "nps": "NPS",
+    "csat": "CSAT",
+    "retention_rate": "Retention rate",
+    "churn_rate": "Churn rate",
+    "clv": "CLV (historical)",
+    "engagement": "Engagement score",
+    "cross_sell": "Products per customer",
+    "ctr": "Click-through rate",
+    "conversion_rate": "Conversion rate",
+    "active_customers": "Active customers",
+}
+
+
 def kpi_tile(kpi, *, higher_is_better: bool = True) -> None:
     """One KPI as a metric tile with its change against the previous period."""
-    help_lines = [kpi.label]
+    help_lines = [f"**{kpi.label}**"]
     interval = format_interval(kpi.ci_low, kpi.ci_high, kpi.unit)
     if interval:
         help_lines.append(f"95% interval {interval}")
@@ -182,7 +201,7 @@ def kpi_tile(kpi, *, higher_is_better: bool = True) -> None:
     if kpi.note:
         help_lines.append(kpi.note)
     st.metric(
-        kpi.label,
+        SHORT_LABELS.get(kpi.name, kpi.label),
         format_value(kpi.value, kpi.unit),
         delta=format_change(kpi.change, kpi.unit),
         delta_color="normal" if higher_is_better else "inverse",

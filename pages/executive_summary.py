@@ -13,7 +13,7 @@ import streamlit as st
 
 from analytics.kpis import HIGHER_IS_BETTER, KPI_LABELS, KPI_UNITS
 from app import components, resources, state
-from app.formatting import format_change, format_period, format_value
+from app.formatting import format_change, format_interval, format_period, format_value
 
 DIMENSION_LABELS = {"region": "Region", "age_band": "Age band", "product": "Product held"}
 CHART_COLOR = "#0F4C81"
@@ -170,14 +170,31 @@ overview = pl.DataFrame(
     {
         "kpi": [k.name for k in tiles],
         "label": [k.label for k in tiles],
+        "unit": [k.unit for k in tiles],
         "value": [k.value for k in tiles],
         "ci_low": [k.ci_low for k in tiles],
         "ci_high": [k.ci_high for k in tiles],
         "previous": [k.previous for k in tiles],
         "change": [k.change for k in tiles],
+        "change_significant": [k.change_significant for k in tiles],
         "base_n": [k.n for k in tiles],
+        "note": [k.note for k in tiles],
     },
-    schema_overrides={c: pl.Float64 for c in ("value", "ci_low", "ci_high", "previous", "change")},
+    schema_overrides={c: pl.Float64 for c in ("value", "ci_low", "ci_high", "previous", "change")}
+    | {"change_significant": pl.Boolean, "note": pl.String},
 )
-st.dataframe(overview.drop("kpi"), hide_index=True)
+st.dataframe(
+    pl.DataFrame(
+        {
+            "KPI": [k.label for k in tiles],
+            period: [format_value(k.value, k.unit) for k in tiles],
+            "95% interval": [format_interval(k.ci_low, k.ci_high, k.unit) or "" for k in tiles],
+            previous: [format_value(k.previous, k.unit) for k in tiles],
+            "Change": [format_change(k.change, k.unit) or "" for k in tiles],
+            "Base": [f"{k.n:,}" for k in tiles],
+            "Note": [k.note or "" for k in tiles],
+        }
+    ),
+    hide_index=True,
+)
 components.csv_download(overview, file_name="tailor_kpis.csv", key="kpis_csv")

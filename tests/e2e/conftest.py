@@ -106,7 +106,7 @@ def browser():
 @pytest.fixture()
 def page(browser):
     """A fresh browser page (own context, so no shared session) that fails on error elements."""
-    context = browser.new_context(viewport={"width": 1440, "height": 1000})
+    context = browser.new_context(viewport={"width": 1440, "height": 2400})
     tab = context.new_page()
     tab.set_default_timeout(60_000)
     yield tab

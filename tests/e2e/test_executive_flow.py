@@ -14,8 +14,8 @@ pytestmark = pytest.mark.e2e
 
 def sign_in(page, url: str, username: str, password: str) -> None:
     page.goto(url)
-    page.get_by_label("User name").fill(username)
-    page.get_by_label("Password").fill(password)
+    page.get_by_role("textbox", name="User name").fill(username)
+    page.get_by_role("textbox", name="Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
 
 
@@ -30,9 +30,10 @@ def test_executive_signs_in_sees_tiles_and_the_date_filter_changes_them(page, ap
     tiles = page.locator("[data-testid='stMetric']")
     expect(tiles.first).to_be_visible()
     assert tiles.count() >= 8
-    before = {label: tile_value(page, label) for label in ("Active customers", "Net Promoter Score")}
+    before = {label: tile_value(page, label) for label in ("Active customers", "NPS")}
     assert re.fullmatch(r"[\d,]+", before["Active customers"])
-    assert re.fullmatch(r"-?\d+\.\d", before["Net Promoter Score"])
+    assert re.fullmatch(r"-?\d+\.\d", before["NPS"])
+    expect(page.locator(".js-plotly-plot").first).to_be_visible()
     screenshot(page, "executive_summary_last_3_months")
 
     page.get_by_test_id("stSidebar").get_by_text("Last 12 months").click()
@@ -41,7 +42,9 @@ def test_executive_signs_in_sees_tiles_and_the_date_filter_changes_them(page, ap
     )).not_to_have_text(before["Active customers"])
     after = tile_value(page, "Active customers")
     assert after != before["Active customers"]
-    assert page.locator("[data-testid='stCaptionContainer']").filter(has_text="compared with").count() >= 1
+    caption = page.locator("[data-testid='stCaptionContainer']").filter(has_text="compared with").first
+    expect(caption).to_contain_text("Nov 2025–Oct 2026 compared with Nov 2024–Oct 2025")
+    expect(page.locator(".js-plotly-plot").first).to_be_visible()
     screenshot(page, "executive_summary_last_12_months")
 
 
