@@ -1,0 +1,120 @@
+"""python -m analytics: help, users, kpis and its refusals."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from analytics import cli, kpis
+from analytics.db import Database
+from analytics.schemas import KpiFilters
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run_cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "analytics", *args],
+        cwd=REPO, input=stdin, capture_output=True, text=True, timeout=120,
+    )
+
+
+def test_help_lists_every_command():
+    result = run_cli("--help")
+    assert result.returncode == 0
+    for command in ("sample-data", "users", "kpis"):
+        assert command in result.stdout
+
+
+@pytest.fixture()
+def empty_db(tmp_path) -> Path:
+    path = tmp_path / "users.duckdb"
+    db = Database(path)
+    db.ensure_schema()
+    db.close()
+    return path
+
+
+def test_users_add_list_remove_round_trip(empty_db, capsys):
+    db = str(empty_db)
+    added = run_cli("users", "add", "Ana", "--role", "marketing_analyst", "--password-stdin", "--db", db, "--json",
+                    stdin="a strong password\n")
+    assert added.returncode == 0, added.stderr
+    assert json.loads(added.stdout) == {"username": "ana", "role": "marketing_analyst"}
+    listed = json.loads(run_cli("users", "list", "--db", db, "--json").stdout)
+    assert [(u["username"], u["role"], u["locked"]) for u in listed] == [("ana", "marketing_analyst", False)]
+    assert "password" not in json.dumps(listed)
+    assert run_cli("users", "remove", "ana", "--db", db).returncode == 0
+    assert json.loads(run_cli("users", "list", "--db", db, "--json").stdout) == []
+
+
+def test_users_refusals_name_the_problem(empty_db):
+    db = str(empty_db)
+    short = run_cli("users", "add", "ana", "--role", "admin", "--password-stdin", "--db", db, stdin="short\n")
+    assert short.returncode == 1 and "too short" in short.stderr
+    empty = run_cli("users", "add", "ana", "--role", "admin", "--password-stdin", "--db", db, stdin="\n")
+    assert empty.returncode == 1 and "No password given" in empty.stderr
+    role = run_cli("users", "add", "ana", "--role", "ceo", "--db", db)
+    assert role.returncode == 2 and "invalid choice: 'ceo'" in role.stderr
+    missing = run_cli("users", "remove", "ghost", "--db", db)
+    assert missing.returncode == 1 and "no user 'ghost'" in missing.stderr
+
+
+def test_users_demo_prints_passwords_once_and_they_work(empty_db):
+    db = str(empty_db)
+    first = run_cli("users", "demo", "--db", db, "--json")
+    created = json.loads(first.stdout)
+    assert sorted(u["role"] for u in created) == sorted(["executive", "marketing_analyst", "compliance_reviewer", "admin"])
+    second = run_cli("users", "demo", "--db", db)
+    assert "no demo users created" in second.stdout
+    from analytics import auth
+
+    database = Database(empty_db)
+    assert all(auth.authenticate(database, u["username"], u["password"]).ok for u in created)
+    database.close()
+
+
+def test_missing_database_is_a_clear_refusal(tmp_path):
+    result = run_cli("kpis", "--db", str(tmp_path / "absent.duckdb"), "--json")
+    assert result.returncode == 1
+    assert "No database found" in result.stderr and "make data" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_kpis_json_matches_the_library_for_the_same_filters(sample_bank_path):
+    result = run_cli("kpis", "--db", str(sample_bank_path), "--json", "--start", "2026-05", "--end", "2026-10",
+                     "--region", "North", "--region", "Capital")
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    db = Database(sample_bank_path, read_only=True)
+    filters = KpiFilters(start_month=__import__("datetime").date(2026, 5, 1),
+                         end_month=__import__("datetime").date(2026, 10, 1), regions=("North", "Capital"))
+    expected = kpis.compute_executive_summary(db.backend(), filters)
+    db.close()
+    assert payload["filters"]["regions"] == ["North", "Capital"]
+    assert payload["customers_matched"] == expected.customers_matched > 0
+    by_name = {tile["name"]: tile for tile in payload["tiles"]}
+    for tile in expected.tiles:
+        assert by_name[tile.name]["value"] == pytest.approx(tile.value, rel=1e-12) if tile.value is not None \
+            else by_name[tile.name]["value"] is None
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--start", "2026-13"], "--start must be a month as YYYY-MM"),
+        (["--start", "2026-10", "--end", "2026-01"], "is after --end"),
+        (["--start", "1990-01", "--end", "1990-02"], "select no month with data"),
+    ],
+)
+def test_kpis_bad_periods_are_refused(sample_bank_path, args, message):
+    result = run_cli("kpis", "--db", str(sample_bank_path), *args)
+    assert result.returncode == 1 and message in result.stderr
+
+
+def test_json_output_never_contains_nan():
+    assert cli._to_jsonable({"x": float("nan"), "y": [1.0]}) == {"x": None, "y": [1.0]}
