@@ -207,7 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--if-missing", action="store_true", help="do nothing if the database exists")
     sample.set_defaults(func=cmd_sample_data)
 
-    users = sub.add_parser("users", parents=[common], help="manage sign-in users: add, remove, list, unlock, demo")
+    users = sub.add_parser(
+        "users", parents=[common], help="manage sign-in users: add, remove, list, unlock, demo"
+    )
     users_sub = users.add_subparsers(dest="action", required=True, metavar="ACTION")
     add = users_sub.add_parser("add", parents=[common], help="add a user (password prompted or from stdin)")
     add.add_argument("username")
@@ -220,7 +222,9 @@ def build_parser() -> argparse.ArgumentParser:
     unlock.add_argument("username")
     users_sub.add_parser("list", parents=[common], help="list users, roles, last sign-in, lock state")
     users_sub.add_parser(
-        "demo", parents=[common], help="create one demo user per role if there are no users; print passwords once"
+        "demo",
+        parents=[common],
+        help="create one demo user per role if there are no users; print passwords once",
     )
     users.set_defaults(func=cmd_users)
 

@@ -118,9 +118,7 @@ def mask_personal_data(frame: pl.DataFrame, role: str | None, *, key: bytes) -> 
     if "email" in out.columns:
         exprs.append(
             (
-                pl.col("email").str.slice(0, 1)
-                + pl.lit("***@")
-                + pl.col("email").str.split("@").list.last()
+                pl.col("email").str.slice(0, 1) + pl.lit("***@") + pl.col("email").str.split("@").list.last()
             ).alias("email")
         )
     if "phone" in out.columns:

@@ -76,7 +76,9 @@ def sign_in_form(db: Database) -> None:
     left, middle, right = st.columns([1, 1.2, 1])
     with middle:
         st.title("Tailor")
-        st.caption("Personalization analytics for banks. Sign in with the account your administrator gave you.")
+        st.caption(
+            "Personalization analytics for banks. Sign in with the account your administrator gave you."
+        )
         with st.form("sign_in", clear_on_submit=False):
             username = st.text_input("User name", key="sign_in_username")
             password = st.text_input("Password", type="password", key="sign_in_password")
@@ -123,7 +125,11 @@ def sidebar_filters(months: list[date]) -> None:
         if state.PERIOD_PRESETS.get(preset) is None:
             default_start, default_end = _preset_range(months, "Last 3 months")
             start = st.selectbox(
-                "From", months, index=months.index(default_start), format_func=format_month, key=state.START_MONTH
+                "From",
+                months,
+                index=months.index(default_start),
+                format_func=format_month,
+                key=state.START_MONTH,
             )
             end = st.selectbox(
                 "To", months, index=months.index(default_end), format_func=format_month, key=state.END_MONTH
@@ -197,7 +203,9 @@ def kpi_tile(kpi, *, higher_is_better: bool = True) -> None:
     if kpi.previous is not None:
         help_lines.append(f"Previous period: {format_value(kpi.previous, kpi.unit)}")
     if kpi.change_significant is not None:
-        help_lines.append("Change is significant at 5%" if kpi.change_significant else "Change is within noise")
+        help_lines.append(
+            "Change is significant at 5%" if kpi.change_significant else "Change is within noise"
+        )
     if kpi.note:
         help_lines.append(kpi.note)
     st.metric(

@@ -13,7 +13,6 @@ from analytics.db import DatabaseError
 from app import components, resources
 
 
-
 def main() -> None:
     """Draw the shell around the selected page."""
     st.set_page_config(page_title="Tailor", page_icon=":material/insights:", layout="wide")

@@ -94,7 +94,10 @@ figure.add_vrect(
     annotation_position="top left",
 )
 figure.update_layout(
-    height=320, margin={"l": 10, "r": 10, "t": 30, "b": 10}, yaxis_title=_axis_title(trend_kpi), xaxis_title=None
+    height=320,
+    margin={"l": 10, "r": 10, "t": 30, "b": 10},
+    yaxis_title=_axis_title(trend_kpi),
+    xaxis_title=None,
 )
 st.plotly_chart(figure, key="trend_chart")
 components.csv_download(trend, file_name="tailor_kpi_trend.csv", key="trend_csv")
@@ -104,10 +107,16 @@ st.subheader("Breakdown")
 left, right = st.columns(2)
 with left:
     dimension = st.segmented_control(
-        "By", list(DIMENSION_LABELS), format_func=DIMENSION_LABELS.get, key=state.BREAKDOWN_DIMENSION, required=True
+        "By",
+        list(DIMENSION_LABELS),
+        format_func=DIMENSION_LABELS.get,
+        key=state.BREAKDOWN_DIMENSION,
+        required=True,
     )
 with right:
-    breakdown_kpi = st.selectbox("KPI", kpi_names, format_func=lambda k: KPI_LABELS[k], key=state.BREAKDOWN_KPI)
+    breakdown_kpi = st.selectbox(
+        "KPI", kpi_names, format_func=lambda k: KPI_LABELS[k], key=state.BREAKDOWN_KPI
+    )
 dimension = dimension or "region"
 table = summary.breakdown[dimension]
 if table.height == 0:
@@ -123,7 +132,9 @@ else:
             y=labels,
             orientation="h",
             marker_color=CHART_COLOR,
-            text=[format_value(v, KPI_UNITS[breakdown_kpi]) for v in table.get_column(breakdown_kpi).to_list()],
+            text=[
+                format_value(v, KPI_UNITS[breakdown_kpi]) for v in table.get_column(breakdown_kpi).to_list()
+            ],
             textposition="auto",
             customdata=table.get_column("customers").to_list(),
             hovertemplate="%{y}: %{text}<br>%{customdata:,} customers<extra></extra>",
@@ -140,7 +151,9 @@ else:
 
 # -- movers -----------------------------------------------------------------------------
 st.subheader("Biggest movers")
-st.caption(f"Groups whose KPI changed most from {previous} to {period}; significance at 5% where a test exists.")
+st.caption(
+    f"Groups whose KPI changed most from {previous} to {period}; significance at 5% where a test exists."
+)
 movers = summary.movers
 if movers.height == 0:
     st.info("Nothing to compare: the previous period has no data for these filters.")

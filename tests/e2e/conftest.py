@@ -72,10 +72,22 @@ def app_url(sample_bank_path: Path, tmp_path_factory) -> str:
     log = (folder / "streamlit.log").open("w")
     process = subprocess.Popen(
         [
-            sys.executable, "-m", "streamlit", "run", "app/main.py",
-            "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app/main.py",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.headless",
+            "true",
         ],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     try:

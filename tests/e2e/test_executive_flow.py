@@ -37,9 +37,11 @@ def test_executive_signs_in_sees_tiles_and_the_date_filter_changes_them(page, ap
     screenshot(page, "executive_summary_last_3_months")
 
     page.get_by_test_id("stSidebar").get_by_text("Last 12 months").click()
-    expect(page.locator("[data-testid='stMetric']").filter(has_text="Active customers").first.locator(
-        "[data-testid='stMetricValue']"
-    )).not_to_have_text(before["Active customers"])
+    expect(
+        page.locator("[data-testid='stMetric']")
+        .filter(has_text="Active customers")
+        .first.locator("[data-testid='stMetricValue']")
+    ).not_to_have_text(before["Active customers"])
     after = tile_value(page, "Active customers")
     assert after != before["Active customers"]
     caption = page.locator("[data-testid='stCaptionContainer']").filter(has_text="compared with").first
@@ -50,6 +52,8 @@ def test_executive_signs_in_sees_tiles_and_the_date_filter_changes_them(page, ap
 
 def test_wrong_password_is_refused_in_the_browser(page, app_url):
     sign_in(page, app_url, E2E_USER, "not-the-password")
-    expect(page.get_by_text("Sign-in failed. Check your user name and password and try again.")).to_be_visible()
+    expect(
+        page.get_by_text("Sign-in failed. Check your user name and password and try again.")
+    ).to_be_visible()
     assert page.locator("[data-testid='stMetric']").count() == 0
     screenshot(page, "sign_in_refused")

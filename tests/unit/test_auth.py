@@ -18,9 +18,11 @@ def db():
 
 
 def audit_actions(db, username):
-    return db.query(
-        "select action from audit_log where username = ? order by event_id", [username]
-    ).get_column("action").to_list()
+    return (
+        db.query("select action from audit_log where username = ? order by event_id", [username])
+        .get_column("action")
+        .to_list()
+    )
 
 
 def test_password_is_stored_as_salted_argon2id_hash(db):

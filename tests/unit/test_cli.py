@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,11 @@ REPO = Path(__file__).resolve().parents[2]
 def run_cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "analytics", *args],
-        cwd=REPO, input=stdin, capture_output=True, text=True, timeout=120,
+        cwd=REPO,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -41,8 +46,18 @@ def empty_db(tmp_path) -> Path:
 
 def test_users_add_list_remove_round_trip(empty_db, capsys):
     db = str(empty_db)
-    added = run_cli("users", "add", "Ana", "--role", "marketing_analyst", "--password-stdin", "--db", db, "--json",
-                    stdin="a strong password\n")
+    added = run_cli(
+        "users",
+        "add",
+        "Ana",
+        "--role",
+        "marketing_analyst",
+        "--password-stdin",
+        "--db",
+        db,
+        "--json",
+        stdin="a strong password\n",
+    )
     assert added.returncode == 0, added.stderr
     assert json.loads(added.stdout) == {"username": "ana", "role": "marketing_analyst"}
     listed = json.loads(run_cli("users", "list", "--db", db, "--json").stdout)
@@ -68,7 +83,9 @@ def test_users_demo_prints_passwords_once_and_they_work(empty_db):
     db = str(empty_db)
     first = run_cli("users", "demo", "--db", db, "--json")
     created = json.loads(first.stdout)
-    assert sorted(u["role"] for u in created) == sorted(["executive", "marketing_analyst", "compliance_reviewer", "admin"])
+    assert sorted(u["role"] for u in created) == sorted(
+        ["executive", "marketing_analyst", "compliance_reviewer", "admin"]
+    )
     second = run_cli("users", "demo", "--db", db)
     assert "no demo users created" in second.stdout
     from analytics import auth
@@ -86,21 +103,39 @@ def test_missing_database_is_a_clear_refusal(tmp_path):
 
 
 def test_kpis_json_matches_the_library_for_the_same_filters(sample_bank_path):
-    result = run_cli("kpis", "--db", str(sample_bank_path), "--json", "--start", "2026-05", "--end", "2026-10",
-                     "--region", "North", "--region", "Capital")
+    result = run_cli(
+        "kpis",
+        "--db",
+        str(sample_bank_path),
+        "--json",
+        "--start",
+        "2026-05",
+        "--end",
+        "2026-10",
+        "--region",
+        "North",
+        "--region",
+        "Capital",
+    )
     assert result.returncode == 0, result.stderr
     payload = json.loads(result.stdout)
     db = Database(sample_bank_path, read_only=True)
-    filters = KpiFilters(start_month=__import__("datetime").date(2026, 5, 1),
-                         end_month=__import__("datetime").date(2026, 10, 1), regions=("North", "Capital"))
+    filters = KpiFilters(
+        start_month=date(2026, 5, 1),
+        end_month=date(2026, 10, 1),
+        regions=("North", "Capital"),
+    )
     expected = kpis.compute_executive_summary(db.backend(), filters)
     db.close()
     assert payload["filters"]["regions"] == ["North", "Capital"]
     assert payload["customers_matched"] == expected.customers_matched > 0
     by_name = {tile["name"]: tile for tile in payload["tiles"]}
     for tile in expected.tiles:
-        assert by_name[tile.name]["value"] == pytest.approx(tile.value, rel=1e-12) if tile.value is not None \
-            else by_name[tile.name]["value"] is None
+        got = by_name[tile.name]["value"]
+        if tile.value is None:
+            assert got is None
+        else:
+            assert got == pytest.approx(tile.value, rel=1e-12)
 
 
 @pytest.mark.parametrize(

@@ -51,7 +51,9 @@ def test_validation_names_source_row_and_column_of_a_bad_value():
 
 
 def test_validation_reports_missing_values_duplicates_and_missing_columns():
-    with pytest.raises(DataValidationError, match=r"transactions, row 1, column customer_id: value is missing"):
+    with pytest.raises(
+        DataValidationError, match=r"transactions, row 1, column customer_id: value is missing"
+    ):
         validate_frame(TRANSACTIONS, transactions(customer_id=[None, 7]))
     with pytest.raises(DataValidationError, match=r"row 2: duplicate key \(transaction_id=1\)"):
         validate_frame(TRANSACTIONS, transactions(transaction_id=[1, 1]))
@@ -67,13 +69,23 @@ def test_validation_casts_text_to_the_contract_types():
     assert out.get_column("amount").to_list() == [12.5, 3.0]
 
 
+def products(monthly_fee: float | None = 0.0) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "product_id": ["savings"],
+            "name": ["Savings"],
+            "category": ["deposit"],
+            "monthly_fee": [monthly_fee],
+            "annual_margin_rate": [0.01],
+        },
+        schema_overrides={"monthly_fee": pl.Float64},
+    )
+
+
 def test_a_failed_load_writes_nothing():
     db = Database(":memory:")
     tables = empty_tables()
-    tables["products"] = pl.DataFrame(
-        {"product_id": ["savings"], "name": ["Savings"], "category": ["deposit"],
-         "monthly_fee": [0.0], "annual_margin_rate": [0.01]}
-    )
+    tables["products"] = products()
     db.load_dataset(tables, meta={"as_of": "2025-01-31", "history_start": "2024-12-01"})
     assert db.query("select count(*) from products").item() == 1
     broken = dict(tables)
@@ -119,7 +131,11 @@ def test_open_database_reports_a_lock_held_by_another_process(tmp_path):
     setup.ensure_schema()
     setup.close()
     holder = subprocess.Popen(
-        [sys.executable, "-c", f"import duckdb,time; c=duckdb.connect({str(path)!r}); print('ok', flush=True); time.sleep(30)"],
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb,time; c=duckdb.connect({str(path)!r}); print('ok', flush=True); time.sleep(30)",
+        ],
         stdout=subprocess.PIPE,
     )
     try:
@@ -186,11 +202,7 @@ def test_layering_only_db_imports_duckdb_and_analytics_never_imports_streamlit()
 def test_products_contract_round_trips_dates_and_nulls():
     db = Database(":memory:")
     tables = empty_tables()
-    tables["products"] = pl.DataFrame(
-        {"product_id": ["savings"], "name": ["Savings"], "category": ["deposit"],
-         "monthly_fee": [None], "annual_margin_rate": [0.01]},
-        schema_overrides={"monthly_fee": pl.Float64},
-    )
+    tables["products"] = products(monthly_fee=None)
     db.load_dataset(tables, meta={"as_of": "2025-01-31"})
     got = db.query("select * from products")
     assert got.schema == PRODUCTS.schema
