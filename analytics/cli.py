@@ -24,6 +24,9 @@ from analytics.db import DatabaseError, DataValidationError, open_database, reso
 from analytics.schemas import AGE_BANDS, PRODUCT_IDS, REGIONS, ROLES, KpiFilters
 
 MSG_BAD_MONTH = "{flag} must be a month as YYYY-MM (got {value!r})."
+MSG_BAD_CUSTOMERS = "--customers must be between {low:,} and {high:,} (got {value:,})."
+MAX_SAMPLE_CUSTOMERS = 1_000_000
+MIN_SAMPLE_CUSTOMERS = 100
 MSG_NO_PASSWORD = "No password given: type it at the prompt or pipe it with --password-stdin."
 
 
@@ -74,6 +77,12 @@ def cmd_sample_data(args: argparse.Namespace) -> int:
     from sample_data import build_sample_database
 
     path = resolve_db_path(args.db)
+    if not MIN_SAMPLE_CUSTOMERS <= args.customers <= MAX_SAMPLE_CUSTOMERS:
+        raise CliError(
+            MSG_BAD_CUSTOMERS.format(
+                low=MIN_SAMPLE_CUSTOMERS, high=MAX_SAMPLE_CUSTOMERS, value=args.customers
+            )
+        )
     if args.if_missing and path.exists():
         _progress(f"sample database present at {path}; nothing to do")
         return 0

@@ -153,3 +153,36 @@ def test_kpis_bad_periods_are_refused(sample_bank_path, args, message):
 
 def test_json_output_never_contains_nan():
     assert cli._to_jsonable({"x": float("nan"), "y": [1.0]}) == {"x": None, "y": [1.0]}
+
+
+@pytest.mark.parametrize("customers", ["5", "2000000"])
+def test_sample_data_refuses_sizes_out_of_range(tmp_path, customers):
+    target = tmp_path / "bank.duckdb"
+    result = run_cli("sample-data", "--customers", customers, "--db", str(target))
+    assert result.returncode == 1
+    assert "--customers must be between 100 and 1,000,000" in result.stderr
+    assert "Traceback" not in result.stderr and not target.exists()
+
+
+def test_sample_data_builds_a_small_bank_and_skips_an_existing_one(tmp_path):
+    target = tmp_path / "bank.duckdb"
+    built = run_cli(
+        "sample-data",
+        "--customers",
+        "300",
+        "--seed",
+        "3",
+        "--db",
+        str(target),
+        "--truth",
+        str(tmp_path / "truth.json"),
+        "--json",
+    )
+    assert built.returncode == 0, built.stderr
+    assert json.loads(built.stdout)["customers"] == 300
+    assert "done in" in built.stderr
+    db = Database(target, read_only=True)
+    assert db.query("select count(*) from customers").item() == 300
+    db.close()
+    again = run_cli("sample-data", "--if-missing", "--db", str(target))
+    assert again.returncode == 0 and "nothing to do" in again.stderr
