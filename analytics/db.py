@@ -348,14 +348,20 @@ class Database:
         self.refresh_rollups()
 
     def refresh_rollups(self) -> None:
-        """Rebuild the derived tables (``customer_month``) from the canonical ones."""
-        from analytics.rollups import build_customer_month
+        """Rebuild the derived tables from the canonical ones.
 
-        expr = build_customer_month(
-            self.backend(), as_of=self.snapshot_date(), history_start=self.history_start()
-        )
+        ``customer_month`` first, then the two KPI cubes built from it (``kpi_cube`` and
+        ``kpi_cube_product``, see analytics/rollups.py).
+        """
+        from analytics.rollups import build_customer_month, build_kpi_cube, build_kpi_cube_product
+
+        history_start = self.history_start()
+        expr = build_customer_month(self.backend(), as_of=self.snapshot_date(), history_start=history_start)
         with self._write_lock:
             self.backend().insert("customer_month", expr, overwrite=True)
+            for name, build in (("kpi_cube", build_kpi_cube), ("kpi_cube_product", build_kpi_cube_product)):
+                cube = build(self.backend(), history_start=history_start)
+                self.backend().insert(name, cube, overwrite=True)
 
     def history_start(self):
         """First day of the data set's history (``dataset_meta.history_start``, else first transaction)."""

@@ -6,6 +6,12 @@ customer and month. Rather than one such pass per tile, the loader builds a
 the customer was a customer) right after each load, and the KPI functions
 read that table in tens of milliseconds. See docs/kpis.md.
 
+On top of it, two small cubes make every executive KPI additive, so that a filter
+change reads a few thousand rows: ``kpi_cube`` (sums per month, region, age band and
+joined bucket) and ``kpi_cube_product`` (the same, each customer-month counted once
+per product held in it). :func:`build_kpi_cube_rows` is the one set of formulas; the KPI
+code applies it on the fly to a filtered ``customer_month`` when no cube can answer.
+
 Portability notes (the same expression must mean the same on DuckDB and
 Spark): months come from ``truncate("M")`` before any comparison, ages are
 computed from year/month/day parts rather than ``date_diff``, and all
@@ -19,7 +25,11 @@ from datetime import date
 import ibis
 import ibis.expr.types as ir
 
-from analytics.schemas import CUSTOMER_MONTH
+from analytics import kpi_stats as es
+from analytics.schemas import CUSTOMER_MONTH, KPI_CUBE, KPI_CUBE_PRODUCT
+
+JOINED_BEFORE_HISTORY = date(1900, 1, 1)
+"""``joined_bucket`` of customers who joined before the data set's history starts."""
 
 
 def month_starts(first: date, last: date) -> list[date]:
@@ -110,7 +120,9 @@ def build_customer_month(backend: ibis.BaseBackend, *, as_of: date, history_star
         fee_margin=tx.fee.sum(),
     )
 
+    # Only signed-in visits are sessions; other event types may be recorded later.
     ev = backend.table("digital_events")
+    ev = ev.filter(ev.event_type == "session")
     ev_month = ev.group_by(customer_id=ev.customer_id, month=_month(ev.ts)).aggregate(
         sessions=ev.count(),
         session_seconds=ev.duration_seconds.cast("int64").sum(),
@@ -165,3 +177,154 @@ def build_customer_month(backend: ibis.BaseBackend, *, as_of: date, history_star
         else:
             filled[name] = column.fill_null(0).cast("int64")
     return out.select(**filled)
+
+
+def held_products(customer_month: ir.Table, holdings: ir.Table) -> ir.Table:
+    """(customer_id, month, product_id) for every product held on at least one day of a customer-month.
+
+    Month granularity, as ``products_held``: opened by the month and not closed before it.
+    A product held twice in one month counts once.
+    """
+    cm = customer_month.select("customer_id", "month")
+    held = cm.join(
+        holdings,
+        [
+            cm.customer_id == holdings.customer_id,
+            _month(holdings.opened_at) <= cm.month,
+            holdings.closed_at.isnull() | (_month(holdings.closed_at) >= cm.month),
+        ],
+    )
+    return held.select(customer_id=cm.customer_id, month=cm.month, product_id=holdings.product_id).distinct()
+
+
+def with_joined_bucket(
+    customer_month: ir.Table, customers: ir.Table, *, history_start: date | None
+) -> ir.Table:
+    """``customer_month`` rows with ``joined_bucket``: the join month on new or closing rows, else null.
+
+    Joins before ``history_start`` share the single value :data:`JOINED_BEFORE_HISTORY`
+    (every period starts inside the history, so they are all "before the period" alike);
+    with ``history_start=None`` the exact join month is kept, which gives the same KPIs.
+    """
+    joined = customers.select(customer_id=customers.customer_id, joined_month=_month(customers.joined_at))
+    rows = customer_month.join(joined, "customer_id")
+    bucket = rows.joined_month
+    if history_start is not None:
+        bucket = (bucket < ibis.literal(history_start, type="date")).ifelse(
+            ibis.literal(JOINED_BEFORE_HISTORY, type="date"), bucket
+        )
+    flagged = rows.is_new | rows.is_closed
+    return rows.mutate(joined_bucket=flagged.ifelse(bucket, ibis.null("date"))).drop("joined_month")
+
+
+def engagement_parts(rows: ir.Table) -> dict[str, ir.FloatingValue]:
+    """Uncapped inputs of the monthly engagement score of each customer-month row.
+
+    ``sessions`` in the month, average session ``minutes`` (0 without sessions),
+    ``products`` held, and ``offers`` interaction ((opened + clicked) / (2 sent), at most 1;
+    the neutral 0.5 without offers).
+    """
+    sessions = rows.sessions.cast("float64")
+    return {
+        "sessions": sessions,
+        "minutes": (rows.sessions > 0).ifelse(rows.session_seconds / sessions / 60.0, 0.0),
+        "products": rows.products_held.cast("float64"),
+        "offers": (rows.offers_sent > 0).ifelse(
+            ibis.least((rows.offers_opened + rows.offers_clicked) / (2.0 * rows.offers_sent), 1.0),
+            es.ENGAGEMENT_NEUTRAL_OFFER_INTERACTION,
+        ),
+    }
+
+
+def monthly_engagement_score(parts: dict[str, ir.FloatingValue]) -> ir.FloatingValue:
+    """The monthly Customer Engagement Score (0-100) from :func:`engagement_parts`, caps applied."""
+    return 100.0 * (
+        es.ENGAGEMENT_WEIGHT_SESSIONS * ibis.least(parts["sessions"] / es.ENGAGEMENT_SESSIONS_CAP, 1.0)
+        + es.ENGAGEMENT_WEIGHT_MINUTES * ibis.least(parts["minutes"] / es.ENGAGEMENT_MINUTES_CAP, 1.0)
+        + es.ENGAGEMENT_WEIGHT_PRODUCTS * ibis.least(parts["products"] / es.ENGAGEMENT_PRODUCTS_CAP, 1.0)
+        + es.ENGAGEMENT_WEIGHT_OFFERS * parts["offers"]
+    )
+
+
+def build_kpi_cube_rows(rows: ir.Table, keys: tuple[str, ...]) -> ir.Table:
+    """Additive KPI sums of customer-month ``rows`` (with ``joined_bucket``) grouped by ``keys``.
+
+    Columns: ``customer_months``; ``new`` and ``closed`` rows; ``active`` customer-months
+    with a transaction or a session; ``margin`` (fee plus holding margin); ``products``
+    (sum of products held); ``engagement_sum`` (sum of the monthly Customer Engagement
+    Score of each row, :func:`analytics.kpi_stats.engagement_score`); then the NPS, CSAT
+    and offer counts. See docs/kpis.md for how each KPI is made from them.
+    """
+    score = monthly_engagement_score(engagement_parts(rows))
+    counts = {
+        name: rows[name].sum().cast("int64")
+        for name in (
+            "nps_responses",
+            "nps_promoters",
+            "nps_detractors",
+            "csat_responses",
+            "csat_satisfied",
+            "offers_sent",
+            "offers_opened",
+            "offers_clicked",
+            "offers_converted",
+        )
+    }
+    return rows.group_by(list(keys)).aggregate(
+        customer_months=rows.count().cast("int64"),
+        new=rows.is_new.cast("int64").sum(),
+        closed=rows.is_closed.cast("int64").sum(),
+        active=((rows.txn_count > 0) | (rows.sessions > 0)).cast("int64").sum(),
+        margin=(rows.fee_margin + rows.holding_margin).sum().cast("float64"),
+        products=rows.products_held.sum().cast("int64"),
+        engagement_sum=score.sum().cast("float64"),
+        **counts,
+    )
+
+
+CUBE_KEYS: tuple[str, ...] = ("month", "region", "age_band", "joined_bucket")
+
+
+def build_kpi_cube(backend: ibis.BaseBackend, *, history_start: date) -> ir.Table:
+    """Expression for ``kpi_cube``: :func:`build_kpi_cube_rows` of all of ``customer_month``.
+
+    Parameters
+    ----------
+    backend : ibis.BaseBackend
+        Backend holding ``customers`` and the freshly built ``customer_month``.
+    history_start : datetime.date
+        First month of the history (joins before it share one ``joined_bucket``).
+
+    Returns
+    -------
+    ibis.Table
+        Rows with the contract's columns, in its order.
+    """
+    rows = with_joined_bucket(
+        backend.table("customer_month"), backend.table("customers"), history_start=history_start
+    )
+    return build_kpi_cube_rows(rows, CUBE_KEYS).select(*KPI_CUBE.schema.names())
+
+
+def build_kpi_cube_product(backend: ibis.BaseBackend, *, history_start: date) -> ir.Table:
+    """Expression for ``kpi_cube_product``: the cube's sums per product held in the customer-month.
+
+    Parameters
+    ----------
+    backend : ibis.BaseBackend
+        Backend holding ``customers``, ``holdings`` and the freshly built ``customer_month``.
+    history_start : datetime.date
+        First month of the history (joins before it share one ``joined_bucket``).
+
+    Returns
+    -------
+    ibis.Table
+        Rows with the contract's columns, in its order.
+    """
+    cm = backend.table("customer_month")
+    held = held_products(cm, backend.table("holdings"))
+    rows = with_joined_bucket(cm, backend.table("customers"), history_start=history_start)
+    rows = rows.join(held, ["customer_id", "month"])
+    return build_kpi_cube_rows(rows, ("month", "product_id", *CUBE_KEYS[1:])).select(
+        *KPI_CUBE_PRODUCT.schema.names()
+    )

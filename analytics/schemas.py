@@ -479,7 +479,10 @@ AUDIT_LOG = TableSpec(
         "ts": "Time of the event, UTC.",
         "username": "Who (the name typed, for failed sign-ins).",
         "role": "Role at the time; null for failed sign-ins.",
-        "action": "sign_in, sign_in_failed, sign_in_locked, sign_out, unlock, user_added, user_removed, view_personal_data, export.",
+        "action": (
+            "sign_in, sign_in_failed, sign_in_locked, sign_out, unlock, user_added, user_removed,"
+            " view_personal_data, export."
+        ),
         "target": "What was acted on: a page, table or customer.",
         "details": "JSON with further facts (filters, row counts).",
     },
@@ -559,7 +562,81 @@ CUSTOMER_MONTH = TableSpec(
     primary_key=("customer_id", "month"),
 )
 
-DERIVED_TABLES: tuple[TableSpec, ...] = (CUSTOMER_MONTH,)
+_CUBE_MEASURES: dict[str, tuple[pl.DataType, str]] = {
+    "customer_months": (pl.Int64, "customer_month rows."),
+    "new": (pl.Int64, "Rows with is_new (the customer joined in the month)."),
+    "closed": (pl.Int64, "Rows with is_closed (the customer left in the month)."),
+    "active": (pl.Int64, "Rows with at least one transaction or digital session."),
+    "margin": (pl.Float64, "Sum of fee_margin + holding_margin in EUR."),
+    "products": (pl.Int64, "Sum of products_held."),
+    "engagement_sum": (pl.Float64, "Sum of the monthly Customer Engagement Score (0-100) of each row."),
+    "nps_responses": (pl.Int64, "Sum of nps_responses."),
+    "nps_promoters": (pl.Int64, "Sum of nps_promoters."),
+    "nps_detractors": (pl.Int64, "Sum of nps_detractors."),
+    "csat_responses": (pl.Int64, "Sum of csat_responses."),
+    "csat_satisfied": (pl.Int64, "Sum of csat_satisfied."),
+    "offers_sent": (pl.Int64, "Sum of offers_sent."),
+    "offers_opened": (pl.Int64, "Sum of offers_opened."),
+    "offers_clicked": (pl.Int64, "Sum of offers_clicked."),
+    "offers_converted": (pl.Int64, "Sum of offers_converted."),
+}
+_JOINED_BUCKET_DOC = (
+    "On rows that are is_new or is_closed: the customer's join month (1900-01-01 for a join"
+    " before the history starts); null on other rows. Lets churn count closures among the"
+    " customers present at a period's start."
+)
+_CUBE_KEY_DOCS = {
+    "month": "First day of the calendar month.",
+    "region": "customers.region.",
+    "age_band": "Age band on the data set's snapshot date.",
+    "joined_bucket": _JOINED_BUCKET_DOC,
+}
+
+KPI_CUBE = TableSpec(
+    name="kpi_cube",
+    description=(
+        "Derived cube of customer_month: additive KPI sums per month, region, age band and"
+        " joined bucket; rebuilt by analytics.db.refresh_rollups after every load."
+    ),
+    schema=pl.Schema(
+        {
+            "month": pl.Date,
+            "region": pl.String,
+            "age_band": pl.String,
+            "joined_bucket": pl.Date,
+            **{name: dtype for name, (dtype, _) in _CUBE_MEASURES.items()},
+        }
+    ),
+    columns={**_CUBE_KEY_DOCS, **{name: doc for name, (_, doc) in _CUBE_MEASURES.items()}},
+    primary_key=("month", "region", "age_band", "joined_bucket"),
+)
+
+KPI_CUBE_PRODUCT = TableSpec(
+    name="kpi_cube_product",
+    description=(
+        "Derived cube like kpi_cube, each customer-month counted once for every product held"
+        " on at least one day of the month; per month, product, region, age band and joined"
+        " bucket. Rebuilt by analytics.db.refresh_rollups after every load."
+    ),
+    schema=pl.Schema(
+        {
+            "month": pl.Date,
+            "product_id": pl.String,
+            "region": pl.String,
+            "age_band": pl.String,
+            "joined_bucket": pl.Date,
+            **{name: dtype for name, (dtype, _) in _CUBE_MEASURES.items()},
+        }
+    ),
+    columns={
+        **_CUBE_KEY_DOCS,
+        "product_id": "Product held in the month (products.product_id).",
+        **{name: doc for name, (_, doc) in _CUBE_MEASURES.items()},
+    },
+    primary_key=("month", "product_id", "region", "age_band", "joined_bucket"),
+)
+
+DERIVED_TABLES: tuple[TableSpec, ...] = (CUSTOMER_MONTH, KPI_CUBE, KPI_CUBE_PRODUCT)
 
 ALL_TABLES: dict[str, TableSpec] = {
     spec.name: spec for spec in (*CANONICAL_TABLES, *APP_TABLES, *DERIVED_TABLES)

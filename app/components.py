@@ -189,7 +189,7 @@ SHORT_LABELS = {
     "cross_sell": "Products per customer",
     "ctr": "Click-through rate",
     "conversion_rate": "Conversion rate",
-    "active_customers": "Active customers",
+    "active_customers": "Monthly active customers",
 }
 
 

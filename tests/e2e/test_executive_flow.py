@@ -30,8 +30,8 @@ def test_executive_signs_in_sees_tiles_and_the_date_filter_changes_them(page, ap
     tiles = page.locator("[data-testid='stMetric']")
     expect(tiles.first).to_be_visible()
     assert tiles.count() >= 8
-    before = {label: tile_value(page, label) for label in ("Active customers", "NPS")}
-    assert re.fullmatch(r"[\d,]+", before["Active customers"])
+    before = {label: tile_value(page, label) for label in ("Monthly active customers", "NPS")}
+    assert re.fullmatch(r"[\d,]+", before["Monthly active customers"])
     assert re.fullmatch(r"-?\d+\.\d", before["NPS"])
     expect(page.locator(".js-plotly-plot").first).to_be_visible()
     screenshot(page, "executive_summary_last_3_months")
@@ -39,11 +39,11 @@ def test_executive_signs_in_sees_tiles_and_the_date_filter_changes_them(page, ap
     page.get_by_test_id("stSidebar").get_by_text("Last 12 months").click()
     expect(
         page.locator("[data-testid='stMetric']")
-        .filter(has_text="Active customers")
+        .filter(has_text="Monthly active customers")
         .first.locator("[data-testid='stMetricValue']")
-    ).not_to_have_text(before["Active customers"])
-    after = tile_value(page, "Active customers")
-    assert after != before["Active customers"]
+    ).not_to_have_text(before["Monthly active customers"])
+    after = tile_value(page, "Monthly active customers")
+    assert after != before["Monthly active customers"]
     caption = page.locator("[data-testid='stCaptionContainer']").filter(has_text="compared with").first
     expect(caption).to_contain_text("Nov 2025–Oct 2026 compared with Nov 2024–Oct 2025")
     expect(page.locator(".js-plotly-plot").first).to_be_visible()

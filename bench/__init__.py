@@ -1,0 +1,1 @@
+"""Benchmarks of the executive KPIs (``python -m bench.run``), with the pandas baseline."""
