@@ -32,6 +32,9 @@ PAGES: tuple[tuple[str, str, str, str], ...] = (
     ("account", "../pages/account.py", "Account", ":material/person:"),
 )
 
+# Pages that read the shared sidebar filters; the others do not show them.
+FILTERED_PAGES = frozenset({"executive_summary"})
+
 PRODUCT_LABELS = {
     "current_account": "Current account",
     "savings": "Savings",

@@ -28,13 +28,15 @@ def main() -> None:
         components.sign_in_form(db)
         st.stop()
     allowed = [page for page in components.PAGES if can_view(user.role, page[0])]
-    pages = [
-        st.Page(script, title=title, icon=icon, url_path=key, default=index == 0)
+    pages = {
+        key: st.Page(script, title=title, icon=icon, url_path=key, default=index == 0)
         for index, (key, script, title, icon) in enumerate(allowed)
-    ]
-    selected = st.navigation(pages)
+    }
+    selected = st.navigation(list(pages.values()))
+    selected_key = next((key for key, page in pages.items() if page is selected), None)
     components.sidebar_account(db, user)
-    components.sidebar_filters(resources.available_months(path))
+    if selected_key in components.FILTERED_PAGES:
+        components.sidebar_filters(resources.available_months(path))
     selected.run()
 
 

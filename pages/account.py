@@ -17,7 +17,14 @@ st.subheader("Pages you can open")
 st.markdown("\n".join(f"- {title}" for key, _, title, _ in components.PAGES if auth.can_view(user.role, key)))
 st.subheader("Your recent sign-in activity")
 st.caption("Failed sign-ins you do not recognise? Tell your administrator: they are in the audit log.")
+EVENT_LABELS = {
+    "sign_in": "Signed in",
+    "sign_in_failed": "Failed sign-in",
+    "sign_in_locked": "Refused: too many failures",
+    "sign_out": "Signed out",
+}
 activity = auth.recent_activity(db, user.username)
+activity = activity.with_columns(activity.get_column("action").replace_strict(EVENT_LABELS, default=None))
 st.dataframe(
     activity,
     hide_index=True,

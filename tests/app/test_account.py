@@ -3,7 +3,7 @@
 import pytest
 
 from analytics.schemas import ROLES, User
-from tests.app.conftest import REPO, new_app
+from tests.app.conftest import PASSWORD, REPO, new_app
 
 PAGE = str(REPO / "pages" / "account.py")
 
@@ -22,3 +22,18 @@ def test_every_role_sees_its_account_and_own_sign_ins(bank, role):
 def test_account_page_refuses_anonymous_visitors(bank):
     at = new_app(PAGE).run()
     assert at.error[0].value == "Please sign in to use Tailor."
+
+
+def test_sign_in_history_reads_in_plain_words_and_has_no_kpi_filters(bank):
+    from analytics import auth
+    from analytics.db import Database
+
+    db = Database(bank)
+    auth.authenticate(db, "test_compliance_reviewer", "wrong password")
+    auth.authenticate(db, "test_compliance_reviewer", PASSWORD)
+    db.close()
+    at = new_app(user=User("test_compliance_reviewer", "compliance_reviewer")).run()
+    assert not at.exception
+    events = at.dataframe[0].value["action"].tolist()
+    assert events[:2] == ["Signed in", "Failed sign-in"]
+    assert not at.sidebar.radio  # the period filter belongs to the KPI pages only
