@@ -54,8 +54,8 @@ MSG_DB_CORRUPT = (
     "it with `{command}` (or `python -m analytics sample-data --db {path}`)."
 )
 MSG_DB_INCOMPLETE = (
-    "The database at {path} lacks the table(s) {tables}. Rebuild it with `{command}` "
-    "(or `python -m analytics sample-data --db {path}`)."
+    "The database at {path} lacks the table(s) {tables}. Move it away and rebuild it with "
+    "`{command}` (or `python -m analytics sample-data --db {path}`)."
 )
 MSG_DB_LOCKED = (
     "The database at {path} is in use by another process (most likely the running app). "
@@ -448,16 +448,22 @@ def open_database(
         raise DatabaseError(
             MSG_DB_CORRUPT.format(path=resolved, reason=_first_line(exc), command=REBUILD_COMMAND)
         ) from exc
-    canonical_missing = [m for m in missing if m not in {s.name for s in APP_TABLES}]
-    if canonical_missing:
+    rebuildable = {s.name for s in (*APP_TABLES, *DERIVED_TABLES)}
+    canonical_missing = [m for m in missing if m not in rebuildable]
+    derived_missing = [m for m in missing if m in {s.name for s in DERIVED_TABLES}]
+    if canonical_missing or (derived_missing and read_only):
         db.close()
         raise DatabaseError(
             MSG_DB_INCOMPLETE.format(
-                path=resolved, tables=", ".join(canonical_missing), command=REBUILD_COMMAND
+                path=resolved, tables=", ".join(canonical_missing or derived_missing), command=REBUILD_COMMAND
             )
         )
     if missing and not read_only:
+        # App tables are created empty; derived tables (from an older release) are rebuilt
+        # from the bank's own data, so an upgrade needs no new sample database.
         db.ensure_schema()
+        if derived_missing:
+            db.refresh_rollups()
     return db
 
 

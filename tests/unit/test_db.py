@@ -208,3 +208,22 @@ def test_products_contract_round_trips_dates_and_nulls():
     assert got.schema == PRODUCTS.schema
     assert got.get_column("monthly_fee").to_list() == [None]
     assert db.snapshot_date() == date(2025, 1, 31)
+
+
+def test_derived_tables_missing_from_an_older_file_are_rebuilt_on_open(sample_bank_path, tmp_path):
+    import shutil
+
+    path = tmp_path / "old.duckdb"
+    shutil.copyfile(sample_bank_path, path)
+    old = Database(path)
+    expected = old.query("select count(*) as n, sum(spend) as s from customer_month").row(0)
+    old.execute("drop table customer_month")
+    old.execute("drop table audit_log")
+    old.close()
+    with pytest.raises(DatabaseError, match="lacks the table.*customer_month.*Move it away"):
+        open_database(path, read_only=True)
+    db = open_database(path)
+    assert db.missing_tables() == []
+    got = db.query("select count(*) as n, sum(spend) as s from customer_month").row(0)
+    assert got[0] == expected[0] and got[1] == pytest.approx(expected[1])
+    db.close()
