@@ -10,9 +10,14 @@ How the numbers are made
 1. One Ibis query reads the cube rows of the months needed (the trend window, the period
    and the one before it) for the region / age-band slices, plus the product cube's rows of
    the two periods. A single-product filter reads ``kpi_cube_product``; a filter on two or
-   more products (customer-months holding ANY of them) builds the same cube rows on the fly
-   from ``customer_month`` with a semi-join on holdings (:func:`analytics.rollups.build_kpi_cube_rows`,
-   one set of formulas either way).
+   more products builds the same cube rows on the fly from ``customer_month`` with the
+   span of the set (:func:`analytics.rollups.product_span_rows` and
+   :func:`analytics.rollups.build_kpi_cube_rows`, one set of formulas either way).
+
+Under a product filter P the population is the customer-months inside each customer's
+P-span (first month holding any product of P to the last, gaps ignored), and retention
+and churn are those of P's holders: take-up counts as new, giving up every product of P
+(or leaving the bank while holding it) counts as churn (docs/kpis.md).
 2. Polars sums those rows per period (or month) and group into the additive
    :data:`SUM_COLUMNS` (:func:`_bucket_sums`) and turns them into KPI values
    (:func:`kpis_from_sums`), so the same formulas serve the tiles, the trend, the
@@ -55,7 +60,7 @@ from analytics.rollups import (
     engagement_parts,
     month_starts,
     monthly_engagement_score,
-    with_joined_bucket,
+    product_span_rows,
 )
 from analytics.schemas import KPI_CUBE, KPI_CUBE_PRODUCT, KpiFilters
 
@@ -293,7 +298,8 @@ class ExecutiveSummary:
         The selected period and the one before it (same slices).
     customers_matched : int
         Customers at the start of the period plus customers who joined during it (S + N):
-        everyone who was a customer at some point in it, within the filters.
+        everyone who was a customer at some point in it, within the filters (under a
+        product filter, everyone who held one of the products at some point in it).
     tiles : tuple of KpiValue
         One per KPI, in :data:`KPI_NAMES` order, with previous value and change.
     trend : polars.DataFrame
@@ -746,8 +752,9 @@ def compute_period_sums(
         Contiguous, non-overlapping month ranges, ascending.
     by : sequence of str
         Extra grouping: ``region``, ``age_band`` and/or ``product`` (a customer-month counts
-        once for every product held in it; under a product filter only the selected
-        products are listed).
+        under every product whose span it lies in, each product's rows as under that
+        product alone as filter; under a product filter only the selected products are
+        listed).
 
     Returns
     -------
@@ -850,7 +857,9 @@ def compute_retention(backend: ibis.BaseBackend, filters: KpiFilters) -> dict[st
 
     ``retention_rate = (E - N) / S`` and ``churn_rate = closures among S / S``, where the
     closures among S are the closures in the period of customers who joined before it
-    (the cubes' ``joined_bucket``). Since
+    (the cubes' ``joined_bucket``). Under a product filter, retention and churn are those
+    of the product's holders (take-up counts as new, giving up every product of the set
+    counts as churn, as does leaving the bank while holding one). Since
     ``E - N = S - closures among S - closures among N``, ``retention + churn = 1 -
     (new customers who also left) / S``: the two need not sum to one. Wilson 95% intervals;
     ``n`` is S.
@@ -944,8 +953,8 @@ def compute_engagement_scores(backend: ibis.BaseBackend, filters: KpiFilters) ->
     backend : ibis.BaseBackend
         Backend over the Tailor database.
     filters : KpiFilters
-        Period and slices (a product filter keeps the months in which one of the products
-        was held).
+        Period and slices (a product filter keeps the months inside the customer's span of
+        the products: first month holding one to the last, gaps included).
 
     Returns
     -------
@@ -1053,8 +1062,8 @@ def compute_trend(
 ) -> pl.DataFrame:
     """Monthly KPIs over the period extended back to at least ``months`` months.
 
-    Each month is computed as a one-month period (the product filter keeps the customers
-    holding one of the products in that month). The window never starts before the first
+    Each month is computed as a one-month period (the product filter keeps the
+    customer-months inside the customers' span of the products). The window never starts before the first
     month with data, but always covers the selected period.
 
     Parameters
@@ -1287,19 +1296,19 @@ def _sliced(table: ir.Table, filters: KpiFilters, first: date, last: date) -> ir
 
 
 def _customer_month_rows(backend: ibis.BaseBackend, filters: KpiFilters, first: date, last: date) -> ir.Table:
-    """Filtered ``customer_month`` rows; a product filter keeps months holding ANY of the products."""
+    """Filtered ``customer_month`` rows; under a product filter, the rows of the products' span.
+
+    With products P the rows are those inside each customer's P-span, with product-level
+    ``is_new`` / ``is_closed`` and a ``joined_bucket`` (:func:`analytics.rollups.product_span_rows`).
+    """
     rows = _sliced(backend.table("customer_month"), filters, first, last)
     if filters.products:
-        # Month granularity, as products_held: opened by the month, not closed before it.
-        ho = backend.table("holdings")
-        ho = ho.filter(ho.product_id.isin(list(filters.products)))
-        rows = rows.semi_join(
-            ho,
-            [
-                rows.customer_id == ho.customer_id,
-                _month_of(ho.opened_at) <= rows.month,
-                ho.closed_at.isnull() | (_month_of(ho.closed_at) >= rows.month),
-            ],
+        rows = product_span_rows(
+            rows,
+            backend.table("holdings"),
+            backend.table("customers"),
+            products=filters.products,
+            history_start=None,
         )
     return rows
 
@@ -1307,17 +1316,14 @@ def _customer_month_rows(backend: ibis.BaseBackend, filters: KpiFilters, first: 
 def _main_rows(backend: ibis.BaseBackend, filters: KpiFilters, first: date, last: date) -> ir.Table:
     """Cube rows (kpi_cube's columns) of the filtered population for months ``first..last``.
 
-    No product: ``kpi_cube``. One product: its rows of ``kpi_cube_product`` (exact: each
-    customer-month holding it is there once). Two or more (holding ANY of them): the same
-    cube rows built on the fly from ``customer_month``, since summing per-product rows would
-    count a customer-month holding two of them twice.
+    No product: ``kpi_cube``. One product: its rows of ``kpi_cube_product``. Two or more:
+    the same cube rows built on the fly from ``customer_month`` with the span of the union
+    (:func:`analytics.rollups.product_span_rows`, the expression that builds
+    ``kpi_cube_product``), since summing per-product rows would count a customer-month in
+    two products' spans twice.
     """
     if len(filters.products) > 1:
-        rows = with_joined_bucket(
-            _customer_month_rows(backend, filters, first, last),
-            backend.table("customers"),
-            history_start=None,
-        )
+        rows = _customer_month_rows(backend, filters, first, last)
         return build_kpi_cube_rows(rows, CUBE_KEYS).select(*_CUBE_COLUMNS)
     if filters.products:
         cube = _sliced(backend.table("kpi_cube_product"), filters, first, last)

@@ -8,9 +8,12 @@ read that table in tens of milliseconds. See docs/kpis.md.
 
 On top of it, two small cubes make every executive KPI additive, so that a filter
 change reads a few thousand rows: ``kpi_cube`` (sums per month, region, age band and
-joined bucket) and ``kpi_cube_product`` (the same, each customer-month counted once
-per product held in it). :func:`build_kpi_cube_rows` is the one set of formulas; the KPI
-code applies it on the fly to a filtered ``customer_month`` when no cube can answer.
+joined bucket) and ``kpi_cube_product`` (the same per product, over each product's
+holders: a customer-month counts under a product inside the customer's span of it, with
+take-up as new and giving it up as closed, :func:`product_span_rows`).
+:func:`build_kpi_cube_rows` is the one set of formulas; the KPI code applies it on the
+fly to a filtered ``customer_month`` (and :func:`product_span_rows` for several
+products) when no cube can answer.
 
 Portability notes (the same expression must mean the same on DuckDB and
 Spark): months come from ``truncate("M")`` before any comparison, ages are
@@ -20,6 +23,7 @@ timestamps are UTC.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 
 import ibis
@@ -179,22 +183,94 @@ def build_customer_month(backend: ibis.BaseBackend, *, as_of: date, history_star
     return out.select(**filled)
 
 
-def held_products(customer_month: ir.Table, holdings: ir.Table) -> ir.Table:
-    """(customer_id, month, product_id) for every product held on at least one day of a customer-month.
-
-    Month granularity, as ``products_held``: opened by the month and not closed before it.
-    A product held twice in one month counts once.
-    """
-    cm = customer_month.select("customer_id", "month")
-    held = cm.join(
-        holdings,
-        [
-            cm.customer_id == holdings.customer_id,
-            _month(holdings.opened_at) <= cm.month,
-            holdings.closed_at.isnull() | (_month(holdings.closed_at) >= cm.month),
-        ],
+def _joined_bucket(month: ir.DateValue, history_start: date | None) -> ir.DateValue:
+    """A start month as a ``joined_bucket``: one shared value for starts before the history."""
+    if history_start is None:
+        return month
+    return (month < ibis.literal(history_start, type="date")).ifelse(
+        ibis.literal(JOINED_BEFORE_HISTORY, type="date"), month
     )
-    return held.select(customer_id=cm.customer_id, month=cm.month, product_id=holdings.product_id).distinct()
+
+
+def product_span_rows(
+    customer_month: ir.Table,
+    holdings: ir.Table,
+    customers: ir.Table,
+    *,
+    products: Sequence[str] | None,
+    history_start: date | None,
+) -> ir.Table:
+    """``customer_month`` rows inside each customer's span of a product set P, with product-level flags.
+
+    A customer's P-span runs from the month of the earliest ``opened_at`` among their
+    holdings in P to the month of the latest ``closed_at`` (open-ended while any holding in
+    P is open), clipped to their ``customer_month`` rows. Gaps between holdings inside the
+    span are ignored: the span is continuous. Within it the flags become product-level:
+
+    - ``is_new``: the span's first month (product take-up, including a new bank customer
+      opening it), when that month is a row (inside the history);
+    - ``is_closed``: the span's last month when the span ended (every holding in P closed,
+      or the customer left the bank);
+    - ``joined_bucket``: the span's first month on new or closed rows (see
+      :func:`with_joined_bucket` for ``history_start``), null otherwise.
+
+    Every other column is the customer-month's own. So under a product filter S + N is
+    everyone who held P at some point in a period, retention and churn are those of P's
+    holders.
+
+    Parameters
+    ----------
+    customer_month : ibis.Table
+        ``customer_month`` rows (possibly already sliced by month, region or age band).
+    holdings, customers : ibis.Table
+        The canonical tables.
+    products : sequence of str or None
+        P. None builds one span per product held (P = {p} for every p) and keeps a
+        ``product_id`` column: the rows of ``kpi_cube_product``.
+    history_start : datetime.date or None
+        First month of the history; None keeps the exact start month in ``joined_bucket``
+        (the same KPIs, since every period starts inside the history).
+
+    Returns
+    -------
+    ibis.Table
+        ``customer_month``'s columns with the flags replaced, ``joined_bucket``, and
+        ``product_id`` when ``products`` is None.
+    """
+    keys = ["customer_id"]
+    if products is None:
+        keys.append("product_id")
+    else:
+        holdings = holdings.filter(holdings.product_id.isin(list(products)))
+    spans = holdings.group_by(keys).aggregate(
+        span_first=_month(holdings.opened_at).min(),
+        span_last=_month(holdings.closed_at).max(),
+        open_holdings=holdings.closed_at.isnull().cast("int64").sum(),
+    )
+    spans = spans.select(
+        *keys,
+        "span_first",
+        span_last=ibis.cases((spans.open_holdings > 0, ibis.null("date")), else_=spans.span_last),
+    )
+    joined = customers.select(customer_id=customers.customer_id, joined_month=_month(customers.joined_at))
+    rows = customer_month.join(spans, "customer_id").join(joined, "customer_id")
+    rows = rows.filter(
+        rows.month >= rows.span_first, rows.span_last.isnull() | (rows.month <= rows.span_last)
+    )
+    # A holding opened before the customer joined (degenerate data) starts the span at joining.
+    start = ibis.greatest(rows.span_first, rows.joined_month)
+    is_new = rows.month == start
+    # A customer who leaves the bank while holding P ends the span with their last row.
+    is_closed = rows.is_closed | (rows.span_last.notnull() & (rows.month == rows.span_last))
+    columns = {name: rows[name] for name in CUSTOMER_MONTH.schema.names()}
+    columns["is_new"] = is_new
+    columns["is_closed"] = is_closed
+    columns["joined_bucket"] = (is_new | is_closed).ifelse(
+        _joined_bucket(start, history_start), ibis.null("date")
+    )
+    if products is None:
+        columns["product_id"] = rows.product_id
+    return rows.select(**columns)
 
 
 def with_joined_bucket(
@@ -208,11 +284,7 @@ def with_joined_bucket(
     """
     joined = customers.select(customer_id=customers.customer_id, joined_month=_month(customers.joined_at))
     rows = customer_month.join(joined, "customer_id")
-    bucket = rows.joined_month
-    if history_start is not None:
-        bucket = (bucket < ibis.literal(history_start, type="date")).ifelse(
-            ibis.literal(JOINED_BEFORE_HISTORY, type="date"), bucket
-        )
+    bucket = _joined_bucket(rows.joined_month, history_start)
     flagged = rows.is_new | rows.is_closed
     return rows.mutate(joined_bucket=flagged.ifelse(bucket, ibis.null("date"))).drop("joined_month")
 
@@ -307,24 +379,31 @@ def build_kpi_cube(backend: ibis.BaseBackend, *, history_start: date) -> ir.Tabl
 
 
 def build_kpi_cube_product(backend: ibis.BaseBackend, *, history_start: date) -> ir.Table:
-    """Expression for ``kpi_cube_product``: the cube's sums per product held in the customer-month.
+    """Expression for ``kpi_cube_product``: the cube's sums per product, over each product's holders.
+
+    :func:`product_span_rows` with P = {p} for every product p, grouped with ``product_id``:
+    a customer-month counts under p when it lies in the customer's p-span, and new / closed
+    mean taking p up / giving it up (or leaving the bank while holding it).
 
     Parameters
     ----------
     backend : ibis.BaseBackend
         Backend holding ``customers``, ``holdings`` and the freshly built ``customer_month``.
     history_start : datetime.date
-        First month of the history (joins before it share one ``joined_bucket``).
+        First month of the history (spans starting before it share one ``joined_bucket``).
 
     Returns
     -------
     ibis.Table
         Rows with the contract's columns, in its order.
     """
-    cm = backend.table("customer_month")
-    held = held_products(cm, backend.table("holdings"))
-    rows = with_joined_bucket(cm, backend.table("customers"), history_start=history_start)
-    rows = rows.join(held, ["customer_id", "month"])
+    rows = product_span_rows(
+        backend.table("customer_month"),
+        backend.table("holdings"),
+        backend.table("customers"),
+        products=None,
+        history_start=history_start,
+    )
     return build_kpi_cube_rows(rows, ("month", "product_id", *CUBE_KEYS[1:])).select(
         *KPI_CUBE_PRODUCT.schema.names()
     )

@@ -611,12 +611,27 @@ KPI_CUBE = TableSpec(
     primary_key=("month", "region", "age_band", "joined_bucket"),
 )
 
+_PRODUCT_FLAG_DOCS = {
+    "new": (
+        pl.Int64,
+        "Rows in the first month of the customer's span of the product (took it up, or joined"
+        " the bank with it).",
+    ),
+    "closed": (
+        pl.Int64,
+        "Rows in the last month of an ended span (gave up every holding of the product, or left"
+        " the bank while holding it).",
+    ),
+}
+
 KPI_CUBE_PRODUCT = TableSpec(
     name="kpi_cube_product",
     description=(
-        "Derived cube like kpi_cube, each customer-month counted once for every product held"
-        " on at least one day of the month; per month, product, region, age band and joined"
-        " bucket. Rebuilt by analytics.db.refresh_rollups after every load."
+        "Derived cube like kpi_cube over each product's holders: a customer-month counts under"
+        " a product when it lies in the customer's span of it (first month holding it to the"
+        " last, gaps included; analytics.rollups.product_span_rows), with product-level new,"
+        " closed and joined bucket; per month, product, region, age band and joined bucket."
+        " Rebuilt by analytics.db.refresh_rollups after every load."
     ),
     schema=pl.Schema(
         {
@@ -630,8 +645,12 @@ KPI_CUBE_PRODUCT = TableSpec(
     ),
     columns={
         **_CUBE_KEY_DOCS,
-        "product_id": "Product held in the month (products.product_id).",
-        **{name: doc for name, (_, doc) in _CUBE_MEASURES.items()},
+        "joined_bucket": (
+            "On rows that are new or closed: the first month of the customer's span of the"
+            " product (1900-01-01 when it began before the history starts); null on other rows."
+        ),
+        "product_id": "Product whose span holds the customer-month (products.product_id).",
+        **{name: doc for name, (_, doc) in {**_CUBE_MEASURES, **_PRODUCT_FLAG_DOCS}.items()},
     },
     primary_key=("month", "product_id", "region", "age_band", "joined_bucket"),
 )

@@ -10,10 +10,15 @@ It follows the definitions in docs/kpis.md, written again from the raw tables:
 - transactions, sessions (``event_type = 'session'`` only), offers (by ``sent_at``) and
   survey answers count in their calendar month, only while the customer is a customer;
 - a holding counts in every month from the month it was opened to the month it was closed;
-- every KPI is a sum over the customer-months of the period (the product filter keeps the
-  customer-months holding one of the products): engagement is the mean monthly score,
-  active customers the monthly average, customers S + N, churn the closures of customers
-  who joined before the period, over S.
+- every KPI is a sum over the customer-months of the period: engagement is the mean
+  monthly score, active customers the monthly average, customers S + N, churn the closures
+  of customers who joined before the period, over S;
+- under a product filter P (and per product in the product breakdown, P = {p}) the
+  customer-months are those inside the customer's P-span: from the month of the earliest
+  opening among their holdings in P to the month of the latest closing (open-ended while
+  one is open), gaps included; "new" is the span's first month, "closed" its last when
+  the span ended (or the customer left the bank), and the join month of the churn test
+  is the span's first month.
 
 Months are handled as integers ``year * 12 + month - 1``.
 """
@@ -325,25 +330,55 @@ def _in_months(panel: pd.DataFrame, filters: KpiFilters, first: int, last: int) 
     return rows
 
 
-def _held_pairs(held: pd.DataFrame, products) -> pd.DataFrame:
-    pairs = held[["customer_id", "m", "product_id"]].drop_duplicates()
-    return pairs[pairs["product_id"].isin(products)] if products else pairs
+def _spans(holdings: pd.DataFrame, products, *, by_product: bool) -> pd.DataFrame:
+    """Each customer's span of a product set: ``span_first``, ``span_last`` (NaN while open).
+
+    ``by_product`` makes one span per product held (P = {p} for every p, keyed by ``product``).
+    """
+    h = holdings[holdings["product_id"].isin(products)] if products else holdings
+    keys = ["customer_id", "product"] if by_product else ["customer_id"]
+    h = pd.DataFrame(
+        {
+            "customer_id": h["customer_id"].to_numpy(),
+            "product": h["product_id"].to_numpy(),
+            "opened": _month_index(h["opened_at"]).to_numpy(dtype="float64", na_value=np.nan),
+            "closed": _month_index(h["closed_at"]).to_numpy(dtype="float64", na_value=np.nan),
+        }
+    )
+    h["still_open"] = np.isnan(h["closed"].to_numpy())
+    g = h.groupby(keys, sort=False).agg(
+        span_first=("opened", "min"), span_last=("closed", "max"), still_open=("still_open", "any")
+    )
+    g.loc[g["still_open"], "span_last"] = np.nan
+    return g.drop(columns="still_open").reset_index()
 
 
-def _select(
-    panel: pd.DataFrame, held: pd.DataFrame, filters: KpiFilters, first: int, last: int
-) -> pd.DataFrame:
-    """Customer-months of first..last in the slices; a product filter keeps months holding ANY product."""
+def _in_span(rows: pd.DataFrame, spans: pd.DataFrame) -> pd.DataFrame:
+    """Customer-month rows inside each customer's span, with the span's new / closed / start month."""
+    rows = rows.merge(spans, on="customer_id")
+    m = rows["m"].to_numpy(dtype="float64")
+    first, last = rows["span_first"].to_numpy(), rows["span_last"].to_numpy()
+    rows = rows[(m >= first) & (np.isnan(last) | (m <= last))]
+    start = np.maximum(rows["span_first"].to_numpy(), rows["joined_m"].to_numpy(dtype="float64"))
+    m = rows["m"].to_numpy(dtype="float64")
+    return rows.assign(
+        is_new=m == start,
+        is_closed=rows["is_closed"].to_numpy() | (m == rows["span_last"].to_numpy()),
+        joined_m=start,
+    ).drop(columns=["span_first", "span_last"])
+
+
+def _select(panel: pd.DataFrame, spans: pd.DataFrame | None, filters: KpiFilters, first: int, last: int):
+    """Customer-months of first..last in the slices; a product filter keeps those in the products' span."""
     rows = _in_months(panel, filters, first, last)
     if filters.products:
-        owners = _held_pairs(held, filters.products)[["customer_id", "m"]].drop_duplicates()
-        rows = rows.merge(owners, on=["customer_id", "m"])
+        rows = _in_span(rows, spans)
     return rows
 
 
 def _breakdown(
     panel: pd.DataFrame,
-    held: pd.DataFrame,
+    spans: dict[str, pd.DataFrame | None],
     filters: KpiFilters,
     first: int,
     last: int,
@@ -351,15 +386,12 @@ def _breakdown(
     horizon: int,
 ) -> dict[str, pd.DataFrame]:
     out = {}
-    rows = _select(panel, held, filters, first, last)
+    rows = _select(panel, spans["filter"], filters, first, last)
     for dimension in ("region", "age_band"):
         frame = _kpi_frame(_group_sums(rows, dimension, first, last, last - first + 1), discount, horizon)
         out[dimension] = frame.rename_axis(dimension).reset_index()
-    # Every product held in the customer-month (under a product filter, the selected ones only).
-    by_product = _in_months(panel, filters, first, last).merge(
-        _held_pairs(held, filters.products), on=["customer_id", "m"]
-    )
-    by_product = by_product.rename(columns={"product_id": "product"})
+    # Every product whose span holds the customer-month (under a product filter, the selected ones).
+    by_product = _in_span(_in_months(panel, filters, first, last), spans["product"])
     frame = _kpi_frame(_group_sums(by_product, "product", first, last, last - first + 1), discount, horizon)
     out["product"] = frame.rename_axis("product").reset_index()
     return out
@@ -367,7 +399,7 @@ def _breakdown(
 
 def _trend(
     panel: pd.DataFrame,
-    held: pd.DataFrame,
+    spans: pd.DataFrame | None,
     filters: KpiFilters,
     first: int,
     last: int,
@@ -375,7 +407,7 @@ def _trend(
     horizon: int,
 ) -> pd.DataFrame:
     # Each month is its own one-month period.
-    rows = _select(panel, held, filters, first, last)
+    rows = _select(panel, spans, filters, first, last)
     frame = _kpi_frame(_group_sums(rows, "m", rows["m"], rows["m"], 1), discount, horizon)
     grid = pd.DataFrame({"m": range(first, last + 1)})
     frame = grid.merge(frame.reset_index(), on="m", how="left")
@@ -397,20 +429,25 @@ def compute_summary(
     prev_first, prev_last = first - length, first - 1
     trend_first = min(first, last - (trend_months - 1))
     trend_first = max(trend_first, min(_index(raw.history_start), first))
-    panel, held = build_panel(raw, min(prev_first, trend_first), last)
+    panel, _ = build_panel(raw, min(prev_first, trend_first), last)
     options = (clv_discount_rate, clv_horizon_years)
+    holdings = raw.tables["holdings"]
+    spans = {
+        "filter": _spans(holdings, filters.products, by_product=False) if filters.products else None,
+        "product": _spans(holdings, filters.products, by_product=True),
+    }
 
-    current, matched = _total(_select(panel, held, filters, first, last), first, last, *options)
+    current, matched = _total(_select(panel, spans["filter"], filters, first, last), first, last, *options)
     previous, _ = _total(
-        _select(panel, held, filters, prev_first, prev_last), prev_first, prev_last, *options
+        _select(panel, spans["filter"], filters, prev_first, prev_last), prev_first, prev_last, *options
     )
     return PandasSummary(
         customers_matched=matched,
         current=current,
         previous=previous,
-        trend=_trend(panel, held, filters, trend_first, last, *options),
-        breakdown=_breakdown(panel, held, filters, first, last, *options),
-        breakdown_previous=_breakdown(panel, held, filters, prev_first, prev_last, *options),
+        trend=_trend(panel, spans["filter"], filters, trend_first, last, *options),
+        breakdown=_breakdown(panel, spans, filters, first, last, *options),
+        breakdown_previous=_breakdown(panel, spans, filters, prev_first, prev_last, *options),
     )
 
 

@@ -254,7 +254,8 @@ def render(results: list[TierResult], *, repeats: int, elapsed: float) -> str:
         "movers.",
         "- *Warm* repeats the same call in the same process; *filter change* is a new region + product "
         "slice in a warm process (what the page pays when its cache misses), read from the KPI cubes; "
-        "a filter on two products is built on the fly from `customer_month` and shown apart.",
+        "a filter on two products is built on the fly from `customer_month` (the span of the pair) and "
+        "shown apart.",
         "- The pandas baseline reads the raw tables it needs into pandas first (load time reported apart, "
         "excluded from its compute time), then computes the same numbers with groupbys on the raw tables, "
         "never the rollup; its numbers are compared with ours value by value.",
@@ -303,7 +304,8 @@ def render(results: list[TierResult], *, repeats: int, elapsed: float) -> str:
             "warm process, median of 5 slices |",
             "| executive KPIs, filter change (two products, on the fly) | "
             f"{_median(s, 'two_products_seconds'):.3f} | | "
-            "warm process, median of 3 pairs; customer-months holding either product, from customer_month |",
+            "warm process, median of 3 pairs; customer-months in the span of either product, "
+            "from customer_month |",
         ]
         p = r.pandas
         check = next((run for run in p if "checked_values" in run), None)

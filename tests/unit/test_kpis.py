@@ -413,21 +413,24 @@ def test_age_band_filter(backend):
     assert older["nps"].value == 100.0
 
 
-def test_product_filter_keeps_the_customer_months_holding_the_product(backend):
+def test_product_filter_keeps_the_customer_months_in_the_product_span(backend):
     savers = kpis.compute_kpis(
         backend, KpiFilters(PERIOD.start_month, PERIOD.end_month, products=("savings",))
     )
-    # savings held on some day of the month: customer 1 in May and June (opened May 10),
-    # customer 5 in April-June; customer 1's April does not count:
-    # products (2 + 2 + 1 + 1 + 1) / 5 customer-months
+    # savings spans: customer 1 from May (opened May 10), customer 5 from 2019; customer 1's
+    # April does not count: products (2 + 2 + 1 + 1 + 1) / 5 customer-months
     assert savers["cross_sell"].value == pytest.approx(7 / 5)
-    # customers = S + N: holders at the start (5) plus new customers holding it (none);
-    # customer 1, who took it up during the period, is in the customer-months but not in S + N
-    assert savers["active_customers"].n == 1
+    # customers = S + N: holders at the start {5} plus customer 1, who took it up in May (N)
+    assert savers["active_customers"].n == 2
+    # E = {1, 5} in June, N = {1}: retention (2 - 1) / 1 = 1 (the bank-level flags gave 2 / 1)
+    assert savers["retention_rate"].value == pytest.approx(1.0)
+    assert savers["churn_rate"].value == 0.0
     cards = kpis.compute_kpis(
         backend, KpiFilters(PERIOD.start_month, PERIOD.end_month, products=("credit_card",))
     )
+    # customer 3 joins the bank and opens the card in May: N = 1, S = 0
     assert cards["active_customers"].n == 1
+    assert cards["retention_rate"].value is None
     # nobody held a credit card in Jan-Mar
     early = kpis.compute_kpis(
         backend, KpiFilters(PREVIOUS.start_month, PREVIOUS.end_month, products=("credit_card",))
@@ -469,6 +472,160 @@ def test_single_product_from_the_cube_equals_the_on_the_fly_path(backend):
             kpis.compute_period_sums(backend, one, buckets=spans),
             kpis.compute_period_sums(backend, twice, buckets=spans),
         )
+
+
+# -- product spans: a second hand-built bank ----------------------------------------------------
+# Snapshot 2024-06-30, history from 2024-01; period Apr-Jun 2024 (previous Jan-Mar). Everyone is
+# in the North region; only customers and holdings matter.
+#
+# id joined      closed      holdings
+# 11 2020-01-01  -           current_account 2020-01-01..; savings 2024-05-10..  (takes savings up)
+# 12 2020-01-01  -           current_account 2020-01-01..; savings 2022-01-01..2024-05-15 (gives savings up)
+# 13 2022-01-01  2024-05-20  savings 2022-01-01.. never closed (leaves the bank holding it)
+# 14 2022-01-01  -           savings 2022-01-01..2024-02-10, again 2024-05-05.. (gap March-April)
+# 15 2022-01-01  -           credit_card 2024-04-01..2024-04-30; savings 2024-06-01..
+# 16 2024-05-03  -           savings 2024-05-03..  (a new bank customer opening it)
+#
+# Savings in Apr-Jun (span rows; S = first-month rows not new, E = last-month rows not closed):
+#   11 May, Jun (new in May) | 12 Apr, May (closed May: span from 2022, a closure among S)
+#   13 Apr, May (leaves the bank in May: a closure among S) | 14 Apr-Jun (the span is continuous:
+#   in S and E, no closure in February) | 15 Jun (new) | 16 May, Jun (new)
+#   S = {12, 13, 14} = 3, N = {11, 15, 16} = 3, E = {11, 14, 15, 16} = 4, 12 customer-months;
+#   retention (4 - 3) / 3 = 1/3, churn 2/3, customers S + N = 6.
+# Credit card: 15 in April only, new and closed in it: S = 0, N = 1, one closure not among S.
+# Credit card or savings (the union's span): 15 runs April..open, May included: 3 months, new
+#   in April; the rest as for savings: S = 3, N = 3, E = 4, 2+2+2+3+3+2 = 14 customer-months.
+# Current account or savings: 11 and 12 hold a current account throughout (12 giving up
+#   savings is no churn): S = {11, 12, 13, 14}, N = {15, 16}, E = {11, 12, 14, 15, 16};
+#   retention (5 - 2) / 4 = 3/4, churn 1/4, 3+3+2+3+1+2 = 14 customer-months (the per-product
+#   spans hold 6 + 12 = 18: summing them would count 11's and 12's months twice).
+SPAN_CUSTOMERS = [
+    (11, date(2020, 1, 1), None),
+    (12, date(2020, 1, 1), None),
+    (13, date(2022, 1, 1), date(2024, 5, 20)),
+    (14, date(2022, 1, 1), None),
+    (15, date(2022, 1, 1), None),
+    (16, date(2024, 5, 3), None),
+]
+SPAN_HOLDINGS = [
+    (11, "current_account", date(2020, 1, 1), None),
+    (11, "savings", date(2024, 5, 10), None),
+    (12, "current_account", date(2020, 1, 1), None),
+    (12, "savings", date(2022, 1, 1), date(2024, 5, 15)),
+    (13, "savings", date(2022, 1, 1), None),
+    (14, "savings", date(2022, 1, 1), date(2024, 2, 10)),
+    (14, "savings", date(2024, 5, 5), None),
+    (15, "credit_card", date(2024, 4, 1), date(2024, 4, 30)),
+    (15, "savings", date(2024, 6, 1), None),
+    (16, "savings", date(2024, 5, 3), None),
+]
+SPAN_PRODUCTS = ("credit_card", "current_account", "savings")
+
+
+def _span_tables() -> dict[str, pl.DataFrame]:
+    tables = {spec.name: pl.DataFrame(schema=spec.schema) for spec in CANONICAL_TABLES}
+    customers = _customers().head(1)
+    tables["customers"] = pl.concat(
+        [
+            customers.with_columns(
+                pl.lit(cid).cast(pl.Int64).alias("customer_id"),
+                pl.lit(joined).alias("joined_at"),
+                pl.lit(closed, dtype=pl.Date).alias("closed_at"),
+            )
+            for cid, joined, closed in SPAN_CUSTOMERS
+        ]
+    ).cast(dict(tables["customers"].schema))
+    tables["products"] = _tables()["products"]
+    tables["holdings"] = _rows(
+        "holdings",
+        [
+            (i + 1, cid, product, opened, closed, 0.0, 1.0)
+            for i, (cid, product, opened, closed) in enumerate(SPAN_HOLDINGS)
+        ],
+    )
+    return tables
+
+
+@pytest.fixture(scope="module")
+def span_backend():
+    db = Database(":memory:", threads=1)
+    db.load_dataset(_span_tables(), meta={"as_of": AS_OF.isoformat(), "history_start": "2024-01-01"})
+    yield db.backend()
+    db.close()
+
+
+def _period_sums(backend, period: KpiFilters, products: tuple[str, ...]) -> dict:
+    filters = KpiFilters(period.start_month, period.end_month, products=products)
+    return kpis.compute_period_sums(backend, filters).row(0, named=True)
+
+
+def test_product_take_up_give_up_bank_exit_and_gap(span_backend):
+    sums = _period_sums(span_backend, PERIOD, ("savings",))
+    assert (sums["at_start"], sums["new"], sums["at_end"], sums["closed_at_start"]) == (3, 3, 4, 2)
+    assert (sums["customers"], sums["customer_months"]) == (6, 12)
+    values = kpis.compute_kpis(
+        span_backend, KpiFilters(PERIOD.start_month, PERIOD.end_month, products=("savings",))
+    )
+    assert values["retention_rate"].value == pytest.approx(1 / 3)
+    assert values["churn_rate"].value == pytest.approx(2 / 3)
+    assert values["active_customers"].n == 6
+    # customer 14's April (between two savings holdings) is in the span: April holds 12, 13, 14
+    april = _period_sums(span_backend, KpiFilters(date(2024, 4, 1), date(2024, 4, 1)), ("savings",))
+    assert (april["customer_months"], april["at_start"], april["new"]) == (3, 3, 0)
+    # and closing the first holding in February is no churn: nobody leaves savings in Jan-Mar
+    before = _period_sums(span_backend, PREVIOUS, ("savings",))
+    assert (before["at_start"], before["closed"], before["closed_at_start"]) == (3, 0, 0)
+    # taking the card up and giving it up in the same month: new and closed, not a closure among S
+    card = _period_sums(span_backend, PERIOD, ("credit_card",))
+    assert (card["at_start"], card["new"], card["closed"], card["closed_at_start"]) == (0, 1, 1, 0)
+
+
+def test_two_product_filter_is_the_span_of_the_union(span_backend):
+    union = _period_sums(span_backend, PERIOD, ("credit_card", "savings"))
+    assert (union["at_start"], union["new"], union["at_end"], union["closed_at_start"]) == (3, 3, 4, 2)
+    assert (union["customers"], union["customer_months"]) == (6, 14)
+    both = _period_sums(span_backend, PERIOD, ("current_account", "savings"))
+    assert (both["at_start"], both["new"], both["at_end"], both["closed_at_start"]) == (4, 2, 5, 1)
+    assert (both["customers"], both["customer_months"]) == (6, 14)
+    per_product = kpis.compute_period_sums(span_backend, PERIOD, by=("product",))
+    months = dict(
+        zip(per_product.get_column("product"), per_product.get_column("customer_months"), strict=True)
+    )
+    assert months["current_account"] + months["savings"] == 18
+    values = kpis.compute_kpis(
+        span_backend,
+        KpiFilters(PERIOD.start_month, PERIOD.end_month, products=("current_account", "savings")),
+    )
+    assert values["retention_rate"].value == pytest.approx(3 / 4)
+    assert values["churn_rate"].value == pytest.approx(1 / 4)
+
+
+@pytest.mark.parametrize("product", SPAN_PRODUCTS)
+def test_single_product_cube_equals_the_on_the_fly_span(span_backend, product):
+    one = KpiFilters(PREVIOUS.start_month, PERIOD.end_month, products=(product,))
+    twice = KpiFilters(PREVIOUS.start_month, PERIOD.end_month, products=(product, product))
+    months = [(date(2024, m, 1), date(2024, m, 1)) for m in range(1, 7)]
+    for buckets in (
+        months,
+        [(PREVIOUS.start_month, PREVIOUS.end_month), (PERIOD.start_month, PERIOD.end_month)],
+    ):
+        assert_frame_equal(
+            kpis.compute_period_sums(span_backend, one, buckets=buckets),
+            kpis.compute_period_sums(span_backend, twice, buckets=buckets),
+        )
+
+
+def test_product_breakdown_row_equals_the_page_filtered_on_that_product(span_backend):
+    breakdown = kpis.compute_executive_summary(span_backend, PERIOD).breakdown["product"]
+    assert breakdown.get_column("product").to_list() == list(SPAN_PRODUCTS)
+    for row in breakdown.iter_rows(named=True):
+        filtered = kpis.compute_executive_summary(
+            span_backend, KpiFilters(PERIOD.start_month, PERIOD.end_month, products=(row["product"],))
+        )
+        assert row["customers"] == filtered.customers_matched
+        for tile in filtered.tiles:
+            assert _same(row[tile.name], tile.value), (row["product"], tile.name)
+            assert tile.name != "retention_rate" or tile.value is None or tile.value <= 1
 
 
 def test_filter_matching_nobody_gives_notes_not_errors(backend):
@@ -556,10 +713,10 @@ def test_breakdowns(summary):
     assert age.get_column("age_band").to_list() == ["25-34", "35-44", "45-54", "65+"]
     assert age.get_column("customers").to_list() == [2, 1, 1, 1]
     product = summary.breakdown["product"]
-    # a customer-month counts under every product held in it; customers = S + N of those rows:
-    # current account S {1, 2} + N {3, 4}; savings S {5} (1 takes it up in May); credit card N {3}
+    # a customer-month counts under every product whose span holds it; customers = S + N:
+    # current account S {1, 2} + N {3, 4}; savings S {5} + N {1} (takes it up in May); credit card N {3}
     counts = dict(zip(product.get_column("product"), product.get_column("customers"), strict=True))
-    assert counts == {"credit_card": 1, "current_account": 4, "savings": 1}
+    assert counts == {"credit_card": 1, "current_account": 4, "savings": 2}
     # savings: customer 1 in May and June, customer 5 in April-June -> 7 products over 5 customer-months
     savings = product.filter(pl.col("product") == "savings").row(0, named=True)
     assert savings["cross_sell"] == pytest.approx(7 / 5)
@@ -727,6 +884,39 @@ def test_summary_matches_pandas_on_the_raw_tables(sample_db, raw_bank, case):
     assert summary.customers_matched > 0
     assert checked > 100
     assert problems == [], problems[:5]
+
+
+def _sample_products(sample_db) -> list[str]:
+    holdings = sample_db.backend().table("holdings")
+    return holdings.select("product_id").distinct().order_by("product_id").to_polars().to_series().to_list()
+
+
+def test_every_product_filter_matches_pandas_and_keeps_retention_at_most_one(sample_db, raw_bank):
+    # pandas reads only the raw tables and writes the span definition again (bench.pandas_baseline)
+    from bench.pandas_baseline import compare, compute_summary
+
+    backend = sample_db.backend()
+    default = kpis.default_filters(backend)
+    products = _sample_products(sample_db)
+    assert len(products) >= 3
+    unfiltered = kpis.compute_executive_summary(backend, default).breakdown["product"]
+    for product in products:
+        filters = KpiFilters(default.start_month, default.end_month, products=(product,))
+        summary = kpis.compute_executive_summary(backend, filters)
+        checked, _, problems = compare(summary, compute_summary(raw_bank, filters), tol=1e-9)
+        assert checked > 100 and problems == [], (product, problems[:5])
+        tiles = {t.name: t for t in summary.tiles}
+        # retention of the product's holders: take-up is new, so it cannot exceed 1
+        for value in (tiles["retention_rate"].value, tiles["retention_rate"].previous):
+            assert value is None or value <= 1.0, product
+        trend = summary.trend.get_column("retention_rate").drop_nulls()
+        assert (trend <= 1.0).all(), product
+        # the breakdown row of the product is the page filtered on it
+        row = unfiltered.filter(pl.col("product") == product).row(0, named=True)
+        assert row["customers"] == summary.customers_matched
+        for name in kpis.KPI_NAMES:
+            assert _same(row[name], tiles[name].value), (product, name)
+    assert (unfiltered.get_column("retention_rate").drop_nulls() <= 1.0).all()
 
 
 def test_sample_bank_kpis_are_plausible(sample_db):

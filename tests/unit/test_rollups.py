@@ -349,18 +349,34 @@ def test_rollup_matches_reference_on_sample_bank(sample_db):
 
 
 # -- the KPI cubes -------------------------------------------------------------------------------
-def _held(tables: dict[str, pl.DataFrame], customer_month: pl.DataFrame) -> pl.DataFrame:
-    """(customer_id, month, product_id) for products held on some day of each customer-month."""
-    return (
-        customer_month.select("customer_id", "month")
-        .join(tables["holdings"], on="customer_id")
-        .filter(
-            pl.col("opened_at").dt.truncate("1mo") <= pl.col("month"),
-            pl.col("closed_at").is_null() | (pl.col("closed_at").dt.truncate("1mo") >= pl.col("month")),
+def _product_spans(tables: dict[str, pl.DataFrame], customer_month: pl.DataFrame) -> pl.DataFrame:
+    """customer_month rows inside each (customer, product) span, with product-level flags.
+
+    The span of a product runs from the month of its first opening to the month of its last
+    closing (open-ended while a holding is open), gaps included, clipped to the customer's
+    months; new = the span's first month (not before joining), closed = its last month when
+    it ended or the customer left; ``jm`` becomes the span's start month.
+    """
+    spans = (
+        tables["holdings"]
+        .group_by("customer_id", "product_id")
+        .agg(
+            pl.col("opened_at").dt.truncate("1mo").min().alias("first"),
+            pl.when(pl.col("closed_at").is_null().any())
+            .then(None)
+            .otherwise(pl.col("closed_at").dt.truncate("1mo").max())
+            .alias("last"),
         )
-        .select("customer_id", "month", "product_id")
-        .unique()
     )
+    rows = customer_month.join(spans, on="customer_id").filter(
+        pl.col("month") >= pl.col("first"), pl.col("last").is_null() | (pl.col("month") <= pl.col("last"))
+    )
+    start = pl.max_horizontal("first", "jm")
+    return rows.with_columns(
+        (pl.col("month") == start).alias("is_new"),
+        (pl.col("is_closed") | (pl.col("month") == pl.col("last")).fill_null(False)).alias("is_closed"),
+        start.alias("jm"),
+    ).drop("first", "last")
 
 
 def reference_cube(
@@ -370,19 +386,20 @@ def reference_cube(
     history_start: date,
     by_product: bool = False,
 ) -> pl.DataFrame:
-    """kpi_cube (or kpi_cube_product) aggregated with Polars from customer_month rows."""
+    """kpi_cube (or kpi_cube_product, over each product's span) aggregated with Polars from customer_month."""
     joined = tables["customers"].select("customer_id", pl.col("joined_at").dt.truncate("1mo").alias("jm"))
-    rows = customer_month.join(joined, on="customer_id").with_columns(
+    rows = customer_month.join(joined, on="customer_id")
+    spec = KPI_CUBE
+    if by_product:
+        rows = _product_spans(tables, rows)
+        spec = KPI_CUBE_PRODUCT
+    rows = rows.with_columns(
         pl.when(pl.col("is_new") | pl.col("is_closed"))
         .then(
             pl.when(pl.col("jm") < history_start).then(pl.lit(JOINED_BEFORE_HISTORY)).otherwise(pl.col("jm"))
         )
         .alias("joined_bucket")
     )
-    spec = KPI_CUBE
-    if by_product:
-        rows = rows.join(_held(tables, customer_month), on=["customer_id", "month"])
-        spec = KPI_CUBE_PRODUCT
     s = pl.col("sessions").cast(pl.Float64)
     minutes = pl.when(s > 0).then(pl.col("session_seconds") / s / 60).otherwise(0.0)
     sent = pl.col("offers_sent")
@@ -460,6 +477,17 @@ def test_cube_edge_cases_by_hand(edge_db):
         (pl.col("month") == date(2024, 2, 1)) & (pl.col("region") == "North")
     )
     assert sorted(products.get_column("product_id").to_list()) == ["current_account", "savings"]
+    # product-level flags: customer 1 takes savings up in February (new under savings, not at
+    # the bank), customer 3 gives up the mortgage in February, and the insurance span ended
+    # (2023-12) before the history, so it has no rows
+    by_product = _cube(db, KPI_CUBE_PRODUCT)
+    savings = by_product.filter(pl.col("product_id") == "savings")
+    assert savings.filter(pl.col("new") == 1).select("month", "joined_bucket").rows() == [
+        (date(2024, 2, 1), date(2024, 2, 1))
+    ]
+    mortgage = by_product.filter((pl.col("product_id") == "mortgage") & (pl.col("closed") == 1))
+    assert mortgage.select("month", "joined_bucket").rows() == [(date(2024, 2, 1), JOINED_BEFORE_HISTORY)]
+    assert by_product.filter(pl.col("product_id") == "insurance").height == 0
 
 
 def test_cubes_match_an_aggregation_of_customer_month_on_sample_bank(sample_db):
