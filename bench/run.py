@@ -18,7 +18,6 @@ Thread counts are set on purpose: ``OMP_NUM_THREADS=1`` and DuckDB ``threads=2``
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import platform
@@ -30,6 +29,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
+
+from sample_data import code_fingerprint
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = REPO_ROOT / "bench" / "data"
@@ -63,17 +64,6 @@ class TierResult:
     page: dict | None = None
 
 
-def code_hash() -> str:
-    """Hash of the code that decides what a built bank contains (as tests/conftest.py)."""
-    digest = hashlib.sha256()
-    sources = sorted((REPO_ROOT / "sample_data").glob("*.py")) + [
-        REPO_ROOT / "analytics" / name for name in ("schemas.py", "rollups.py", "db.py")
-    ]
-    for path in sources:
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
-
-
 def child_env() -> dict[str, str]:
     """Environment of every measured process: fixed thread counts, repo on the path."""
     env = dict(os.environ)
@@ -97,7 +87,7 @@ def run_task(task: str, *args: str, timeout: float = 1800) -> dict:
 def ensure_tier(name: str, customers: int) -> tuple[Path, dict, bool]:
     """Build the tier's bank unless a bank of the same code exists; return path, stats, reused."""
     DATA_DIR.mkdir(parents=True, exist_ok=True)
-    stem = f"tier-{name}-{customers}-{SEED}-{code_hash()}"
+    stem = f"tier-{name}-{customers}-{SEED}-{code_fingerprint()}"
     db_path = DATA_DIR / f"{stem}.duckdb"
     truth_path = DATA_DIR / f"{stem}.truth.json"
     stats_path = DATA_DIR / f"{stem}.generation.json"

@@ -9,6 +9,7 @@ target and moves it into place only when everything succeeded.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -32,6 +33,23 @@ MIN_CUSTOMERS = 100
 MSG_TOO_FEW_CUSTOMERS = "The sample bank needs at least {minimum} customers (got {customers})."
 
 Progress = Callable[[str], None]
+
+
+def code_fingerprint() -> str:
+    """Hash of the code that decides what a built bank contains.
+
+    The generator, the table contracts, the loader and the rollups: two banks built
+    with the same size, seed and fingerprint are identical, so caches (tests, bench)
+    may reuse a file whose name carries it.
+    """
+    repo = Path(__file__).resolve().parent.parent
+    sources = sorted((repo / "sample_data").glob("*.py")) + [
+        repo / "analytics" / name for name in ("schemas.py", "rollups.py", "db.py")
+    ]
+    digest = hashlib.sha256()
+    for path in sources:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,6 @@ schema and rollup code can be reused between runs: it is cached under
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import os
 import shutil
@@ -24,22 +23,12 @@ SAMPLE_CUSTOMERS = int(os.environ.get("TAILOR_TEST_CUSTOMERS", "20000"))
 SAMPLE_SEED = 42
 
 
-def _code_hash() -> str:
-    digest = hashlib.sha256()
-    sources = sorted((REPO_ROOT / "sample_data").glob("*.py")) + [
-        REPO_ROOT / "analytics" / name for name in ("schemas.py", "rollups.py", "db.py")
-    ]
-    for path in sources:
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
-
-
 def build_cached_bank(customers: int = SAMPLE_CUSTOMERS, seed: int = SAMPLE_SEED) -> tuple[Path, Path]:
     """Build (or reuse) the sample bank; return the database and truth paths."""
-    from sample_data import build_sample_database
+    from sample_data import build_sample_database, code_fingerprint
 
     CACHE_DIR.mkdir(exist_ok=True)
-    stem = f"bank-{customers}-{seed}-{_code_hash()}"
+    stem = f"bank-{customers}-{seed}-{code_fingerprint()}"
     db_path = CACHE_DIR / f"{stem}.duckdb"
     truth_path = CACHE_DIR / f"{stem}.truth.json"
     # pytest-xdist workers share the cache: one builds, the others wait on the lock.
