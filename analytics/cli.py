@@ -21,6 +21,7 @@ from typing import Any
 import polars as pl
 
 from analytics.db import DatabaseError, DataValidationError, open_database, resolve_db_path
+from analytics.formatting import format_change, format_interval, format_value
 from analytics.schemas import AGE_BANDS, PRODUCT_IDS, REGIONS, ROLES, KpiFilters
 
 MSG_BAD_MONTH = "{flag} must be a month as YYYY-MM (got {value!r})."
@@ -190,9 +191,10 @@ def _kpi_text(summary: Any) -> str:
     f = summary.filters
     lines = [f"KPIs {f.start_month:%Y-%m} to {f.end_month:%Y-%m}, {summary.customers_matched:,} customers"]
     for tile in summary.tiles:
-        value = "n/a" if tile.value is None else f"{tile.value:,.4g}"
-        change = "" if tile.change is None else f"  (change {tile.change:+,.4g})"
-        lines.append(f"  {tile.label:<32} {value}{change}")
+        change = format_change(tile.change, tile.unit)
+        interval = format_interval(tile.ci_low, tile.ci_high, tile.unit)
+        extras = "  ".join(x for x in (f"95% CI {interval}" if interval else "", change or "") if x)
+        lines.append(f"  {tile.label:<32} {format_value(tile.value, tile.unit):>10}  {extras}".rstrip())
     return "\n".join(lines)
 
 

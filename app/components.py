@@ -12,9 +12,9 @@ import streamlit as st
 
 from analytics import auth
 from analytics.db import Database
+from analytics.formatting import format_change, format_interval, format_month, format_value
 from analytics.schemas import AGE_BANDS, PRODUCT_IDS, REGIONS, KpiFilters, User
 from app import state
-from app.formatting import format_change, format_interval, format_month, format_value
 
 log = logging.getLogger("tailor")
 

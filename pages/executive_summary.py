@@ -11,9 +11,9 @@ import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
+from analytics.formatting import format_change, format_interval, format_period, format_value
 from analytics.kpis import HIGHER_IS_BETTER, KPI_LABELS, KPI_UNITS
 from app import components, resources, state
-from app.formatting import format_change, format_interval, format_period, format_value
 
 DIMENSION_LABELS = {"region": "Region", "age_band": "Age band", "product": "Product held"}
 CHART_COLOR = "#0F4C81"

@@ -42,15 +42,19 @@ def format_change(change: float | None, unit: str) -> str | None:
     """
     if change is None:
         return None
+    digits = {"pct": 1, "eur": 0, "count": 0, "ratio": 2}.get(unit, 1)
+    # Round before formatting and add 0.0, so that a change that rounds to zero reads
+    # "+0.0", never "-0.0".
+    shown = round(change * (100 if unit == "pct" else 1), digits) + 0.0
     if unit == "pct":
-        return f"{change * 100:+.1f} pp"
+        return f"{shown:+.1f} pp"
     if unit == "eur":
-        return f"{'+' if change >= 0 else '-'}€{abs(change):,.0f}"
+        return f"{'+' if shown >= 0 else '-'}€{abs(shown):,.0f}"
     if unit == "count":
-        return f"{change:+,.0f}"
+        return f"{shown:+,.0f}"
     if unit == "ratio":
-        return f"{change:+.2f}"
-    return f"{change:+.1f} pts"
+        return f"{shown:+.2f}"
+    return f"{shown:+.1f} pts"
 
 
 def format_interval(low: float | None, high: float | None, unit: str) -> str | None:
