@@ -22,8 +22,14 @@ def get_database(path: str) -> Database:
 
 @st.cache_data(ttl=600, max_entries=8, show_spinner=False)
 def available_months(path: str) -> list:
-    """Months with data, ascending."""
-    return kpis.available_months(get_database(path).backend())
+    """Full months with data, ascending (a snapshot taken mid-month leaves that month out).
+
+    The same last month as the CLI's default period (``kpis.default_filters``), so the
+    page's "last N months" and ``python -m analytics kpis`` agree.
+    """
+    backend = get_database(path).backend()
+    last_full = kpis.default_filters(backend, months=1).end_month
+    return [month for month in kpis.available_months(backend) if month <= last_full]
 
 
 @st.cache_data(ttl=600, max_entries=64, show_spinner=False)

@@ -105,3 +105,15 @@ def test_corrupt_database_names_the_rebuild_command(tmp_path, monkeypatch):
     at = new_app(MAIN).run()
     assert not at.exception
     assert "not a readable Tailor database" in at.error[0].value and "make data" in at.error[0].value
+
+
+def test_page_default_period_is_the_clis_default(bank):
+    from analytics import kpis
+    from analytics.db import Database
+
+    db = Database(bank, read_only=False)
+    expected = kpis.default_filters(db.backend())
+    db.close()
+    at = new_app(user=User("test_executive", "executive")).run()
+    caption = at.caption[0].value
+    assert caption.startswith(f"{expected.start_month:%b}–{expected.end_month:%b %Y} compared with")
