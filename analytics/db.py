@@ -261,10 +261,14 @@ class Database:
         self._con.close()
 
     # -- raw statements (bound parameters only) ---------------------------------------
+    def _connection(self) -> duckdb.DuckDBPyConnection:
+        # This thread's cursor, shared with its Ibis backend, so that the statements of one
+        # thread (a load and its rollups, say) run in one transaction and see each other.
+        return self.backend().con
+
     def execute(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> None:
         """Run one write statement with bound parameters (never format user text into ``sql``)."""
-        with self.cursor() as cur:
-            cur.execute(sql, params or [])
+        self._connection().execute(sql, params or [])
 
     def query(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> pl.DataFrame:
         """Run one DuckDB-specific read and return it as Polars.
@@ -272,8 +276,7 @@ class Database:
         Reserved for reads Ibis cannot express and for application state; analytical
         reads are Ibis expressions in their topic module.
         """
-        with self.cursor() as cur:
-            return cur.sql(sql, params=params).pl()
+        return self._connection().sql(sql, params=params).pl()
 
     # -- schema ----------------------------------------------------------------------
     def ensure_schema(self) -> None:
@@ -325,43 +328,54 @@ class Database:
             for spec in CANONICAL_TABLES
         }
         self.ensure_schema()
-        with self._write_lock, self.cursor() as cur:
-            cur.execute("BEGIN TRANSACTION")
+        con = self._connection()
+        with self._write_lock:
+            con.execute("BEGIN TRANSACTION")
             try:
                 for spec in reversed(CANONICAL_TABLES):
-                    cur.execute(f'DELETE FROM "{spec.name}"')
+                    con.execute(f'DELETE FROM "{spec.name}"')
                 for spec in CANONICAL_TABLES:
-                    arrow = checked[spec.name].to_arrow()
-                    cur.register("incoming", arrow)
-                    cur.execute(f'INSERT INTO "{spec.name}" SELECT * FROM incoming')
-                    cur.unregister("incoming")
+                    con.register("incoming", checked[spec.name].to_arrow())
+                    con.execute(f'INSERT INTO "{spec.name}" SELECT * FROM incoming')
+                    con.unregister("incoming")
                 if meta is not None:
-                    cur.execute(f'DELETE FROM "{DATASET_META.name}"')
-                    cur.executemany(
+                    con.execute(f'DELETE FROM "{DATASET_META.name}"')
+                    con.executemany(
                         f'INSERT INTO "{DATASET_META.name}" VALUES (?, ?)',
                         [[k, str(v)] for k, v in meta.items()],
                     )
-                cur.execute("COMMIT")
-            except Exception:
-                cur.execute("ROLLBACK")
+                # The rollups are part of the load: a failure there undoes the load too.
+                self._rebuild_rollups()
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
                 raise
-        self.refresh_rollups()
 
     def refresh_rollups(self) -> None:
-        """Rebuild the derived tables from the canonical ones.
+        """Rebuild the derived tables from the canonical ones, in one transaction.
 
         ``customer_month`` first, then the two KPI cubes built from it (``kpi_cube`` and
         ``kpi_cube_product``, see analytics/rollups.py).
         """
+        con = self._connection()
+        with self._write_lock:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                self._rebuild_rollups()
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+
+    def _rebuild_rollups(self) -> None:
         from analytics.rollups import build_customer_month, build_kpi_cube, build_kpi_cube_product
 
+        backend = self.backend()
         history_start = self.history_start()
-        expr = build_customer_month(self.backend(), as_of=self.snapshot_date(), history_start=history_start)
-        with self._write_lock:
-            self.backend().insert("customer_month", expr, overwrite=True)
-            for name, build in (("kpi_cube", build_kpi_cube), ("kpi_cube_product", build_kpi_cube_product)):
-                cube = build(self.backend(), history_start=history_start)
-                self.backend().insert(name, cube, overwrite=True)
+        expr = build_customer_month(backend, as_of=self.snapshot_date(), history_start=history_start)
+        backend.insert("customer_month", expr, overwrite=True)
+        for name, build in (("kpi_cube", build_kpi_cube), ("kpi_cube_product", build_kpi_cube_product)):
+            backend.insert(name, build(backend, history_start=history_start), overwrite=True)
 
     def history_start(self):
         """First day of the data set's history (``dataset_meta.history_start``, else first transaction)."""

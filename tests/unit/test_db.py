@@ -227,3 +227,25 @@ def test_derived_tables_missing_from_an_older_file_are_rebuilt_on_open(sample_ba
     got = db.query("select count(*) as n, sum(spend) as s from customer_month").row(0)
     assert got[0] == expected[0] and got[1] == pytest.approx(expected[1])
     db.close()
+
+
+def test_a_load_whose_rollups_fail_leaves_the_previous_data(monkeypatch):
+    from analytics import rollups
+
+    db = Database(":memory:")
+    tables = empty_tables()
+    tables["products"] = products()
+    db.load_dataset(tables, meta={"as_of": "2025-01-31", "history_start": "2024-12-01"})
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("rollup failed")
+
+    monkeypatch.setattr(rollups, "build_kpi_cube_product", broken)
+    replacement = dict(tables)
+    replacement["products"] = products(monthly_fee=9.0)
+    replacement["transactions"] = transactions()
+    with pytest.raises(RuntimeError, match="rollup failed"):
+        db.load_dataset(replacement, meta={"as_of": "2025-02-28", "history_start": "2024-12-01"})
+    assert db.query("select monthly_fee from products").item() == 0.0
+    assert db.query("select count(*) from transactions").item() == 0
+    assert db.meta()["as_of"] == "2025-01-31"

@@ -707,7 +707,7 @@ def test_failed_build_leaves_nothing_behind(tmp_path, monkeypatch):
     def explode(self):
         raise RuntimeError("rollups failed")
 
-    monkeypatch.setattr(Database, "refresh_rollups", explode)
+    monkeypatch.setattr(Database, "_rebuild_rollups", explode)
     path = tmp_path / "bank.duckdb"
     with pytest.raises(RuntimeError, match="rollups failed"):
         build_sample_database(path, customers=500, seed=1, truth_path=tmp_path / "truth.json")
