@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -50,6 +51,9 @@ PAGE_ACCESS: dict[str, tuple[Role, ...]] = {
 }
 
 _HASHER = PasswordHasher()
+# Counting failures, verifying and recording the outcome must be one step: otherwise
+# parallel sessions could all pass the count before any failure is recorded.
+_SIGN_IN_LOCK = threading.Lock()
 # Verifying against a throw-away hash when the user does not exist keeps the time
 # of a failed sign-in the same for real and unknown names.
 _DUMMY_HASH = _HASHER.hash(secrets.token_urlsafe(16))
@@ -209,6 +213,11 @@ def authenticate(db: Database, username: str, password: str, *, now: datetime | 
     name = normalize_username(username)
     if not name or not password:
         return SignInResult(ok=False, message=MSG_SIGN_IN_EMPTY)
+    with _SIGN_IN_LOCK:
+        return _authenticate(db, name, password, now=now)
+
+
+def _authenticate(db: Database, name: str, password: str, *, now: datetime | None) -> SignInResult:
     if failed_attempts(db, name, now=now) >= MAX_FAILED_ATTEMPTS:
         db.write_audit(username=name, role=None, action="sign_in_locked", target="sign_in")
         return SignInResult(

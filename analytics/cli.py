@@ -204,6 +204,11 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--db", help="DuckDB file (default: $TAILOR_DB, else sample_data/bank.duckdb)")
     common.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    # The same options on nested actions must not reset what was given before the action
+    # (``users --db X list``), so there they have no default of their own.
+    nested = argparse.ArgumentParser(add_help=False)
+    nested.add_argument("--db", default=argparse.SUPPRESS, help="DuckDB file")
+    nested.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print JSON")
 
     parser = argparse.ArgumentParser(
         prog="python -m analytics",
@@ -222,19 +227,19 @@ def build_parser() -> argparse.ArgumentParser:
         "users", parents=[common], help="manage sign-in users: add, remove, list, unlock, demo"
     )
     users_sub = users.add_subparsers(dest="action", required=True, metavar="ACTION")
-    add = users_sub.add_parser("add", parents=[common], help="add a user (password prompted or from stdin)")
+    add = users_sub.add_parser("add", parents=[nested], help="add a user (password prompted or from stdin)")
     add.add_argument("username")
     add.add_argument("--role", required=True, choices=ROLES)
     add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     add.add_argument("--replace", action="store_true", help="overwrite an existing user (password reset)")
-    remove = users_sub.add_parser("remove", parents=[common], help="remove a user")
+    remove = users_sub.add_parser("remove", parents=[nested], help="remove a user")
     remove.add_argument("username")
-    unlock = users_sub.add_parser("unlock", parents=[common], help="clear a user name's failed sign-ins")
+    unlock = users_sub.add_parser("unlock", parents=[nested], help="clear a user name's failed sign-ins")
     unlock.add_argument("username")
-    users_sub.add_parser("list", parents=[common], help="list users, roles, last sign-in, lock state")
+    users_sub.add_parser("list", parents=[nested], help="list users, roles, last sign-in, lock state")
     users_sub.add_parser(
         "demo",
-        parents=[common],
+        parents=[nested],
         help="create one demo user per role if there are no users; print passwords once",
     )
     users.set_defaults(func=cmd_users)

@@ -116,10 +116,13 @@ def mask_personal_data(frame: pl.DataFrame, role: str | None, *, key: bytes) -> 
     if "last_name" in out.columns:
         exprs.append(_mask_text(pl.col("last_name"), 1).alias("last_name"))
     if "email" in out.columns:
+        email = pl.col("email")
         exprs.append(
-            (
-                pl.col("email").str.slice(0, 1) + pl.lit("***@") + pl.col("email").str.split("@").list.last()
-            ).alias("email")
+            # Keep the domain only when there is one; otherwise the whole value would leak.
+            pl.when(email.str.contains("@", literal=True))
+            .then(email.str.slice(0, 1) + pl.lit("***@") + email.str.split("@").list.last())
+            .otherwise(_mask_text(email, 1))
+            .alias("email")
         )
     if "phone" in out.columns:
         exprs.append((pl.lit("*** ") + pl.col("phone").str.slice(-2)).alias("phone"))

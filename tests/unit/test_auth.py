@@ -160,3 +160,25 @@ def test_recent_activity_lists_only_the_users_own_sign_in_events(db):
     auth.authenticate(db, "other", "a long password")
     activity = auth.recent_activity(db, "exec")
     assert activity.get_column("action").to_list() == ["sign_in", "sign_in_failed"]
+
+
+def test_parallel_wrong_passwords_cannot_outrun_the_lock_out(tmp_path):
+    import threading
+
+    path = tmp_path / "bank.duckdb"
+    db = Database(path)
+    db.ensure_schema()
+    auth.add_user(db, "alice", "a long password", "executive")
+    results = []
+
+    def attempt():
+        results.append(auth.authenticate(db, "alice", "wrong password").message)
+
+    threads = [threading.Thread(target=attempt) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results.count(auth.MSG_SIGN_IN_FAILED) == auth.MAX_FAILED_ATTEMPTS
+    assert results.count(auth.MSG_SIGN_IN_LOCKED.format(minutes=15)) == 12 - auth.MAX_FAILED_ATTEMPTS
+    db.close()

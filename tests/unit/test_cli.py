@@ -61,6 +61,8 @@ def test_users_add_list_remove_round_trip(empty_db, capsys):
     assert added.returncode == 0, added.stderr
     assert json.loads(added.stdout) == {"username": "ana", "role": "marketing_analyst"}
     listed = json.loads(run_cli("users", "list", "--db", db, "--json").stdout)
+    # options may also come before the action
+    assert json.loads(run_cli("users", "--db", db, "--json", "list").stdout) == listed
     assert [(u["username"], u["role"], u["locked"]) for u in listed] == [("ana", "marketing_analyst", False)]
     assert "password" not in json.dumps(listed)
     assert run_cli("users", "remove", "ana", "--db", db).returncode == 0

@@ -76,3 +76,11 @@ def test_views_of_raw_personal_data_are_audited():
     )
     row = db.query("select username, role, action, target, details from audit_log").row(0)
     assert row == ("rev", "compliance_reviewer", "view_personal_data", "customers", '{"rows": 3}')
+
+
+def test_an_email_without_at_sign_is_masked_whole():
+    frame = pl.DataFrame({"email": ["not-an-address", None]})
+    assert privacy.mask_personal_data(frame, "executive", key=KEY).get_column("email").to_list() == [
+        "n***",
+        None,
+    ]
