@@ -28,6 +28,7 @@ MSG_BAD_MONTH = "{flag} must be a month as YYYY-MM (got {value!r})."
 MSG_BAD_CUSTOMERS = "--customers must be between {low:,} and {high:,} (got {value:,})."
 MAX_SAMPLE_CUSTOMERS = 1_000_000
 MIN_SAMPLE_CUSTOMERS = 100
+MSG_OUTSIDE_DATA = "--start/--end must lie within the full months of data: {first:%Y-%m} to {last:%Y-%m}."
 MSG_NO_PASSWORD = "No password given: type it at the prompt or pipe it with --password-stdin."
 
 
@@ -166,11 +167,10 @@ def cmd_kpis(args: argparse.Namespace) -> int:
         default = kpis.default_filters(backend)
         start = _parse_month(args.start, "--start") or default.start_month
         end = _parse_month(args.end, "--end") or default.end_month
-        if months and (end < months[0] or start > months[-1]):
-            raise CliError(
-                f"--start/--end select no month with data; the data covers "
-                f"{months[0]:%Y-%m} to {months[-1]:%Y-%m}."
-            )
+        last_full = kpis.default_filters(backend, months=1).end_month
+        if months and (start < months[0] or end > last_full):
+            # A period partly outside the data would count empty months as real ones.
+            raise CliError(MSG_OUTSIDE_DATA.format(first=months[0], last=last_full))
         if start > end:
             raise CliError(f"--start ({start:%Y-%m}) is after --end ({end:%Y-%m}).")
         filters = KpiFilters(

@@ -315,6 +315,10 @@ class ExecutiveSummary:
         Annual discount rate used for CLV.
     clv_horizon_years : int
         CLV horizon in years.
+    previous_complete : bool
+        Whether the data covers the whole previous period. When it does not, no change,
+        previous value or mover is given: a comparison with a partly empty period would
+        show growth that is only the start of the data.
     """
 
     filters: KpiFilters
@@ -326,6 +330,7 @@ class ExecutiveSummary:
     movers: pl.DataFrame
     clv_discount_rate: float
     clv_horizon_years: int
+    previous_complete: bool = True
 
 
 # -- pure helpers (no database) -----------------------------------------------------------------
@@ -1237,7 +1242,10 @@ def compute_executive_summary(
     )
     row = tiles_frame.row(0, named=True)
     critical = _z_critical(1.0 - SIGNIFICANCE_LEVEL)
-    tiles = tuple(_tile(name, row, previous=row, critical=critical) for name in KPI_NAMES)
+    previous_complete = first_month is not None and before.start_month >= first_month
+    tiles = tuple(
+        _tile(name, row, previous=row if previous_complete else None, critical=critical) for name in KPI_NAMES
+    )
 
     breakdown = {
         dimension: now.filter(pl.col("dimension") == dimension)
@@ -1246,7 +1254,11 @@ def compute_executive_summary(
         for dimension in BREAKDOWN_DIMENSIONS
     }
     groups = pl.col("dimension") != "total"
-    movers = _rank_movers(_scored_movers(now.filter(groups), prior.filter(groups)), top=MOVERS_TOP)
+    movers = (
+        _rank_movers(_scored_movers(now.filter(groups), prior.filter(groups)), top=MOVERS_TOP)
+        if previous_complete
+        else pl.DataFrame(schema=MOVERS_SCHEMA)
+    )
     return ExecutiveSummary(
         filters=filters,
         previous_filters=before,
@@ -1257,6 +1269,7 @@ def compute_executive_summary(
         movers=movers,
         clv_discount_rate=clv_discount_rate,
         clv_horizon_years=clv_horizon_years,
+        previous_complete=previous_complete,
     )
 
 

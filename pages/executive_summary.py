@@ -42,8 +42,13 @@ if summary.customers_matched == 0:
     st.info(MSG_NOBODY.format(what=what, period=period))
     st.stop()
 
+comparison = (
+    f"compared with {previous}"
+    if summary.previous_complete
+    else f"no comparison: the data does not cover all of {previous}"
+)
 st.caption(
-    f"{period} compared with {previous} · {what} · {summary.customers_matched:,} customers · "
+    f"{period} {comparison} · {what} · {summary.customers_matched:,} customers · "
     f"CLV over {summary.clv_horizon_years} years at a {summary.clv_discount_rate:.0%} discount rate"
 )
 
@@ -156,7 +161,11 @@ st.caption(
 )
 movers = summary.movers
 if movers.height == 0:
-    st.info("Nothing to compare: the previous period has no data for these filters.")
+    st.info(
+        "Nothing to compare: the data does not cover the whole previous period."
+        if not summary.previous_complete
+        else "No group changed enough to list for these filters."
+    )
 else:
     shown = movers.with_columns(
         pl.col("kpi").replace_strict(KPI_LABELS, default=pl.col("kpi")).alias("KPI"),

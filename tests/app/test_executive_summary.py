@@ -117,3 +117,14 @@ def test_page_default_period_is_the_clis_default(bank):
     at = new_app(user=User("test_executive", "executive")).run()
     caption = at.caption[0].value
     assert caption.startswith(f"{expected.start_month:%b}–{expected.end_month:%b %Y} compared with")
+
+
+def test_a_period_whose_previous_period_predates_the_data_says_so(bank):
+    at = new_app(user=User("test_executive", "executive"), period_preset="Last 12 months").run()
+    assert not at.exception
+    assert "compared with" in at.caption[0].value
+    at.radio(key="period_preset").set_value("Custom").run()
+    at.selectbox(key="start_month").select_index(4).run()
+    assert not at.exception
+    assert "no comparison: the data does not cover all of" in at.caption[0].value
+    assert at.info[0].value == "Nothing to compare: the data does not cover the whole previous period."

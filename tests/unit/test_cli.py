@@ -145,7 +145,9 @@ def test_kpis_json_matches_the_library_for_the_same_filters(sample_bank_path):
     [
         (["--start", "2026-13"], "--start must be a month as YYYY-MM"),
         (["--start", "2026-10", "--end", "2026-01"], "is after --end"),
-        (["--start", "1990-01", "--end", "1990-02"], "select no month with data"),
+        (["--start", "1990-01", "--end", "1990-02"], "must lie within the full months of data"),
+        (["--start", "2026-08", "--end", "2026-12"], "2024-11 to 2026-10"),
+        (["--start", "2024-01", "--end", "2024-12"], "must lie within the full months of data"),
     ],
 )
 def test_kpis_bad_periods_are_refused(sample_bank_path, args, message):

@@ -957,3 +957,23 @@ def test_incident_month_shows_in_the_nps_trend(sample_db, sample_truth):
         assert nps[neighbour] - nps[month] >= 10
     # the same definition as the truth file: every NPS answer of the month, while a customer
     assert nps[month] == pytest.approx(incident["realized"]["nps_month"], abs=0.005)
+
+
+def test_a_previous_period_before_the_data_gives_no_changes_or_movers(sample_db):
+    from analytics.kpis import available_months, compute_executive_summary
+    from analytics.schemas import KpiFilters
+
+    months = available_months(sample_db.backend())
+    # 20 months whose previous 20 months start long before the first month of data.
+    filters = KpiFilters(start_month=months[4], end_month=months[-1])
+    summary = compute_executive_summary(sample_db.backend(), filters)
+    assert summary.previous_complete is False
+    assert all(
+        t.previous is None and t.change is None and t.change_significant is None for t in summary.tiles
+    )
+    assert summary.movers.height == 0
+    assert next(t for t in summary.tiles if t.name == "nps").value is not None
+    covered = compute_executive_summary(
+        sample_db.backend(), KpiFilters(start_month=months[-3], end_month=months[-1])
+    )
+    assert covered.previous_complete is True and covered.movers.height > 0
