@@ -36,6 +36,7 @@ from analytics.schemas import (
     CANONICAL_TABLES,
     DATASET_META,
     DERIVED_TABLES,
+    REFERENCES,
     TableSpec,
 )
 
@@ -175,6 +176,23 @@ def validate_frame(spec: TableSpec, frame: pl.DataFrame, *, source: str | None =
         if nulls.any():
             row = int(nulls.arg_true()[0])
             raise DataValidationError(f"{where}, row {row + 1}, column {name}: value is missing")
+    for name, dtype in spec.schema.items():
+        if dtype.is_float():
+            bad = out.get_column(name).is_nan() | out.get_column(name).is_infinite()
+            if bad.any():
+                row = int(bad.arg_true()[0])
+                raise DataValidationError(
+                    f"{where}, row {row + 1}, column {name}: value is not a finite number"
+                )
+    for rule in spec.rules:
+        # A rule that evaluates to null (a missing value) passes: nulls are checked above.
+        broken = out.select(rule.check.fill_null(True).not_()).to_series()
+        if broken.any():
+            row = int(broken.arg_true()[0])
+            value = out[row, rule.column]
+            raise DataValidationError(
+                f"{where}, row {row + 1}, column {rule.column}: value {value!r} {rule.message}"
+            )
     if spec.primary_key and out.height:
         # Report the second occurrence: the first one is the row the key belongs to.
         dup = ~out.select(pl.struct(*spec.primary_key).is_first_distinct()).to_series()
@@ -327,6 +345,16 @@ class Database:
             spec.name: validate_frame(spec, tables[spec.name], source=(source or {}).get(spec.name))
             for spec in CANONICAL_TABLES
         }
+        for child, column, parent in REFERENCES:
+            values = checked[child].get_column(column)
+            known = checked[parent].get_column(column).unique().implode()
+            orphan = values.is_not_null() & ~values.is_in(known)
+            if orphan.any():
+                row = int(orphan.arg_true()[0])
+                where = (source or {}).get(child, child)
+                raise DataValidationError(
+                    f"{where}, row {row + 1}, column {column}: value {values[row]!r} is not in {parent}"
+                )
         self.ensure_schema()
         con = self._connection()
         with self._write_lock:

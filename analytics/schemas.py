@@ -46,6 +46,25 @@ REGIONS: tuple[str, ...] = ("Capital", "North", "South", "East", "West", "Centra
 
 
 @dataclass(frozen=True)
+class Rule:
+    """A condition every row of a table must meet (null values pass).
+
+    Parameters
+    ----------
+    column : str
+        The column named in the message.
+    check : polars.Expr
+        True for valid rows.
+    message : str
+        What is wrong when it is False, e.g. "is before joined_at".
+    """
+
+    column: str
+    check: pl.Expr
+    message: str
+
+
+@dataclass(frozen=True)
 class TableSpec:
     """Contract of one canonical table.
 
@@ -65,6 +84,8 @@ class TableSpec:
         Columns that must have a value.
     personal : tuple of str
         Columns holding personal data, masked for roles that must not see it.
+    rules : tuple of Rule
+        Value rules checked on load beyond types (ranges, allowed values, date order).
     """
 
     name: str
@@ -74,6 +95,7 @@ class TableSpec:
     primary_key: tuple[str, ...] = ()
     not_null: tuple[str, ...] = ()
     personal: tuple[str, ...] = ()
+    rules: tuple[Rule, ...] = ()
 
     def __post_init__(self) -> None:
         missing = set(self.schema.names()) ^ set(self.columns)
@@ -141,6 +163,11 @@ CUSTOMERS = TableSpec(
         "consent_profiling",
     ),
     personal=("first_name", "last_name", "email", "phone", "birth_date"),
+    rules=(
+        Rule("closed_at", pl.col("closed_at") >= pl.col("joined_at"), "is before joined_at"),
+        Rule("credit_score", pl.col("credit_score").is_between(300, 850), "is outside 300-850"),
+        Rule("annual_income", pl.col("annual_income") >= 0, "is negative"),
+    ),
 )
 
 PRODUCTS = TableSpec(
@@ -164,6 +191,7 @@ PRODUCTS = TableSpec(
     },
     primary_key=("product_id",),
     not_null=("product_id", "name", "category"),
+    rules=(Rule("monthly_fee", pl.col("monthly_fee") >= 0, "is negative"),),
 )
 
 HOLDINGS = TableSpec(
@@ -191,6 +219,7 @@ HOLDINGS = TableSpec(
     },
     primary_key=("holding_id",),
     not_null=("holding_id", "customer_id", "product_id", "opened_at", "monthly_margin"),
+    rules=(Rule("closed_at", pl.col("closed_at") >= pl.col("opened_at"), "is before opened_at"),),
 )
 
 TRANSACTIONS = TableSpec(
@@ -222,6 +251,10 @@ TRANSACTIONS = TableSpec(
     },
     primary_key=("transaction_id",),
     not_null=("transaction_id", "customer_id", "ts", "amount", "direction", "fee"),
+    rules=(
+        Rule("amount", pl.col("amount") >= 0, "is negative (amounts are positive; direction gives the sign)"),
+        Rule("direction", pl.col("direction").is_in(["debit", "credit"]), "is not debit or credit"),
+    ),
 )
 
 DIGITAL_EVENTS = TableSpec(
@@ -249,6 +282,7 @@ DIGITAL_EVENTS = TableSpec(
     },
     primary_key=("event_id",),
     not_null=("event_id", "customer_id", "ts", "channel", "event_type"),
+    rules=(Rule("duration_seconds", pl.col("duration_seconds") >= 0, "is negative"),),
 )
 
 CAMPAIGNS = TableSpec(
@@ -276,6 +310,7 @@ CAMPAIGNS = TableSpec(
     },
     primary_key=("campaign_id",),
     not_null=("campaign_id", "name", "product_id", "channel", "start_date", "end_date"),
+    rules=(Rule("end_date", pl.col("end_date") >= pl.col("start_date"), "is before start_date"),),
 )
 
 OFFERS = TableSpec(
@@ -305,6 +340,11 @@ OFFERS = TableSpec(
     },
     primary_key=("offer_id",),
     not_null=("offer_id", "campaign_id", "customer_id", "product_id", "sent_at"),
+    rules=(
+        Rule("opened_at", pl.col("opened_at") >= pl.col("sent_at"), "is before sent_at"),
+        Rule("clicked_at", pl.col("clicked_at") >= pl.col("sent_at"), "is before sent_at"),
+        Rule("converted_at", pl.col("converted_at") >= pl.col("sent_at"), "is before sent_at"),
+    ),
 )
 
 EXPERIMENTS = TableSpec(
@@ -338,6 +378,7 @@ EXPERIMENTS = TableSpec(
     },
     primary_key=("experiment_id",),
     not_null=("experiment_id", "name", "start_date", "end_date", "variants", "design_split"),
+    rules=(Rule("end_date", pl.col("end_date") >= pl.col("start_date"), "is before start_date"),),
 )
 
 ASSIGNMENTS = TableSpec(
@@ -388,6 +429,16 @@ SURVEYS = TableSpec(
     },
     primary_key=("survey_id",),
     not_null=("survey_id", "customer_id", "ts", "survey_type", "score"),
+    rules=(
+        Rule("survey_type", pl.col("survey_type").is_in(["nps", "csat"]), "is not nps or csat"),
+        Rule(
+            "score",
+            pl.when(pl.col("survey_type") == "csat")
+            .then(pl.col("score").is_between(1, 5))
+            .otherwise(pl.col("score").is_between(0, 10)),
+            "is outside the scale (nps 0-10, csat 1-5)",
+        ),
+    ),
 )
 
 SUPPORT_INTERACTIONS = TableSpec(
@@ -419,6 +470,7 @@ SUPPORT_INTERACTIONS = TableSpec(
     },
     primary_key=("interaction_id",),
     not_null=("interaction_id", "customer_id", "ts", "channel", "topic"),
+    rules=(Rule("first_response_seconds", pl.col("first_response_seconds") >= 0, "is negative"),),
 )
 
 CANONICAL_TABLES: tuple[TableSpec, ...] = (
@@ -435,6 +487,22 @@ CANONICAL_TABLES: tuple[TableSpec, ...] = (
     SUPPORT_INTERACTIONS,
 )
 """The bank's data, in load order (parents before children)."""
+
+REFERENCES: tuple[tuple[str, str, str], ...] = (
+    ("holdings", "customer_id", "customers"),
+    ("transactions", "customer_id", "customers"),
+    ("digital_events", "customer_id", "customers"),
+    ("offers", "customer_id", "customers"),
+    ("assignments", "customer_id", "customers"),
+    ("surveys", "customer_id", "customers"),
+    ("support_interactions", "customer_id", "customers"),
+    ("holdings", "product_id", "products"),
+    ("campaigns", "product_id", "products"),
+    ("offers", "product_id", "products"),
+    ("offers", "campaign_id", "campaigns"),
+    ("assignments", "experiment_id", "experiments"),
+)
+"""(child table, column, parent table): every value in the child must exist in the parent."""
 
 # Application state, written by the app itself through analytics.db.
 USERS = TableSpec(

@@ -9,7 +9,7 @@ import pytest
 
 from analytics import db as dbmod
 from analytics.db import Database, DatabaseError, DataValidationError, open_database, validate_frame
-from analytics.schemas import ALL_TABLES, CANONICAL_TABLES, PRODUCTS, TRANSACTIONS
+from analytics.schemas import ALL_TABLES, CANONICAL_TABLES, CUSTOMERS, PRODUCTS, TRANSACTIONS
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -229,6 +229,20 @@ def test_derived_tables_missing_from_an_older_file_are_rebuilt_on_open(sample_ba
     db.close()
 
 
+def customer(customer_id: int) -> pl.DataFrame:
+    row = {name: [None] for name in CUSTOMERS.schema.names()}
+    row |= {
+        "customer_id": [customer_id],
+        "birth_date": [date(1980, 1, 1)],
+        "gender": ["female"],
+        "region": ["North"],
+        "joined_at": [date(2020, 1, 1)],
+        "consent_marketing": [True],
+        "consent_profiling": [True],
+    }
+    return pl.DataFrame(row, schema=CUSTOMERS.schema)
+
+
 def test_a_load_whose_rollups_fail_leaves_the_previous_data(monkeypatch):
     from analytics import rollups
 
@@ -243,9 +257,60 @@ def test_a_load_whose_rollups_fail_leaves_the_previous_data(monkeypatch):
     monkeypatch.setattr(rollups, "build_kpi_cube_product", broken)
     replacement = dict(tables)
     replacement["products"] = products(monthly_fee=9.0)
+    replacement["customers"] = customer(7)
     replacement["transactions"] = transactions()
     with pytest.raises(RuntimeError, match="rollup failed"):
         db.load_dataset(replacement, meta={"as_of": "2025-02-28", "history_start": "2024-12-01"})
     assert db.query("select monthly_fee from products").item() == 0.0
     assert db.query("select count(*) from transactions").item() == 0
     assert db.meta()["as_of"] == "2025-01-31"
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "message"),
+    [
+        ("amount", float("nan"), "row 1, column amount: value is not a finite number"),
+        ("fee", float("inf"), "row 1, column fee: value is not a finite number"),
+        ("amount", -5.0, "row 1, column amount: value -5.0 is negative"),
+        ("direction", "sideways", "row 1, column direction: value 'sideways' is not debit or credit"),
+    ],
+)
+def test_value_rules_name_row_column_and_value(column, value, message):
+    values = transactions()[column].to_list()
+    values[0] = value
+    with pytest.raises(DataValidationError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        validate_frame(TRANSACTIONS, transactions(**{column: values}))
+
+
+def test_survey_scores_must_be_on_their_scale():
+    from analytics.schemas import SURVEYS
+
+    surveys = pl.DataFrame(
+        {
+            "survey_id": [1, 2, 3],
+            "customer_id": [7, 7, 7],
+            "ts": [datetime(2025, 1, 1)] * 3,
+            "survey_type": ["nps", "csat", "csat"],
+            "score": [10, 5, 6],
+            "channel": ["email"] * 3,
+            "touchpoint": ["relationship"] * 3,
+            "comment": [None] * 3,
+        },
+        schema_overrides={"comment": pl.String},
+    )
+    with pytest.raises(
+        DataValidationError, match=r"surveys, row 3, column score: value 6 is outside the scale"
+    ):
+        validate_frame(SURVEYS, surveys)
+
+
+def test_rows_pointing_at_unknown_customers_are_refused_and_nothing_is_written():
+    db = Database(":memory:")
+    tables = empty_tables()
+    tables["products"] = products()
+    tables["transactions"] = transactions()
+    with pytest.raises(
+        DataValidationError, match=r"tx.csv, row 1, column customer_id: value 7 is not in customers"
+    ):
+        db.load_dataset(tables, source={"transactions": "tx.csv"})
+    assert "products" in db.missing_tables()  # validation runs before anything is created

@@ -11,7 +11,7 @@ from polars.testing import assert_frame_equal
 
 from analytics.db import Database
 from analytics.rollups import JOINED_BEFORE_HISTORY, month_starts
-from analytics.schemas import CANONICAL_TABLES, CUSTOMER_MONTH, KPI_CUBE, KPI_CUBE_PRODUCT
+from analytics.schemas import CANONICAL_TABLES, CUSTOMER_MONTH, KPI_CUBE, KPI_CUBE_PRODUCT, PRODUCT_IDS
 
 AS_OF = date(2024, 3, 31)
 HISTORY_START = date(2024, 1, 1)
@@ -283,6 +283,15 @@ def _edge_case_tables() -> dict[str, pl.DataFrame]:
             (5, 2, datetime(2024, 3, 8), "csat", 4, "web", "support", "Fine"),
             (6, 3, datetime(2024, 2, 2), "nps", 0, "phone", "branch_visit", "Bad"),
         ],
+    )
+    tables["campaigns"] = _rows(
+        "campaigns",
+        [(1, "Savings push", "savings", "email", date(2024, 1, 1), date(2024, 3, 31), "cross_sell")],
+    )
+    # The loader checks that every product referenced exists in the catalogue.
+    tables["products"] = _rows(
+        "products",
+        [(p, p.replace("_", " ").title(), "deposit", 0.0, 0.01) for p in PRODUCT_IDS],
     )
     return tables
 
