@@ -31,6 +31,7 @@ import polars as pl
 
 from analytics.schemas import (
     ALL_TABLES,
+    APP_META_KEYS,
     APP_TABLES,
     AUDIT_LOG,
     CANONICAL_TABLES,
@@ -366,11 +367,16 @@ class Database:
                     con.register("incoming", checked[spec.name].to_arrow())
                     con.execute(f'INSERT INTO "{spec.name}" SELECT * FROM incoming')
                     con.unregister("incoming")
-                if meta is not None:
-                    con.execute(f'DELETE FROM "{DATASET_META.name}"')
+                # The facts describe the data, so they go with it; the app's own secrets
+                # (the pseudonym key) stay, so pseudonyms survive a reload.
+                con.execute(
+                    f'DELETE FROM "{DATASET_META.name}" WHERE key NOT IN (SELECT unnest(?))',
+                    [list(APP_META_KEYS)],
+                )
+                if meta:
                     con.executemany(
                         f'INSERT INTO "{DATASET_META.name}" VALUES (?, ?)',
-                        [[k, str(v)] for k, v in meta.items()],
+                        [[k, str(v)] for k, v in meta.items() if k not in APP_META_KEYS],
                     )
                 # The rollups are part of the load: a failure there undoes the load too.
                 self._rebuild_rollups()

@@ -26,11 +26,11 @@ from typing import Any
 import polars as pl
 
 from analytics.db import Database
-from analytics.schemas import CUSTOMERS, DATASET_META
+from analytics.schemas import APP_META_KEYS, CUSTOMERS, DATASET_META
 
 RAW_PERSONAL_DATA_ROLES: frozenset[str] = frozenset({"compliance_reviewer", "admin"})
 PSEUDONYM_KEY_ENV = "TAILOR_PSEUDONYM_KEY"
-_KEY_META = "pseudonym_key"
+_KEY_META = APP_META_KEYS[0]
 
 
 def sees_raw_personal_data(role: str | None) -> bool:

@@ -569,6 +569,9 @@ DATASET_META = TableSpec(
 
 APP_TABLES: tuple[TableSpec, ...] = (USERS, AUDIT_LOG, DATASET_META)
 
+APP_META_KEYS: tuple[str, ...] = ("pseudonym_key",)
+"""Keys of ``dataset_meta`` that belong to the app, not to the data: kept across loads."""
+
 CUSTOMER_MONTH = TableSpec(
     name="customer_month",
     description=(

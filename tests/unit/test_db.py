@@ -314,3 +314,17 @@ def test_rows_pointing_at_unknown_customers_are_refused_and_nothing_is_written()
     ):
         db.load_dataset(tables, source={"transactions": "tx.csv"})
     assert "products" in db.missing_tables()  # validation runs before anything is created
+
+
+def test_a_reload_replaces_the_data_facts_but_keeps_the_pseudonym_key():
+    from analytics import privacy
+
+    db = Database(":memory:")
+    tables = empty_tables()
+    tables["products"] = products()
+    db.load_dataset(tables, meta={"as_of": "2025-01-31", "history_start": "2024-12-01"})
+    key = privacy.pseudonym_key(db)
+    db.load_dataset(tables, meta={"as_of": "2025-03-31"})
+    assert db.meta() == {"as_of": "2025-03-31", "pseudonym_key": key.decode()}
+    db.load_dataset(tables)
+    assert db.meta() == {"pseudonym_key": key.decode()}
