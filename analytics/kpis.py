@@ -37,7 +37,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from statistics import NormalDist
-from typing import Literal
+from typing import Literal, get_args
 
 import ibis
 import ibis.expr.types as ir
@@ -55,6 +55,7 @@ from analytics.kpi_stats import (
     engagement_score,
 )
 from analytics.rollups import (
+    CUBE_COUNT_COLUMNS,
     CUBE_KEYS,
     build_kpi_cube_rows,
     engagement_parts,
@@ -88,18 +89,7 @@ KpiName = Literal[
     "conversion_rate",
     "active_customers",
 ]
-KPI_NAMES: tuple[str, ...] = (
-    "nps",
-    "csat",
-    "retention_rate",
-    "churn_rate",
-    "clv",
-    "engagement",
-    "cross_sell",
-    "ctr",
-    "conversion_rate",
-    "active_customers",
-)
+KPI_NAMES: tuple[str, ...] = get_args(KpiName)
 """Every KPI, in display order (loyalty, retention, value, engagement, campaigns, size)."""
 
 KPI_LABELS: dict[str, str] = {
@@ -171,15 +161,7 @@ SUM_COLUMNS: tuple[str, ...] = (
     "margin",
     "products",
     "engagement_sum",
-    "nps_responses",
-    "nps_promoters",
-    "nps_detractors",
-    "csat_responses",
-    "csat_satisfied",
-    "offers_sent",
-    "offers_opened",
-    "offers_clicked",
-    "offers_converted",
+    *CUBE_COUNT_COLUMNS,
 )
 """Per-group sums every KPI is computed from (see :func:`kpis_from_sums`); all but ``months``
 are sums of cube rows, so additive over groups.

@@ -318,6 +318,20 @@ def monthly_engagement_score(parts: dict[str, ir.FloatingValue]) -> ir.FloatingV
     )
 
 
+CUBE_COUNT_COLUMNS: tuple[str, ...] = (
+    "nps_responses",
+    "nps_promoters",
+    "nps_detractors",
+    "csat_responses",
+    "csat_satisfied",
+    "offers_sent",
+    "offers_opened",
+    "offers_clicked",
+    "offers_converted",
+)
+"""customer_month counts the cubes sum as they are."""
+
+
 def build_kpi_cube_rows(rows: ir.Table, keys: tuple[str, ...]) -> ir.Table:
     """Additive KPI sums of customer-month ``rows`` (with ``joined_bucket``) grouped by ``keys``.
 
@@ -328,20 +342,7 @@ def build_kpi_cube_rows(rows: ir.Table, keys: tuple[str, ...]) -> ir.Table:
     and offer counts. See docs/kpis.md for how each KPI is made from them.
     """
     score = monthly_engagement_score(engagement_parts(rows))
-    counts = {
-        name: rows[name].sum().cast("int64")
-        for name in (
-            "nps_responses",
-            "nps_promoters",
-            "nps_detractors",
-            "csat_responses",
-            "csat_satisfied",
-            "offers_sent",
-            "offers_opened",
-            "offers_clicked",
-            "offers_converted",
-        )
-    }
+    counts = {name: rows[name].sum().cast("int64") for name in CUBE_COUNT_COLUMNS}
     return rows.group_by(list(keys)).aggregate(
         customer_months=rows.count().cast("int64"),
         new=rows.is_new.cast("int64").sum(),

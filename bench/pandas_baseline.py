@@ -33,20 +33,8 @@ import numpy as np
 import pandas as pd
 
 from analytics.db import Database
+from analytics.kpis import KPI_NAMES  # names only; every number below is computed independently
 from analytics.schemas import AGE_BANDS, KpiFilters
-
-KPI_NAMES = (
-    "nps",
-    "csat",
-    "retention_rate",
-    "churn_rate",
-    "clv",
-    "engagement",
-    "cross_sell",
-    "ctr",
-    "conversion_rate",
-    "active_customers",
-)
 
 # The columns each raw table is read with (all the baseline needs, nothing more).
 RAW_COLUMNS: dict[str, tuple[str, ...]] = {
