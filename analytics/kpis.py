@@ -539,12 +539,12 @@ def previous_period(filters: KpiFilters) -> KpiFilters:
     >>> previous_period(KpiFilters(date(2025, 1, 1), date(2025, 3, 1))).start_month
     datetime.date(2024, 10, 1)
     """
-    filters = _normalized(filters)
+    filters = normalize_filters(filters)
     months = _months_between(filters.start_month, filters.end_month) + 1
     return replace(
         filters,
-        start_month=_add_months(filters.start_month, -months),
-        end_month=_add_months(filters.start_month, -1),
+        start_month=add_months(filters.start_month, -months),
+        end_month=add_months(filters.start_month, -1),
     )
 
 
@@ -705,13 +705,13 @@ def default_filters(backend: ibis.BaseBackend, *, months: int = 3) -> KpiFilters
         raise ValueError(MSG_BAD_MONTHS.format(months=months))
     present = available_months(backend)
     if not present:
-        end = _add_months(datetime.now(UTC).date().replace(day=1), -1)
-        return KpiFilters(start_month=_add_months(end, -(months - 1)), end_month=end)
+        end = add_months(datetime.now(UTC).date().replace(day=1), -1)
+        return KpiFilters(start_month=add_months(end, -(months - 1)), end_month=end)
     as_of = _snapshot_date(backend) or present[-1]
-    last_full = as_of.replace(day=1) if (as_of + timedelta(days=1)).day == 1 else _add_months(as_of, -1)
+    last_full = as_of.replace(day=1) if (as_of + timedelta(days=1)).day == 1 else add_months(as_of, -1)
     last_full = last_full.replace(day=1)
     end = min(present[-1], last_full) if last_full >= present[0] else present[-1]
-    start = max(present[0], _add_months(end, -(months - 1)))
+    start = max(present[0], add_months(end, -(months - 1)))
     return KpiFilters(start_month=start, end_month=end)
 
 
@@ -749,7 +749,7 @@ def compute_period_sums(
         ``bucket`` (first month of the bucket), the ``by`` columns and :data:`SUM_COLUMNS`;
         buckets or groups without customer-months have no row.
     """
-    filters = _normalized(filters)
+    filters = normalize_filters(filters)
     spans = sorted(buckets) if buckets is not None else [(filters.start_month, filters.end_month)]
     first, last = spans[0][0], spans[-1][1]
     if "product" in by:
@@ -949,8 +949,8 @@ def compute_engagement_scores(backend: ibis.BaseBackend, filters: KpiFilters) ->
         ``customer_id, region, age_band, months, sessions_per_month, avg_session_minutes,
         products_held, offer_interaction, engagement``, ordered by customer.
     """
-    filters = _normalized(filters)
-    rows = _customer_month_rows(backend, filters, filters.start_month, filters.end_month)
+    filters = normalize_filters(filters)
+    rows = customer_month_rows(backend, filters, filters.start_month, filters.end_month)
     parts = engagement_parts(rows)
     rows = rows.mutate(_offers=parts["offers"], _score=monthly_engagement_score(parts))
     sessions = rows.sessions.sum()
@@ -1071,7 +1071,7 @@ def compute_trend(
     polars.DataFrame
         ``month`` and one Float64 column per KPI, one row per month, nulls where undefined.
     """
-    filters = _normalized(filters)
+    filters = normalize_filters(filters)
     cube = backend.table("kpi_cube")
     first = cube.aggregate(first=cube.month.min()).to_polars().item(0, 0)
     window = _window(filters, months, first)
@@ -1191,7 +1191,7 @@ def compute_executive_summary(
     ExecutiveSummary
         Tiles with previous values, changes and tests; trend; breakdowns; movers.
     """
-    filters = _normalized(filters)
+    filters = normalize_filters(filters)
     before = previous_period(filters)
     spans = [(before.start_month, before.end_month), (filters.start_month, filters.end_month)]
     options = {"clv_discount_rate": clv_discount_rate, "clv_horizon_years": clv_horizon_years}
@@ -1290,11 +1290,27 @@ def _sliced(table: ir.Table, filters: KpiFilters, first: date, last: date) -> ir
     return table.filter(*preds)
 
 
-def _customer_month_rows(backend: ibis.BaseBackend, filters: KpiFilters, first: date, last: date) -> ir.Table:
+def customer_month_rows(backend: ibis.BaseBackend, filters: KpiFilters, first: date, last: date) -> ir.Table:
     """Filtered ``customer_month`` rows; under a product filter, the rows of the products' span.
 
     With products P the rows are those inside each customer's P-span, with product-level
     ``is_new`` / ``is_closed`` and a ``joined_bucket`` (:func:`analytics.rollups.product_span_rows`).
+    Other modules (NPS drill-down, engagement) start from these rows so that their totals
+    equal the executive tiles for the same filters.
+
+    Parameters
+    ----------
+    backend : ibis.BaseBackend
+        Backend over the Tailor database.
+    filters : KpiFilters
+        Slices (region, age band, products); the months come from ``first`` and ``last``.
+    first, last : datetime.date
+        First and last month (first days), inclusive.
+
+    Returns
+    -------
+    ibis.Table
+        ``customer_month`` rows (and, under a product filter, ``joined_bucket``).
     """
     rows = _sliced(backend.table("customer_month"), filters, first, last)
     if filters.products:
@@ -1318,7 +1334,7 @@ def _main_rows(backend: ibis.BaseBackend, filters: KpiFilters, first: date, last
     two products' spans twice.
     """
     if len(filters.products) > 1:
-        rows = _customer_month_rows(backend, filters, first, last)
+        rows = customer_month_rows(backend, filters, first, last)
         return build_kpi_cube_rows(rows, CUBE_KEYS).select(*_CUBE_COLUMNS)
     if filters.products:
         cube = _sliced(backend.table("kpi_cube_product"), filters, first, last)
@@ -1464,7 +1480,7 @@ def _snapshot_date(backend: ibis.BaseBackend) -> date | None:
 
 def _window(filters: KpiFilters, months: int, first_month: date | None) -> list[date]:
     """Trend months: back to ``months`` before the end, never before the data, always the period."""
-    start = min(filters.start_month, _add_months(filters.end_month, -(max(months, 1) - 1)))
+    start = min(filters.start_month, add_months(filters.end_month, -(max(months, 1) - 1)))
     if first_month is not None:
         start = max(start, min(first_month, filters.start_month))
     return month_starts(start, filters.end_month)
@@ -1556,7 +1572,24 @@ def _clean(value: float | None) -> float | None:
     return float(value)
 
 
-def _normalized(filters: KpiFilters) -> KpiFilters:
+def normalize_filters(filters: KpiFilters) -> KpiFilters:
+    """Filters with months moved to their first day and slices as tuples.
+
+    Parameters
+    ----------
+    filters : KpiFilters
+        Filters as a caller built them.
+
+    Returns
+    -------
+    KpiFilters
+        The same selection, normalized.
+
+    Raises
+    ------
+    ValueError
+        When the period starts after it ends (:data:`MSG_BAD_PERIOD`).
+    """
     start, end = filters.start_month.replace(day=1), filters.end_month.replace(day=1)
     if start > end:
         raise ValueError(MSG_BAD_PERIOD.format(start=start, end=end))
@@ -1570,10 +1603,23 @@ def _normalized(filters: KpiFilters) -> KpiFilters:
     )
 
 
-def _add_months(month: date, n: int) -> date:
+def add_months(month: date, n: int) -> date:
+    """The first day of the month ``n`` months after ``month`` (``n`` may be negative).
+
+    Examples
+    --------
+    >>> add_months(date(2025, 1, 1), -2)
+    datetime.date(2024, 11, 1)
+    """
     index = month.year * 12 + month.month - 1 + n
     return date(index // 12, index % 12 + 1, 1)
 
 
 def _months_between(first: date, last: date) -> int:
     return (last.year - first.year) * 12 + last.month - first.month
+
+
+# TEMPORARY aliases while parallel work lands; removed before the commit that closes issue 3.
+_customer_month_rows = customer_month_rows
+_normalized = normalize_filters
+_add_months = add_months

@@ -19,8 +19,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import polars as pl
@@ -150,3 +151,83 @@ def log_personal_data_view(
 ) -> None:
     """Record in the audit log that a user was shown raw personal data."""
     db.write_audit(username=username, role=role, action="view_personal_data", target=target, details=details)
+
+
+REDACTED_EMAIL = "[e-mail]"
+REDACTED_PHONE = "[phone]"
+REDACTED_NAME = "[name]"
+_EMAIL_PATTERN = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+# Nine or more digits, possibly split by spaces or dashes and led by a plus: phone numbers,
+# account numbers. Shorter figures (amounts, years, minutes) stay readable.
+_PHONE_PATTERN = re.compile(r"\+?\d(?:[\s-]?\d){8,}")
+
+
+def redact_text(text: str | None, *, names: Sequence[str | None] = ()) -> str | None:
+    """Replace e-mail addresses, phone-like numbers and the given names in free text.
+
+    Names are matched as whole words, ignoring case; the caller passes the author's own
+    first and last name (the customers table knows them), which is what free-text
+    feedback repeats ("Regards, Leonard Daly").
+
+    Parameters
+    ----------
+    text : str or None
+        The text.
+    names : sequence of str
+        Names to remove.
+
+    Returns
+    -------
+    str or None
+        The text with :data:`REDACTED_EMAIL`, :data:`REDACTED_PHONE` and
+        :data:`REDACTED_NAME` in place of what they replace.
+
+    Examples
+    --------
+    >>> redact_text("Call me on +31 6 12345678. Regards, Ann Smith.", names=["Ann", "Smith"])
+    'Call me on [phone]. Regards, [name] [name].'
+    """
+    if text is None:
+        return None
+    out = _EMAIL_PATTERN.sub(REDACTED_EMAIL, text)
+    out = _PHONE_PATTERN.sub(REDACTED_PHONE, out)
+    for name in names:
+        if name and name.strip():
+            out = re.sub(rf"(?<!\w){re.escape(name.strip())}(?!\w)", REDACTED_NAME, out, flags=re.IGNORECASE)
+    return out
+
+
+def redact_comments(frame: pl.DataFrame, role: str | None, *, key: bytes) -> pl.DataFrame:
+    """Free-text answers as ``role`` may see them.
+
+    Parameters
+    ----------
+    frame : polars.DataFrame
+        Rows with ``comment`` and optionally ``customer_id``, ``first_name`` and
+        ``last_name`` (the author's names, used to find them in the text).
+    role : str or None
+        The viewer's role.
+    key : bytes
+        Pseudonym key (see :func:`pseudonym_key`).
+
+    Returns
+    -------
+    polars.DataFrame
+        For roles that see raw personal data, the frame unchanged (the caller logs the
+        view with :func:`log_personal_data_view`). For every other role, comments with
+        e-mails, phone numbers and the author's names replaced (:func:`redact_text`),
+        the name columns dropped and ``customer_id`` pseudonymized.
+    """
+    if sees_raw_personal_data(role):
+        return frame
+    first = (
+        frame.get_column("first_name").to_list() if "first_name" in frame.columns else [None] * frame.height
+    )
+    last = frame.get_column("last_name").to_list() if "last_name" in frame.columns else [None] * frame.height
+    comments = [
+        redact_text(text, names=(a, b))
+        for text, a, b in zip(frame.get_column("comment").to_list(), first, last, strict=True)
+    ]
+    out = frame.with_columns(pl.Series("comment", comments, dtype=pl.String))
+    out = out.drop([c for c in ("first_name", "last_name") if c in out.columns])
+    return mask_personal_data(out, role, key=key)
