@@ -37,6 +37,7 @@ from analytics.schemas import (
     CANONICAL_TABLES,
     DATASET_META,
     DERIVED_TABLES,
+    MODEL_TABLES,
     REFERENCES,
     TableSpec,
 )
@@ -302,7 +303,7 @@ class Database:
         """Create every table of the contract that does not exist yet."""
         with self.cursor() as cur:
             cur.execute("CREATE SEQUENCE IF NOT EXISTS audit_log_seq START 1")
-            for spec in (*CANONICAL_TABLES, *APP_TABLES, *DERIVED_TABLES):
+            for spec in (*CANONICAL_TABLES, *APP_TABLES, *DERIVED_TABLES, *MODEL_TABLES):
                 cur.execute(create_table_sql(spec))
 
     def missing_tables(self) -> list[str]:
@@ -361,7 +362,8 @@ class Database:
         with self._write_lock:
             con.execute("BEGIN TRANSACTION")
             try:
-                for spec in reversed(CANONICAL_TABLES):
+                # Model outputs describe the old data: they go with it.
+                for spec in (*MODEL_TABLES, *reversed(CANONICAL_TABLES)):
                     con.execute(f'DELETE FROM "{spec.name}"')
                 for spec in CANONICAL_TABLES:
                     con.register("incoming", checked[spec.name].to_arrow())
@@ -380,6 +382,47 @@ class Database:
                     )
                 # The rollups are part of the load: a failure there undoes the load too.
                 self._rebuild_rollups()
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+
+    def store_model_output(
+        self, *, append: Mapping[str, pl.DataFrame], replace: Mapping[str, pl.DataFrame]
+    ) -> None:
+        """Write a batch job's results in one transaction: rows appended, tables replaced.
+
+        Parameters
+        ----------
+        append : mapping of table name to polars.DataFrame
+            Rows added to model-output tables (a fit's record).
+        replace : mapping of table name to polars.DataFrame
+            New contents of model-output tables (the newest predictions).
+
+        Raises
+        ------
+        DataValidationError
+            If a frame breaks its table's contract; nothing is written then.
+        KeyError
+            If a name is not a model-output table.
+        """
+        specs = {spec.name: spec for spec in MODEL_TABLES}
+        unknown = [name for name in (*append, *replace) if name not in specs]
+        if unknown:
+            raise KeyError(f"not model-output tables: {', '.join(unknown)}")
+        checked_append = {n: validate_frame(specs[n], f) for n, f in append.items()}
+        checked_replace = {n: validate_frame(specs[n], f) for n, f in replace.items()}
+        self.ensure_schema()
+        con = self._connection()
+        with self._write_lock:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                for name in checked_replace:
+                    con.execute(f'DELETE FROM "{name}"')
+                for name, frame in (*checked_append.items(), *checked_replace.items()):
+                    con.register("incoming", frame.to_arrow())
+                    con.execute(f'INSERT INTO "{name}" SELECT * FROM incoming')
+                    con.unregister("incoming")
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
@@ -496,7 +539,8 @@ def open_database(
         raise DatabaseError(
             MSG_DB_CORRUPT.format(path=resolved, reason=_first_line(exc), command=REBUILD_COMMAND)
         ) from exc
-    rebuildable = {s.name for s in (*APP_TABLES, *DERIVED_TABLES)}
+    # Model outputs are optional: created empty when missing, absent is "not fitted yet".
+    rebuildable = {s.name for s in (*APP_TABLES, *DERIVED_TABLES, *MODEL_TABLES)}
     canonical_missing = [m for m in missing if m not in rebuildable]
     derived_missing = [m for m in missing if m in {s.name for s in DERIVED_TABLES}]
     if canonical_missing or (derived_missing and read_only):
@@ -507,7 +551,7 @@ def open_database(
             )
         )
     if missing and not read_only:
-        # App tables are created empty; derived tables (from an older release) are rebuilt
+        # App and model-output tables are created empty; derived tables (from an older release) are rebuilt
         # from the bank's own data, so an upgrade needs no new sample database.
         db.ensure_schema()
         if derived_missing:

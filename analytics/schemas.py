@@ -728,8 +728,90 @@ KPI_CUBE_PRODUCT = TableSpec(
 
 DERIVED_TABLES: tuple[TableSpec, ...] = (CUSTOMER_MONTH, KPI_CUBE, KPI_CUBE_PRODUCT)
 
+CLV_FITS = TableSpec(
+    name="clv_fits",
+    description=(
+        "Model output: the stored BG/NBD + Gamma-Gamma fit on the bank's transactions"
+        " (python -m analytics clv); the newest row is the one the KPIs page shows."
+    ),
+    schema=pl.Schema(
+        {
+            "fit_id": pl.String,
+            "fitted_at": TS,
+            "fitted_by": pl.String,
+            "data_as_of": pl.Date,
+            "period": pl.String,
+            "calibration_end": pl.Date,
+            "holdout_end": pl.Date,
+            "horizon_periods": pl.Float64,
+            "discount_rate": pl.Float64,
+            "parameters": pl.String,
+            "check_parameters": pl.String,
+            "customers": pl.Int64,
+            "repeat_customers": pl.Int64,
+            "calibration": pl.String,
+            "warnings": pl.String,
+        }
+    ),
+    columns={
+        "fit_id": "Identifier of the fit.",
+        "fitted_at": "When the fit was stored (UTC).",
+        "fitted_by": "User or job that ran it.",
+        "data_as_of": "Snapshot date of the data it was fitted on.",
+        "period": "Time unit of the models: day, week or month.",
+        "calibration_end": "Last day of the data behind the per-customer predictions.",
+        "holdout_end": "Last day of the holdout of the calibration/holdout check.",
+        "horizon_periods": "CLV horizon in periods.",
+        "discount_rate": "Annual discount rate of the CLV.",
+        "parameters": "JSON: r, alpha, a, b, p, q, gamma and both log-likelihoods of the final fit.",
+        "check_parameters": "JSON: the same for the fit that ends before the holdout (the check's fit).",
+        "customers": "Customers in the final fit.",
+        "repeat_customers": "Customers with at least one repeat transaction (the Gamma-Gamma fit).",
+        "calibration": "JSON rows: predicted against actual holdout transactions by frequency bucket.",
+        "warnings": "JSON list of the fit's warnings (excluded rows, one-transaction customers, ...).",
+    },
+    primary_key=("fit_id",),
+    not_null=("fit_id", "fitted_at", "period", "calibration_end", "parameters"),
+)
+
+CLV_PREDICTIONS = TableSpec(
+    name="clv_predictions",
+    description="Model output: per-customer predictions of the newest stored CLV fit.",
+    schema=pl.Schema(
+        {
+            "fit_id": pl.String,
+            "customer_id": pl.Int64,
+            "frequency": pl.Float64,
+            "recency": pl.Float64,
+            "T": pl.Float64,
+            "monetary_value": pl.Float64,
+            "probability_alive": pl.Float64,
+            "expected_transactions": pl.Float64,
+            "expected_average_value": pl.Float64,
+            "clv": pl.Float64,
+        }
+    ),
+    columns={
+        "fit_id": "The fit (clv_fits.fit_id).",
+        "customer_id": "The customer.",
+        "frequency": "Repeat transactions (distinct days after the first) up to the calibration end.",
+        "recency": "Periods from the first to the last transaction.",
+        "T": "Periods from the first transaction to the calibration end.",
+        "monetary_value": "Mean value of the repeat transactions (0 without any).",
+        "probability_alive": "BG/NBD probability that the customer is still active.",
+        "expected_transactions": "Expected transactions over the horizon.",
+        "expected_average_value": "Gamma-Gamma expected value per transaction.",
+        "clv": "Discounted expected value over the horizon.",
+    },
+    primary_key=("fit_id", "customer_id"),
+    not_null=("fit_id", "customer_id"),
+)
+
+MODEL_TABLES: tuple[TableSpec, ...] = (CLV_FITS, CLV_PREDICTIONS)
+"""Stored model outputs: written by batch jobs, emptied when a new data set is loaded."""
+
 ALL_TABLES: dict[str, TableSpec] = {
-    spec.name: spec for spec in (*CANONICAL_TABLES, *APP_TABLES, *DERIVED_TABLES)
+    spec.name: spec for spec in (*CANONICAL_TABLES, *APP_TABLES, *DERIVED_TABLES, *MODEL_TABLES)
 }
 
 
