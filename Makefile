@@ -14,9 +14,9 @@ CHROMIUM := /usr/bin/chromium
 export OMP_NUM_THREADS ?= 1
 export TAILOR_DUCKDB_THREADS ?= 2
 
-.PHONY: run test install data demo-users browser bench lint clean
+.PHONY: run test install data models demo-users browser bench lint clean
 
-run: install data demo-users ## serve the app on http://localhost:$(PORT)
+run: install data models demo-users ## serve the app on http://localhost:$(PORT)
 	TAILOR_DB=$(DB) $(BIN)/python -m streamlit run app/main.py --server.port $(PORT) --server.address localhost
 
 test: install browser ## run every test: unit, AppTest and headless-browser
@@ -34,6 +34,9 @@ $(STAMP): requirements.txt | $(BIN)/python
 
 data: install ## build the sample bank if it is missing
 	$(BIN)/python -m analytics sample-data --if-missing --db $(DB)
+
+models: data ## fit the batch models the pages read (predictive CLV) if this data has none
+	$(BIN)/python -m analytics clv --if-missing --db $(DB)
 
 demo-users: data ## one demo user per role on first run (passwords printed once)
 	$(BIN)/python -m analytics users demo --db $(DB)

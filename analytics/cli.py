@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -156,6 +157,29 @@ def _demo_text(created: Sequence[Any]) -> str:
 
 
 # -- kpis -------------------------------------------------------------------------------
+def _period_filters(backend: Any, args: argparse.Namespace) -> KpiFilters:
+    """The period and slices of --start/--end/--region/--age-band/--product, checked against the data."""
+    from analytics import kpis
+
+    months = kpis.available_months(backend)
+    default = kpis.default_filters(backend)
+    start = _parse_month(args.start, "--start") or default.start_month
+    end = _parse_month(args.end, "--end") or default.end_month
+    last_full = kpis.default_filters(backend, months=1).end_month
+    if months and (start < months[0] or end > last_full):
+        # A period partly outside the data would count empty months as real ones.
+        raise CliError(MSG_OUTSIDE_DATA.format(first=months[0], last=last_full))
+    if start > end:
+        raise CliError(f"--start ({start:%Y-%m}) is after --end ({end:%Y-%m}).")
+    return KpiFilters(
+        start_month=start,
+        end_month=end,
+        regions=tuple(args.region or ()),
+        age_bands=tuple(args.age_band or ()),
+        products=tuple(args.product or ()),
+    )
+
+
 def cmd_kpis(args: argparse.Namespace) -> int:
     """Print the executive KPIs (the numbers on the executive summary page)."""
     from analytics import kpis
@@ -163,28 +187,215 @@ def cmd_kpis(args: argparse.Namespace) -> int:
     db = open_database(args.db, read_only=True)
     try:
         backend = db.backend()
-        months = kpis.available_months(backend)
-        default = kpis.default_filters(backend)
-        start = _parse_month(args.start, "--start") or default.start_month
-        end = _parse_month(args.end, "--end") or default.end_month
-        last_full = kpis.default_filters(backend, months=1).end_month
-        if months and (start < months[0] or end > last_full):
-            # A period partly outside the data would count empty months as real ones.
-            raise CliError(MSG_OUTSIDE_DATA.format(first=months[0], last=last_full))
-        if start > end:
-            raise CliError(f"--start ({start:%Y-%m}) is after --end ({end:%Y-%m}).")
-        filters = KpiFilters(
-            start_month=start,
-            end_month=end,
-            regions=tuple(args.region or ()),
-            age_bands=tuple(args.age_band or ()),
-            products=tuple(args.product or ()),
-        )
-        summary = kpis.compute_executive_summary(backend, filters)
+        summary = kpis.compute_executive_summary(backend, _period_filters(backend, args))
     finally:
         db.close()
     _emit(summary, as_json=args.json, text=lambda: _kpi_text(summary))
     return 0
+
+
+# -- nps --------------------------------------------------------------------------------
+def cmd_nps(args: argparse.Namespace) -> int:
+    """Print the NPS drill-down (the NPS section of the KPIs page)."""
+    from analytics import engagement, nps
+
+    db = open_database(args.db, read_only=True)
+    try:
+        backend = db.backend()
+        filters = _period_filters(backend, args)
+        segments = engagement.rfm_segments(engagement.compute_rfm(backend, filters))
+        drill = nps.compute_nps_drilldown(backend, filters, dimensions=nps.NPS_DIMENSIONS, segments=segments)
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+    finally:
+        db.close()
+    _emit(drill, as_json=args.json, text=lambda: _nps_text(drill))
+    return 0
+
+
+# -- clv --------------------------------------------------------------------------------
+def _parse_day(value: str | None, flag: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise CliError(f"{flag} must be a date as YYYY-MM-DD (got {value!r}).") from exc
+
+
+def cmd_clv(args: argparse.Namespace) -> int:
+    """Fit BG/NBD + Gamma-Gamma: on a transaction file (--input), else on the bank (stored)."""
+    from analytics import clv, clv_store
+
+    started = time.perf_counter()
+    try:
+        if args.input:
+            payload = _clv_file(args, clv, clv_store)
+        else:
+            payload = _clv_bank(args, clv_store)
+    except ValueError as exc:  # ClvFitError included: the message says what failed
+        raise CliError(str(exc)) from exc
+    if payload is None:
+        return 0
+    _progress(f"done in {time.perf_counter() - started:.1f} s")
+    _emit(payload, as_json=args.json, text=lambda: _clv_text(payload))
+    return 0
+
+
+def _clv_payload(params: dict, *, customers: int, repeat: int, warnings, calibration, output) -> dict:
+    return {
+        **{k: params[k] for k in ("r", "alpha", "a", "b", "p", "q", "gamma")},
+        "log_likelihood": {
+            "bgnbd": params["bgnbd_log_likelihood"],
+            "gamma_gamma": params["gamma_gamma_log_likelihood"],
+        },
+        "customers": customers,
+        "repeat_customers": repeat,
+        "warnings": list(warnings),
+        "calibration_holdout": calibration,
+        "output": output,
+    }
+
+
+def _clv_file(args: argparse.Namespace, clv: Any, clv_store: Any) -> dict:
+    missing = [
+        f
+        for f, v in (
+            ("--customer-col", args.customer_col),
+            ("--date-col", args.date_col),
+            ("--value-col", args.value_col),
+            ("--calibration-end", args.calibration_end),
+        )
+        if not v
+    ]
+    if missing:
+        raise CliError(f"With --input, give {', '.join(missing)}.")
+    _progress(f"reading {args.input}")
+    log = clv_store.read_transaction_file(args.input, id_columns=(args.customer_col,))
+    summary = clv.summarize_transactions(
+        log,
+        customer_col=args.customer_col,
+        date_col=args.date_col,
+        value_col=args.value_col,
+        calibration_end=_parse_day(args.calibration_end, "--calibration-end"),
+        holdout_end=_parse_day(args.holdout_end, "--holdout-end"),
+        period=args.period,
+        as_of=_parse_day(args.as_of, "--as-of"),
+    )
+    _progress(f"fitting BG/NBD and Gamma-Gamma on {summary.frame.height:,} customers")
+    result = clv.fit_clv(summary, horizon_periods=args.horizon, discount_rate=args.discount_rate)
+    source = Path(args.input)
+    output = Path(args.output) if args.output else source.with_name(f"{source.stem}_clv.csv")
+    clv_store.write_predictions(result.customers, output)
+    _progress(f"per-customer predictions written to {output}")
+    params = dataclasses.asdict(result.params) | {
+        "bgnbd_log_likelihood": result.bgnbd_log_likelihood,
+        "gamma_gamma_log_likelihood": result.gamma_gamma_log_likelihood,
+    }
+    return _clv_payload(
+        params,
+        customers=result.n_customers,
+        repeat=result.n_repeat_customers,
+        warnings=result.warnings,
+        calibration=result.calibration_holdout,
+        output=str(output),
+    )
+
+
+def _clv_bank(args: argparse.Namespace, clv_store: Any) -> dict | None:
+    db = open_database(args.db)
+    try:
+        if args.if_missing:
+            stored = clv_store.load_stored_clv(db.backend())
+            if stored is not None and stored.data_as_of == db.snapshot_date():
+                _progress(f"a CLV fit of {stored.fitted_at:%Y-%m-%d %H:%M} is stored; nothing to do")
+                return None
+        _progress(f"fitting predictive CLV on the bank at {db.path}")
+        fit = clv_store.fit_bank_clv(
+            db,
+            period=args.period,
+            holdout_days=args.holdout_days,
+            horizon_periods=args.horizon,
+            discount_rate=args.discount_rate,
+            fitted_by=getpass.getuser() if sys.stdin.isatty() else "batch",
+            progress=_progress,
+        )
+    finally:
+        db.close()
+    return _clv_payload(
+        fit.parameters,
+        customers=fit.customers,
+        repeat=fit.repeat_customers,
+        warnings=fit.warnings,
+        calibration=fit.calibration,
+        output=f"{args.db or resolve_db_path()}: clv_predictions (fit {fit.fit_id})",
+    )
+
+
+def _clv_text(payload: dict) -> str:
+    lines = [
+        "BG/NBD      r = {r:.4f}  alpha = {alpha:.4f}  a = {a:.4f}  b = {b:.4f}".format(**payload),
+        "Gamma-Gamma p = {p:.4f}  q = {q:.4f}  gamma = {gamma:.4f}".format(**payload),
+        f"log-likelihood: BG/NBD {payload['log_likelihood']['bgnbd']:.2f},"
+        f" Gamma-Gamma {payload['log_likelihood']['gamma_gamma']:.2f}",
+        f"customers {payload['customers']:,} ({payload['repeat_customers']:,} with a repeat purchase)",
+        f"per-customer predictions: {payload['output']}",
+        *(f"note: {w}" for w in payload["warnings"]),
+    ]
+    return "\n".join(lines)
+
+
+# -- engagement -------------------------------------------------------------------------
+def cmd_engagement(args: argparse.Namespace) -> int:
+    """Print the engagement analysis and the RFM groups (the Engagement & RFM section)."""
+    from analytics import engagement
+
+    db = open_database(args.db, read_only=True)
+    try:
+        backend = db.backend()
+        filters = _period_filters(backend, args)
+        rfm = engagement.compute_rfm(backend, filters)
+        analysis = engagement.compute_engagement_analysis(backend, filters, rfm=rfm)
+        payload = {"analysis": analysis, "rfm_groups": engagement.summarize_rfm_groups(rfm)}
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+    finally:
+        db.close()
+    _emit(payload, as_json=args.json, text=lambda: _engagement_text(payload))
+    return 0
+
+
+def _engagement_text(payload: dict) -> str:
+    drivers = payload["analysis"].drivers
+    lines = [f"Engagement score {format_value(drivers.score, 'score')}"]
+    if drivers.change is not None:
+        lines[0] += f", change {drivers.change:+.2f} (95% CI {drivers.ci_low:+.2f} to {drivers.ci_high:+.2f})"
+    for row in drivers.components.iter_rows(named=True):
+        lines.append(f"  {row['label']:<20} {row['points']:6.2f} points")
+    lines.append("RFM groups:")
+    for row in payload["rfm_groups"].iter_rows(named=True):
+        lines.append(f"  {row['rfm_group']:<20} {row['customers']:>8,}")
+    return "\n".join(lines)
+
+
+def _nps_text(drill: Any) -> str:
+    f, c = drill.filters, drill.change
+    lines = [
+        f"NPS {f.start_month:%Y-%m} to {f.end_month:%Y-%m}: {format_value(drill.current.nps, 'score')}"
+        f" (95% CI {format_interval(drill.current.ci_low, drill.current.ci_high, 'score')},"
+        f" {drill.current.answers:,} answers)"
+    ]
+    if c.difference is not None:
+        verdict = "significant" if c.significant else "within noise"
+        lines.append(f"  change vs {c.label_b}: {c.difference:+.1f} points, p = {c.p_value:.3g} ({verdict})")
+    for dimension, table in drill.breakdowns.items():
+        lines.append(f"  by {dimension}:")
+        for row in table.iter_rows(named=True):
+            flag = "  (too few answers)" if row["small"] else ""
+            lines.append(
+                f"    {row['group']:<24} {format_value(row['nps'], 'score'):>8}  n={row['answers']:,}{flag}"
+            )
+    return "\n".join(lines)
 
 
 def _kpi_text(summary: Any) -> str:
@@ -244,13 +455,56 @@ def build_parser() -> argparse.ArgumentParser:
     )
     users.set_defaults(func=cmd_users)
 
-    kpi = sub.add_parser("kpis", parents=[common], help="the executive KPIs, with the page's filters")
-    kpi.add_argument("--start", help="first month YYYY-MM (default: three months before the last)")
-    kpi.add_argument("--end", help="last month YYYY-MM (default: the last full month)")
-    kpi.add_argument("--region", action="append", choices=REGIONS, help="keep a region (repeatable)")
-    kpi.add_argument("--age-band", action="append", choices=AGE_BANDS, help="keep an age band (repeatable)")
-    kpi.add_argument("--product", action="append", choices=PRODUCT_IDS, help="keep holders of a product")
+    # The sidebar filters of the pages, for every command that reads a period.
+    period = argparse.ArgumentParser(add_help=False)
+    period.add_argument("--start", help="first month YYYY-MM (default: three months before the last)")
+    period.add_argument("--end", help="last month YYYY-MM (default: the last full month)")
+    period.add_argument("--region", action="append", choices=REGIONS, help="keep a region (repeatable)")
+    period.add_argument(
+        "--age-band", action="append", choices=AGE_BANDS, help="keep an age band (repeatable)"
+    )
+    period.add_argument("--product", action="append", choices=PRODUCT_IDS, help="keep holders of a product")
+
+    kpi = sub.add_parser("kpis", parents=[common, period], help="the executive KPIs, with the page's filters")
     kpi.set_defaults(func=cmd_kpis)
+
+    nps_cmd = sub.add_parser(
+        "nps", parents=[common, period], help="NPS drill-down: by month and group, with intervals and tests"
+    )
+    nps_cmd.set_defaults(func=cmd_nps)
+
+    engagement_cmd = sub.add_parser(
+        "engagement", parents=[common, period], help="engagement distribution, drivers, movement; RFM groups"
+    )
+    engagement_cmd.set_defaults(func=cmd_engagement)
+
+    clv_cmd = sub.add_parser(
+        "clv",
+        parents=[common],
+        help="predictive CLV (BG/NBD + Gamma-Gamma) of a transaction file, or of the bank (stored)",
+    )
+    clv_cmd.add_argument("--input", help="CSV or Parquet transaction log (one row per transaction)")
+    clv_cmd.add_argument("--customer-col", help="customer id column of --input")
+    clv_cmd.add_argument("--date-col", help="date column of --input")
+    clv_cmd.add_argument("--value-col", help="value column of --input")
+    clv_cmd.add_argument("--calibration-end", help="last day of the calibration window, YYYY-MM-DD")
+    clv_cmd.add_argument("--holdout-end", help="last day of the holdout window, YYYY-MM-DD (optional)")
+    clv_cmd.add_argument(
+        "--as-of", help="the day the file was taken (default today); later dates are refused"
+    )
+    clv_cmd.add_argument("--output", help="per-customer file, .csv or .parquet (default INPUT_clv.csv)")
+    clv_cmd.add_argument("--period", choices=["day", "week", "month"], default="week", help="time unit")
+    clv_cmd.add_argument("--horizon", type=float, help="CLV horizon in periods (default one year)")
+    clv_cmd.add_argument(
+        "--discount-rate", type=float, default=0.10, help="annual discount rate (default 0.10)"
+    )
+    clv_cmd.add_argument(
+        "--holdout-days", type=int, default=182, help="bank: holdout of the check fit (default 182)"
+    )
+    clv_cmd.add_argument(
+        "--if-missing", action="store_true", help="bank: do nothing if a fit of this data exists"
+    )
+    clv_cmd.set_defaults(func=cmd_clv)
     return parser
 
 

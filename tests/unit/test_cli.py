@@ -8,6 +8,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from analytics import cli, kpis
@@ -189,4 +190,95 @@ def test_sample_data_builds_a_small_bank_and_skips_an_existing_one(tmp_path):
     assert db.query("select count(*) from customers").item() == 300
     db.close()
     again = run_cli("sample-data", "--if-missing", "--db", str(target))
+    assert again.returncode == 0 and "nothing to do" in again.stderr
+
+
+# -- nps, engagement, clv, retention ----------------------------------------------------------
+def test_nps_json_is_the_drilldown_of_the_library(sample_bank_path):
+    from analytics import engagement, nps
+
+    result = run_cli("nps", "--db", str(sample_bank_path), "--start", "2026-03", "--end", "2026-03", "--json")
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    db = Database(sample_bank_path, read_only=True)
+    filters = KpiFilters(date(2026, 3, 1), date(2026, 3, 1))
+    segments = engagement.rfm_segments(engagement.compute_rfm(db.backend(), filters))
+    drill = nps.compute_nps_drilldown(db.backend(), filters, dimensions=nps.NPS_DIMENSIONS, segments=segments)
+    db.close()
+    assert payload["current"]["nps"] == pytest.approx(drill.current.nps, abs=1e-12)
+    assert payload["change"]["p_value"] == pytest.approx(drill.change.p_value)
+    assert set(payload["breakdowns"]) == set(nps.NPS_DIMENSIONS)
+    by_segment = {row["group"]: row["answers"] for row in payload["breakdowns"]["segment"]}
+    assert by_segment == dict(drill.breakdowns["segment"].select("group", "answers").iter_rows())
+    assert len(payload["trend"]) == 12
+
+
+def test_engagement_json_lists_drivers_and_rfm_groups(sample_bank_path):
+    result = run_cli("engagement", "--db", str(sample_bank_path), "--json")
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    drivers = payload["analysis"]["drivers"]
+    assert sum(row["points"] for row in drivers["components"]) == pytest.approx(drivers["score"])
+    assert [row["rfm_group"] for row in payload["rfm_groups"]][0] == "Champions"
+
+
+def test_clv_on_the_cdnow_file_prints_the_published_parameters(tmp_path):
+    import zipfile
+
+    from tests.unit.test_clv import _lifetimes_wheel
+
+    with zipfile.ZipFile(_lifetimes_wheel()) as wheel:
+        text = wheel.read("lifetimes/datasets/CDNOW_sample.txt").decode()
+    rows = [line.split() for line in text.splitlines() if line.strip()]
+    source = tmp_path / "cdnow.csv"
+    source.write_text(
+        "customer,date,cds,dollars\n"
+        + "".join(f"{r[1]},{r[2][:4]}-{r[2][4:6]}-{r[2][6:]},{r[3]},{r[4]}\n" for r in rows)
+    )
+    args = ["--customer-col", "customer", "--date-col", "date", "--value-col", "dollars"]
+    result = run_cli(
+        "clv",
+        "--input",
+        str(source),
+        *args,
+        "--calibration-end",
+        "1997-09-30",
+        "--holdout-end",
+        "1998-06-30",
+        "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    published = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426, "p": 6.25, "q": 3.74, "gamma": 15.44}
+    for key, value in published.items():
+        assert payload[key] == pytest.approx(value, abs=0.006 if key in ("p", "q", "gamma") else 0.0006), key
+    assert payload["log_likelihood"]["bgnbd"] == pytest.approx(-9582.4, abs=0.05)
+    output = pl.read_csv(payload["output"])
+    assert output.height == payload["customers"] == 2357
+    assert {"probability_alive", "expected_transactions", "expected_average_value", "clv"} <= set(
+        output.columns
+    )
+    assert sum(row["actual_total"] for row in payload["calibration_holdout"]) == 1882
+    missing = run_cli("clv", "--input", str(source), "--customer-col", "customer")
+    assert missing.returncode == 1 and "--date-col, --value-col, --calibration-end" in missing.stderr
+    bad = run_cli(
+        "clv",
+        "--input",
+        str(source),
+        *args[:2],
+        "--date-col",
+        "when",
+        *args[4:],
+        "--calibration-end",
+        "1997-09-30",
+    )
+    assert bad.returncode == 1 and "no column 'when'" in bad.stderr
+
+
+def test_clv_on_the_bank_is_stored_once(writable_bank):
+    first = run_cli("clv", "--db", str(writable_bank), "--json")
+    assert first.returncode == 0, first.stderr
+    payload = json.loads(first.stdout)
+    assert payload["customers"] > 0 and "clv_predictions" in payload["output"]
+    again = run_cli("clv", "--db", str(writable_bank), "--if-missing")
     assert again.returncode == 0 and "nothing to do" in again.stderr
