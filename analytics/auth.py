@@ -47,6 +47,7 @@ MSG_NO_SUCH_USER = "There is no user {username!r}."
 # menu merely hides what a role cannot open.
 PAGE_ACCESS: dict[str, tuple[Role, ...]] = {
     "executive_summary": ("executive", "marketing_analyst", "admin"),
+    "kpis": ("executive", "marketing_analyst", "admin"),
     "account": ROLES,
 }
 

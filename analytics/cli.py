@@ -345,6 +345,63 @@ def _clv_text(payload: dict) -> str:
     return "\n".join(lines)
 
 
+# -- retention --------------------------------------------------------------------------
+def cmd_retention(args: argparse.Namespace) -> int:
+    """Print the retention section: cohort cells, monthly retention and churn, survival by group."""
+    from analytics import retention
+
+    db = open_database(args.db, read_only=True)
+    try:
+        backend = db.backend()
+        filters = _period_filters(backend, args)
+        matrix = retention.compute_cohort_matrix(
+            backend, end_month=filters.end_month, regions=filters.regions, age_bands=filters.age_bands
+        )
+        series = retention.compute_retention_series(backend, filters)
+        survival = retention.compute_survival(
+            backend, by=args.by, regions=filters.regions, age_bands=filters.age_bands
+        )
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+    finally:
+        db.close()
+    payload = {
+        "cohorts": matrix,
+        "series": series,
+        # The curves can run to hundreds of rows per group: the groups, landmarks and test are
+        # what the page's table shows; --curves adds the step points.
+        "survival": {
+            "by": survival.by,
+            "subject": survival.subject,
+            "time_unit": survival.time_unit,
+            "groups": survival.groups,
+            "landmarks": survival.landmarks,
+            "log_rank": survival.log_rank,
+            "excluded_before_history": survival.excluded_before_history,
+            **({"curves": survival.curves} if args.curves else {}),
+        },
+    }
+    _emit(payload, as_json=args.json, text=lambda: _retention_text(payload))
+    return 0
+
+
+def _retention_text(payload: dict) -> str:
+    series = payload["series"].series
+    lines = ["month      retention  churn"]
+    for row in series.iter_rows(named=True):
+        lines.append(
+            f"{row['month']:%Y-%m}    {format_value(row['retention_rate'], 'pct'):>8}  "
+            f"{format_value(row['churn_rate'], 'pct'):>6}"
+        )
+    survival = payload["survival"]
+    lines.append(f"survival by {survival['by']}:")
+    for row in survival["groups"].iter_rows(named=True):
+        lines.append(f"  {row['group']:<20} subjects {row['subjects']:>8,}  median {row['median']}")
+    if survival["log_rank"] is not None:
+        lines.append(f"  log-rank p = {survival['log_rank'].p_value:.3g}")
+    return "\n".join(lines)
+
+
 # -- engagement -------------------------------------------------------------------------
 def cmd_engagement(args: argparse.Namespace) -> int:
     """Print the engagement analysis and the RFM groups (the Engagement & RFM section)."""
@@ -477,6 +534,20 @@ def build_parser() -> argparse.ArgumentParser:
         "engagement", parents=[common, period], help="engagement distribution, drivers, movement; RFM groups"
     )
     engagement_cmd.set_defaults(func=cmd_engagement)
+
+    retention_cmd = sub.add_parser(
+        "retention", parents=[common, period], help="cohorts, monthly retention and churn, survival curves"
+    )
+    retention_cmd.add_argument(
+        "--by",
+        default="none",
+        choices=["none", "region", "age_band", "gender", "preferred_channel", "first_product", "product"],
+        help="survival curves by this group (product: holdings from opening to closing)",
+    )
+    retention_cmd.add_argument(
+        "--curves", action="store_true", help="include every step of the survival curves"
+    )
+    retention_cmd.set_defaults(func=cmd_retention)
 
     clv_cmd = sub.add_parser(
         "clv",

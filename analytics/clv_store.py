@@ -116,23 +116,44 @@ def _parameters(result: ClvResult) -> dict:
     }
 
 
-def fit_bank_clv(
-    db: Database,
+@dataclass(frozen=True)
+class BankClvFits:
+    """The two fits of one run on the bank (see the module docstring).
+
+    Parameters
+    ----------
+    check, final : analytics.clv.ClvResult
+        The fit that ends before the holdout (with the holdout table) and the fit on all data.
+    check_end, as_of : datetime.date
+        End of the check fit's calibration; the snapshot date (end of everything).
+    """
+
+    check: ClvResult
+    final: ClvResult
+    check_end: date
+    as_of: date
+
+
+def compute_bank_clv(
+    backend: ibis.BaseBackend,
     *,
+    as_of: date,
+    history_start: date,
     period: Period = DEFAULT_PERIOD,
     holdout_days: int = DEFAULT_HOLDOUT_DAYS,
     horizon_periods: float | None = None,
     discount_rate: float = DEFAULT_DISCOUNT_RATE,
-    fitted_by: str = "batch",
     progress: Callable[[str], None] | None = None,
-) -> StoredClvFit | None:
-    """Fit BG/NBD + Gamma-Gamma on the bank's spend, check it on a holdout, store the result.
+) -> BankClvFits:
+    """Fit the check and final BG/NBD + Gamma-Gamma models on the bank's spend (nothing stored).
 
     Parameters
     ----------
-    db : Database
-        The bank, opened read-write (the fit is stored in ``clv_fits`` and
-        ``clv_predictions``, replacing the previous predictions).
+    backend : ibis.BaseBackend
+        Backend over the bank.
+    as_of, history_start : datetime.date
+        The data's snapshot date and first day (``Database.snapshot_date()``,
+        ``Database.history_start()``).
     period : {"day", "week", "month"}
         Time unit of the models.
     holdout_days : int
@@ -141,15 +162,13 @@ def fit_bank_clv(
         CLV horizon in periods (default one year).
     discount_rate : float
         Annual discount rate of the CLV.
-    fitted_by : str
-        Recorded with the fit (the user name, or "batch").
     progress : callable, optional
         Called with one line per step.
 
     Returns
     -------
-    StoredClvFit
-        The stored fit (as read back from the database).
+    BankClvFits
+        Both fits.
 
     Raises
     ------
@@ -161,9 +180,6 @@ def fit_bank_clv(
     say = progress or (lambda _line: None)
     if not 7 <= holdout_days <= 730:
         raise ValueError(MSG_BAD_HOLDOUT.format(days=holdout_days))
-    backend = db.backend()
-    as_of = db.snapshot_date()
-    history_start = db.history_start()
     if (as_of - history_start).days < 2 * holdout_days:
         raise ValueError(
             MSG_TOO_LITTLE_HISTORY.format(
@@ -182,7 +198,55 @@ def fit_bank_clv(
     say(f"final fit: calibration to {as_of} ({check.n_customers:,} customers in the check fit)")
     final_summary = summarize_transactions(log, **columns, calibration_end=as_of, period=period, as_of=as_of)
     final = fit_clv(final_summary, horizon_periods=horizon_periods, discount_rate=discount_rate)
+    return BankClvFits(check=check, final=final, check_end=check_end, as_of=as_of)
 
+
+def fit_bank_clv(
+    db: Database,
+    *,
+    period: Period = DEFAULT_PERIOD,
+    holdout_days: int = DEFAULT_HOLDOUT_DAYS,
+    horizon_periods: float | None = None,
+    discount_rate: float = DEFAULT_DISCOUNT_RATE,
+    fitted_by: str = "batch",
+    progress: Callable[[str], None] | None = None,
+) -> StoredClvFit | None:
+    """Fit the bank's CLV models (:func:`compute_bank_clv`) and store them.
+
+    Parameters
+    ----------
+    db : Database
+        The bank, opened read-write (the fit is stored in ``clv_fits`` and
+        ``clv_predictions``, replacing the previous predictions).
+    period, holdout_days, horizon_periods, discount_rate, progress
+        As :func:`compute_bank_clv`.
+    fitted_by : str
+        Recorded with the fit (the user name, or "batch").
+
+    Returns
+    -------
+    StoredClvFit
+        The stored fit (as read back from the database).
+
+    Raises
+    ------
+    analytics.clv.ClvFitError
+        When a model cannot be fitted (the message says why).
+    ValueError
+        For a holdout out of range or longer than the data allows.
+    """
+    say = progress or (lambda _line: None)
+    fits = compute_bank_clv(
+        db.backend(),
+        as_of=db.snapshot_date(),
+        history_start=db.history_start(),
+        period=period,
+        holdout_days=holdout_days,
+        horizon_periods=horizon_periods,
+        discount_rate=discount_rate,
+        progress=say,
+    )
+    check, final, check_end, as_of = fits.check, fits.final, fits.check_end, fits.as_of
     fit_id = uuid.uuid4().hex[:12]
     fitted_at = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     calibration = check.calibration_holdout
@@ -213,7 +277,7 @@ def fit_bank_clv(
     )
     say(f"storing {predictions.height:,} customers' predictions")
     db.store_model_output(append={CLV_FITS.name: record}, replace={CLV_PREDICTIONS.name: predictions})
-    return load_stored_clv(backend)
+    return load_stored_clv(db.backend())
 
 
 def load_stored_clv(backend: ibis.BaseBackend) -> StoredClvFit | None:

@@ -29,11 +29,12 @@ MSG_UNEXPECTED = (
 # that may open it; each page checks the role again on the server side.
 PAGES: tuple[tuple[str, str, str, str], ...] = (
     ("executive_summary", "../pages/executive_summary.py", "Executive summary", ":material/dashboard:"),
+    ("kpis", "../pages/kpis.py", "KPIs", ":material/monitoring:"),
     ("account", "../pages/account.py", "Account", ":material/person:"),
 )
 
 # Pages that read the shared sidebar filters; the others do not show them.
-FILTERED_PAGES = frozenset({"executive_summary"})
+FILTERED_PAGES = frozenset({"executive_summary", "kpis"})
 
 PRODUCT_LABELS = {
     "current_account": "Current account",

@@ -16,6 +16,12 @@ PRODUCTS = "filter_products"
 TREND_KPI = "trend_kpi"
 BREAKDOWN_DIMENSION = "breakdown_dimension"
 BREAKDOWN_KPI = "breakdown_kpi"
+KPI_SECTION = "kpi_section"
+NPS_DIMENSION = "nps_dimension"
+ENGAGEMENT_DIMENSION = "engagement_dimension"
+COHORT_METRIC = "cohort_metric"
+SURVIVAL_BY = "survival_by"
+LOGGED_VIEWS = "logged_personal_data_views"
 
 PERIOD_PRESETS: dict[str, int | None] = {
     "Last month": 1,
@@ -36,6 +42,12 @@ DEFAULTS: dict[str, Any] = {
     TREND_KPI: "nps",
     BREAKDOWN_DIMENSION: "region",
     BREAKDOWN_KPI: "nps",
+    KPI_SECTION: "nps",
+    NPS_DIMENSION: "channel",
+    ENGAGEMENT_DIMENSION: "region",
+    COHORT_METRIC: "retained_share",
+    SURVIVAL_BY: "none",
+    LOGGED_VIEWS: None,
 }
 
 

@@ -247,6 +247,43 @@ def task_page(args: argparse.Namespace) -> dict:
     }
 
 
+def task_clv(args: argparse.Namespace) -> dict:
+    """Predictive CLV on the bank: the run ``python -m analytics clv`` makes, without the write.
+
+    The daily spend log query, then the check fit (summary with a 26-week holdout, both
+    models, the holdout table) and the final fit (summary to the snapshot, both models,
+    every customer's predictions). Phases are timed from the pipeline's progress lines.
+    """
+    t0 = time.perf_counter()
+    from analytics.clv_store import compute_bank_clv
+    from analytics.db import Database
+
+    imported = time.perf_counter()
+    rss_imports = _peak_rss_mb()
+    marks: list[float] = []
+    start = time.perf_counter()
+    db = Database(args.db, read_only=True, threads=args.threads)
+    fits = compute_bank_clv(
+        db.backend(),
+        as_of=db.snapshot_date(),
+        history_start=db.history_start(),
+        progress=lambda _line: marks.append(time.perf_counter()),
+    )
+    done = time.perf_counter()
+    db.close()
+    # marks: log read starts, check fit starts, final fit starts.
+    return {
+        "import_seconds": imported - t0,
+        "seconds": done - start,
+        "log_seconds": marks[1] - marks[0],
+        "check_fit_seconds": marks[2] - marks[1],
+        "final_fit_seconds": done - marks[2],
+        "customers": fits.final.n_customers,
+        "rss_after_imports_mb": rss_imports,
+        "peak_rss_mb": _peak_rss_mb(),
+    }
+
+
 TASKS = {
     "generate": task_generate,
     "summary": task_summary,
@@ -254,6 +291,7 @@ TASKS = {
     "floor": task_floor,
     "sizes": task_sizes,
     "page": task_page,
+    "clv": task_clv,
 }
 
 

@@ -282,3 +282,24 @@ def test_clv_on_the_bank_is_stored_once(writable_bank):
     assert payload["customers"] > 0 and "clv_predictions" in payload["output"]
     again = run_cli("clv", "--db", str(writable_bank), "--if-missing")
     assert again.returncode == 0 and "nothing to do" in again.stderr
+
+
+def test_retention_json_is_what_the_library_computes(sample_bank_path):
+    from analytics import retention
+
+    result = run_cli("retention", "--db", str(sample_bank_path), "--by", "region", "--json")
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    db = Database(sample_bank_path, read_only=True)
+    matrix = retention.compute_cohort_matrix(
+        db.backend(), end_month=kpis.default_filters(db.backend()).end_month
+    )
+    survival = retention.compute_survival(db.backend(), by="region")
+    db.close()
+    assert len(payload["cohorts"]["cells"]) == matrix.cells.height
+    assert payload["cohorts"]["customers_before_history"] == matrix.customers_before_history
+    assert len(payload["series"]["series"]) == 12
+    assert payload["survival"]["log_rank"]["p_value"] == pytest.approx(survival.log_rank.p_value)
+    assert "curves" not in payload["survival"]
+    bad = run_cli("retention", "--db", str(sample_bank_path), "--by", "shoe_size")
+    assert bad.returncode == 2 and "invalid choice" in bad.stderr
