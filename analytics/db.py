@@ -445,13 +445,22 @@ class Database:
                 raise
 
     def _rebuild_rollups(self) -> None:
-        from analytics.rollups import build_customer_month, build_kpi_cube, build_kpi_cube_product
+        from analytics.rollups import (
+            build_cohort_cube,
+            build_customer_month,
+            build_kpi_cube,
+            build_kpi_cube_product,
+        )
 
         backend = self.backend()
         history_start = self.history_start()
         expr = build_customer_month(backend, as_of=self.snapshot_date(), history_start=history_start)
         backend.insert("customer_month", expr, overwrite=True)
-        for name, build in (("kpi_cube", build_kpi_cube), ("kpi_cube_product", build_kpi_cube_product)):
+        for name, build in (
+            ("kpi_cube", build_kpi_cube),
+            ("kpi_cube_product", build_kpi_cube_product),
+            ("cohort_cube", build_cohort_cube),
+        ):
             backend.insert(name, build(backend, history_start=history_start), overwrite=True)
 
     def history_start(self):

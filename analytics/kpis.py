@@ -707,9 +707,7 @@ def default_filters(backend: ibis.BaseBackend, *, months: int = 3) -> KpiFilters
     if not present:
         end = add_months(datetime.now(UTC).date().replace(day=1), -1)
         return KpiFilters(start_month=add_months(end, -(months - 1)), end_month=end)
-    as_of = _snapshot_date(backend) or present[-1]
-    last_full = as_of.replace(day=1) if (as_of + timedelta(days=1)).day == 1 else add_months(as_of, -1)
-    last_full = last_full.replace(day=1)
+    last_full = last_full_month(_snapshot_date(backend) or present[-1])
     end = min(present[-1], last_full) if last_full >= present[0] else present[-1]
     start = max(present[0], add_months(end, -(months - 1)))
     return KpiFilters(start_month=start, end_month=end)
@@ -1603,6 +1601,19 @@ def normalize_filters(filters: KpiFilters) -> KpiFilters:
     )
 
 
+def last_full_month(as_of: date) -> date:
+    """The last whole month of data: the snapshot month if the snapshot is its last day, else the one before.
+
+    Examples
+    --------
+    >>> last_full_month(date(2026, 10, 31)), last_full_month(date(2026, 10, 30))
+    (datetime.date(2026, 10, 1), datetime.date(2026, 9, 1))
+    """
+    if (as_of + timedelta(days=1)).day == 1:
+        return as_of.replace(day=1)
+    return add_months(as_of.replace(day=1), -1)
+
+
 def add_months(month: date, n: int) -> date:
     """The first day of the month ``n`` months after ``month`` (``n`` may be negative).
 
@@ -1617,9 +1628,3 @@ def add_months(month: date, n: int) -> date:
 
 def _months_between(first: date, last: date) -> int:
     return (last.year - first.year) * 12 + last.month - first.month
-
-
-# TEMPORARY aliases while parallel work lands; removed before the commit that closes issue 3.
-_customer_month_rows = customer_month_rows
-_normalized = normalize_filters
-_add_months = add_months

@@ -6,8 +6,8 @@ while they do?" (docs/retention.md):
 1. **Cohort matrix** (:func:`compute_cohort_matrix`): customers grouped by the month they
    joined (their *cohort*), followed month by month: how many are still customers
    ``k`` months later and what margin they bring. One grouped Ibis aggregation over the
-   ``customer_month`` rollup joined to the customers who joined inside the history;
-   :func:`cohort_heatmap` pivots it for a heat map.
+   maintained ``cohort_cube`` (``customer_month`` joined to the customers who joined inside
+   the history, summed at load time); :func:`cohort_heatmap` pivots it for a heat map.
 2. **Retention and churn series** (:func:`compute_retention_series`): the executive
    KPIs' customer retention and churn rates month by month, from
    :func:`analytics.kpis.compute_trend`, with Wilson 95% intervals
@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from statistics import NormalDist
 from typing import Literal, get_args
 
@@ -339,7 +339,7 @@ def compute_cohort_matrix(
         raise ValueError(MSG_BAD_COHORT_RANGE.format(start=first, end=last))
 
     history_start, as_of = _dataset_dates(backend)
-    last_month = _last_full_month(as_of) if as_of else None
+    last_month = kpis.last_full_month(as_of) if as_of else None
     empty = CohortMatrix(
         cells=pl.DataFrame(schema=CELL_SCHEMA),
         history_start=history_start,
@@ -410,27 +410,26 @@ def _cohort_sums(
     regions: tuple[str, ...],
     age_bands: tuple[str, ...],
 ) -> ir.Table:
-    """The one grouped query: customer-months of cohorts ``first..last`` per (cohort, month).
+    """The one grouped query: cohort members and their margin per (cohort, month).
 
-    Cohort members come from ``customers.joined_at`` (a hash join on 2-10% of the
-    customers); grouping by the calendar month rather than by k keeps the per-row work to
-    the join, k is derived from the few hundred groups afterwards.
+    It reads the maintained ``cohort_cube`` (:func:`analytics.rollups.build_cohort_cube`,
+    rebuilt with the other rollups at every load), whose rows are already summed per
+    cohort, month, region and age band: the filters keep its slices and one small
+    GROUP BY adds them up.
     """
-    customers = _table("customers")
-    joined = customers.filter(
-        customers.joined_at >= ibis.literal(first, type="date"),
-        customers.joined_at < ibis.literal(_add_months(last, 1), type="date"),
-    ).select(customer_id=customers.customer_id, cohort_month=customers.joined_at.truncate("M").cast("date"))
-    cm = _table("customer_month")
-    preds = [cm.month <= ibis.literal(last_month, type="date")]
+    cube = _table("cohort_cube")
+    preds = [
+        cube.cohort_month >= ibis.literal(first, type="date"),
+        cube.cohort_month <= ibis.literal(last, type="date"),
+        cube.month <= ibis.literal(last_month, type="date"),
+    ]
     if regions:
-        preds.append(cm.region.isin(list(regions)))
+        preds.append(cube.region.isin(list(regions)))
     if age_bands:
-        preds.append(cm.age_band.isin(list(age_bands)))
-    rows = cm.filter(*preds).select("customer_id", "month", revenue=cm.fee_margin + cm.holding_margin)
-    rows = rows.join(joined, "customer_id")
+        preds.append(cube.age_band.isin(list(age_bands)))
+    rows = cube.filter(*preds)
     return rows.group_by("cohort_month", "month").aggregate(
-        retained=rows.count().cast("int64"), revenue=rows.revenue.sum().cast("float64")
+        retained=rows.customers.sum().cast("int64"), revenue=rows.margin.sum().cast("float64")
     )
 
 
@@ -1082,15 +1081,3 @@ def _dataset_dates(backend: ibis.BaseBackend) -> tuple[date | None, date | None]
         last = backend.to_polars(tx.aggregate(last=tx.ts.max())).item(0, 0)
         as_of = last.date() if last is not None else None
     return history_start, as_of
-
-
-def _last_full_month(as_of: date) -> date:
-    """The snapshot month if the snapshot is its last day, else the month before (as default_filters)."""
-    if (as_of + timedelta(days=1)).day == 1:
-        return as_of.replace(day=1)
-    return _add_months(as_of.replace(day=1), -1)
-
-
-def _add_months(month: date, n: int) -> date:
-    index = month.year * 12 + month.month - 1 + n
-    return date(index // 12, index % 12 + 1, 1)

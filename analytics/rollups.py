@@ -30,7 +30,7 @@ import ibis
 import ibis.expr.types as ir
 
 from analytics import kpi_stats as es
-from analytics.schemas import CUSTOMER_MONTH, KPI_CUBE, KPI_CUBE_PRODUCT
+from analytics.schemas import COHORT_CUBE, CUSTOMER_MONTH, KPI_CUBE, KPI_CUBE_PRODUCT
 
 JOINED_BEFORE_HISTORY = date(1900, 1, 1)
 """``joined_bucket`` of customers who joined before the data set's history starts."""
@@ -407,4 +407,37 @@ def build_kpi_cube_product(backend: ibis.BaseBackend, *, history_start: date) ->
     )
     return build_kpi_cube_rows(rows, ("month", "product_id", *CUBE_KEYS[1:])).select(
         *KPI_CUBE_PRODUCT.schema.names()
+    )
+
+
+def build_cohort_cube(backend: ibis.BaseBackend, *, history_start: date) -> ir.Table:
+    """Expression for ``cohort_cube``: cohort members per join month, month, region and age band.
+
+    The cohort heat maps (:func:`analytics.retention.compute_cohort_matrix`) sum it instead
+    of joining ``customer_month`` to the customers on every request: about 11,000 rows at
+    200,000 customers instead of millions.
+
+    Parameters
+    ----------
+    backend : ibis.BaseBackend
+        Backend holding ``customers`` and the freshly built ``customer_month``.
+    history_start : datetime.date
+        First month of the history: customers who joined before it belong to no cohort.
+
+    Returns
+    -------
+    ibis.Table
+        Rows with the contract's columns, in its order.
+    """
+    customers = backend.table("customers")
+    joined = customers.filter(customers.joined_at >= ibis.literal(history_start, type="date")).select(
+        customer_id=customers.customer_id, cohort_month=_month(customers.joined_at)
+    )
+    cm = backend.table("customer_month")
+    rows = cm.select("customer_id", "month", "region", "age_band", margin=cm.fee_margin + cm.holding_margin)
+    rows = rows.join(joined, "customer_id")
+    return (
+        rows.group_by("cohort_month", "month", "region", "age_band")
+        .aggregate(customers=rows.count().cast("int64"), margin=rows.margin.sum().cast("float64"))
+        .select(*COHORT_CUBE.schema.names())
     )

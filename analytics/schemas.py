@@ -726,7 +726,35 @@ KPI_CUBE_PRODUCT = TableSpec(
     primary_key=("month", "product_id", "region", "age_band", "joined_bucket"),
 )
 
-DERIVED_TABLES: tuple[TableSpec, ...] = (CUSTOMER_MONTH, KPI_CUBE, KPI_CUBE_PRODUCT)
+COHORT_CUBE = TableSpec(
+    name="cohort_cube",
+    description=(
+        "Derived cube of customer_month for the cohort heat maps: customers who joined inside the"
+        " history, counted per join month, calendar month, region and age band; rebuilt by"
+        " analytics.db.refresh_rollups after every load."
+    ),
+    schema=pl.Schema(
+        {
+            "cohort_month": pl.Date,
+            "month": pl.Date,
+            "region": pl.String,
+            "age_band": pl.String,
+            "customers": pl.Int64,
+            "margin": pl.Float64,
+        }
+    ),
+    columns={
+        "cohort_month": "Month the customers joined (first day), on or after the history's start.",
+        "month": "Calendar month (first day) of the count.",
+        "region": "Customers' region.",
+        "age_band": "Customers' age band on the snapshot date.",
+        "customers": "Members of the cohort who were customers in the month (customer_month rows).",
+        "margin": "Their fee plus holding margin in the month, EUR.",
+    },
+    primary_key=("cohort_month", "month", "region", "age_band"),
+)
+
+DERIVED_TABLES: tuple[TableSpec, ...] = (CUSTOMER_MONTH, KPI_CUBE, KPI_CUBE_PRODUCT, COHORT_CUBE)
 
 CLV_FITS = TableSpec(
     name="clv_fits",
