@@ -1,4 +1,4 @@
-"""Benchmark of the executive KPIs: ``python -m bench.run [--tiers S,M] [--out BENCHMARKS.md]``.
+"""Benchmark of the executive KPIs and the KPIs page: ``python -m bench.run [--tiers S,M]``.
 
 Builds the sample bank at each tier with ``sample_data.build_sample_database`` into
 bench/data/ (reused when already built by the same generator, schema and rollup code,
@@ -10,7 +10,9 @@ as tests/conftest.py does), then measures, each in a fresh process (bench.tasks)
 - the plain pandas implementation (bench.pandas_baseline): loading the raw tables,
   reported apart, then computing the same numbers, checked against ours to 1e-6;
 - the floor: one DuckDB pass over all transactions (monthly actives and spend);
-- a filter change on the executive page through Streamlit's AppTest, when the app exists.
+- a filter change on the executive page through Streamlit's AppTest, when the app exists;
+- the KPIs page's cohort matrix against one pass over ``customer_month``, and the
+  predictive CLV fit on the bank's transactions (BG/NBD + Gamma-Gamma, both fits).
 
 Thread counts are set on purpose: ``OMP_NUM_THREADS=1`` and DuckDB ``threads=2``.
 """
@@ -44,6 +46,9 @@ TARGET_COLD_SECONDS = 1.0
 TARGET_SPEEDUP_VS_PANDAS = 3.0
 TARGET_MAX_FLOOR_RATIO = 2.0
 TARGET_FILTER_CHANGE_SECONDS = 0.300
+TARGET_CLV_M_SECONDS = 60.0
+TARGET_COHORT_FLOOR_RATIO = 3.0
+CLV_REPEATS = 3
 CHECK_TOLERANCE = 1e-6
 
 
@@ -62,6 +67,9 @@ class TierResult:
     pandas: list[dict] = field(default_factory=list)
     floor: list[dict] = field(default_factory=list)
     page: dict | None = None
+    clv: list[dict] = field(default_factory=list)
+    cohort: list[dict] = field(default_factory=list)
+    cohort_floor: list[dict] = field(default_factory=list)
 
 
 def child_env() -> dict[str, str]:
@@ -147,6 +155,10 @@ def measure_tier(name: str, customers: int, *, repeats: int, with_page: bool) ->
         result.summary.append(run_task("summary", *period))
         result.floor.append(run_task("floor", *period))
         result.pandas.append(run_task("pandas", *period, *(["--check"] if i == 0 else [])))
+        result.cohort.append(run_task("cohort", "--db", str(path)))
+        result.cohort_floor.append(run_task("cohort_floor", "--db", str(path)))
+        if i < CLV_REPEATS:
+            result.clv.append(run_task("clv", "--db", str(path)))
     if with_page:
         result.page = measure_page(path)
     return result
@@ -209,7 +221,7 @@ def render(results: list[TierResult], *, repeats: int, elapsed: float) -> str:
     """BENCHMARKS.md."""
     m = machine()
     lines = [
-        "# Benchmarks: executive KPIs",
+        "# Benchmarks: executive KPIs and the KPIs page",
         "",
         "Written by `python -m bench.run` (bench/run.py); do not edit by hand. See docs/kpis.md for what",
         "is computed and bench/pandas_baseline.py for the baseline.",
@@ -250,6 +262,15 @@ def render(results: list[TierResult], *, repeats: int, elapsed: float) -> str:
         "excluded from its compute time), then computes the same numbers with groupbys on the raw tables, "
         "never the rollup; its numbers are compared with ours value by value.",
         "- The floor is one DuckDB pass over every transaction: `" + _floor_sql() + "`.",
+        "- KPIs page: the cohort matrix (`analytics.retention.compute_cohort_matrix`, every cohort, "
+        "from the maintained `cohort_cube`) cold against its own floor, one DuckDB pass over the rollup "
+        "it summarises: `"
+        + _cohort_floor_sql()
+        + "`; predictive CLV (`analytics.clv_store.compute_bank_clv`): the daily debit-spend query, "
+        "the check fit (summary to 26 weeks before the snapshot, BG/NBD and Gamma-Gamma, the holdout "
+        "table) and the "
+        f"final fit (summary to the snapshot, both models, every customer's predictions); median of "
+        f"{CLV_REPEATS} processes; the write to the database is not included.",
         "- These machines sometimes deliver about one core's work while reporting two; whole runs then "
         "take up to twice as long. Compare figures as ratios within one run; the spread of the runs is "
         "shown.",
@@ -319,6 +340,25 @@ def render(results: list[TierResult], *, repeats: int, elapsed: float) -> str:
             f"{_peak(r.floor):,.0f} | {_spread(r.floor, 'seconds')}; "
             f"warm {_median(r.floor, 'warm_seconds'):.3f} s |",
         ]
+        if r.cohort:
+            lines += [
+                f"| KPIs page: cohort matrix, cold | {_median(r.cohort, 'seconds'):.3f} | "
+                f"{_peak(r.cohort):,.0f} | "
+                f"{_spread(r.cohort, 'seconds')}; warm {_median(r.cohort, 'warm_seconds'):.3f} s; "
+                f"{r.cohort[0]['cells']} cells |",
+                f"| cohort floor: one DuckDB pass over `customer_month`, cold | "
+                f"{_median(r.cohort_floor, 'seconds'):.3f} | {_peak(r.cohort_floor):,.0f} | "
+                f"{_spread(r.cohort_floor, 'seconds')}; "
+                f"warm {_median(r.cohort_floor, 'warm_seconds'):.3f} s |",
+            ]
+        if r.clv:
+            c = r.clv
+            lines.append(
+                f"| KPIs page: predictive CLV fit (both fits, {c[0]['customers']:,} customers) | "
+                f"{_median(c, 'seconds'):.1f} | {_peak(c):,.0f} | {_spread(c, 'seconds')}; spend query "
+                f"{_median(c, 'log_seconds'):.1f} s, check fit {_median(c, 'check_fit_seconds'):.1f} s, "
+                f"final fit {_median(c, 'final_fit_seconds'):.1f} s |"
+            )
         if r.page is not None:
             if r.page.get("seconds") is not None:
                 lines.append(
@@ -371,6 +411,27 @@ def render(results: list[TierResult], *, repeats: int, elapsed: float) -> str:
                 ratio <= TARGET_MAX_FLOOR_RATIO if judged else None,
             ),
         ]
+        if r.cohort:
+            cohort_ratio = _median(r.cohort, "seconds") / _median(r.cohort_floor, "seconds")
+            rows.append(
+                (
+                    f"tier {r.name}: cohort matrix <= {TARGET_COHORT_FLOOR_RATIO:g}x its floor "
+                    "(cold vs cold)",
+                    f"{cohort_ratio:.2f}x ({_median(r.cohort, 'seconds'):.3f} s vs "
+                    f"{_median(r.cohort_floor, 'seconds'):.3f} s); warm "
+                    f"{_median(r.cohort, 'warm_seconds') / _median(r.cohort_floor, 'warm_seconds'):.2f}x",
+                    cohort_ratio <= TARGET_COHORT_FLOOR_RATIO if judged else None,
+                )
+            )
+        if r.clv and r.name == "M":
+            clv_seconds = _median(r.clv, "seconds")
+            rows.append(
+                (
+                    f"predictive CLV fit on M < {TARGET_CLV_M_SECONDS:g} s, summary query included",
+                    f"{clv_seconds:.1f} s",
+                    clv_seconds < TARGET_CLV_M_SECONDS,
+                )
+            )
         if check is not None:
             rows.append(
                 (
@@ -409,6 +470,12 @@ def render(results: list[TierResult], *, repeats: int, elapsed: float) -> str:
             lines.append(f"| {label} | {measured} | {result} |")
     lines += ["", f"Whole run: {elapsed / 60:.1f} min. Overall: {_verdict(all(verdicts))}.", ""]
     return "\n".join(lines)
+
+
+def _cohort_floor_sql() -> str:
+    from bench.tasks import COHORT_FLOOR_SQL
+
+    return COHORT_FLOOR_SQL
 
 
 def _floor_sql() -> str:
