@@ -253,7 +253,7 @@ def nps_section(path: str, filters, user) -> None:
         with right:
             group_event = st.plotly_chart(
                 _share_bars(table, "group", group_labels),
-                key="nps_group_shares",
+                key=f"nps_group_shares_{dimension}",
                 on_select="rerun",
                 selection_mode="points",
             )
@@ -620,17 +620,7 @@ def clv_section(path: str, user) -> None:
             pl.DataFrame(
                 {
                     "Model": ["BG/NBD"] * 4 + ["Gamma-Gamma"] * 3 + ["BG/NBD", "Gamma-Gamma"],
-                    "Parameter": [
-                        "r",
-                        "alpha",
-                        "a",
-                        "b",
-                        "p",
-                        "q",
-                        "gamma",
-                        "log-likelihood",
-                        "log-likelihood",
-                    ],
+                    "Parameter": [k if "likelihood" not in k else "log-likelihood" for k in PARAMETER_KEYS],
                     "Final fit": [params[k] for k in PARAMETER_KEYS],
                     "Check fit": [check[k] for k in PARAMETER_KEYS],
                 }

@@ -675,9 +675,7 @@ def test_a_parameter_running_off_is_refused_and_a_penalty_fixes_it():
     n = 1000
     x = rng.integers(1, 20, n)
     m = 20.0 + rng.random(n)
-    with pytest.raises(
-        clv.ClvFitError, match=r"Gamma-Gamma fit ran parameter p to the edge of its range"
-    ):
+    with pytest.raises(clv.ClvFitError, match=r"Gamma-Gamma fit ran parameter p to the edge of its range"):
         clv.GammaGamma().fit(x, m)
     gg = clv.GammaGamma(penalizer=0.001).fit(x, m)
     assert gg.conditional_expected_average_value([0, 3], [0.0, 20.5]) == pytest.approx([20.5, 20.5], rel=0.1)
