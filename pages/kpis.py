@@ -599,9 +599,13 @@ def clv_section(path: str, user) -> None:
             _layout(
                 figure,
                 barmode="group",
-                xaxis_title=f"Repeat transactions in the calibration (to {fit.check_calibration_end})",
+                # Buckets are labels ("7+"), not numbers: a numeric axis would drop the last one.
+                xaxis={
+                    "type": "category",
+                    "title": f"Repeat transactions in the calibration (to {fit.check_calibration_end})",
+                },
                 yaxis_title="Transactions per customer in the holdout",
-                legend={"orientation": "h"},
+                legend={"orientation": "h", "y": 1.12},
             ),
             key="clv_calibration",
         )
@@ -660,7 +664,21 @@ def clv_section(path: str, user) -> None:
     db = resources.get_database(path)
     top = predictions.sort("clv", descending=True).head(TOP_CUSTOMERS).drop("fit_id")
     shown = mask_personal_data(top, user.role, key=pseudonym_key(db))
-    st.dataframe(shown, hide_index=True)
+    st.dataframe(
+        shown,
+        hide_index=True,
+        column_config={
+            "customer_id": "Customer",
+            "frequency": st.column_config.NumberColumn("Repeat purchases", format="%d"),
+            "recency": st.column_config.NumberColumn(f"Last purchase ({fit.period}s in)", format="%.1f"),
+            "T": st.column_config.NumberColumn(f"Observed ({fit.period}s)", format="%.1f"),
+            "monetary_value": st.column_config.NumberColumn("Mean spend EUR", format="%.2f"),
+            "probability_alive": st.column_config.NumberColumn("P(alive)", format="%.3f"),
+            "expected_transactions": st.column_config.NumberColumn("Expected purchases", format="%.1f"),
+            "expected_average_value": st.column_config.NumberColumn("Expected spend EUR", format="%.2f"),
+            "clv": st.column_config.NumberColumn("CLV EUR", format="%.0f"),
+        },
+    )
     if sees_raw_personal_data(user.role):
         _log_view_once(
             db, user, target="clv_top_customers", details={"fit_id": fit.fit_id, "rows": shown.height}
@@ -781,7 +799,7 @@ def engagement_section(path: str, filters) -> None:
                 figure,
                 xaxis_title="Points of the score",
                 barmode="group",
-                legend={"orientation": "h"},
+                legend={"orientation": "h", "y": 1.12},
                 yaxis={"autorange": "reversed"},
             ),
             key="engagement_drivers",
@@ -832,6 +850,7 @@ def engagement_section(path: str, filters) -> None:
                 (pl.col("monetary_share") * 100).round(1).alias("Share of spend %"),
             ),
             hide_index=True,
+            height=36 * (summary.height + 1) + 3,
         )
     st.caption(
         "Quintile scores 1-5 of recency, frequency and spend on debit transactions in the period "

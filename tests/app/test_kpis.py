@@ -110,6 +110,9 @@ def test_clv_without_a_fit_says_how_to_make_one_and_analyst_fits_it(bank):
     assert int(metric(analyst, "Customers").replace(",", "")) > 10_000
     assert any("transactions predicted" in c.value for c in analyst.caption)
     assert "Does the model predict? Holdout check" in [h.value for h in analyst.subheader]
+    check = json.loads(analyst.get("plotly_chart")[0].proto.spec)
+    assert check["layout"]["xaxis"]["type"] == "category"  # "7+" is a label, not a number
+    assert check["data"][0]["x"] == ["0", "1", "2", "3", "4", "5", "6", "7+"]
     assert [row["target"] for row in audit("fit_model")] == ["clv"]
     top = analyst.dataframe[-1].value
     assert top["customer_id"].str.startswith("C-").all()
