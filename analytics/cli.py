@@ -426,7 +426,12 @@ def _engagement_text(payload: dict) -> str:
     drivers = payload["analysis"].drivers
     lines = [f"Engagement score {format_value(drivers.score, 'score')}"]
     if drivers.change is not None:
-        lines[0] += f", change {drivers.change:+.2f} (95% CI {drivers.ci_low:+.2f} to {drivers.ci_high:+.2f})"
+        interval = (
+            "no interval: too few customers"
+            if drivers.ci_low is None
+            else f"95% CI {drivers.ci_low:+.2f} to {drivers.ci_high:+.2f}"
+        )
+        lines[0] += f", change {drivers.change:+.2f} ({interval})"
     for row in drivers.components.iter_rows(named=True):
         lines.append(f"  {row['label']:<20} {row['points']:6.2f} points")
     lines.append("RFM groups:")

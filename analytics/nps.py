@@ -500,7 +500,7 @@ def compute_nps_drilldown(
             backend, filters, first=first, last=filters.end_month, dimension=dimension, segments=segments
         )
         by_month = _counts(rows, ["month", "group"])
-        breakdowns[dimension] = _breakdown(by_month, filters, previous)
+        breakdowns[dimension] = _breakdown(by_month, filters, previous, total=current)
         trend_by[dimension] = score_counts(
             by_month.filter(pl.col("month") >= window[0])
             .sort("month", "group")
@@ -621,7 +621,9 @@ def _sample(monthly: pl.DataFrame, first: date, last: date) -> NpsCounts:
     return NpsCounts.from_counts(promoters, answers - promoters - detractors, detractors)
 
 
-def _breakdown(by_month: pl.DataFrame, filters: KpiFilters, previous: KpiFilters) -> pl.DataFrame:
+def _breakdown(
+    by_month: pl.DataFrame, filters: KpiFilters, previous: KpiFilters, *, total: NpsCounts
+) -> pl.DataFrame:
     def period_counts(first: date, last: date) -> pl.DataFrame:
         return (
             by_month.filter(pl.col("month").is_between(first, last))
@@ -631,7 +633,9 @@ def _breakdown(by_month: pl.DataFrame, filters: KpiFilters, previous: KpiFilters
 
     now = period_counts(filters.start_month, filters.end_month)
     before = period_counts(previous.start_month, previous.end_month)
-    total = now.select(pl.col(*_COUNT_SCHEMA).sum()).row(0)
+    # The rest is every other answer of the period, from the period's own counts: product
+    # groups overlap (an answer counts once per product held), so summing groups would not do.
+    total_counts = (total.answers, total.promoters, total.detractors)
     rows = []
     for group, answers, promoters, detractors in now.sort("group").iter_rows():
         here = NpsCounts.from_counts(promoters, answers - promoters - detractors, detractors)
@@ -641,7 +645,7 @@ def _breakdown(by_month: pl.DataFrame, filters: KpiFilters, previous: KpiFilters
         else:
             a0 = p0 = d0 = 0
         against_previous = compare_nps(here, NpsCounts.from_counts(p0, a0 - p0 - d0, d0))
-        ra, rp, rd = total[0] - answers, total[1] - promoters, total[2] - detractors
+        ra, rp, rd = total_counts[0] - answers, total_counts[1] - promoters, total_counts[2] - detractors
         against_rest = compare_nps(here, NpsCounts.from_counts(rp, ra - rp - rd, rd))
         rows.append(
             {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from analytics import clv_store, engagement, kpis, nps, retention
+from analytics import clv_store, engagement, kpis, nps, retention, segment_store
 from analytics.db import Database, open_database, resolve_db_path
 from analytics.schemas import KpiFilters
 
@@ -34,47 +34,38 @@ def available_months(path: str) -> list:
 
 
 @st.cache_data(ttl=600, max_entries=64, show_spinner=False)
-def executive_summary(
-    path: str,
-    start_month,
-    end_month,
-    regions: tuple[str, ...],
-    age_bands: tuple[str, ...],
-    products: tuple[str, ...],
-) -> kpis.ExecutiveSummary:
-    """The executive KPIs for one filter combination (cached for ten minutes)."""
-    filters = KpiFilters(
+def executive_summary(path: str, key: tuple) -> kpis.ExecutiveSummary:
+    """The executive KPIs for one filter combination (``filter_key``; cached for ten minutes)."""
+    return kpis.compute_executive_summary(get_database(path).backend(), _filters(key))
+
+
+def _filters(key: tuple) -> KpiFilters:
+    start_month, end_month, regions, age_bands, products, segment_id = key
+    return KpiFilters(
         start_month=start_month,
         end_month=end_month,
         regions=regions,
         age_bands=age_bands,
         products=products,
-    )
-    return kpis.compute_executive_summary(get_database(path).backend(), filters)
-
-
-def _filters(start_month, end_month, regions, age_bands, products) -> KpiFilters:
-    return KpiFilters(
-        start_month=start_month, end_month=end_month, regions=regions, age_bands=age_bands, products=products
+        segment_id=segment_id,
     )
 
 
 @st.cache_data(ttl=600, max_entries=32, show_spinner=False)
-def rfm(path: str, start_month, end_month, regions, age_bands, products) -> pl.DataFrame:
+def rfm(path: str, key: tuple) -> pl.DataFrame:
     """RFM scores and groups of the customers at the period's end (the page's segments)."""
-    filters = _filters(start_month, end_month, regions, age_bands, products)
-    return engagement.compute_rfm(get_database(path).backend(), filters)
+    return engagement.compute_rfm(get_database(path).backend(), _filters(key))
 
 
 def rfm_segments(path: str, filters: KpiFilters) -> pl.DataFrame:
     """``customer_id, segment`` from the RFM groups, for the breakdowns by segment."""
-    return engagement.rfm_segments(rfm(path, *filter_key(filters)))
+    return engagement.rfm_segments(rfm(path, filter_key(filters)))
 
 
 @st.cache_data(ttl=600, max_entries=32, show_spinner=False)
-def nps_drilldown(path: str, start_month, end_month, regions, age_bands, products) -> nps.NpsDrillDown:
+def nps_drilldown(path: str, key: tuple) -> nps.NpsDrillDown:
     """The NPS drill-down for one filter combination, every breakdown including segments."""
-    filters = _filters(start_month, end_month, regions, age_bands, products)
+    filters = _filters(key)
     return nps.compute_nps_drilldown(
         get_database(path).backend(),
         filters,
@@ -85,11 +76,15 @@ def nps_drilldown(path: str, start_month, end_month, regions, age_bands, product
 
 @st.cache_data(ttl=600, max_entries=64, show_spinner=False)
 def nps_comments(
-    path: str, start_month, end_month, regions, age_bands, products, *, dimension, group, month, category
+    path: str, key: tuple, *, dimension, group, month, category, segments_key: tuple | None = None
 ) -> pl.DataFrame:
-    """The comments behind one bar, unredacted (the page redacts them for the viewer's role)."""
-    filters = _filters(start_month, end_month, regions, age_bands, products)
-    segments = rfm_segments(path, filters) if dimension == "segment" else None
+    """The comments behind one bar, unredacted (the page redacts them for the viewer's role).
+
+    ``segments_key`` names the filters whose RFM groups are the segments (the breakdown's
+    period, also when the comments are of one month outside it).
+    """
+    filters = _filters(key)
+    segments = rfm_segments(path, _filters(segments_key or key)) if dimension == "segment" else None
     return nps.nps_comments(
         get_database(path).backend(),
         filters,
@@ -103,18 +98,22 @@ def nps_comments(
 
 
 def filter_key(filters: KpiFilters) -> tuple:
-    """The filters as the positional cache-key arguments of the wrappers above."""
-    return (filters.start_month, filters.end_month, filters.regions, filters.age_bands, filters.products)
+    """The filters as one hashable cache key (``_filters`` turns it back)."""
+    return (
+        filters.start_month,
+        filters.end_month,
+        tuple(filters.regions),
+        tuple(filters.age_bands),
+        tuple(filters.products),
+        filters.segment_id,
+    )
 
 
 @st.cache_data(ttl=600, max_entries=32, show_spinner=False)
-def engagement_analysis(path: str, start_month, end_month, regions, age_bands, products):
+def engagement_analysis(path: str, key: tuple):
     """Engagement distribution, drivers and movement by region, age band and RFM group."""
-    filters = _filters(start_month, end_month, regions, age_bands, products)
     return engagement.compute_engagement_analysis(
-        get_database(path).backend(),
-        filters,
-        rfm=rfm(path, start_month, end_month, regions, age_bands, products),
+        get_database(path).backend(), _filters(key), rfm=rfm(path, key)
     )
 
 
@@ -140,12 +139,9 @@ def cohort_matrix(path: str, end_month, regions, age_bands) -> retention.CohortM
 
 
 @st.cache_data(ttl=600, max_entries=32, show_spinner=False)
-def retention_series(
-    path: str, start_month, end_month, regions, age_bands, products
-) -> retention.RetentionSeries:
+def retention_series(path: str, key: tuple) -> retention.RetentionSeries:
     """Monthly retention and churn rates with their intervals."""
-    filters = _filters(start_month, end_month, regions, age_bands, products)
-    return retention.compute_retention_series(get_database(path).backend(), filters)
+    return retention.compute_retention_series(get_database(path).backend(), _filters(key))
 
 
 @st.cache_data(ttl=600, max_entries=32, show_spinner=False)
@@ -154,3 +150,10 @@ def survival(path: str, by: str, regions, age_bands) -> retention.SurvivalResult
     return retention.compute_survival(
         get_database(path).backend(), by=by, regions=regions, age_bands=age_bands
     )
+
+
+@st.cache_data(ttl=30, max_entries=4, show_spinner=False)
+def saved_segments(path: str) -> pl.DataFrame:
+    """Saved segments, newest first (re-read every 30 s, and after a save)."""
+    db = get_database(path)
+    return segment_store.list_segments(db.backend(), as_of=db.snapshot_date())

@@ -17,6 +17,7 @@ filters):
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import plotly.graph_objects as go
@@ -35,7 +36,6 @@ from analytics.privacy import (
     redact_comments,
     sees_raw_personal_data,
 )
-from analytics.schemas import KpiFilters
 from app import components, resources, state
 
 SECTIONS = {"nps": "NPS", "retention": "Retention", "clv": "Predictive CLV", "engagement": "Engagement & RFM"}
@@ -150,10 +150,18 @@ def _log_view_once(db, user, *, target: str, details: dict) -> None:
         logged.add(fingerprint)
 
 
-def _show_comments(path: str, filters, user, *, dimension, group, month, category, what: str) -> None:
+def _show_comments(
+    path: str, filters, user, *, dimension, group, month, category, what: str, segments_filters
+) -> None:
     st.markdown(f"**Comments behind: {what}**")
     frame = resources.nps_comments(
-        path, *resources.filter_key(filters), dimension=dimension, group=group, month=month, category=category
+        path,
+        resources.filter_key(filters),
+        dimension=dimension,
+        group=group,
+        month=month,
+        category=category,
+        segments_key=resources.filter_key(segments_filters),
     )
     if frame.height == 0:
         st.info("No comments were left with these answers.")
@@ -178,7 +186,7 @@ def _show_comments(path: str, filters, user, *, dimension, group, month, categor
 def nps_section(path: str, filters, user) -> None:
     """NPS over time and by group, comparisons, and the comments behind a bar."""
     with st.spinner("Counting NPS answers…"):
-        drill = resources.nps_drilldown(path, *resources.filter_key(filters))
+        drill = resources.nps_drilldown(path, resources.filter_key(filters))
     change = drill.change
     current, previous = drill.current, drill.previous
     cols = st.columns(4)
@@ -328,8 +336,9 @@ def _compare_groups(table: pl.DataFrame, dimension: str, labels: list[str]) -> N
             row = table.filter(pl.col("group") == g).row(0, named=True)
             counts[g] = nps_lib.NpsCounts.from_counts(row["promoters"], row["passives"], row["detractors"])
         result = nps_lib.compare_nps(counts[a], counts[b], label_a=names[a], label_b=names[b])
-        if result.difference is None:
-            st.info(f"No test: {result.note}.")
+        if result.difference is None or result.p_value is None or result.ci_low is None:
+            reason = result.note or "every answer in both groups is the same score category"
+            st.info(f"No test: {reason}.")
             return
         verdict = "a significant difference" if result.significant else "within noise"
         st.markdown(
@@ -373,15 +382,10 @@ def _comments_panel(path, filters, user, drill, dimension, month_event, group_ev
             key="nps_comment_group",
         )
         month = picked
+    period_filters = filters
     if month is not None and not (filters.start_month <= month <= filters.end_month):
-        # A month of the trend outside the period: read that month on its own.
-        filters = KpiFilters(
-            start_month=month,
-            end_month=month,
-            regions=filters.regions,
-            age_bands=filters.age_bands,
-            products=filters.products,
-        )
+        # A month of the trend outside the period: read that month on its own (same slices).
+        filters = replace(filters, start_month=month, end_month=month)
     parts = [
         format_month(month) if month else format_period(filters.start_month, filters.end_month),
         CATEGORY_LABELS[category] if category else "all answers",
@@ -397,6 +401,7 @@ def _comments_panel(path, filters, user, drill, dimension, month_event, group_ev
         month=month,
         category=category,
         what=" · ".join(parts),
+        segments_filters=period_filters,
     )
 
 
@@ -447,12 +452,12 @@ def retention_section(path: str, filters) -> None:
             f"Customers who joined from {format_month(matrix.history_start)} (the start of the history); "
             f"{matrix.customers_before_history:,} customers who joined earlier belong to no cohort. "
             "Revenue is fee plus product margin; revenue retention is against the cohort's first full month "
-            "(month 1), since month 0 is partial. The product filter does not apply to cohorts."
+            "(month 1), since month 0 is partial. The product and segment filters do not apply to cohorts."
         )
         components.csv_download(matrix.cells, file_name="tailor_cohorts.csv", key="cohort_csv")
 
     st.subheader("Retention and churn by month")
-    series = resources.retention_series(path, *resources.filter_key(filters)).series
+    series = resources.retention_series(path, resources.filter_key(filters)).series
     months = series.get_column("month").to_list()
     # Retention sits near 99% and churn near 1% a month: one axis each, or both look flat.
     columns = st.columns(2)
@@ -546,7 +551,8 @@ def retention_section(path: str, filters) -> None:
     st.caption(
         "Customers who joined before the history enter the risk set at their tenure on its first day "
         f"(delayed entry); {result.excluded_before_history:,} who had already left are not in the data. "
-        "Intervals: Greenwood variance, log-log transform (docs/retention.md)."
+        "Intervals: Greenwood variance, log-log transform (docs/retention.md). Region and age-band filters "
+        "apply; the period, product and segment filters do not (tenure is counted over the whole history)."
     )
 
 
@@ -613,8 +619,8 @@ def clv_section(path: str, user) -> None:
         predicted = calibration.get_column("predicted_total").sum()
         st.caption(
             f"Fitted on the data up to {fit.check_calibration_end}, then compared with what the customers "
-            f"did until {fit.holdout_end}: {predicted:,.0f} transactions predicted, {actual:,.0f} made "
-            f"({(predicted - actual) / actual:+.1%})."
+            f"did until {fit.holdout_end}: {predicted:,.0f} transactions predicted, {actual:,.0f} made"
+            + (f" ({(predicted - actual) / actual:+.1%})." if actual else ".")
         )
         components.csv_download(calibration, file_name="tailor_clv_holdout_check.csv", key="clv_check_csv")
     with right:
@@ -731,8 +737,8 @@ def _refit(path: str, user) -> None:
 def engagement_section(path: str, filters) -> None:
     """The engagement score's distribution, drivers and movement; RFM groups."""
     with st.spinner("Scoring engagement…"):
-        analysis = resources.engagement_analysis(path, *resources.filter_key(filters))
-        rfm = resources.rfm(path, *resources.filter_key(filters))
+        analysis = resources.engagement_analysis(path, resources.filter_key(filters))
+        rfm = resources.rfm(path, resources.filter_key(filters))
     distribution, drivers = analysis.distribution, analysis.drivers
     if distribution.customers == 0:
         st.info("No customers match these filters in the period.")
@@ -743,7 +749,9 @@ def engagement_section(path: str, filters) -> None:
     cols[2].metric("Median customer", f"{distribution.median:.1f}", border=True)
     change = "n/a" if drivers.change is None else f"{drivers.change:+.2f}"
     cols[3].metric("Change vs previous period", change, border=True)
-    if drivers.change is not None:
+    if drivers.change is not None and drivers.ci_low is None:
+        st.markdown(f"Engagement moved **{drivers.change:+.2f} points** (no interval: too few customers).")
+    elif drivers.change is not None:
         verdict = "significant" if (drivers.ci_low > 0 or drivers.ci_high < 0) else "within noise"
         st.markdown(
             f"Engagement moved **{drivers.change:+.2f} points** (95% interval "
@@ -902,8 +910,9 @@ if not months:
     st.info(MSG_NO_DATA)
     st.stop()
 filters = components.current_filters(months)
+what = components.describe_filters(filters, resources.saved_segments(path))
 st.caption(
-    f"{format_period(filters.start_month, filters.end_month)} · {components.describe_filters(filters)} · "
+    f"{format_period(filters.start_month, filters.end_month)} · {what} · "
     "every number here can be reproduced with `python -m analytics nps|retention|clv|engagement --json`"
 )
 section = st.segmented_control(

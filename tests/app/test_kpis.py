@@ -145,3 +145,25 @@ def test_a_raw_view_is_logged_once_per_session_not_per_rerun(bank):
     assert len(audit("view_personal_data")) == 1
     at.selectbox(key="nps_comment_category").set_value("detractor").run()
     assert len(audit("view_personal_data")) == 2
+
+
+def test_tiny_slices_never_raise(bank):
+    # One answer per group and groups identical in mix: the comparison says why there is no test.
+    at = page(
+        "executive",
+        filter_regions=["North"],
+        filter_age_bands=["18-24"],
+        filter_products=["mortgage", "personal_loan"],
+        nps_dimension="segment",
+    ).run()
+    assert not at.exception
+    for section in ("retention", "clv", "engagement"):
+        at = page(
+            "executive",
+            section,
+            period_preset="Last month",
+            filter_regions=["North"],
+            filter_age_bands=["18-24"],
+            filter_products=["investment_fund"],
+        ).run()
+        assert not at.exception, section

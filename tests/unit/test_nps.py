@@ -163,6 +163,21 @@ def test_breakdown_tests_against_previous_period_and_the_rest(sample_db, drilldo
     assert frame.get_column("small").dtype == pl.Boolean
 
 
+def test_product_groups_overlap_so_the_rest_is_every_other_answer(sample_db, drilldown):
+    # An answer counts once per product held: the rest of a product is the period's other
+    # answers (total minus the group), never the sum of the other product groups.
+    total = drilldown.current
+    frame = drilldown.breakdowns["product"]
+    assert frame.get_column("answers").sum() > total.answers  # the groups overlap
+    for row in frame.iter_rows(named=True):
+        here = (row["promoters"], row["passives"], row["detractors"])
+        rest = (total.promoters - here[0], total.passives - here[1], total.detractors - here[2])
+        rest_nps = 100.0 * (rest[0] - rest[2]) / sum(rest)
+        assert row["vs_rest_difference"] == pytest.approx(row["nps"] - rest_nps, abs=1e-9)
+        z = kpis.nps_difference_z(here, rest)
+        assert row["vs_rest_p_value"] == pytest.approx(2 * stats.norm.sf(abs(z)), abs=1e-12)
+
+
 def test_trend_by_month_matches_the_raw_tables(sample_db, drilldown):
     window = drilldown.trend.get_column("month").to_list()
     assert len(window) == kpis.DEFAULT_TREND_MONTHS and window[-1] == PERIOD.end_month
