@@ -406,10 +406,32 @@ class Database:
         KeyError
             If a name is not a model-output table.
         """
-        specs = {spec.name: spec for spec in MODEL_TABLES}
+        self._write(MODEL_TABLES, append=append, replace=replace, kind="model-output")
+
+    def append_rows(self, frames: Mapping[str, pl.DataFrame]) -> None:
+        """Append rows to application tables (saved segments) in one transaction, validated first.
+
+        Raises
+        ------
+        DataValidationError
+            If a frame breaks its table's contract; nothing is written then.
+        KeyError
+            If a name is not an application table.
+        """
+        self._write(APP_TABLES, append=frames, replace={}, kind="application")
+
+    def _write(
+        self,
+        allowed: tuple[TableSpec, ...],
+        *,
+        append: Mapping[str, pl.DataFrame],
+        replace: Mapping[str, pl.DataFrame],
+        kind: str,
+    ) -> None:
+        specs = {spec.name: spec for spec in allowed}
         unknown = [name for name in (*append, *replace) if name not in specs]
         if unknown:
-            raise KeyError(f"not model-output tables: {', '.join(unknown)}")
+            raise KeyError(f"not {kind} tables: {', '.join(unknown)}")
         checked_append = {n: validate_frame(specs[n], f) for n, f in append.items()}
         checked_replace = {n: validate_frame(specs[n], f) for n, f in replace.items()}
         self.ensure_schema()

@@ -33,6 +33,7 @@ docs/kpis.md.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
@@ -62,8 +63,9 @@ from analytics.rollups import (
     month_starts,
     monthly_engagement_score,
     product_span_rows,
+    with_joined_bucket,
 )
-from analytics.schemas import KPI_CUBE, KPI_CUBE_PRODUCT, KpiFilters
+from analytics.schemas import KPI_CUBE, KPI_CUBE_PRODUCT, SEGMENT_MEMBERS, KpiFilters
 
 __all__ = [
     "ENGAGEMENT_MINUTES_CAP",
@@ -147,6 +149,8 @@ MSG_NO_OFFERS = "no offers sent in the period"
 MSG_BAD_PERIOD = "The period starts ({start:%Y-%m}) after it ends ({end:%Y-%m})."
 MSG_BAD_LEVEL = "The confidence level must be strictly between 0 and 1, got {level}."
 MSG_BAD_MONTHS = "The number of months must be at least 1, got {months}."
+MSG_BAD_SEGMENT = "Unknown segment reference {segment!r}: pick a saved segment from the list."
+_SEGMENT_ID = re.compile(r"[0-9a-f]{12}")
 
 SUM_COLUMNS: tuple[str, ...] = (
     "customers",
@@ -1310,7 +1314,7 @@ def customer_month_rows(backend: ibis.BaseBackend, filters: KpiFilters, first: d
     ibis.Table
         ``customer_month`` rows (and, under a product filter, ``joined_bucket``).
     """
-    rows = _sliced(backend.table("customer_month"), filters, first, last)
+    rows = _members_only(backend, _sliced(backend.table("customer_month"), filters, first, last), filters)
     if filters.products:
         rows = product_span_rows(
             rows,
@@ -1331,8 +1335,10 @@ def _main_rows(backend: ibis.BaseBackend, filters: KpiFilters, first: date, last
     ``kpi_cube_product``), since summing per-product rows would count a customer-month in
     two products' spans twice.
     """
-    if len(filters.products) > 1:
+    if len(filters.products) > 1 or filters.segment_id:
         rows = customer_month_rows(backend, filters, first, last)
+        if not filters.products:
+            rows = with_joined_bucket(rows, backend.table("customers"), history_start=None)
         return build_kpi_cube_rows(rows, CUBE_KEYS).select(*_CUBE_COLUMNS)
     if filters.products:
         cube = _sliced(backend.table("kpi_cube_product"), filters, first, last)
@@ -1341,7 +1347,20 @@ def _main_rows(backend: ibis.BaseBackend, filters: KpiFilters, first: date, last
 
 
 def _product_rows(backend: ibis.BaseBackend, filters: KpiFilters, first: date, last: date) -> ir.Table:
-    """``kpi_cube_product`` rows for the product breakdown (only the selected products under a filter)."""
+    """``kpi_cube_product`` rows for the product breakdown (only the selected products under a filter).
+
+    For a saved segment the same rows are built on the fly from its members' customer-months
+    (:func:`analytics.rollups.product_span_rows` with one span per product, as the cube).
+    """
+    if filters.segment_id:
+        rows = _members_only(backend, _sliced(backend.table("customer_month"), filters, first, last), filters)
+        spans = product_span_rows(
+            rows, backend.table("holdings"), backend.table("customers"), products=None, history_start=None
+        )
+        cube = build_kpi_cube_rows(spans, ("month", "product_id", *CUBE_KEYS[1:]))
+        if filters.products:
+            cube = cube.filter(cube.product_id.isin(list(filters.products)))
+        return cube.select(*_PRODUCT_COLUMNS)
     cube = _sliced(backend.table("kpi_cube_product"), filters, first, last)
     if filters.products:
         cube = cube.filter(cube.product_id.isin(list(filters.products)))
@@ -1364,6 +1383,11 @@ def _summary_rows(
     first_month = cube.get_column("month").min() if cube.height else None
     products = backend.table("kpi_cube_product")
     products = products.filter(products.month >= ibis.literal(first, type="date")).to_polars()
+    if filters.segment_id:
+        # A saved segment is a set of customers, not a slice of the cubes: both reads on the fly.
+        main = _main_rows(backend, filters, first, last).to_polars()
+        by_product = _product_rows(backend, filters, previous_start, last).to_polars()
+        return main, by_product.rename({"product_id": "product"}), first_month
     if len(filters.products) > 1:
         main = _main_rows(backend, filters, first, last).to_polars()
     elif filters.products:
@@ -1374,6 +1398,15 @@ def _summary_rows(
     if filters.products:
         by_product = by_product.filter(pl.col("product_id").is_in(list(filters.products)))
     return main, by_product.rename({"product_id": "product"}), first_month
+
+
+def _members_only(backend: ibis.BaseBackend, rows: ir.Table, filters: KpiFilters) -> ir.Table:
+    """``rows`` of the members of ``filters.segment_id`` (all rows without a segment)."""
+    if not filters.segment_id:
+        return rows
+    members = backend.table(SEGMENT_MEMBERS.name)
+    chosen = members.filter(members.segment_id == filters.segment_id).customer_id
+    return rows.filter(rows.customer_id.isin(chosen))
 
 
 def _slice_frame(frame: pl.DataFrame, filters: KpiFilters, first: date, last: date) -> pl.DataFrame:
@@ -1586,11 +1619,15 @@ def normalize_filters(filters: KpiFilters) -> KpiFilters:
     Raises
     ------
     ValueError
-        When the period starts after it ends (:data:`MSG_BAD_PERIOD`).
+        When the period starts after it ends (:data:`MSG_BAD_PERIOD`), or the segment
+        reference is not a segment id (:data:`MSG_BAD_SEGMENT`).
     """
     start, end = filters.start_month.replace(day=1), filters.end_month.replace(day=1)
     if start > end:
         raise ValueError(MSG_BAD_PERIOD.format(start=start, end=end))
+    # Segment ids are made by analytics.segment_store; anything else never reaches a query.
+    if filters.segment_id is not None and not _SEGMENT_ID.fullmatch(filters.segment_id):
+        raise ValueError(MSG_BAD_SEGMENT.format(segment=filters.segment_id))
     return replace(
         filters,
         start_month=start,

@@ -567,7 +567,53 @@ DATASET_META = TableSpec(
     not_null=("key",),
 )
 
-APP_TABLES: tuple[TableSpec, ...] = (USERS, AUDIT_LOG, DATASET_META)
+SEGMENTS = TableSpec(
+    name="segments",
+    description=(
+        "Saved customer segments, one row per version: what the analyst named and saved on the"
+        " Segments page (or with the CLI). Kept across data loads; data_as_of says which data the"
+        " members come from."
+    ),
+    schema=pl.Schema(
+        {
+            "segment_id": pl.String,
+            "name": pl.String,
+            "version": pl.Int64,
+            "description": pl.String,
+            "source": pl.String,
+            "parameters": pl.String,
+            "created_by": pl.String,
+            "created_at": TS,
+            "data_as_of": pl.Date,
+            "customers": pl.Int64,
+        }
+    ),
+    columns={
+        "segment_id": "Identifier of this version of the segment.",
+        "name": "The analyst's name for it (versions share the name).",
+        "version": "1 for the first save of a name, then 2, 3, ...",
+        "description": "Free text: how it was made, what it is for.",
+        "source": "clustering, map_selection or upload.",
+        "parameters": "JSON: feature set, algorithm, k, cluster number, map, ... (how to remake it).",
+        "created_by": "User who saved it.",
+        "created_at": "When it was saved (UTC).",
+        "data_as_of": "Snapshot date of the data its members come from.",
+        "customers": "Number of members.",
+    },
+    primary_key=("segment_id",),
+    not_null=("segment_id", "name", "version", "source", "created_by", "created_at", "customers"),
+)
+
+SEGMENT_MEMBERS = TableSpec(
+    name="segment_members",
+    description="Members of each saved segment version.",
+    schema=pl.Schema({"segment_id": pl.String, "customer_id": pl.Int64}),
+    columns={"segment_id": "The segment version (segments.segment_id).", "customer_id": "A member."},
+    primary_key=("segment_id", "customer_id"),
+    not_null=("segment_id", "customer_id"),
+)
+
+APP_TABLES: tuple[TableSpec, ...] = (USERS, AUDIT_LOG, DATASET_META, SEGMENTS, SEGMENT_MEMBERS)
 
 APP_META_KEYS: tuple[str, ...] = ("pseudonym_key",)
 """Keys of ``dataset_meta`` that belong to the app, not to the data: kept across loads."""
@@ -874,6 +920,8 @@ class KpiFilters:
     regions, age_bands, products : tuple of str
         Keep only customers in these regions / age bands / holding one of these
         products during the period. Empty means no restriction.
+    segment_id : str or None
+        Keep only the members of this saved segment version (``segment_members``).
     """
 
     start_month: date
@@ -881,3 +929,4 @@ class KpiFilters:
     regions: tuple[str, ...] = field(default_factory=tuple)
     age_bands: tuple[str, ...] = field(default_factory=tuple)
     products: tuple[str, ...] = field(default_factory=tuple)
+    segment_id: str | None = None

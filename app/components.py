@@ -14,6 +14,7 @@ from analytics import auth
 from analytics.db import Database
 from analytics.formatting import format_change, format_interval, format_month, format_value
 from analytics.schemas import AGE_BANDS, PRODUCT_IDS, REGIONS, KpiFilters, User
+from analytics.segment_store import segment_label
 from app import state
 
 log = logging.getLogger("tailor")
@@ -115,8 +116,8 @@ def _preset_range(months: list[date], preset: str) -> tuple[date, date]:
     return start, end
 
 
-def sidebar_filters(months: list[date]) -> None:
-    """Draw the filters shared by every page (period, region, age band, product)."""
+def sidebar_filters(months: list[date], segments: pl.DataFrame | None = None) -> None:
+    """Draw the filters shared by every page (period, region, age band, product, saved segment)."""
     if not months:
         return
     # Seed the widgets' keys with the defaults, so that a first visit shows the default
@@ -149,6 +150,19 @@ def sidebar_filters(months: list[date]) -> None:
             format_func=lambda p: PRODUCT_LABELS.get(p, p),
             placeholder="All products",
         )
+        if segments is not None and segments.height:
+            labels = {row["segment_id"]: _segment_option(row) for row in segments.iter_rows(named=True)}
+            st.selectbox(
+                "Saved segment",
+                [None, *labels],
+                format_func=lambda s: "All customers" if s is None else labels.get(s, s),
+                key=state.SEGMENT,
+            )
+
+
+def _segment_option(row: dict) -> str:
+    stale = "" if row.get("current", True) else " · other data"
+    return f"{segment_label(row)}{stale}"
 
 
 def current_filters(months: list[date]) -> KpiFilters:
@@ -167,12 +181,21 @@ def current_filters(months: list[date]) -> KpiFilters:
         regions=tuple(state.get(state.REGIONS)),
         age_bands=tuple(state.get(state.AGE_BANDS)),
         products=tuple(state.get(state.PRODUCTS)),
+        segment_id=state.get(state.SEGMENT),
     )
 
 
-def describe_filters(filters: KpiFilters) -> str:
+def describe_filters(filters: KpiFilters, segments: pl.DataFrame | None = None) -> str:
     """One line naming the active slices, e.g. 'North, South · 25-34 · holders of Savings'."""
     parts = []
+    if filters.segment_id:
+        found = segments.filter(pl.col("segment_id") == filters.segment_id) if segments is not None else None
+        name = (
+            segment_label(found.row(0, named=True))
+            if found is not None and found.height
+            else "a saved segment"
+        )
+        parts.append(f"segment {name}")
     if filters.regions:
         parts.append(", ".join(filters.regions))
     if filters.age_bands:

@@ -36,7 +36,7 @@ def main() -> None:
     selected_key = next((key for key, page in pages.items() if page is selected), None)
     components.sidebar_account(db, user)
     if selected_key in components.FILTERED_PAGES:
-        components.sidebar_filters(resources.available_months(path))
+        components.sidebar_filters(resources.available_months(path), resources.saved_segments(path))
     selected.run()
 
 

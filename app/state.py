@@ -13,6 +13,7 @@ END_MONTH = "end_month"
 REGIONS = "filter_regions"
 AGE_BANDS = "filter_age_bands"
 PRODUCTS = "filter_products"
+SEGMENT = "filter_segment"
 TREND_KPI = "trend_kpi"
 BREAKDOWN_DIMENSION = "breakdown_dimension"
 BREAKDOWN_KPI = "breakdown_kpi"
@@ -39,6 +40,7 @@ DEFAULTS: dict[str, Any] = {
     REGIONS: [],
     AGE_BANDS: [],
     PRODUCTS: [],
+    SEGMENT: None,
     TREND_KPI: "nps",
     BREAKDOWN_DIMENSION: "region",
     BREAKDOWN_KPI: "nps",

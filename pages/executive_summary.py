@@ -31,12 +31,10 @@ if not months:
 
 filters = components.current_filters(months)
 with st.spinner("Computing KPIs…"):
-    summary = resources.executive_summary(
-        path, filters.start_month, filters.end_month, filters.regions, filters.age_bands, filters.products
-    )
+    summary = resources.executive_summary(path, resources.filter_key(filters))
 period = format_period(filters.start_month, filters.end_month)
 previous = format_period(summary.previous_filters.start_month, summary.previous_filters.end_month)
-what = components.describe_filters(filters)
+what = components.describe_filters(filters, resources.saved_segments(path))
 
 if summary.customers_matched == 0:
     st.info(MSG_NOBODY.format(what=what, period=period))

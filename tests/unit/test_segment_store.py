@@ -1,0 +1,153 @@
+"""Saved segments: versions, members, refusals, exports per role; KPIs filtered by a segment
+against the same customers selected by the cube's own slices."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import date
+
+import polars as pl
+import pytest
+
+from analytics import kpis, segment_store
+from analytics.db import Database
+from analytics.schemas import KpiFilters
+
+PERIOD = KpiFilters(start_month=date(2026, 8, 1), end_month=date(2026, 10, 1))
+
+
+@pytest.fixture(scope="module")
+def bank(sample_bank_path, tmp_path_factory):
+    path = tmp_path_factory.mktemp("segments") / "bank.duckdb"
+    path.write_bytes(sample_bank_path.read_bytes())
+    db = Database(path)
+    yield db
+    db.close()
+
+
+def _ids(db: Database, where: str = "true") -> list[int]:
+    return (
+        db.query(f"SELECT customer_id FROM customers WHERE {where} ORDER BY 1")
+        .get_column("customer_id")
+        .to_list()
+    )
+
+
+def test_saving_twice_makes_versions_and_audits(bank):
+    first = segment_store.save_segment(
+        bank, name="  North  ", customer_ids=_ids(bank, "region = 'North'"), source="upload", created_by="ana"
+    )
+    second = segment_store.save_segment(
+        bank,
+        name="North",
+        customer_ids=_ids(bank, "region = 'North'")[:40],
+        source="upload",
+        created_by="ana",
+    )
+    assert (first.name, first.version, second.version) == ("North", 1, 2)
+    assert second.warnings == (segment_store.MSG_SMALL_SEGMENT.format(count=40, least=50),)
+    listed = segment_store.list_segments(bank.backend(), as_of=bank.snapshot_date()).filter(
+        pl.col("name") == "North"
+    )
+    assert listed.get_column("version").to_list() == [2, 1]
+    assert listed.get_column("latest").to_list() == [True, False]
+    assert listed.get_column("current").all()
+    members = segment_store.segment_members(bank.backend(), first.segment_id)
+    assert members.to_list() == _ids(bank, "region = 'North'")
+    audit = bank.query("SELECT target, details FROM audit_log WHERE action = 'save_segment'")
+    assert first.segment_id in audit.get_column("target").to_list()
+    assert json.loads(audit.row(0)[1])["name"] == "North"
+
+
+def test_refusals_write_nothing(bank):
+    before = bank.query("SELECT count(*) FROM segments").item()
+    with pytest.raises(ValueError, match="Give the segment a name"):
+        segment_store.save_segment(bank, name=" ", customer_ids=[100001], source="upload", created_by="ana")
+    with pytest.raises(ValueError, match="at most 80 characters; this one has 81"):
+        segment_store.save_segment(
+            bank, name="x" * 81, customer_ids=[100001], source="upload", created_by="ana"
+        )
+    with pytest.raises(ValueError, match="no customers"):
+        segment_store.save_segment(bank, name="empty", customer_ids=[], source="upload", created_by="ana")
+    with pytest.raises(ValueError, match=r"1 of the customers are not in the bank's data \(e.g. 42\)"):
+        segment_store.save_segment(
+            bank, name="ghost", customer_ids=[100001, 42], source="upload", created_by="ana"
+        )
+    with pytest.raises(ValueError, match="Unknown segment source 'lasso'"):
+        segment_store.save_segment(bank, name="x", customer_ids=[100001], source="lasso", created_by="ana")
+    assert bank.query("SELECT count(*) FROM segments").item() == before
+    with pytest.raises(ValueError, match="No saved segment 'ffffffffffff'"):
+        segment_store.segment_members(bank.backend(), "ffffffffffff")
+
+
+def test_export_applies_consent_masks_and_audits(bank):
+    saved = segment_store.save_segment(
+        bank, name="Capital", customer_ids=_ids(bank, "region = 'Capital'"), source="upload", created_by="ana"
+    )
+    refused = bank.query(
+        "SELECT count(*) FROM customers WHERE region = 'Capital' AND NOT consent_profiling"
+    ).item()
+    shown, left_out = segment_store.export_segment(
+        bank, saved.segment_id, username="ana", role="marketing_analyst"
+    )
+    assert left_out == refused > 0
+    assert shown.height == saved.customers - refused
+    assert shown.get_column("customer_id").str.starts_with("C-").all()
+    assert not shown.get_column("email").str.contains("^[^*]+@").any()
+    raw, _ = segment_store.export_segment(bank, saved.segment_id, username="root", role="admin")
+    assert raw.get_column("customer_id").dtype == pl.Int64
+    details = [
+        json.loads(d)
+        for d in bank.query("SELECT details FROM audit_log WHERE action = 'export_segment'")["details"]
+    ]
+    assert [d["raw"] for d in details] == [False, True]
+
+
+def _assert_summaries_equal(a: kpis.ExecutiveSummary, b: kpis.ExecutiveSummary) -> None:
+    assert a.customers_matched == b.customers_matched
+    for x, y in zip(a.tiles, b.tiles, strict=True):
+        for field in ("value", "previous", "ci_low", "ci_high"):
+            u, v = getattr(x, field), getattr(y, field)
+            assert (u is None and v is None) or math.isclose(u, v, rel_tol=1e-9, abs_tol=1e-9), (
+                x.name,
+                field,
+            )
+    for dimension in kpis.BREAKDOWN_DIMENSIONS:
+        left, right = a.breakdown[dimension], b.breakdown[dimension]
+        assert left.get_column(dimension).to_list() == right.get_column(dimension).to_list()
+        for name in kpis.KPI_NAMES:
+            for u, v in zip(left[name].to_list(), right[name].to_list(), strict=True):
+                assert (u is None and v is None) or math.isclose(u, v, rel_tol=1e-9, abs_tol=1e-9), (
+                    dimension,
+                    name,
+                )
+
+
+@pytest.mark.parametrize(
+    ("where", "slices"),
+    [
+        ("region = 'North'", {"regions": ("North",)}),
+        ("region IN ('South', 'East')", {"regions": ("South", "East"), "products": ("savings",)}),
+    ],
+)
+def test_a_segment_filters_the_kpis_like_the_same_customers_sliced_in_the_cube(bank, where, slices):
+    saved = segment_store.save_segment(
+        bank, name=f"seg {where}", customer_ids=_ids(bank, where), source="upload", created_by="t"
+    )
+    products = slices.get("products", ())
+    by_segment = kpis.compute_executive_summary(
+        bank.backend(),
+        KpiFilters(PERIOD.start_month, PERIOD.end_month, products=products, segment_id=saved.segment_id),
+    )
+    by_cube = kpis.compute_executive_summary(
+        bank.backend(), KpiFilters(PERIOD.start_month, PERIOD.end_month, **slices)
+    )
+    _assert_summaries_equal(by_segment, by_cube)
+
+
+def test_a_segment_reference_that_is_not_an_id_is_refused(bank):
+    with pytest.raises(ValueError, match="Unknown segment reference"):
+        kpis.compute_executive_summary(
+            bank.backend(), KpiFilters(PERIOD.start_month, PERIOD.end_month, segment_id="x' OR 1=1")
+        )
