@@ -128,3 +128,26 @@ def test_a_period_whose_previous_period_predates_the_data_says_so(bank):
     assert not at.exception
     assert "no comparison: the data does not cover all of" in at.caption[0].value
     assert at.info[0].value == "Nothing to compare: the data does not cover the whole previous period."
+
+
+def test_a_saved_segment_is_offered_as_a_filter_and_filters_the_tiles(bank):
+    from analytics import segment_store
+    from analytics.db import Database
+
+    db = Database(bank)
+    north = db.query("SELECT customer_id FROM customers WHERE region = 'North'").get_column("customer_id")
+    saved = segment_store.save_segment(
+        db, name="North lasso", customer_ids=north, source="map_selection", created_by="t"
+    )
+    db.close()
+    at = new_app(user=User("test_marketing_analyst", "marketing_analyst")).run()
+    box = at.selectbox(key="filter_segment")
+    assert f"North lasso (v1, {north.len():,} customers)" in box.options
+    everyone = metric_value(at, "Monthly active customers")
+    box.set_value(saved.segment_id).run()
+    assert not at.exception
+    assert "segment North lasso (v1" in at.caption[0].value
+    in_segment = metric_value(at, "Monthly active customers")
+    at.selectbox(key="filter_segment").set_value(None).run()
+    at.multiselect(key="filter_regions").set_value(["North"]).run()
+    assert metric_value(at, "Monthly active customers") == in_segment != everyone
