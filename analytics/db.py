@@ -469,6 +469,7 @@ class Database:
     def _rebuild_rollups(self) -> None:
         from analytics.rollups import (
             build_cohort_cube,
+            build_customer_features,
             build_customer_month,
             build_kpi_cube,
             build_kpi_cube_product,
@@ -484,6 +485,8 @@ class Database:
             ("cohort_cube", build_cohort_cube),
         ):
             backend.insert(name, build(backend, history_start=history_start), overwrite=True)
+        features = build_customer_features(backend, as_of=self.snapshot_date(), history_start=history_start)
+        backend.insert("customer_features", features, overwrite=True)
 
     def history_start(self):
         """First day of the data set's history (``dataset_meta.history_start``, else first transaction)."""

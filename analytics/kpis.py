@@ -19,7 +19,7 @@ P-span (first month holding any product of P to the last, gaps ignored), and ret
 and churn are those of P's holders: take-up counts as new, giving up every product of P
 (or leaving the bank while holding it) counts as churn (docs/kpis.md).
 2. Polars sums those rows per period (or month) and group into the additive
-   :data:`SUM_COLUMNS` (:func:`_bucket_sums`) and turns them into KPI values
+   :data:`SUM_COLUMNS` (:func:`bucket_sums`) and turns them into KPI values
    (:func:`kpis_from_sums`), so the same formulas serve the tiles, the trend, the
    breakdowns and the movers.
 
@@ -758,7 +758,7 @@ def compute_period_sums(
         rows = _product_rows(backend, filters, first, last).rename(product="product_id")
     else:
         rows = _main_rows(backend, filters, first, last)
-    return _bucket_sums(rows.to_polars(), spans, tuple(by))
+    return bucket_sums(rows.to_polars(), spans, tuple(by))
 
 
 def compute_kpis(
@@ -1200,15 +1200,15 @@ def compute_executive_summary(
 
     main, by_product, first_month = _summary_rows(backend, filters, before.start_month, trend_months)
     window = _window(filters, trend_months, first_month)
-    trend = _trend_frame(_bucket_sums(main, [(m, m) for m in window], ()), window, **options)
+    trend = _trend_frame(bucket_sums(main, [(m, m) for m in window], ()), window, **options)
 
     # Every level (total, region, age band, product) of both periods in one frame of sums,
     # turned into KPIs at once: S, E and the closures among S add up over cells like the rest.
     levels = kpis_from_sums(
         _levels(
-            _bucket_sums(main, spans, ()),
-            _bucket_sums(main, spans, ("region", "age_band")),
-            _bucket_sums(by_product, spans, ("product",)),
+            bucket_sums(main, spans, ()),
+            bucket_sums(main, spans, ("region", "age_band")),
+            bucket_sums(by_product, spans, ("product",)),
         ),
         **options,
     )
@@ -1448,7 +1448,7 @@ def _levels(totals: pl.DataFrame, cells: pl.DataFrame, by_product: pl.DataFrame)
     return pl.concat(parts).collect()
 
 
-def _bucket_sums(rows: pl.DataFrame, spans: Sequence[tuple[date, date]], keys: Sequence[str]) -> pl.DataFrame:
+def bucket_sums(rows: pl.DataFrame, spans: Sequence[tuple[date, date]], keys: Sequence[str]) -> pl.DataFrame:
     """:data:`SUM_COLUMNS` per bucket and ``keys`` from cube rows; ``spans`` must not overlap.
 
     S counts the first month's rows that are not new, E the last month's rows that are not

@@ -24,13 +24,25 @@ timestamps are UTC.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime, time, timedelta
 
 import ibis
 import ibis.expr.types as ir
+import polars as pl
 
 from analytics import kpi_stats as es
-from analytics.schemas import COHORT_CUBE, CUSTOMER_MONTH, KPI_CUBE, KPI_CUBE_PRODUCT
+from analytics.schemas import (
+    COHORT_CUBE,
+    CUSTOMER_FEATURES,
+    CUSTOMER_MONTH,
+    FEATURE_INFLOW_KINDS,
+    FEATURE_MERCHANT_CATEGORIES,
+    FEATURE_TXN_CHANNELS,
+    FEATURE_WINDOW_MONTHS,
+    KPI_CUBE,
+    KPI_CUBE_PRODUCT,
+    PRODUCT_IDS,
+)
 
 JOINED_BEFORE_HISTORY = date(1900, 1, 1)
 """``joined_bucket`` of customers who joined before the data set's history starts."""
@@ -441,3 +453,197 @@ def build_cohort_cube(backend: ibis.BaseBackend, *, history_start: date) -> ir.T
         .aggregate(customers=rows.count().cast("int64"), margin=rows.margin.sum().cast("float64"))
         .select(*COHORT_CUBE.schema.names())
     )
+
+
+def feature_window_start(as_of: date) -> date:
+    """First day of the trailing window of ``customer_features``: the 12 months ending on ``as_of``.
+
+    The window is ``[as_of + 1 day - 12 months, as_of]`` (a 29 February start moves to
+    1 March).
+
+    Examples
+    --------
+    >>> feature_window_start(date(2026, 10, 31))
+    datetime.date(2025, 11, 1)
+    >>> feature_window_start(date(2026, 6, 15))
+    datetime.date(2025, 6, 16)
+    """
+    after = as_of + timedelta(days=1)
+    months = after.year * 12 + after.month - 1 - FEATURE_WINDOW_MONTHS
+    year, month = divmod(months, 12)
+    try:
+        return date(year, month + 1, after.day)
+    except ValueError:
+        return date(year, month + 2, 1)
+
+
+def _age_years(birth_date: ir.DateValue, as_of: date) -> ir.IntegerValue:
+    """Whole years on ``as_of`` from date parts (``date_diff`` in years differs between engines)."""
+    before_birthday = (birth_date.month() > as_of.month) | (
+        (birth_date.month() == as_of.month) & (birth_date.day() > as_of.day)
+    )
+    return as_of.year - birth_date.year() - before_birthday.ifelse(1, 0)
+
+
+def _share(part: ir.NumericValue, whole: ir.NumericValue) -> ir.FloatingValue:
+    return (whole > 0).ifelse(part.cast("float64") / whole.cast("float64"), ibis.null("float64"))
+
+
+def build_customer_features(backend: ibis.BaseBackend, *, as_of: date, history_start: date) -> ir.Table:
+    """Expression for ``customer_features``: one row per customer on ``as_of``, for the Segments page.
+
+    Behaviour (transactions, sessions, surveys, support, offers) is taken over the trailing
+    12 months ending on ``as_of`` (:func:`feature_window_start`); products and balances are
+    the holdings open on ``as_of``; age and tenure are measured on ``as_of``. Every column is
+    documented in :data:`analytics.schemas.CUSTOMER_FEATURES`; the choices in docs/segments.md.
+
+    Parameters
+    ----------
+    backend : ibis.BaseBackend
+        Backend holding the canonical tables.
+    as_of : datetime.date
+        Snapshot date.
+    history_start : datetime.date
+        First month of the history; a window reaching before it simply sees less data (the
+        parameter keeps the signature of the other rollups).
+
+    Returns
+    -------
+    ibis.Table
+        Rows with the contract's columns, in its order.
+    """
+    del history_start  # the window is defined from as_of alone
+    start = feature_window_start(as_of)
+    window_days = (as_of - start).days + 1
+    start_ts = ibis.literal(datetime.combine(start, time()), type="timestamp")
+    end_ts = ibis.literal(datetime.combine(as_of + timedelta(days=1), time()), type="timestamp")
+    as_of_lit = ibis.literal(as_of, type="date")
+
+    customers = backend.table("customers")
+    base = customers.filter(
+        customers.joined_at <= as_of_lit,
+        customers.closed_at.isnull() | (customers.closed_at > as_of_lit),
+    )
+    exposure_start = ibis.greatest(base.joined_at, ibis.literal(start, type="date"))
+    base = base.select(
+        "customer_id",
+        "annual_income",
+        tenure_months=as_of_lit.delta(base.joined_at, unit="day").cast("float64") / 30.4375,
+        age=_age_years(base.birth_date, as_of).cast("int64"),
+        credit_score=base.credit_score.cast("int64"),
+        _exposure_months=(as_of_lit.delta(exposure_start, unit="day") + 1).cast("float64") / 30.4375,
+    )
+
+    tx = backend.table("transactions")
+    tx = tx.filter(tx.ts >= start_ts, tx.ts < end_ts)
+    debit = tx.direction == "debit"
+    credit = tx.direction == "credit"
+    debit_amount = debit.ifelse(tx.amount, 0.0)
+    credit_amount = credit.ifelse(tx.amount, 0.0)
+    category = tx.merchant_category.fill_null("")
+    tx_aggs = {
+        "frequency": debit.cast("int64").sum(),
+        "monetary": debit_amount.sum(),
+        "_last_debit": debit.ifelse(tx.ts.date(), ibis.null("date")).max(),
+        "inflow": credit_amount.sum(),
+        **{f"_n_{name}": (debit & (tx.channel == name)).cast("int64").sum() for name in FEATURE_TXN_CHANNELS},
+        **{
+            f"_s_{name}": (debit & (tx.merchant_category == name)).ifelse(tx.amount, 0.0).sum()
+            for name in FEATURE_MERCHANT_CATEGORIES
+        },
+        "_s_other": (debit & ~category.isin(list(FEATURE_MERCHANT_CATEGORIES))).ifelse(tx.amount, 0.0).sum(),
+        **{
+            f"_i_{name}": (credit & (tx.merchant_category == name)).ifelse(tx.amount, 0.0).sum()
+            for name in FEATURE_INFLOW_KINDS
+        },
+    }
+    tx_per = tx.group_by("customer_id").aggregate(**tx_aggs)
+
+    ev = backend.table("digital_events")
+    ev = ev.filter(ev.event_type == "session", ev.ts >= start_ts, ev.ts < end_ts)
+    ev_per = ev.group_by("customer_id").aggregate(
+        _sessions=ev.count(),
+        _app_sessions=(ev.channel == "mobile_app").cast("int64").sum(),
+        _session_seconds=ev.duration_seconds.cast("float64").sum(),
+    )
+
+    ho = backend.table("holdings")
+    ho = ho.filter(ho.opened_at <= as_of_lit, ho.closed_at.isnull() | (ho.closed_at > as_of_lit))
+    balance = ho.balance.fill_null(0.0)
+    ho_per = ho.group_by("customer_id").aggregate(
+        products_held=ho.product_id.nunique().cast("int64"),
+        **{f"has_{name}": (ho.product_id == name).any() for name in PRODUCT_IDS},
+        deposit_balance=ho.product_id.isin(["current_account", "savings"]).ifelse(balance, 0.0).sum(),
+        investment_balance=(ho.product_id == "investment_fund").ifelse(balance, 0.0).sum(),
+        credit_balance=ho.product_id.isin(["credit_card", "personal_loan", "mortgage"])
+        .ifelse(balance, 0.0)
+        .sum(),
+    )
+
+    sv = backend.table("surveys")
+    sv = sv.filter(sv.ts >= start_ts, sv.ts < end_ts)
+    sv_per = sv.group_by("customer_id").aggregate(
+        nps_score=(sv.survey_type == "nps").ifelse(sv.score.cast("float64"), ibis.null("float64")).mean(),
+        csat_score=(sv.survey_type == "csat").ifelse(sv.score.cast("float64"), ibis.null("float64")).mean(),
+    )
+
+    su = backend.table("support_interactions")
+    su = su.filter(su.ts >= start_ts, su.ts < end_ts)
+    su_per = su.group_by("customer_id").aggregate(support_contacts=su.count())
+
+    of = backend.table("offers")
+    of = of.filter(of.sent_at >= start_ts, of.sent_at < end_ts)
+    of_per = of.group_by("customer_id").aggregate(
+        offers_received=of.count(), _offers_clicked=of.clicked_at.notnull().cast("int64").sum()
+    )
+
+    out = base
+    for part in (tx_per, ev_per, ho_per, sv_per, su_per, of_per):
+        out = out.left_join(part, "customer_id").drop("customer_id_right")
+
+    frequency = out.frequency.fill_null(0)
+    monetary = out.monetary.fill_null(0.0)
+    inflow = out.inflow.fill_null(0.0)
+    sessions = out._sessions.fill_null(0)
+    columns: dict[str, ir.Value] = {
+        "customer_id": out.customer_id,
+        "recency_days": as_of_lit.delta(out._last_debit, unit="day").fill_null(window_days),
+        "frequency": frequency,
+        "monetary": monetary,
+        "avg_ticket": _share(monetary, frequency),
+        **{
+            f"channel_{name}_share": _share(out[f"_n_{name}"].fill_null(0), frequency)
+            for name in FEATURE_TXN_CHANNELS
+        },
+        **{
+            f"spend_{name}_share": _share(out[f"_s_{name}"].fill_null(0.0), monetary)
+            for name in (*FEATURE_MERCHANT_CATEGORIES, "other")
+        },
+        "inflow": inflow,
+        **{
+            f"inflow_{name}_share": _share(out[f"_i_{name}"].fill_null(0.0), inflow)
+            for name in FEATURE_INFLOW_KINDS
+        },
+        "products_held": out.products_held.fill_null(0),
+        **{f"has_{name}": out[f"has_{name}"].fill_null(False) for name in PRODUCT_IDS},
+        "deposit_balance": out.deposit_balance.fill_null(0.0),
+        "investment_balance": out.investment_balance.fill_null(0.0),
+        "credit_balance": out.credit_balance.fill_null(0.0),
+        "sessions_per_month": sessions.cast("float64") / out._exposure_months,
+        "app_session_share": _share(out._app_sessions.fill_null(0), sessions),
+        "avg_session_minutes": _share(out._session_seconds.fill_null(0.0) / 60.0, sessions),
+        "tenure_months": out.tenure_months,
+        "age": out.age,
+        "annual_income": out.annual_income,
+        "credit_score": out.credit_score,
+        "nps_score": out.nps_score,
+        "csat_score": out.csat_score,
+        "support_contacts": out.support_contacts.fill_null(0),
+        "offers_received": out.offers_received.fill_null(0),
+        "offer_click_rate": _share(out._offers_clicked.fill_null(0), out.offers_received.fill_null(0)),
+    }
+    typed = {name: columns[name].cast(_IBIS_TYPES[dtype]) for name, dtype in CUSTOMER_FEATURES.schema.items()}
+    return out.select(**typed)
+
+
+_IBIS_TYPES = {pl.Int64: "int64", pl.Float64: "float64", pl.Boolean: "boolean"}

@@ -800,7 +800,121 @@ COHORT_CUBE = TableSpec(
     primary_key=("cohort_month", "month", "region", "age_band"),
 )
 
-DERIVED_TABLES: tuple[TableSpec, ...] = (CUSTOMER_MONTH, KPI_CUBE, KPI_CUBE_PRODUCT, COHORT_CUBE)
+FEATURE_MERCHANT_CATEGORIES: tuple[str, ...] = (
+    "groceries",
+    "restaurants",
+    "transport",
+    "fuel",
+    "retail",
+    "electronics",
+    "travel",
+    "entertainment",
+    "utilities",
+    "health",
+    "education",
+    "cash_withdrawal",
+    "subscriptions",
+    "transfer_out",
+    "business_supplies",
+)
+"""Debit merchant categories with a spend-share column in ``customer_features`` (any other: ``other``)."""
+
+FEATURE_TXN_CHANNELS: tuple[str, ...] = ("card_present", "card_online", "atm", "transfer", "direct_debit")
+"""Transaction channels with their own share column in ``customer_features``."""
+
+FEATURE_INFLOW_KINDS: tuple[str, ...] = ("salary", "pension", "business_income", "allowance")
+"""Credit merchant categories (kinds of income) with an inflow-share column in ``customer_features``."""
+
+FEATURE_WINDOW_MONTHS = 12
+"""Length of the trailing window of ``customer_features``: the 12 months ending on the snapshot date."""
+
+_FEATURE_COLUMNS: dict[str, tuple[pl.DataType, str]] = {
+    "customer_id": (pl.Int64, "Customer (a customer on the snapshot date: joined, not closed)."),
+    "recency_days": (
+        pl.Int64,
+        "Whole days from the UTC date of the last debit in the window to the snapshot date (dates"
+        " subtracted, so a debit on the snapshot day is 0); the window's length in days without one.",
+    ),
+    "frequency": (pl.Int64, "Debit transactions in the window."),
+    "monetary": (pl.Float64, "Sum of debit amounts in the window, EUR."),
+    "avg_ticket": (pl.Float64, "monetary / frequency, EUR; null without a debit."),
+    **{
+        f"channel_{name}_share": (
+            pl.Float64,
+            f"Share of the window's debit transactions made by {name}; null without a debit.",
+        )
+        for name in FEATURE_TXN_CHANNELS
+    },
+    **{
+        f"spend_{name}_share": (
+            pl.Float64,
+            f"Share of the window's debit amount spent on {name}; null without a debit.",
+        )
+        for name in FEATURE_MERCHANT_CATEGORIES
+    },
+    "spend_other_share": (
+        pl.Float64,
+        "Share of the window's debit amount in any other merchant category; null without a debit.",
+    ),
+    "inflow": (pl.Float64, "Sum of credit amounts in the window, EUR."),
+    **{
+        f"inflow_{name}_share": (
+            pl.Float64,
+            f"Share of the window's credit amount that is {name}; null without a credit.",
+        )
+        for name in FEATURE_INFLOW_KINDS
+    },
+    "products_held": (pl.Int64, "Distinct products held on the snapshot date (opened, not closed)."),
+    **{f"has_{name}": (pl.Boolean, f"Holds {name} on the snapshot date.") for name in PRODUCT_IDS},
+    "deposit_balance": (
+        pl.Float64,
+        "Balances of current accounts and savings held on the snapshot date, EUR (0 without any).",
+    ),
+    "investment_balance": (pl.Float64, "Balances of investment funds held on the snapshot date, EUR."),
+    "credit_balance": (
+        pl.Float64,
+        "Amounts outstanding or limits of credit cards, personal loans and mortgages held on the snapshot"
+        " date, EUR.",
+    ),
+    "sessions_per_month": (
+        pl.Float64,
+        "Digital sessions (event_type session) in the window per month of the window as a customer"
+        " (days from the later of the window start and joined_at to the snapshot date, / 30.4375).",
+    ),
+    "app_session_share": (pl.Float64, "Share of those sessions on mobile_app; null without a session."),
+    "avg_session_minutes": (pl.Float64, "Mean session length in minutes; null without a session."),
+    "tenure_months": (pl.Float64, "Days from joined_at to the snapshot date / 30.4375."),
+    "age": (pl.Int64, "Whole years on the snapshot date (birthday reached or not, from date parts)."),
+    "annual_income": (pl.Float64, "customers.annual_income, EUR."),
+    "credit_score": (pl.Int64, "customers.credit_score."),
+    "nps_score": (pl.Float64, "Mean NPS answer (0-10) in the window; null without one."),
+    "csat_score": (pl.Float64, "Mean CSAT answer (1-5) in the window; null without one."),
+    "support_contacts": (pl.Int64, "Support interactions in the window."),
+    "offers_received": (pl.Int64, "Offers sent in the window."),
+    "offer_click_rate": (pl.Float64, "Share of those offers clicked; null without an offer."),
+}
+
+CUSTOMER_FEATURES = TableSpec(
+    name="customer_features",
+    description=(
+        "Derived table for the Segments page, one row per customer on the snapshot date: behaviour over"
+        " the trailing 12 months, products and balances on the snapshot date, profile; rebuilt by"
+        " analytics.db.refresh_rollups after every load (analytics.rollups.build_customer_features,"
+        " docs/segments.md)."
+    ),
+    schema=pl.Schema({name: dtype for name, (dtype, _) in _FEATURE_COLUMNS.items()}),
+    columns={name: doc for name, (_, doc) in _FEATURE_COLUMNS.items()},
+    primary_key=("customer_id",),
+    not_null=("customer_id",),
+)
+
+DERIVED_TABLES: tuple[TableSpec, ...] = (
+    CUSTOMER_MONTH,
+    KPI_CUBE,
+    KPI_CUBE_PRODUCT,
+    COHORT_CUBE,
+    CUSTOMER_FEATURES,
+)
 
 CLV_FITS = TableSpec(
     name="clv_fits",
