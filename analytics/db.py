@@ -450,6 +450,36 @@ class Database:
                 con.execute("ROLLBACK")
                 raise
 
+    def delete_model_rows(self, table: str, column: str, values: Sequence[Any]) -> None:
+        """Delete the rows of a model-output table whose ``column`` is one of ``values``.
+
+        Parameters
+        ----------
+        table : str
+            A model-output table (``MODEL_TABLES``).
+        column : str
+            One of its columns (checked against the contract, never formatted from input).
+        values : sequence
+            Values to delete, bound as one list parameter.
+
+        Raises
+        ------
+        KeyError
+            If the table is not a model-output table or the column is not one of its columns.
+        """
+        specs = {spec.name: spec for spec in MODEL_TABLES}
+        if table not in specs:
+            raise KeyError(f"not a model-output table: {table}")
+        if column not in specs[table].schema:
+            raise KeyError(f"{table} has no column {column}")
+        if not values:
+            return
+        self.ensure_schema()
+        with self._write_lock:
+            self._connection().execute(
+                f'DELETE FROM "{table}" WHERE "{column}" IN (SELECT unnest(?))', [list(values)]
+            )
+
     def refresh_rollups(self) -> None:
         """Rebuild the derived tables from the canonical ones, in one transaction.
 

@@ -995,7 +995,61 @@ CLV_PREDICTIONS = TableSpec(
     not_null=("fit_id", "customer_id"),
 )
 
-MODEL_TABLES: tuple[TableSpec, ...] = (CLV_FITS, CLV_PREDICTIONS)
+SEGMENT_MAPS = TableSpec(
+    name="segment_maps",
+    description=(
+        "Model output: one row per stored 2-D customer map (analytics.embedding.store_map); a map"
+        " is identified by method, feature columns and parameters (map_key), and storing the same"
+        " key again replaces the old map."
+    ),
+    schema=pl.Schema(
+        {
+            "map_id": pl.String,
+            "map_key": pl.String,
+            "method": pl.String,
+            "feature_columns": pl.String,
+            "params": pl.String,
+            "fitted_at": TS,
+            "fitted_by": pl.String,
+            "data_as_of": pl.Date,
+            "customers": pl.Int64,
+            "sample_size": pl.Int64,
+            "seconds": pl.Float64,
+        }
+    ),
+    columns={
+        "map_id": "Identifier of the map (segment_map_points.map_id).",
+        "map_key": "Hash of method, sorted feature columns and parameters: what makes two maps the same.",
+        "method": "umap or pca.",
+        "feature_columns": "JSON list of the feature columns, in the order of the matrix's columns.",
+        "params": "JSON object of the parameters (n_neighbors, min_dist, metric, random_state, sample_size).",
+        "fitted_at": "When the map was stored (UTC).",
+        "fitted_by": "User or job that fitted it.",
+        "data_as_of": "Snapshot date of the data it was fitted on.",
+        "customers": "Customers placed on the map (rows of segment_map_points).",
+        "sample_size": "Customers the map was fitted on; the rest were transformed onto it.",
+        "seconds": "Wall time of the fit and transform.",
+    },
+    primary_key=("map_id",),
+    not_null=("map_id", "map_key", "method", "feature_columns", "params", "fitted_at", "customers"),
+    rules=(Rule("method", pl.col("method").is_in(["umap", "pca"]), "is not umap or pca"),),
+)
+
+SEGMENT_MAP_POINTS = TableSpec(
+    name="segment_map_points",
+    description="Model output: each customer's position on a stored 2-D map.",
+    schema=pl.Schema({"map_id": pl.String, "customer_id": pl.Int64, "x": pl.Float64, "y": pl.Float64}),
+    columns={
+        "map_id": "The map (segment_maps.map_id).",
+        "customer_id": "The customer.",
+        "x": "First map coordinate (no unit: only distances between points mean anything).",
+        "y": "Second map coordinate.",
+    },
+    primary_key=("map_id", "customer_id"),
+    not_null=("map_id", "customer_id", "x", "y"),
+)
+
+MODEL_TABLES: tuple[TableSpec, ...] = (CLV_FITS, CLV_PREDICTIONS, SEGMENT_MAPS, SEGMENT_MAP_POINTS)
 """Stored model outputs: written by batch jobs, emptied when a new data set is loaded."""
 
 ALL_TABLES: dict[str, TableSpec] = {
