@@ -48,6 +48,7 @@ MSG_NO_SUCH_USER = "There is no user {username!r}."
 PAGE_ACCESS: dict[str, tuple[Role, ...]] = {
     "executive_summary": ("executive", "marketing_analyst", "admin"),
     "kpis": ("executive", "marketing_analyst", "admin"),
+    "segments": ("marketing_analyst", "admin"),
     "account": ROLES,
 }
 

@@ -402,6 +402,90 @@ def _retention_text(payload: dict) -> str:
     return "\n".join(lines)
 
 
+# -- segments ---------------------------------------------------------------------------
+def cmd_segments(args: argparse.Namespace) -> int:
+    """Segment the bank's customers (or any customer-level file) and profile the segments."""
+    from analytics import features as feats
+    from analytics import segments
+
+    started = time.perf_counter()
+    try:
+        columns = [c.strip() for c in args.features.split(",") if c.strip()] if args.features else None
+        if args.input:
+            _progress(f"reading {args.input}")
+            table = _read_table(args.input)
+            frame = feats.prepare_feature_frame(table, id_column=args.id_col, features=columns)
+            source = Path(args.input)
+            output = Path(args.output) if args.output else source.with_name(f"{source.stem}_segments.csv")
+        else:
+            db = open_database(args.db, read_only=True)
+            try:
+                chosen = columns or list(feats.resolve_feature_set(args.feature_set))
+                frame = feats.load_features(db.backend(), columns=chosen)
+            finally:
+                db.close()
+            output = Path(args.output or "segments.csv")
+        for notice in frame.notices:
+            _progress(f"note: {notice}")
+        result = segments.run_segmentation(
+            frame, algorithm=args.algorithm, k=args.k, random_state=args.seed, progress=_progress
+        )
+        labels = result.assignment.get_column("segment").to_numpy()
+        profiles = segments.profile_segments(frame.frame.select(result.features), labels)
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+    result.assignment.rename({"customer_id": frame.id_column}).write_csv(output)
+    _progress(f"assignment of {result.assignment.height:,} customers written to {output}")
+    _progress(f"done in {time.perf_counter() - started:.1f} s")
+    payload = {
+        "algorithm": result.algorithm,
+        "k": result.k,
+        "features": list(result.features),
+        "customers": result.assignment.height,
+        "excluded_no_consent": result.excluded_no_consent,
+        "sizes": result.sizes,
+        "silhouette": result.silhouette,
+        "davies_bouldin": result.davies_bouldin,
+        "bic": result.bic,
+        "noise": result.noise,
+        "warnings": list(result.warnings),
+        "notices": list(frame.notices),
+        "evidence": result.evidence,
+        "profiles": profiles.select("segment", "customers", "share", "top_features", "suggested_name"),
+        "assignment_file": str(output),
+    }
+    _emit(payload, as_json=args.json, text=lambda: _segments_text(payload))
+    return 0
+
+
+def _read_table(path: str) -> pl.DataFrame:
+    source = Path(path)
+    if not source.is_file():
+        raise CliError(f"Cannot read {path}: no such file.")
+    try:
+        if source.suffix.lower() == ".parquet":
+            return pl.read_parquet(source)
+        if source.suffix.lower() == ".csv":
+            return pl.read_csv(source, infer_schema_length=None)
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise CliError(f"Cannot read {path}: {str(exc).strip().splitlines()[0]}") from exc
+    raise CliError(f"Cannot read {path}: use a .csv or .parquet file.")
+
+
+def _segments_text(payload: dict) -> str:
+    silhouette = "n/a" if payload["silhouette"] is None else f"{payload['silhouette']:.3f}"
+    lines = [
+        f"{payload['algorithm']}, k = {payload['k']}, {payload['customers']:,} customers"
+        f" ({payload['excluded_no_consent']:,} without profiling consent left out), silhouette {silhouette}"
+    ]
+    for row in payload["profiles"].iter_rows(named=True):
+        size = f"{row['customers']:>8,} ({row['share']:.1%})"
+        lines.append(f"  segment {row['segment']:>2}: {size}  {row['suggested_name']}")
+    lines += [f"warning: {w}" for w in payload["warnings"]]
+    lines.append(f"assignment: {payload['assignment_file']}")
+    return "\n".join(lines)
+
+
 # -- engagement -------------------------------------------------------------------------
 def cmd_engagement(args: argparse.Namespace) -> int:
     """Print the engagement analysis and the RFM groups (the Engagement & RFM section)."""
@@ -539,6 +623,25 @@ def build_parser() -> argparse.ArgumentParser:
         "engagement", parents=[common, period], help="engagement distribution, drivers, movement; RFM groups"
     )
     engagement_cmd.set_defaults(func=cmd_engagement)
+
+    segments_cmd = sub.add_parser(
+        "segments",
+        parents=[common],
+        help="cluster customers (the bank, or any customer-level file) and profile",
+    )
+    segments_cmd.add_argument("--input", help="CSV or Parquet, one row per customer (default: the database)")
+    segments_cmd.add_argument("--id-col", help="id column of --input (default: customer_id or id)")
+    segments_cmd.add_argument("--features", help="comma-separated feature columns (default: the feature set)")
+    segments_cmd.add_argument(
+        "--feature-set", default="life stage and income", help="named feature set of the database's features"
+    )
+    segments_cmd.add_argument(
+        "--algorithm", default="kmeans", choices=["kmeans", "gmm", "hdbscan", "agglomerative"], help="method"
+    )
+    segments_cmd.add_argument("--k", type=int, help="number of segments (default: chosen from the evidence)")
+    segments_cmd.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    segments_cmd.add_argument("--output", help="assignment CSV (default INPUT_segments.csv, or segments.csv)")
+    segments_cmd.set_defaults(func=cmd_segments)
 
     retention_cmd = sub.add_parser(
         "retention", parents=[common, period], help="cohorts, monthly retention and churn, survival curves"

@@ -31,11 +31,12 @@ MSG_UNEXPECTED = (
 PAGES: tuple[tuple[str, str, str, str], ...] = (
     ("executive_summary", "../pages/executive_summary.py", "Executive summary", ":material/dashboard:"),
     ("kpis", "../pages/kpis.py", "KPIs", ":material/monitoring:"),
+    ("segments", "../pages/segments.py", "Segments", ":material/scatter_plot:"),
     ("account", "../pages/account.py", "Account", ":material/person:"),
 )
 
 # Pages that read the shared sidebar filters; the others do not show them.
-FILTERED_PAGES = frozenset({"executive_summary", "kpis"})
+FILTERED_PAGES = frozenset({"executive_summary", "kpis", "segments"})
 
 PRODUCT_LABELS = {
     "current_account": "Current account",

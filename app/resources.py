@@ -5,8 +5,19 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from analytics import clv_store, engagement, kpis, nps, retention, segment_store
+from analytics import (
+    clv_store,
+    embedding,
+    engagement,
+    features,
+    kpis,
+    nps,
+    retention,
+    segment_store,
+    segments,
+)
 from analytics.db import Database, open_database, resolve_db_path
+from analytics.privacy import pseudonym_key, pseudonymize_ids, sees_raw_personal_data
 from analytics.schemas import KpiFilters
 
 
@@ -157,3 +168,113 @@ def saved_segments(path: str) -> pl.DataFrame:
     """Saved segments, newest first (re-read every 30 s, and after a save)."""
     db = get_database(path)
     return segment_store.list_segments(db.backend(), as_of=db.snapshot_date())
+
+
+# -- segments page ------------------------------------------------------------------------
+@st.cache_data(ttl=600, max_entries=8, show_spinner=False)
+def feature_frame(path: str, feature_set: str) -> features.FeatureFrame:
+    """The consented customers' features of a named set."""
+    columns = features.resolve_feature_set(feature_set)
+    return features.load_features(get_database(path).backend(), columns=list(columns))
+
+
+@st.cache_data(ttl=600, max_entries=8, show_spinner=False)
+def scaled_matrix(path: str, feature_set: str):
+    """Customer ids and the scaled feature matrix (the map's input)."""
+    frame = feature_frame(path, feature_set)
+    raw = frame.frame.select(frame.features).to_numpy()
+    return frame.frame.get_column(frame.id_column), features.make_preprocessor(frame.features).fit_transform(
+        raw
+    )
+
+
+@st.cache_data(ttl=600, max_entries=16, show_spinner=False)
+def segmentation(path: str, feature_set: str, algorithm: str, k: int | None):
+    """One segmentation and its profiles (cached per feature set, algorithm and k)."""
+    frame = feature_frame(path, feature_set)
+    result = segments.run_segmentation(frame, algorithm=algorithm, k=k)
+    labels = result.assignment.get_column("segment").to_numpy()
+    return result, segments.profile_segments(frame.frame.select(result.features), labels)
+
+
+@st.cache_data(ttl=600, max_entries=16, show_spinner=False)
+def segment_profiles(
+    path: str, feature_set: str, algorithm: str, k: int | None, key: tuple | None
+) -> pl.DataFrame:
+    """Profiles with each segment's KPIs (period of ``key``) and its stored-CLV means."""
+    result, profiles = segmentation(path, feature_set, algorithm, k)
+    backend = get_database(path).backend()
+    if key is not None:
+        kpi_table = segments.segment_kpis(backend, result.assignment, _filters(key))
+        profiles = profiles.join(
+            kpi_table.select("segment", "nps", "engagement", "clv"), on="segment", how="left"
+        )
+    stored = stored_clv(path)
+    if stored is not None:
+        predictions = clv_store.load_clv_predictions(backend, stored.fit_id)
+        means = (
+            result.assignment.join(predictions, on="customer_id", how="left")
+            .group_by("segment")
+            .agg(pl.col("probability_alive").mean(), pl.col("clv").mean().alias("predicted_clv"))
+        )
+        profiles = profiles.join(means, on="segment", how="left")
+    return profiles
+
+
+@st.cache_data(ttl=60, max_entries=8, show_spinner=False)
+def stored_map(path: str, feature_set: str) -> embedding.StoredMap | None:
+    """The stored UMAP map of a feature set with the default parameters, if fitted."""
+    columns = features.resolve_feature_set(feature_set)
+    return embedding.load_map(
+        get_database(path).backend(),
+        method="umap",
+        feature_columns=columns,
+        params=embedding.map_params("umap"),
+    )
+
+
+def fit_map(path: str, feature_set: str, fitted_by: str, *, progress) -> embedding.StoredMap:
+    """Fit and store the UMAP map of a feature set (not cached: it writes)."""
+    ids, X = scaled_matrix(path, feature_set)
+    return embedding.fit_and_store_map(
+        get_database(path),
+        ids,
+        X,
+        method="umap",
+        feature_columns=features.resolve_feature_set(feature_set),
+        fitted_by=fitted_by,
+        progress=progress,
+        **embedding.map_params("umap"),
+    )
+
+
+@st.cache_data(ttl=600, max_entries=8, show_spinner=False)
+def map_frame(
+    path: str, feature_set: str, algorithm: str, k: int | None, map_id: str | None, role: str
+) -> pl.DataFrame:
+    """Map points (stored UMAP, else PCA) with segment, the customer as the role may see it, and colours."""
+    backend = get_database(path).backend()
+    ids, X = scaled_matrix(path, feature_set)
+    if map_id is not None:
+        points = embedding.load_map_points(backend, map_id)
+    else:
+        xy = embedding.pca_map(X)
+        points = pl.DataFrame({"customer_id": ids, "x": xy[:, 0], "y": xy[:, 1]})
+    result, _ = segmentation(path, feature_set, algorithm, k)
+    frame = feature_frame(path, feature_set)
+    points = points.join(result.assignment, on="customer_id", how="inner").join(
+        frame.frame.rename({frame.id_column: "customer_id"}), on="customer_id", how="left"
+    )
+    stored = stored_clv(path)
+    if stored is not None:
+        predictions = clv_store.load_clv_predictions(backend, stored.fit_id).select(
+            "customer_id", "probability_alive", pl.col("clv").alias("predicted_clv")
+        )
+        points = points.join(predictions, on="customer_id", how="left")
+    key = pseudonym_key(get_database(path))
+    label = (
+        points.get_column("customer_id").cast(pl.String)
+        if sees_raw_personal_data(role)
+        else pseudonymize_ids(points.get_column("customer_id"), key)
+    )
+    return points.with_columns(label.alias("customer"))

@@ -23,6 +23,11 @@ ENGAGEMENT_DIMENSION = "engagement_dimension"
 COHORT_METRIC = "cohort_metric"
 SURVIVAL_BY = "survival_by"
 LOGGED_VIEWS = "logged_personal_data_views"
+SEGMENT_FEATURE_SET = "segment_feature_set"
+SEGMENT_ALGORITHM = "segment_algorithm"
+SEGMENT_K = "segment_k"
+SEGMENT_MAP_METHOD = "segment_map_method"
+SEGMENT_MAP_COLOR = "segment_map_color"
 
 PERIOD_PRESETS: dict[str, int | None] = {
     "Last month": 1,
@@ -50,6 +55,11 @@ DEFAULTS: dict[str, Any] = {
     COHORT_METRIC: "retained_share",
     SURVIVAL_BY: "none",
     LOGGED_VIEWS: None,
+    SEGMENT_FEATURE_SET: "life stage and income",
+    SEGMENT_ALGORITHM: "kmeans",
+    SEGMENT_K: 0,
+    SEGMENT_MAP_METHOD: "umap",
+    SEGMENT_MAP_COLOR: "segment",
 }
 
 

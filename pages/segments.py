@@ -1,0 +1,358 @@
+"""Segments: which groups of customers should we personalize for, and how do they differ?
+
+Calls ``analytics.features.load_features`` (the ``customer_features`` table, customers
+without profiling consent left out) and ``analytics.segments.run_segmentation`` (scaling,
+evidence for k, clustering), ``analytics.segments.profile_segments`` and
+``analytics.segments.segment_kpis`` for the profiles, ``analytics.embedding`` for the map
+(PCA at once, UMAP fitted on request with a progress bar and stored), and
+``analytics.segment_store`` to save a segment (from a cluster or a lasso on the map) and
+to export its members.
+"""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import polars as pl
+import streamlit as st
+
+from analytics import embedding, segment_store
+from analytics import features as feats
+from analytics import segments as seg
+from analytics.privacy import sees_raw_personal_data
+from app import components, resources, state
+
+CHART_COLOR = "#0F4C81"
+ALGORITHM_LABELS = {
+    "kmeans": "k-means",
+    "gmm": "Gaussian mixture",
+    "hdbscan": "HDBSCAN (finds k itself)",
+    "agglomerative": "Agglomerative (Ward, on a sample)",
+}
+EVIDENCE = {
+    "silhouette": ("Silhouette (higher is better)", True),
+    "davies_bouldin": ("Davies-Bouldin (lower is better)", False),
+    "stability": ("Stability: ARI of bootstrap refits", True),
+    "bic": ("BIC of the mixture (lower is better)", False),
+}
+KPI_COLUMNS = {
+    "nps": "NPS",
+    "engagement": "Engagement",
+    "clv": "CLV (historical) EUR",
+    "probability_alive": "P(alive)",
+    "predicted_clv": "Predictive CLV EUR",
+}
+MAP_COLORS = {"probability_alive": "P(alive)", "predicted_clv": "Predictive CLV EUR"}
+"""Per-customer values the map can be coloured by, besides the segment and the features."""
+MSG_NO_FEATURES = "The database has no customer features yet. Rebuild it with `make data`, then reload."
+
+
+def _feature_label(column: str) -> str:
+    return column.replace("_", " ").capitalize()
+
+
+def _layout(figure: go.Figure, *, height: int = 260, **extra) -> go.Figure:
+    figure.update_layout(height=height, margin={"l": 10, "r": 10, "t": 30, "b": 10}, **extra)
+    return figure
+
+
+def _evidence_charts(evidence: pl.DataFrame, chosen: int) -> None:
+    shown = [name for name in EVIDENCE if name in evidence.columns and evidence[name].drop_nulls().len()]
+    columns = st.columns(len(shown))
+    for column, name in zip(columns, shown, strict=True):
+        title, _ = EVIDENCE[name]
+        figure = go.Figure(
+            go.Scatter(
+                x=evidence.get_column("k").to_list(),
+                y=evidence.get_column(name).to_list(),
+                mode="lines+markers",
+                line={"color": CHART_COLOR},
+            )
+        )
+        figure.add_vline(x=chosen, line_dash="dot", line_color="#C62828")
+        with column:
+            st.plotly_chart(_layout(figure, title=title, xaxis_title="k"), key=f"evidence_{name}")
+
+
+def _profiles_view(profiles: pl.DataFrame, names: dict[int, str]) -> pl.DataFrame:
+    columns = [
+        pl.col("segment").alias("Segment"),
+        pl.col("segment").replace_strict(names, default="").alias("Name"),
+        pl.col("customers").alias("Customers"),
+        (pl.col("share") * 100).round(1).alias("Share %"),
+    ]
+    for key, label in KPI_COLUMNS.items():
+        if key in profiles.columns:
+            scale = 100 if key == "probability_alive" else 1
+            columns.append((pl.col(key) * scale).round(1).alias(label + (" %" if scale == 100 else "")))
+    top = pl.col("top_features")
+    columns.append(
+        (top.list.join(", ") if profiles.schema["top_features"] == pl.List(pl.String) else top).alias(
+            "Sets it apart"
+        )
+    )
+    return profiles.select(columns)
+
+
+def _smd_chart(profiles: pl.DataFrame, segment: int, features: tuple[str, ...]) -> go.Figure:
+    row = profiles.filter(pl.col("segment") == segment).row(0, named=True)
+    pairs = [(_feature_label(f), row.get(f"smd_{f}")) for f in features]
+    pairs = sorted((p for p in pairs if p[1] is not None), key=lambda p: abs(p[1]), reverse=True)[:12]
+    figure = go.Figure(
+        go.Bar(
+            x=[v for _, v in pairs],
+            y=[name for name, _ in pairs],
+            orientation="h",
+            marker_color=["#2E7D32" if v > 0 else "#C62828" for _, v in pairs],
+            hovertemplate="%{y}: %{x:+.2f} SD<extra></extra>",
+        )
+    )
+    return _layout(
+        figure,
+        height=60 + 26 * len(pairs),
+        xaxis_title="Standardized mean difference against the other customers (SD)",
+        yaxis={"autorange": "reversed"},
+    )
+
+
+def _save(db, user, *, name: str, customer_ids, source: str, parameters: dict) -> None:
+    try:
+        saved = segment_store.save_segment(
+            db,
+            name=name,
+            customer_ids=customer_ids,
+            source=source,
+            created_by=user.username,
+            role=user.role,
+            parameters=parameters,
+        )
+    except ValueError as exc:
+        st.error(str(exc))
+        return
+    resources.saved_segments.clear()
+    for warning in saved.warnings:
+        st.warning(warning)
+    st.success(
+        f"Saved “{saved.name}” (version {saved.version}, {saved.customers:,} customers). "
+        "Pick it under Saved segment in the sidebar of the executive and KPI pages."
+    )
+
+
+# -- page ---------------------------------------------------------------------------------
+user = components.require_access("segments")
+for key, default in (
+    (state.SEGMENT_FEATURE_SET, feats.DEFAULT_FEATURE_SET),
+    (state.SEGMENT_ALGORITHM, "kmeans"),
+    (state.SEGMENT_K, 0),
+    (state.SEGMENT_MAP_METHOD, "umap"),
+    (state.SEGMENT_MAP_COLOR, "segment"),
+):
+    st.session_state.setdefault(key, default)
+path = resources.database_path()
+db = resources.get_database(path)
+st.title("Segments")
+
+with st.form("segmentation"):
+    left, middle, right = st.columns([1.3, 1.2, 1])
+    feature_set = left.selectbox(
+        "Feature set", list(feats.FEATURE_SETS), key=state.SEGMENT_FEATURE_SET, help="docs/segments.md"
+    )
+    algorithm = middle.selectbox(
+        "Algorithm", list(ALGORITHM_LABELS), format_func=ALGORITHM_LABELS.get, key=state.SEGMENT_ALGORITHM
+    )
+    k_value = right.number_input(
+        "Number of segments (0 = from the evidence)", min_value=0, max_value=30, step=1, key=state.SEGMENT_K
+    )
+    st.form_submit_button("Run segmentation", type="primary")
+
+try:
+    frame = resources.feature_frame(path, feature_set)
+except ValueError as exc:
+    st.error(str(exc))
+    st.stop()
+if frame is None:
+    st.info(MSG_NO_FEATURES)
+    st.stop()
+k = int(k_value) or None
+with st.status("Segmenting customers…", expanded=False) as status:
+    try:
+        result, profiles = resources.segmentation(path, feature_set, algorithm, k)
+    except ValueError as exc:
+        status.update(label="The segmentation was refused", state="error")
+        st.error(str(exc))
+        st.stop()
+    status.update(label=f"{ALGORITHM_LABELS[algorithm]}: {result.k} segments", state="complete")
+
+st.caption(
+    f"{frame.n_customers:,} customers on the snapshot date with profiling consent, from the features "
+    f"{', '.join(_feature_label(f) for f in result.features)}. "
+    f"**{result.excluded_no_consent:,} customers without profiling consent are left out** of the "
+    "segmentation, the map and every export."
+)
+for warning in result.warnings:
+    st.warning(warning)
+cols = st.columns(4)
+cols[0].metric("Segments", result.k, border=True)
+cols[1].metric("Silhouette", "n/a" if result.silhouette is None else f"{result.silhouette:.3f}", border=True)
+cols[2].metric(
+    "Davies-Bouldin", "n/a" if result.davies_bouldin is None else f"{result.davies_bouldin:.2f}", border=True
+)
+cols[3].metric("BIC", "n/a" if result.bic is None else f"{result.bic:,.0f}", border=True)
+
+if result.evidence is not None:
+    st.subheader("Evidence for the number of segments")
+    _evidence_charts(result.evidence, result.k)
+    st.caption(
+        "Silhouette on a 3,000-customer sample; stability is the mean adjusted Rand index between refits on "
+        "bootstrap samples. The suggested k (dotted line) is the finest k whose stability reaches "
+        f"{seg.STABILITY_THRESHOLD:g} (docs/segments.md)."
+    )
+
+# -- profiles -------------------------------------------------------------------------
+st.subheader("Segment profiles")
+months = resources.available_months(path)
+filters = components.current_filters(months) if months else None
+table = resources.segment_profiles(
+    path, feature_set, algorithm, k, resources.filter_key(filters) if filters else None
+)
+names = {
+    row["segment"]: st.session_state.get(f"segment_name_{row['segment']}", row["suggested_name"])
+    for row in table.iter_rows(named=True)
+}
+st.dataframe(_profiles_view(table, names), hide_index=True)
+st.caption(
+    "KPIs of the sidebar's period (executive definitions); P(alive) and predictive CLV from the stored "
+    "BG/NBD + Gamma-Gamma fit. Historical churn is not shown: every member is a customer today, so it is "
+    "0 by construction; 1 − P(alive) is its forward-looking counterpart."
+)
+flat = table.with_columns(
+    pl.col(c).list.join(", ") for c, t in table.schema.items() if t == pl.List(pl.String)
+)
+components.csv_download(flat, file_name="tailor_segment_profiles.csv", key="profiles_csv")
+
+left, right = st.columns([1.2, 1])
+segment_ids = table.get_column("segment").to_list()
+with left:
+    chosen = st.selectbox(
+        "What sets this segment apart",
+        segment_ids,
+        format_func=lambda s: f"{s}: {names.get(s, '')}",
+        key="segment_profile_choice",
+    )
+    st.plotly_chart(_smd_chart(table, chosen, result.features), key="smd_chart")
+with right:
+    st.markdown("**Name and save this segment**")
+    name = st.text_input("Name", value=names.get(chosen, ""), key=f"segment_name_{chosen}", max_chars=80)
+    members = result.assignment.filter(pl.col("segment") == chosen).get_column("customer_id")
+    st.caption(f"{members.len():,} customers. The name is suggested from the features that set it apart.")
+    if st.button("Save segment", key="save_cluster", type="primary"):
+        _save(
+            db,
+            user,
+            name=name,
+            customer_ids=members,
+            source="clustering",
+            parameters={"feature_set": feature_set, "algorithm": algorithm, "k": result.k, "segment": chosen},
+        )
+
+# -- map ------------------------------------------------------------------------------
+st.subheader("Customer map")
+stored = resources.stored_map(path, feature_set)
+left, right = st.columns([1, 1])
+method = left.radio(
+    "Projection",
+    ["umap", "pca"],
+    format_func=lambda m: "UMAP (stored)" if m == "umap" else "PCA (instant preview)",
+    horizontal=True,
+    key=state.SEGMENT_MAP_METHOD,
+)
+color_options = ["segment", *MAP_COLORS, *result.features]
+color = right.selectbox(
+    "Colour by",
+    color_options,
+    format_func=lambda c: "Segment" if c == "segment" else MAP_COLORS.get(c, _feature_label(c)),
+    key=state.SEGMENT_MAP_COLOR,
+)
+if method == "umap" and stored is None:
+    st.info("No UMAP map is stored for this feature set yet: showing the PCA preview.")
+    if st.button("Fit the UMAP map", key="fit_umap"):
+        bar = st.progress(0.0, text="Fitting UMAP…")
+        resources.fit_map(
+            path, feature_set, user.username, progress=lambda f, m: bar.progress(min(f, 1.0), text=m)
+        )
+        resources.stored_map.clear()
+        st.rerun()
+    method = "pca"
+map_id = stored.map_id if (method == "umap" and stored is not None) else None
+points = resources.map_frame(path, feature_set, algorithm, k, map_id, user.role)
+points = points.with_columns(
+    pl.col("segment").replace_strict(names, default="", return_dtype=pl.String).alias("name")
+)
+hover = [
+    c for c in ("name", "predicted_clv", "probability_alive", *result.features[:3]) if c in points.columns
+]
+figure = embedding.map_figure(
+    points, color="name" if color == "segment" else color, label="customer", hover=hover
+)
+event = st.plotly_chart(
+    _layout(figure, height=560, dragmode="lasso"),
+    key="segment_map",
+    on_select="rerun",
+    selection_mode=("lasso", "box"),
+)
+if stored is not None and method == "umap":
+    st.caption(
+        f"UMAP fitted {stored.fitted_at:%Y-%m-%d %H:%M} by {stored.fitted_by} on "
+        f"{stored.sample_size:,} customers and {stored.customers - stored.sample_size:,} "
+        f"transformed onto it, in {stored.seconds:.0f} s."
+    )
+selection = (event or {}).get("selection", {}) if event else {}
+lassos = selection.get("lasso") or []
+picked = pl.Series("customer_id", [], dtype=pl.Int64)
+if lassos:
+    shape = lassos[-1]
+    picked = embedding.customers_in_lasso(points.select("customer_id", "x", "y"), shape["x"], shape["y"])
+elif selection.get("points"):
+    rows = embedding.rows_from_selection(selection["points"])
+    picked = points.get_column("customer_id").gather(rows)
+if picked.len():
+    st.markdown(f"**{picked.len():,} customers selected on the map**")
+    name = st.text_input("Name for the selection", key="lasso_name", max_chars=80)
+    if st.button("Save the selection as a segment", key="save_lasso"):
+        _save(
+            db,
+            user,
+            name=name,
+            customer_ids=picked,
+            source="map_selection",
+            parameters={"feature_set": feature_set, "map": method, "customers": picked.len()},
+        )
+else:
+    st.caption("Draw a lasso around customers on the map to make them a segment.")
+
+# -- saved segments -------------------------------------------------------------------
+st.subheader("Saved segments")
+saved = resources.saved_segments(path)
+if saved.height == 0:
+    st.info("No segment saved yet.")
+else:
+    st.dataframe(
+        saved.select(
+            "name", "version", "customers", "source", "created_by", "created_at", "data_as_of", "latest"
+        ),
+        hide_index=True,
+    )
+    labels = {row["segment_id"]: segment_store.segment_label(row) for row in saved.iter_rows(named=True)}
+    export_id = st.selectbox(
+        "Export the members of", list(labels), format_func=labels.get, key="export_choice"
+    )
+    if st.button("Prepare export", key="prepare_export"):
+        shown, left_out = segment_store.export_segment(db, export_id, username=user.username, role=user.role)
+        st.caption(
+            f"{shown.height:,} members; {left_out:,} without profiling consent left out. "
+            + (
+                "Personal data as stored (this export is logged)."
+                if sees_raw_personal_data(user.role)
+                else "Personal data masked for your role (this export is logged)."
+            )
+        )
+        components.csv_download(shown, file_name=f"tailor_segment_{export_id}.csv", key="export_csv")
