@@ -1,0 +1,71 @@
+"""AppTest of the Segments page: run a segmentation, name and save a segment, see it offered
+as a filter on the executive page; consent, roles, every algorithm."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from analytics.schemas import User
+from app import components, resources
+from tests.app.conftest import MAIN, REPO, new_app
+
+PAGE = str(REPO / "pages" / "segments.py")
+
+
+def page(role: str = "marketing_analyst", **state):
+    return new_app(PAGE, user=User(f"test_{role}", role), **state)
+
+
+def app_db():
+    return resources.get_database(resources.database_path())
+
+
+def test_analyst_segments_saves_and_finds_the_segment_on_the_executive_page(bank):
+    at = page().run()
+    assert not at.exception
+    assert at.title[0].value == "Segments"
+    k = int(at.metric[0].value)
+    assert 5 <= k <= 7  # the planted six personas, within one
+    refused = (
+        app_db()
+        .query("SELECT count(*) FROM customers WHERE NOT consent_profiling AND closed_at IS NULL")
+        .item()
+    )
+    assert f"{refused:,} customers without profiling consent are left out" in at.caption[0].value
+    profiles = at.dataframe[0].value
+    assert len(profiles) == k and profiles["Customers"].sum() > 10_000
+    maps = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    assert any(trace["type"] == "scattergl" for spec in maps for trace in spec["data"])
+    at.text_input(key="segment_name_0").set_value("Young salaried")
+    at.button(key="save_cluster").click().run()
+    assert not at.exception
+    assert at.success[0].value.startswith("Saved “Young salaried” (version 1,")
+    saved = app_db().query("SELECT segment_id, customers FROM segments WHERE name = 'Young salaried'").row(0)
+    audit = app_db().query("SELECT target FROM audit_log WHERE action = 'save_segment'").get_column("target")
+    assert saved[0] in audit.to_list()
+
+    executive = new_app(MAIN, user=User("test_marketing_analyst", "marketing_analyst")).run()
+    options = executive.selectbox(key="filter_segment").options
+    assert f"Young salaried (v1, {saved[1]:,} customers)" in options
+
+
+def test_executives_and_reviewers_do_not_open_segments(bank):
+    for role, label in (("executive", "Executive"), ("compliance_reviewer", "Compliance reviewer")):
+        at = page(role).run()
+        assert not at.exception
+        assert at.error[0].value == components.MSG_NO_ACCESS.format(role=label)
+
+
+def test_a_chosen_k_and_algorithm_are_used(bank):
+    at = page(segment_feature_set="life stage and income", segment_algorithm="gmm", segment_k=3).run()
+    assert not at.exception
+    assert at.metric[0].value == "3"
+
+
+@pytest.mark.parametrize("algorithm", ["hdbscan", "agglomerative"])
+def test_other_algorithms_run(bank, algorithm):
+    at = page(segment_algorithm=algorithm, segment_k=6 if algorithm == "agglomerative" else 0).run()
+    assert not at.exception
+    assert len(at.dataframe[0].value) >= 2
