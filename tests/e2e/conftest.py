@@ -36,6 +36,7 @@ CHROMIUM_ARGS = [
 ]
 E2E_USER = "e2e_executive"
 E2E_PASSWORD = "e2e-password-123"
+E2E_ANALYST = "e2e_analyst"
 
 
 def _free_port() -> int:
@@ -66,6 +67,7 @@ def app_url(sample_bank_path: Path, tmp_path_factory) -> str:
     shutil.copyfile(sample_bank_path, bank)
     db = Database(bank)
     auth.add_user(db, E2E_USER, E2E_PASSWORD, "executive")
+    auth.add_user(db, E2E_ANALYST, E2E_PASSWORD, "marketing_analyst")
     db.close()
     port = _free_port()
     env = os.environ | {"TAILOR_DB": str(bank), "OMP_NUM_THREADS": "1"}

@@ -303,3 +303,41 @@ def test_retention_json_is_what_the_library_computes(sample_bank_path):
     assert "curves" not in payload["survival"]
     bad = run_cli("retention", "--db", str(sample_bank_path), "--by", "shoe_size")
     assert bad.returncode == 2 and "invalid choice" in bad.stderr
+
+
+def test_segments_on_the_database_and_on_a_file(sample_bank_path, tmp_path):
+    out = tmp_path / "assignment.csv"
+    result = run_cli("segments", "--db", str(sample_bank_path), "--k", "6", "--output", str(out), "--json")
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["k"] == 6 and payload["algorithm"] == "kmeans"
+    assignment = pl.read_csv(out)
+    assert assignment.height == payload["customers"] == sum(row["customers"] for row in payload["sizes"])
+    assert payload["excluded_no_consent"] > 0 and 0 < payload["silhouette"] <= 1
+    assert all(row["suggested_name"] for row in payload["profiles"])
+
+    table = tmp_path / "customers.csv"
+    rng_rows = [(i, 20 + (i % 50), 1000.0 * (i % 7), "x") for i in range(1, 301)]
+    table.write_text("client,age,balance,note\n" + "".join(f"{a},{b},{c},{d}\n" for a, b, c, d in rng_rows))
+    upload = run_cli(
+        "segments",
+        "--input",
+        str(table),
+        "--id-col",
+        "client",
+        "--algorithm",
+        "agglomerative",
+        "--k",
+        "3",
+        "--json",
+    )
+    assert upload.returncode == 0, upload.stderr
+    uploaded = json.loads(upload.stdout)
+    assert uploaded["features"] == ["age", "balance"] and uploaded["k"] == 3
+    assert "Column 'note' is not numeric" in upload.stderr
+    written = pl.read_csv(uploaded["assignment_file"])
+    assert written.columns == ["client", "segment"] and written.height == 300
+    no_id = run_cli("segments", "--input", str(table), "--k", "3")
+    assert no_id.returncode == 1 and "client" in no_id.stderr
+    too_many = run_cli("segments", "--input", str(table), "--id-col", "client", "--k", "500")
+    assert too_many.returncode == 1 and "k = 500 is larger than the 300 customers" in too_many.stderr
