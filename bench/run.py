@@ -1,4 +1,4 @@
-"""Benchmark of the executive KPIs and the KPIs page: ``python -m bench.run [--tiers S,M]``.
+"""Benchmark of the executive KPIs, KPIs page and Segments page: ``python -m bench.run [--tiers S,M]``.
 
 Builds the sample bank at each tier with ``sample_data.build_sample_database`` into
 bench/data/ (reused when already built by the same generator, schema and rollup code,
@@ -12,7 +12,10 @@ as tests/conftest.py does), then measures, each in a fresh process (bench.tasks)
 - the floor: one DuckDB pass over all transactions (monthly actives and spend);
 - a filter change on the executive page through Streamlit's AppTest, when the app exists;
 - the KPIs page's cohort matrix against one pass over ``customer_month``, and the
-  predictive CLV fit on the bank's transactions (BG/NBD + Gamma-Gamma, both fits).
+  predictive CLV fit on the bank's transactions (BG/NBD + Gamma-Gamma, both fits);
+- the Segments page: the customer features table built cold, k-means on the default
+  feature set, the UMAP map (fitted on a 50,000 sample, the rest transformed) and a
+  rerun of the page with that map stored (AppTest).
 
 Thread counts are set on purpose: ``OMP_NUM_THREADS=1`` and DuckDB ``threads=2``.
 """
@@ -48,7 +51,12 @@ TARGET_MAX_FLOOR_RATIO = 2.0
 TARGET_FILTER_CHANGE_SECONDS = 0.300
 TARGET_CLV_M_SECONDS = 60.0
 TARGET_COHORT_FLOOR_RATIO = 3.0
+TARGET_FEATURES_M_SECONDS = 15.0
+TARGET_KMEANS_M_SECONDS = 15.0
+TARGET_UMAP_M_SECONDS = 240.0
+TARGET_SEGMENTS_PAGE_SECONDS = 1.0
 CLV_REPEATS = 3
+SEGMENT_REPEATS = 3
 CHECK_TOLERANCE = 1e-6
 
 
@@ -70,6 +78,10 @@ class TierResult:
     clv: list[dict] = field(default_factory=list)
     cohort: list[dict] = field(default_factory=list)
     cohort_floor: list[dict] = field(default_factory=list)
+    features: list[dict] = field(default_factory=list)
+    kmeans: list[dict] = field(default_factory=list)
+    umap: dict | None = None
+    segments_page: dict | None = None
 
 
 def child_env() -> dict[str, str]:
@@ -143,6 +155,16 @@ def measure_page(path: Path) -> dict:
         return {"seconds": None, "note": "AppTest failed: " + str(exc).strip().splitlines()[-1]}
 
 
+def measure_segments_page(path: Path) -> dict:
+    """UMAP fitted and stored on a copy of the bank, then a rerun of the Segments page (AppTest)."""
+    if not (REPO_ROOT / "pages" / "segments.py").exists():
+        return {"seconds": None, "note": "pages/segments.py does not exist yet"}
+    try:
+        return run_task("segments_page", "--db", str(path))
+    except RuntimeError as exc:
+        return {"seconds": None, "note": "AppTest failed: " + str(exc).strip().splitlines()[-1]}
+
+
 def measure_tier(name: str, customers: int, *, repeats: int, with_page: bool) -> TierResult:
     """All measurements of one tier."""
     path, generation, reused = ensure_tier(name, customers)
@@ -159,8 +181,23 @@ def measure_tier(name: str, customers: int, *, repeats: int, with_page: bool) ->
         result.cohort_floor.append(run_task("cohort_floor", "--db", str(path)))
         if i < CLV_REPEATS:
             result.clv.append(run_task("clv", "--db", str(path)))
+        if i < SEGMENT_REPEATS:
+            result.features.append(run_task("features", "--db", str(path)))
+            result.kmeans.append(run_task("kmeans", "--db", str(path)))
     if with_page:
         result.page = measure_page(path)
+    # UMAP is slow: one process per tier. With the page, that process fits and stores the map
+    # the page then draws (the same UMAP figures, plus the page's rerun).
+    print(
+        f"[bench] tier {name}: UMAP map" + (" and Segments page" if with_page else ""),
+        file=sys.stderr,
+        flush=True,
+    )
+    if with_page:
+        result.segments_page = measure_segments_page(path)
+        result.umap = result.segments_page.pop("umap", None)
+    if result.umap is None:
+        result.umap = run_task("umap", "--db", str(path))
     return result
 
 
@@ -221,7 +258,7 @@ def render(results: list[TierResult], *, repeats: int, elapsed: float) -> str:
     """BENCHMARKS.md."""
     m = machine()
     lines = [
-        "# Benchmarks: executive KPIs and the KPIs page",
+        "# Benchmarks: executive KPIs, the KPIs page and the Segments page",
         "",
         "Written by `python -m bench.run` (bench/run.py); do not edit by hand. See docs/kpis.md for what",
         "is computed and bench/pandas_baseline.py for the baseline.",
@@ -271,6 +308,20 @@ def render(results: list[TierResult], *, repeats: int, elapsed: float) -> str:
         "table) and the "
         f"final fit (summary to the snapshot, both models, every customer's predictions); median of "
         f"{CLV_REPEATS} processes; the write to the database is not included.",
+        "- Segments page, on the default feature set (`analytics.features.DEFAULT_FEATURE_SET`): the "
+        "customer features table (`analytics.rollups.build_customer_features` to the snapshot, "
+        "materialized into polars) cold on a read-only connection; k-means "
+        "(`analytics.segments.run_segmentation`, scaling included) with a fixed k = 6 after "
+        "`load_features` (read time shown apart), and with k chosen from the evidence (k = 2-10, "
+        f"silhouette, Davies-Bouldin, bootstrap stability) for information; median of {SEGMENT_REPEATS} "
+        "processes each. UMAP (`analytics.embedding.fit_umap_map` with the stored parameters of "
+        '`map_params("umap")`, seeded, so on one thread): one process per tier; `import umap` and a '
+        "warm-up fit (6,000 rows, 5,000 fitted, numba's compilation) are timed apart, then the fit on a "
+        "50,000 sample and the transform of the rest, as `fit_and_store_map` times it (the store shown "
+        "apart). That map is stored in a copy of the bank; the Segments page (`pages/segments.py`, as a "
+        "marketing analyst, defaults: k-means, k from the evidence) is run once through AppTest to fill "
+        "its caches, then rerun three times: the figure is the median rerun's server time; the run "
+        "checks that the page raised nothing and drew the stored map as a WebGL scatter (`scattergl`).",
         "- These machines sometimes deliver about one core's work while reporting two; whole runs then "
         "take up to twice as long. Compare figures as ratios within one run; the spread of the runs is "
         "shown.",
@@ -359,6 +410,47 @@ def render(results: list[TierResult], *, repeats: int, elapsed: float) -> str:
                 f"{_median(c, 'log_seconds'):.1f} s, check fit {_median(c, 'check_fit_seconds'):.1f} s, "
                 f"final fit {_median(c, 'final_fit_seconds'):.1f} s |"
             )
+        if r.features:
+            f = r.features
+            lines.append(
+                f"| Segments page: customer features table, cold ({f[0]['customers']:,} customers, "
+                f"{f[0]['columns']} columns) | {_median(f, 'seconds'):.3f} | {_peak(f):,.0f} | "
+                f"{_spread(f, 'seconds')}; imports {_median(f, 'import_seconds'):.2f} s not included |"
+            )
+        if r.kmeans:
+            km = r.kmeans
+            lines += [
+                f"| Segments page: k-means, k = {km[0]['k']} ({km[0]['customers']:,} consented customers, "
+                f"{km[0]['features']} features) | {_median(km, 'seconds'):.3f} | {_peak(km):,.0f} | "
+                f"{_spread(km, 'seconds')}; `load_features` {_median(km, 'load_seconds'):.3f} s before it; "
+                f"imports {_median(km, 'import_seconds'):.2f} s not included |",
+                f"| Segments page: k-means, k from the evidence (k = {km[0]['k_from_evidence']}) | "
+                f"{_median(km, 'evidence_seconds'):.3f} | | same process; evidence for k = 2-10 and the "
+                "final fit |",
+            ]
+        if r.umap is not None:
+            u = r.umap
+            store = f"; stored in {u['store_seconds']:.1f} s" if "store_seconds" in u else ""
+            what = (
+                f"fit on a {u['sample_size']:,} sample + transform of {u['customers'] - u['sample_size']:,}"
+                if u["customers"] > u["sample_size"]
+                else f"fit on all {u['customers']:,} (fewer than the sample size, nothing transformed)"
+            )
+            lines.append(
+                f"| Segments page: UMAP map, {what} | {u['seconds']:.1f} | {u['peak_rss_mb']:,.0f} | "
+                f"one run; before it: `import umap` {u['umap_import_seconds']:.1f} s, warm-up fit "
+                f"(numba compilation) {u['compile_seconds']:.1f} s, scaled matrix "
+                f"{u['matrix_seconds']:.2f} s{store} |"
+            )
+        if r.segments_page is not None:
+            sp = r.segments_page
+            if sp.get("seconds") is not None:
+                lines.append(
+                    f"| Segments page, rerun with the stored map (AppTest server time) | {sp['seconds']:.3f} "
+                    f"| {sp['peak_rss_mb']:,.0f} | {sp.get('note', '')} |"
+                )
+            else:
+                lines.append(f"| Segments page, rerun with the stored map | n/a | | {sp.get('note', '')} |")
         if r.page is not None:
             if r.page.get("seconds") is not None:
                 lines.append(
@@ -432,6 +524,54 @@ def render(results: list[TierResult], *, repeats: int, elapsed: float) -> str:
                     clv_seconds < TARGET_CLV_M_SECONDS,
                 )
             )
+        if r.features and r.name == "M":
+            features_seconds = _median(r.features, "seconds")
+            rows.append(
+                (
+                    f"customer features table on M < {TARGET_FEATURES_M_SECONDS:g} s cold",
+                    f"{features_seconds:.2f} s",
+                    features_seconds < TARGET_FEATURES_M_SECONDS,
+                )
+            )
+        if r.kmeans and r.name == "M":
+            kmeans_seconds = _median(r.kmeans, "seconds")
+            rows.append(
+                (
+                    f"k-means (k = {r.kmeans[0]['k']}) on M < {TARGET_KMEANS_M_SECONDS:g} s",
+                    f"{kmeans_seconds:.2f} s (k from the evidence: "
+                    f"{_median(r.kmeans, 'evidence_seconds'):.2f} s)",
+                    kmeans_seconds < TARGET_KMEANS_M_SECONDS,
+                )
+            )
+        if r.umap is not None and r.name == "M":
+            u = r.umap
+            with_compile = u["seconds"] + u["umap_import_seconds"] + u["compile_seconds"]
+            rows.append(
+                (
+                    f"UMAP on M: fit on a {u['sample_size']:,} sample + transform of the rest < "
+                    f"{TARGET_UMAP_M_SECONDS / 60:.0f} min",
+                    f"{u['seconds']:.1f} s ({with_compile:.1f} s with the import and numba compilation)",
+                    u["seconds"] < TARGET_UMAP_M_SECONDS,
+                )
+            )
+        if r.segments_page is not None:
+            sp = r.segments_page
+            label = (
+                f"tier {r.name}: Segments page rerun with a stored map < "
+                f"{TARGET_SEGMENTS_PAGE_SECONDS:g} s server time"
+            )
+            if sp.get("seconds") is not None:
+                drawn = sp.get("map_drawn") and sp.get("stored_map_drawn")
+                rows.append(
+                    (
+                        label,
+                        f"{sp['seconds']:.3f} s; "
+                        + ("no exception, stored UMAP map drawn (scattergl)" if drawn else "map NOT drawn"),
+                        (sp["seconds"] < TARGET_SEGMENTS_PAGE_SECONDS and bool(drawn)) if judged else None,
+                    )
+                )
+            else:
+                rows.append((label, f"not measured: {sp.get('note', '')}", False if judged else None))
         if check is not None:
             rows.append(
                 (
