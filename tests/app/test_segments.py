@@ -69,3 +69,25 @@ def test_other_algorithms_run(bank, algorithm):
     at = page(segment_algorithm=algorithm, segment_k=6 if algorithm == "agglomerative" else 0).run()
     assert not at.exception
     assert len(at.dataframe[0].value) >= 2
+
+
+def test_pca_preview_and_an_audited_masked_export(bank):
+    from analytics import segment_store
+    from analytics.db import Database
+
+    db = Database(bank)
+    ids = db.query("SELECT customer_id FROM customers WHERE region = 'West'").get_column("customer_id")
+    segment_store.save_segment(db, name="West", customer_ids=ids, source="upload", created_by="t")
+    db.close()
+    at = page(segment_map_method="pca").run()
+    assert not at.exception
+    maps = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    assert any(trace["type"] == "scattergl" for spec in maps for trace in spec["data"])
+    at.button(key="prepare_export").click().run()
+    assert not at.exception
+    note = next(c.value for c in at.caption if "without profiling consent left out" in c.value)
+    assert "Personal data masked for your role" in note
+    exports = (
+        app_db().query("SELECT details FROM audit_log WHERE action = 'export_segment'").get_column("details")
+    )
+    assert json.loads(exports[0])["raw"] is False
