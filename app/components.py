@@ -13,6 +13,7 @@ import streamlit as st
 from analytics import auth
 from analytics.db import Database
 from analytics.formatting import format_change, format_interval, format_month, format_value
+from analytics.privacy import log_personal_data_view
 from analytics.schemas import AGE_BANDS, PRODUCT_IDS, REGIONS, KpiFilters, User
 from analytics.segment_store import segment_label
 from app import state
@@ -260,6 +261,15 @@ def csv_download(frame: pl.DataFrame, *, file_name: str, key: str, label: str = 
         icon=":material/download:",
         on_click="ignore",
     )
+
+
+def log_view_once(db: Database, user: User, *, target: str, details: dict) -> None:
+    """Audit a view of raw personal data once per distinct view and session (not on every rerun)."""
+    logged = st.session_state.setdefault(state.LOGGED_VIEWS, set())
+    fingerprint = (target, tuple(sorted((k, str(v)) for k, v in details.items())))
+    if fingerprint not in logged:
+        log_personal_data_view(db, username=user.username, role=user.role, target=target, details=details)
+        logged.add(fingerprint)
 
 
 def show_unexpected_error(exc: BaseException) -> None:

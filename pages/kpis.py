@@ -30,7 +30,6 @@ from analytics import nps as nps_lib
 from analytics import retention as retention_lib
 from analytics.formatting import format_month, format_period
 from analytics.privacy import (
-    log_personal_data_view,
     mask_personal_data,
     pseudonym_key,
     redact_comments,
@@ -141,15 +140,6 @@ def _nps_line(frame: pl.DataFrame, x_labels: list) -> go.Figure:
     return _layout(figure, yaxis_title="NPS (95% interval)")
 
 
-def _log_view_once(db, user, *, target: str, details: dict) -> None:
-    """Audit a view of raw personal data once per distinct view and session (not on every rerun)."""
-    logged = st.session_state.setdefault(state.LOGGED_VIEWS, set())
-    fingerprint = (target, tuple(sorted((k, str(v)) for k, v in details.items())))
-    if fingerprint not in logged:
-        log_personal_data_view(db, username=user.username, role=user.role, target=target, details=details)
-        logged.add(fingerprint)
-
-
 def _show_comments(
     path: str, filters, user, *, dimension, group, month, category, what: str, segments_filters
 ) -> None:
@@ -170,7 +160,9 @@ def _show_comments(
     db = resources.get_database(path)
     shown = redact_comments(frame.drop("total"), user.role, key=pseudonym_key(db))
     if sees_raw_personal_data(user.role):
-        _log_view_once(db, user, target="nps_comments", details={"what": what, "rows": shown.height})
+        components.log_view_once(
+            db, user, target="nps_comments", details={"what": what, "rows": shown.height}
+        )
         st.caption("You see the comments as written, personal data included; this view is logged.")
     else:
         st.caption("Names, e-mail addresses and phone numbers are redacted; customers are pseudonymized.")
@@ -686,7 +678,7 @@ def clv_section(path: str, user) -> None:
         },
     )
     if sees_raw_personal_data(user.role):
-        _log_view_once(
+        components.log_view_once(
             db, user, target="clv_top_customers", details={"fit_id": fit.fit_id, "rows": shown.height}
         )
         st.caption("Customer numbers are shown unmasked to your role; this view is logged.")

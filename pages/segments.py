@@ -299,6 +299,11 @@ event = st.plotly_chart(
     on_select="rerun",
     selection_mode=("lasso", "box"),
 )
+if sees_raw_personal_data(user.role):
+    components.log_view_once(
+        db, user, target="segment_map", details={"feature_set": feature_set, "points": points.height}
+    )
+    st.caption("The map's hover shows customer numbers to your role; this view is logged.")
 if stored is not None and method == "umap":
     st.caption(
         f"UMAP fitted {stored.fitted_at:%Y-%m-%d %H:%M} by {stored.fitted_by} on "

@@ -91,3 +91,15 @@ def test_pca_preview_and_an_audited_masked_export(bank):
         app_db().query("SELECT details FROM audit_log WHERE action = 'export_segment'").get_column("details")
     )
     assert json.loads(exports[0])["raw"] is False
+
+
+def test_admin_sees_customer_numbers_on_the_map_and_the_view_is_logged_once(bank):
+    at = page("admin").run()
+    at.run()
+    assert not at.exception
+    logged = (
+        app_db()
+        .query("SELECT target FROM audit_log WHERE action = 'view_personal_data'")
+        .get_column("target")
+    )
+    assert logged.to_list() == ["segment_map"]
