@@ -49,6 +49,7 @@ MSG_NO_NUMERIC = (
     " columns that vary between customers."
 )
 MSG_EMPTY = "The table has no rows."
+MSG_INFINITE = "Column {column!r} has {count} infinite value(s), first on row {row}: read as missing."
 MSG_UNKNOWN_SET = "Unknown feature set {name!r}: choose one of {choices}."
 
 ID_COLUMN_NAMES: tuple[str, ...] = ("customer_id", "id")
@@ -84,9 +85,7 @@ FEATURE_SCALING: dict[str, Scaling] = {
     # Roughly symmetric: standardize only.
     **dict.fromkeys(("age", "credit_score", "products_held", "nps_score", "csat_score"), "standard"),
     # 0..1 shares: standardize, so a share that varies little between customers still counts.
-    **dict.fromkeys(
-        (*_CHANNELS, *_CATEGORIES, *_INFLOWS, "app_session_share", "offer_click_rate"), "share"
-    ),
+    **dict.fromkeys((*_CHANNELS, *_CATEGORIES, *_INFLOWS, "app_session_share", "offer_click_rate"), "share"),
     # Booleans: 0/1, standardized.
     **dict.fromkeys(_FLAGS, "flag"),
 }
@@ -440,7 +439,12 @@ def prepare_feature_frame(
             notices.append(MSG_NOT_NUMERIC.format(column=name, dtype=dtype))
             continue
         values = frame.get_column(name).cast(pl.Float64)
-        values = values.fill_nan(None)
+        infinite = values.is_infinite().fill_null(False)
+        if infinite.any():
+            # An infinity is a broken value (a division by zero upstream): read it as missing and say where.
+            row = int(infinite.arg_true()[0])
+            notices.append(MSG_INFINITE.format(column=name, count=int(infinite.sum()), row=row + 1))
+        values = _finite(values)
         if values.null_count() == values.len():
             notices.append(MSG_ALL_MISSING.format(column=name))
         elif values.drop_nulls().n_unique() < 2:
@@ -450,7 +454,10 @@ def prepare_feature_frame(
     if not kept:
         dropped = ", ".join(repr(c) for c in candidates) or "no column"
         raise ValueError(MSG_NO_NUMERIC.format(dropped=dropped))
-    out = frame.select(
-        pl.col(id_column), *(pl.col(c).cast(pl.Float64).fill_nan(None) for c in kept)
-    )
+    out = frame.select(pl.col(id_column), *(_finite(frame.get_column(c).cast(pl.Float64)) for c in kept))
     return FeatureFrame(frame=out, id_column=id_column, features=tuple(kept), notices=tuple(notices))
+
+
+def _finite(values: pl.Series) -> pl.Series:
+    """NaN and infinities as nulls (missing values, imputed later by the preprocessor)."""
+    return values.fill_nan(None).set(values.is_infinite().fill_null(False), None)

@@ -19,7 +19,12 @@ import ibis
 import numpy as np
 import polars as pl
 from sklearn.cluster import HDBSCAN, AgglomerativeClustering, KMeans, MiniBatchKMeans
-from sklearn.metrics import adjusted_rand_score, davies_bouldin_score, silhouette_score
+from sklearn.metrics import (
+    adjusted_rand_score,
+    davies_bouldin_score,
+    pairwise_distances_argmin,
+    silhouette_score,
+)
 from sklearn.mixture import GaussianMixture
 
 from analytics import kpis
@@ -130,8 +135,8 @@ def _nearest_centroid(X: np.ndarray, labels: np.ndarray, fitted: np.ndarray) -> 
     if clusters.size == 0:
         return np.full(X.shape[0], NOISE)
     centroids = np.vstack([X[fitted][labels == c].mean(axis=0) for c in clusters])
-    d2 = ((X[:, None, :] - centroids[None, :, :]) ** 2).sum(axis=2)
-    return clusters[d2.argmin(axis=1)]
+    # Chunked by scikit-learn: an n x k x d array would take gigabytes at bank scale.
+    return clusters[pairwise_distances_argmin(X, centroids)]
 
 
 def _fit(
@@ -405,10 +410,12 @@ def profile_segments(
             smds[name] = standardized_mean_difference(inside, col[~mask])
             row[f"smd_{name}"] = smds[name]
         ranked = sorted((n for n in names if smds[n] is not None), key=lambda n: -abs(smds[n]))
-        row["top_features"] = ranked[:top]
+        row["top_features"] = [str(name) for name in ranked[:top]]
         row["suggested_name"] = suggest_name(row)
         rows.append(row)
-    out = pl.DataFrame(rows, infer_schema_length=None)
+    out = pl.DataFrame(rows, infer_schema_length=None).with_columns(
+        pl.col("top_features").cast(pl.List(pl.String))
+    )
     if kpis is not None:
         out = out.join(kpis, on="segment", how="left")
     return out

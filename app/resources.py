@@ -199,9 +199,9 @@ def segmentation(path: str, feature_set: str, algorithm: str, k: int | None):
 
 @st.cache_data(ttl=600, max_entries=16, show_spinner=False)
 def segment_profiles(
-    path: str, feature_set: str, algorithm: str, k: int | None, key: tuple | None
+    path: str, feature_set: str, algorithm: str, k: int | None, key: tuple | None, clv_fit_id: str | None
 ) -> pl.DataFrame:
-    """Profiles with each segment's KPIs (period of ``key``) and its stored-CLV means."""
+    """Profiles with each segment's KPIs (period of ``key``) and the means of CLV fit ``clv_fit_id``."""
     result, profiles = segmentation(path, feature_set, algorithm, k)
     backend = get_database(path).backend()
     if key is not None:
@@ -209,9 +209,8 @@ def segment_profiles(
         profiles = profiles.join(
             kpi_table.select("segment", "nps", "engagement", "clv"), on="segment", how="left"
         )
-    stored = stored_clv(path)
-    if stored is not None:
-        predictions = clv_store.load_clv_predictions(backend, stored.fit_id)
+    if clv_fit_id is not None:
+        predictions = clv_store.load_clv_predictions(backend, clv_fit_id)
         means = (
             result.assignment.join(predictions, on="customer_id", how="left")
             .group_by("segment")
@@ -250,7 +249,13 @@ def fit_map(path: str, feature_set: str, fitted_by: str, *, progress) -> embeddi
 
 @st.cache_data(ttl=600, max_entries=8, show_spinner=False)
 def map_frame(
-    path: str, feature_set: str, algorithm: str, k: int | None, map_id: str | None, role: str
+    path: str,
+    feature_set: str,
+    algorithm: str,
+    k: int | None,
+    map_id: str | None,
+    role: str,
+    clv_fit_id: str | None,
 ) -> pl.DataFrame:
     """Map points (stored UMAP, else PCA) with segment, the customer as the role may see it, and colours."""
     backend = get_database(path).backend()
@@ -265,9 +270,8 @@ def map_frame(
     points = points.join(result.assignment, on="customer_id", how="inner").join(
         frame.frame.rename({frame.id_column: "customer_id"}), on="customer_id", how="left"
     )
-    stored = stored_clv(path)
-    if stored is not None:
-        predictions = clv_store.load_clv_predictions(backend, stored.fit_id).select(
+    if clv_fit_id is not None:
+        predictions = clv_store.load_clv_predictions(backend, clv_fit_id).select(
             "customer_id", "probability_alive", pl.col("clv").alias("predicted_clv")
         )
         points = points.join(predictions, on="customer_id", how="left")

@@ -11,6 +11,8 @@ to export its members.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
@@ -84,12 +86,10 @@ def _profiles_view(profiles: pl.DataFrame, names: dict[int, str]) -> pl.DataFram
         if key in profiles.columns:
             scale = 100 if key == "probability_alive" else 1
             columns.append((pl.col(key) * scale).round(1).alias(label + (" %" if scale == 100 else "")))
-    top = pl.col("top_features")
-    columns.append(
-        (top.list.join(", ") if profiles.schema["top_features"] == pl.List(pl.String) else top).alias(
-            "Sets it apart"
-        )
+    readable = (
+        pl.col("top_features").cast(pl.List(pl.String)).list.eval(pl.element().str.replace_all("_", " "))
     )
+    columns.append(readable.list.join(", ").alias("Sets it apart"))
     return profiles.select(columns)
 
 
@@ -169,10 +169,11 @@ try:
 except ValueError as exc:
     st.error(str(exc))
     st.stop()
-if frame is None:
+if frame.n_customers == 0:
     st.info(MSG_NO_FEATURES)
     st.stop()
-k = int(k_value) or None
+# HDBSCAN finds its own number of clusters: k changes neither its result nor its cache entry.
+k = None if algorithm == "hdbscan" else (int(k_value) or None)
 with st.status("Segmenting customers…", expanded=False) as status:
     try:
         result, profiles = resources.segmentation(path, feature_set, algorithm, k)
@@ -211,8 +212,13 @@ if result.evidence is not None:
 st.subheader("Segment profiles")
 months = resources.available_months(path)
 filters = components.current_filters(months) if months else None
+# The segments cover every consented customer: their KPIs use the sidebar's period only, not its
+# slices (a region filter would measure a part of each segment against the whole segment's size).
+period = replace(filters, regions=(), age_bands=(), products=(), segment_id=None) if filters else None
+clv_fit = resources.stored_clv(path)
+clv_fit_id = clv_fit.fit_id if clv_fit is not None else None
 table = resources.segment_profiles(
-    path, feature_set, algorithm, k, resources.filter_key(filters) if filters else None
+    path, feature_set, algorithm, k, resources.filter_key(period) if period else None, clv_fit_id
 )
 names = {
     row["segment"]: st.session_state.get(f"segment_name_{row['segment']}", row["suggested_name"])
@@ -220,12 +226,15 @@ names = {
 }
 st.dataframe(_profiles_view(table, names), hide_index=True)
 st.caption(
-    "KPIs of the sidebar's period (executive definitions); P(alive) and predictive CLV from the stored "
+    "KPIs of the sidebar's period over all of each segment's members (its region, product and segment "
+    "filters do not apply here); P(alive) and predictive CLV from the stored "
     "BG/NBD + Gamma-Gamma fit. Historical churn is not shown: every member is a customer today, so it is "
     "0 by construction; 1 − P(alive) is its forward-looking counterpart."
 )
 flat = table.with_columns(
-    pl.col(c).list.join(", ") for c, t in table.schema.items() if t == pl.List(pl.String)
+    pl.col(c).cast(pl.List(pl.String)).list.join(", ")
+    for c, t in table.schema.items()
+    if isinstance(t, pl.List)
 )
 components.csv_download(flat, file_name="tailor_segment_profiles.csv", key="profiles_csv")
 
@@ -265,7 +274,7 @@ method = left.radio(
     horizontal=True,
     key=state.SEGMENT_MAP_METHOD,
 )
-color_options = ["segment", *MAP_COLORS, *result.features]
+color_options = ["segment", *(MAP_COLORS if clv_fit is not None else ()), *result.features]
 color = right.selectbox(
     "Colour by",
     color_options,
@@ -283,7 +292,7 @@ if method == "umap" and stored is None:
         st.rerun()
     method = "pca"
 map_id = stored.map_id if (method == "umap" and stored is not None) else None
-points = resources.map_frame(path, feature_set, algorithm, k, map_id, user.role)
+points = resources.map_frame(path, feature_set, algorithm, k, map_id, user.role, clv_fit_id)
 points = points.with_columns(
     pl.col("segment").replace_strict(names, default="", return_dtype=pl.String).alias("name")
 )

@@ -103,3 +103,15 @@ def test_admin_sees_customer_numbers_on_the_map_and_the_view_is_logged_once(bank
         .get_column("target")
     )
     assert logged.to_list() == ["segment_map"]
+
+
+def test_review_edge_cases_hdbscan_on_everything_no_clv_colours_and_filters(bank):
+    at = page(segment_algorithm="hdbscan", segment_feature_set="everything").run()
+    assert not at.exception
+    plain = page(segment_k=3).run()
+    options = plain.selectbox(key="segment_map_color").options
+    assert "P(alive)" not in options  # no CLV fit stored in this bank: not offered
+    # The profile KPIs cover each whole segment whatever the sidebar's region says.
+    north = page(segment_k=3, filter_regions=["North"]).run()
+    assert not north.exception
+    assert north.dataframe[0].value.equals(plain.dataframe[0].value)

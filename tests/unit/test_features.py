@@ -136,3 +136,12 @@ def test_preprocessor_log_and_zero_imputation():
     np.testing.assert_allclose(out[:, 0], (logs - logs.mean()) / logs.std())
     share = np.array([0.0, 1.0, 0.0])
     np.testing.assert_allclose(out[:, 1], (share - share.mean()) / share.std())
+
+
+def test_infinite_values_are_read_as_missing_with_a_notice():
+    frame = pl.DataFrame(
+        {"customer_id": [1, 2, 3, 4], "ratio": [1.0, float("inf"), 2.0, 3.0], "age": [20, 30, 40, 50]}
+    )
+    prepared = F.prepare_feature_frame(frame)
+    assert prepared.frame.get_column("ratio").to_list() == [1.0, None, 2.0, 3.0]
+    assert prepared.notices == (F.MSG_INFINITE.format(column="ratio", count=1, row=2),)
