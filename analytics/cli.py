@@ -345,6 +345,100 @@ def _clv_text(payload: dict) -> str:
     return "\n".join(lines)
 
 
+# -- train, score -------------------------------------------------------------------------
+MODEL_TARGETS = ("churn", "credit_card", "savings", "investment_fund")
+"""The targets of analytics.models.Target (listed here so that --help needs no sklearn import)."""
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train a churn or take-up model on the bank, register it and print its metrics."""
+    from analytics import model_registry
+
+    started = time.perf_counter()
+    db = open_database(args.db)
+    try:
+        _progress(f"training a {args.target} model on the bank at {db.path}")
+        model = model_registry.train_and_register(
+            db,
+            target=args.target,
+            trained_by=getpass.getuser() if sys.stdin.isatty() else "batch",
+            progress=_progress,
+        )
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+    finally:
+        db.close()
+    _progress(f"done in {time.perf_counter() - started:.1f} s")
+    payload = {
+        "model_id": model.model_id,
+        "target": model.target,
+        "version": model.version,
+        "data_as_of": model.data_as_of,
+        "metrics": {"model": model.metrics["model"], "baseline": model.metrics["baseline"]},
+        "top_features": model.importance.head(model_registry.TOP_FEATURES),
+        "artifact_path": model.artifact_path,
+        "artifact_sha256": model.artifact_sha256,
+        "training_snapshot_hash": model.training_snapshot_hash,
+    }
+    _emit(payload, as_json=args.json, text=lambda: _train_text(payload))
+    return 0
+
+
+def _train_text(payload: dict) -> str:
+    model, baseline = payload["metrics"]["model"], payload["metrics"]["baseline"]
+    lines = [
+        f"model {payload['model_id']} ({payload['target']}, version {payload['version']},"
+        f" data as of {payload['data_as_of']})",
+        f"test AUC {model['auc']:.3f}, average precision {model['average_precision']:.3f},"
+        f" Brier {model['brier']:.4f} ({int(model['rows']):,} rows, prevalence {model['prevalence']:.1%})",
+        f"baseline AUC {baseline['auc']:.3f}, average precision {baseline['average_precision']:.3f},"
+        f" Brier {baseline['brier']:.4f}",
+        "top features (mean |SHAP|, log-odds):",
+        *(
+            f"  {row['feature']:<30} {row['mean_abs_shap']:.3f} {row['direction']}"
+            for row in payload["top_features"].iter_rows(named=True)
+        ),
+        f"artifact: {payload['artifact_path']} (sha256 {payload['artifact_sha256'][:16]}...)",
+    ]
+    return "\n".join(lines)
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    """Score every current customer with a registered model (--model-id, or --target's latest)."""
+    from analytics import model_registry
+
+    started = time.perf_counter()
+    db = open_database(args.db)
+    try:
+        if args.model_id:
+            model_id = args.model_id
+        else:
+            model_id = model_registry.latest_model(db.backend(), args.target).model_id
+        _progress(f"scoring the current customers with {model_id}")
+        summary = model_registry.score_customers(db, model_id, progress=_progress)
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+    finally:
+        db.close()
+    _progress(f"done in {time.perf_counter() - started:.1f} s")
+    payload = dataclasses.asdict(summary) | {
+        "output": f"{args.db or resolve_db_path()}: model_predictions (model {summary.model_id})"
+    }
+    _emit(payload, as_json=args.json, text=lambda: _score_text(payload))
+    return 0
+
+
+def _score_text(payload: dict) -> str:
+    return "\n".join(
+        [
+            f"model {payload['model_id']} ({payload['target']}, version {payload['version']})",
+            f"scored {payload['customers']:,} customers with features as of {payload['features_as_of']}",
+            f"mean score {payload['mean_score']:.4f}; top decile mean {payload['top_decile_mean']:.4f}",
+            f"written to {payload['output']}",
+        ]
+    )
+
+
 # -- retention --------------------------------------------------------------------------
 def cmd_retention(args: argparse.Namespace) -> int:
     """Print the retention section: cohort cells, monthly retention and churn, survival by group."""
@@ -684,6 +778,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--if-missing", action="store_true", help="bank: do nothing if a fit of this data exists"
     )
     clv_cmd.set_defaults(func=cmd_clv)
+
+    train_cmd = sub.add_parser(
+        "train", parents=[common], help="train a churn or take-up model on the bank and register it"
+    )
+    train_cmd.add_argument("--target", required=True, choices=MODEL_TARGETS, help="what the model predicts")
+    train_cmd.set_defaults(func=cmd_train)
+
+    score_cmd = sub.add_parser(
+        "score", parents=[common], help="score every current customer with a registered model (stored)"
+    )
+    which = score_cmd.add_mutually_exclusive_group(required=True)
+    which.add_argument("--model-id", help="the registered model (python -m analytics train prints it)")
+    which.add_argument("--target", choices=MODEL_TARGETS, help="the latest registered version of this target")
+    score_cmd.set_defaults(func=cmd_score)
     return parser
 
 

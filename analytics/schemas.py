@@ -1049,7 +1049,101 @@ SEGMENT_MAP_POINTS = TableSpec(
     not_null=("map_id", "customer_id", "x", "y"),
 )
 
-MODEL_TABLES: tuple[TableSpec, ...] = (CLV_FITS, CLV_PREDICTIONS, SEGMENT_MAPS, SEGMENT_MAP_POINTS)
+MODELS = TableSpec(
+    name="models",
+    description=(
+        "Model output: the registry of trained churn and take-up models (python -m analytics train),"
+        " one row per model; the estimators are a joblib file next to the database whose SHA-256 is"
+        " checked before it is loaded (docs/models.md, Registry)."
+    ),
+    schema=pl.Schema(
+        {
+            "model_id": pl.String,
+            "target": pl.String,
+            "version": pl.Int64,
+            "trained_at": TS,
+            "trained_by": pl.String,
+            "data_as_of": pl.Date,
+            "horizon_days": pl.Int64,
+            "features": pl.String,
+            "parameters": pl.String,
+            "metrics": pl.String,
+            "training_snapshot_hash": pl.String,
+            "artifact_path": pl.String,
+            "artifact_sha256": pl.String,
+        }
+    ),
+    columns={
+        "model_id": "Identifier of the model (<target>-v<version>-<8 hex>).",
+        "target": "What it predicts: churn, credit_card, savings or investment_fund.",
+        "version": "1, 2, ... per target, in the order the models were registered.",
+        "trained_at": "When the model was registered (UTC).",
+        "trained_by": "User or job that trained it.",
+        "data_as_of": "Snapshot date of the data it was trained on.",
+        "horizon_days": "Days after a cut-off in which the outcome is looked for.",
+        "features": "JSON list of the input columns, in the order the estimators take them.",
+        "parameters": "JSON: cut-offs, horizon, calibration method, hyperparameters of both pipelines.",
+        "metrics": (
+            "JSON: test metrics of the model and the baseline, calibration table, importance, split sizes."
+        ),
+        "training_snapshot_hash": "SHA-256 of the training, validation and test rows (see docs/models.md).",
+        "artifact_path": "Absolute path of the joblib file holding the fitted estimators.",
+        "artifact_sha256": "SHA-256 of that file, checked before it is loaded.",
+    },
+    primary_key=("model_id",),
+    not_null=(
+        "model_id",
+        "target",
+        "version",
+        "trained_at",
+        "features",
+        "training_snapshot_hash",
+        "artifact_path",
+        "artifact_sha256",
+    ),
+    rules=(
+        # The targets of analytics.models.Target (schemas cannot import models: models imports rollups).
+        Rule(
+            "target",
+            pl.col("target").is_in(["churn", "credit_card", "savings", "investment_fund"]),
+            "is not churn, credit_card, savings or investment_fund",
+        ),
+        Rule("version", pl.col("version") >= 1, "is below 1"),
+    ),
+)
+
+MODEL_PREDICTIONS = TableSpec(
+    name="model_predictions",
+    description="Model output: a registered model's calibrated score for every current customer.",
+    schema=pl.Schema(
+        {
+            "model_id": pl.String,
+            "customer_id": pl.Int64,
+            "score": pl.Float64,
+            "scored_at": TS,
+            "features_as_of": pl.Date,
+        }
+    ),
+    columns={
+        "model_id": "The model (models.model_id).",
+        "customer_id": "The customer.",
+        "score": "Calibrated probability of the model's outcome in its horizon.",
+        "scored_at": "When the scores were written (UTC).",
+        "features_as_of": "The date the customer's features were computed as of (the snapshot).",
+    },
+    primary_key=("model_id", "customer_id"),
+    not_null=("model_id", "customer_id", "score", "scored_at", "features_as_of"),
+    rules=(Rule("score", pl.col("score").is_between(0.0, 1.0), "is not a probability between 0 and 1"),),
+)
+
+MODEL_TABLES: tuple[TableSpec, ...] = (
+    CLV_FITS,
+    CLV_PREDICTIONS,
+    SEGMENT_MAPS,
+    SEGMENT_MAP_POINTS,
+    MODELS,
+    MODEL_PREDICTIONS,
+)
 """Stored model outputs: written by batch jobs, emptied when a new data set is loaded."""
 
 ALL_TABLES: dict[str, TableSpec] = {

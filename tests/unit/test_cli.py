@@ -341,3 +341,44 @@ def test_segments_on_the_database_and_on_a_file(sample_bank_path, tmp_path):
     assert no_id.returncode == 1 and "client" in no_id.stderr
     too_many = run_cli("segments", "--input", str(table), "--id-col", "client", "--k", "500")
     assert too_many.returncode == 1 and "k = 500 is larger than the 300 customers" in too_many.stderr
+
+
+# -- train, score -------------------------------------------------------------------------------
+def test_train_then_score_on_a_copy_of_the_bank(writable_bank):
+    trained = run_cli("train", "--target", "churn", "--db", str(writable_bank), "--json")
+    assert trained.returncode == 0, trained.stderr
+    model = json.loads(trained.stdout)
+    assert model["target"] == "churn" and model["version"] == 1
+    assert 0.5 < model["metrics"]["model"]["auc"] <= 1 and 0.5 < model["metrics"]["baseline"]["auc"] <= 1
+    assert len(model["top_features"]) == 10
+    artifact = Path(model["artifact_path"])
+    assert artifact.parent == writable_bank.parent / "bank.models" and artifact.is_file()
+
+    scored = run_cli("score", "--target", "churn", "--db", str(writable_bank), "--json")
+    assert scored.returncode == 0, scored.stderr
+    summary = json.loads(scored.stdout)
+    assert summary["model_id"] == model["model_id"]
+    db = Database(writable_bank, read_only=True)
+    stored = db.query("select score from model_predictions where model_id = ?", [model["model_id"]])
+    as_of = db.snapshot_date()
+    current = db.query(
+        "select count(*) from customers where joined_at <= ? and (closed_at is null or closed_at > ?)",
+        [as_of, as_of],
+    ).item()
+    db.close()
+    assert summary["customers"] == stored.height == current
+    assert summary["mean_score"] == pytest.approx(stored.get_column("score").mean(), abs=1e-12)
+    assert summary["mean_score"] < summary["top_decile_mean"] <= 1
+
+    text = run_cli("score", "--model-id", model["model_id"], "--db", str(writable_bank))
+    assert text.returncode == 0 and f"scored {current:,} customers" in text.stdout
+
+
+def test_score_refusals_name_the_problem(writable_bank, capsys):
+    assert cli.main(["score", "--target", "savings", "--db", str(writable_bank)]) == 1
+    assert "No savings model is registered yet" in capsys.readouterr().err
+    assert cli.main(["score", "--model-id", "churn-v9-abc", "--db", str(writable_bank)]) == 1
+    assert "No registered model has the id 'churn-v9-abc'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as usage:
+        cli.main(["score", "--model-id", "x", "--target", "churn", "--db", str(writable_bank)])
+    assert usage.value.code == 2
