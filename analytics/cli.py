@@ -580,6 +580,62 @@ def _segments_text(payload: dict) -> str:
     return "\n".join(lines)
 
 
+# -- model on any table -----------------------------------------------------------------
+def cmd_model(args: argparse.Namespace) -> int:
+    """Train and explain a two-class model of a column of any customer-level file."""
+    from analytics import table_model
+
+    started = time.perf_counter()
+    _progress(f"reading {args.input}")
+    table = _read_table(args.input)
+    try:
+        _progress(f"training a model of {args.target!r} on {table.height:,} rows (25 % held out)")
+        result = table_model.train_on_table(
+            table, target=args.target, positive_label=args.positive_label, random_state=args.seed
+        )
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+    for notice in result.notices:
+        _progress(f"note: {notice}")
+    predictions, shap_file = table_model.write_table_model_outputs(
+        result, args.input, output_dir=args.output_dir
+    )
+    _progress(f"predictions written to {predictions}, SHAP values to {shap_file}")
+    _progress(f"done in {time.perf_counter() - started:.1f} s")
+    payload = {
+        "target": result.target,
+        "positive_label": result.positive_label,
+        "negative_label": result.negative_label,
+        "rows": result.rows,
+        "positives": result.positives,
+        "train_rows": result.train_rows,
+        "holdout_rows": result.holdout_rows,
+        "auc": result.auc,
+        "id_column": result.id_column,
+        "features": list(result.features),
+        "categorical": list(result.categorical),
+        "notices": list(result.notices),
+        "top_features": result.importance.head(args.top),
+        "predictions_file": str(predictions),
+        "shap_file": str(shap_file),
+    }
+    _emit(payload, as_json=args.json, text=lambda: _model_text(payload))
+    return 0
+
+
+def _model_text(payload: dict) -> str:
+    lines = [
+        f"{payload['target']} = {payload['positive_label']!r}: holdout AUC {payload['auc']:.3f}"
+        f" ({payload['holdout_rows']:,} of {payload['rows']:,} rows held out)",
+        "top features by mean |SHAP| (log-odds):",
+    ]
+    for row in payload["top_features"].iter_rows(named=True):
+        lines.append(f"  {row['feature']:<30} {row['mean_abs_shap']:.4f}  {row['direction']}")
+    lines += [f"note: {n}" for n in payload["notices"]]
+    lines += [f"predictions: {payload['predictions_file']}", f"shap: {payload['shap_file']}"]
+    return "\n".join(lines)
+
+
 # -- engagement -------------------------------------------------------------------------
 def cmd_engagement(args: argparse.Namespace) -> int:
     """Print the engagement analysis and the RFM groups (the Engagement & RFM section)."""
@@ -736,6 +792,19 @@ def build_parser() -> argparse.ArgumentParser:
     segments_cmd.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     segments_cmd.add_argument("--output", help="assignment CSV (default INPUT_segments.csv, or segments.csv)")
     segments_cmd.set_defaults(func=cmd_segments)
+
+    model_cmd = sub.add_parser(
+        "model", parents=[common], help="train and explain a two-class model of a column of any file"
+    )
+    model_cmd.add_argument("--input", required=True, help="CSV or Parquet, one row per customer")
+    model_cmd.add_argument("--target", required=True, help="the column to predict (two classes)")
+    model_cmd.add_argument(
+        "--positive-label", help="the target value to predict (needed unless the target is 0/1 or boolean)"
+    )
+    model_cmd.add_argument("--output-dir", help="folder of the two output files (default: the input's)")
+    model_cmd.add_argument("--top", type=int, default=10, help="features listed (default 10)")
+    model_cmd.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    model_cmd.set_defaults(func=cmd_model)
 
     retention_cmd = sub.add_parser(
         "retention", parents=[common, period], help="cohorts, monthly retention and churn, survival curves"

@@ -382,3 +382,37 @@ def test_score_refusals_name_the_problem(writable_bank, capsys):
     with pytest.raises(SystemExit) as usage:
         cli.main(["score", "--model-id", "x", "--target", "churn", "--db", str(writable_bank)])
     assert usage.value.code == 2
+
+
+def test_model_on_a_csv_prints_auc_features_and_existing_files(tmp_path):
+    from tests.unit.test_table_model import planted_table
+
+    source = tmp_path / "customers.csv"
+    planted_table(n=1000).write_csv(source)
+    out = tmp_path / "out"
+    result = run_cli(
+        "model", "--input", str(source), "--target", "bought", "--positive-label", "yes",
+        "--output-dir", str(out), "--json",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["auc"] > 0.8
+    assert payload["top_features"][0]["feature"] == "x1" and payload["top_features"][0]["direction"] == "+"
+    assert payload["predictions_file"] == str(out / "customers_predictions.csv")
+    assert payload["shap_file"] == str(out / "customers_shap.csv")
+    assert pl.read_csv(payload["predictions_file"]).height == 1000
+    assert Path(payload["shap_file"]).is_file()
+    assert "note: Column 'client_id' looks like an identifier" in result.stderr
+
+
+def test_model_refusals_name_the_problem(tmp_path, capsys):
+    source = tmp_path / "t.csv"
+    pl.DataFrame({"x": [1.0, 2.0, 3.0], "y": ["a", "b", "c"]}).write_csv(source)
+    # In process: the refusals come before any training, and a subprocess each would cost ~2 s.
+    assert cli.main(["model", "--input", str(source), "--target", "z"]) == 1
+    err = capsys.readouterr().err
+    assert "error: The target column 'z' is not in the table. Its columns are: x, y." in err
+    assert cli.main(["model", "--input", str(source), "--target", "y", "--positive-label", "a"]) == 1
+    assert "has 3 different values ('a', 'b', 'c')" in capsys.readouterr().err
+    assert cli.main(["model", "--input", str(tmp_path / "nope.csv"), "--target", "y"]) == 1
+    assert "no such file" in capsys.readouterr().err
