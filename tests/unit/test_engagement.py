@@ -18,7 +18,8 @@ from scipy import stats
 from analytics import engagement as eng
 from analytics import kpis
 from analytics.db import Database
-from analytics.schemas import CANONICAL_TABLES, KpiFilters
+from analytics.schemas import KpiFilters
+from tests import banks
 
 # -- the hand-built bank ------------------------------------------------------------------------
 # Snapshot 2024-06-30, history from 2024-01. Period under test Apr-Jun 2024 (last day 06-30).
@@ -66,39 +67,17 @@ DEBITS = [
 ]
 
 
-def _rows(spec_name: str, rows: list[tuple]) -> pl.DataFrame:
-    spec = next(s for s in CANONICAL_TABLES if s.name == spec_name)
-    return pl.DataFrame(rows, schema=spec.schema, orient="row")
-
-
 def _tables() -> dict[str, pl.DataFrame]:
-    tables = {spec.name: pl.DataFrame(schema=spec.schema) for spec in CANONICAL_TABLES}
-    n = len(CUSTOMERS)
-    tables["customers"] = pl.DataFrame(
-        {
-            "customer_id": [r[0] for r in CUSTOMERS],
-            "first_name": ["x"] * n,
-            "last_name": ["y"] * n,
-            "email": [None] * n,
-            "phone": [None] * n,
-            "birth_date": [r[2] for r in CUSTOMERS],
-            "gender": ["female", "male"] * (n // 2),
-            "region": [r[1] for r in CUSTOMERS],
-            "city": [None] * n,
-            "occupation": [None] * n,
-            "annual_income": [40000.0] * n,
-            "credit_score": [700] * n,
-            "preferred_channel": ["mobile_app"] * n,
-            "joined_at": [r[3] for r in CUSTOMERS],
-            "closed_at": [r[4] for r in CUSTOMERS],
-            "closure_reason": [None if r[4] is None else "fees" for r in CUSTOMERS],
-            "consent_marketing": [True] * n,
-            "consent_profiling": [True] * n,
-            "consent_updated_at": [None] * n,
-        },
-        schema=next(s for s in CANONICAL_TABLES if s.name == "customers").schema,
+    tables = banks.empty_tables()
+    tables["customers"] = banks.customers(
+        [r[0] for r in CUSTOMERS],
+        region=[r[1] for r in CUSTOMERS],
+        birth_date=[r[2] for r in CUSTOMERS],
+        gender=["female", "male"] * (len(CUSTOMERS) // 2),
+        joined_at=[r[3] for r in CUSTOMERS],
+        closed_at=[r[4] for r in CUSTOMERS],
     )
-    tables["products"] = _rows(
+    tables["products"] = banks.rows(
         "products",
         [
             ("current_account", "Current account", "deposit", 2.0, 0.0),
@@ -113,14 +92,14 @@ def _tables() -> dict[str, pl.DataFrame]:
         (20, 1, "savings", date(2024, 5, 10), None, 500.0, 2.0),
         (21, 5, "savings", date(2019, 3, 1), None, 800.0, 2.0),
     ]
-    tables["holdings"] = _rows("holdings", holdings)
+    tables["holdings"] = banks.rows("holdings", holdings)
     tx = [
         (i, cid, ts, amount, "debit", "groceries", "card_present", "NL", 0.1)
         for i, (cid, ts, amount) in enumerate(DEBITS, start=1)
     ]
     tx.append((99, 1, datetime(2024, 6, 15), 1000.0, "credit", "salary", "transfer", "NL", 0.0))
-    tables["transactions"] = _rows("transactions", tx)
-    tables["digital_events"] = _rows(
+    tables["transactions"] = banks.rows("transactions", tx)
+    tables["digital_events"] = banks.rows(
         "digital_events",
         [(day, 1, datetime(2024, 6, day, 8), "mobile_app", "session", 300, 4) for day in range(1, 7)],
     )

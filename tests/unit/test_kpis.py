@@ -14,7 +14,8 @@ from polars.testing import assert_frame_equal
 
 from analytics import kpis
 from analytics.db import Database
-from analytics.schemas import CANONICAL_TABLES, KpiFilters
+from analytics.schemas import KpiFilters
+from tests import banks
 
 # -- the hand-built bank ------------------------------------------------------------------------
 # Snapshot 2024-06-30, history from 2024-01. The period under test is Apr-Jun 2024, the
@@ -44,41 +45,20 @@ def _customers() -> pl.DataFrame:
         (5, "South", date(1994, 6, 30), date(2019, 3, 1), None),
         (6, "East", date(2002, 1, 1), date(2023, 1, 1), date(2024, 2, 10)),
     ]
-    n = len(rows)
-    return pl.DataFrame(
-        {
-            "customer_id": [r[0] for r in rows],
-            "first_name": ["x"] * n,
-            "last_name": ["y"] * n,
-            "email": [None] * n,
-            "phone": [None] * n,
-            "birth_date": [r[2] for r in rows],
-            "gender": ["female", "male", "female", "male", "other", "female"],
-            "region": [r[1] for r in rows],
-            "city": [None] * n,
-            "occupation": [None] * n,
-            "annual_income": [40000.0] * n,
-            "credit_score": [700] * n,
-            "preferred_channel": ["mobile_app"] * n,
-            "joined_at": [r[3] for r in rows],
-            "closed_at": [r[4] for r in rows],
-            "closure_reason": [None if r[4] is None else "fees" for r in rows],
-            "consent_marketing": [True] * n,
-            "consent_profiling": [True] * n,
-            "consent_updated_at": [None] * n,
-        }
+    return banks.customers(
+        [r[0] for r in rows],
+        region=[r[1] for r in rows],
+        birth_date=[r[2] for r in rows],
+        gender=["female", "male", "female", "male", "other", "female"],
+        joined_at=[r[3] for r in rows],
+        closed_at=[r[4] for r in rows],
     )
 
 
-def _rows(spec_name: str, rows: list[tuple]) -> pl.DataFrame:
-    spec = next(s for s in CANONICAL_TABLES if s.name == spec_name)
-    return pl.DataFrame(rows, schema=spec.schema, orient="row")
-
-
 def _tables() -> dict[str, pl.DataFrame]:
-    tables = {spec.name: pl.DataFrame(schema=spec.schema) for spec in CANONICAL_TABLES}
+    tables = banks.empty_tables()
     tables["customers"] = _customers()
-    tables["products"] = _rows(
+    tables["products"] = banks.rows(
         "products",
         [
             ("current_account", "Current account", "deposit", 2.0, 0.0),
@@ -86,7 +66,7 @@ def _tables() -> dict[str, pl.DataFrame]:
             ("credit_card", "Credit card", "lending", 1.0, 0.1),
         ],
     )
-    tables["holdings"] = _rows(
+    tables["holdings"] = banks.rows(
         "holdings",
         [
             (1, 1, "current_account", date(2020, 1, 1), None, 1000.0, 5.0),
@@ -111,7 +91,7 @@ def _tables() -> dict[str, pl.DataFrame]:
         (7, 1, datetime(2024, 3, 15), 40.0, "debit", "groceries", "card_present", "NL", 0.2),
         (8, 6, datetime(2024, 1, 20), 15.0, "debit", "groceries", "card_present", "NL", 0.1),
     ]
-    tables["transactions"] = _rows("transactions", tx)
+    tables["transactions"] = banks.rows("transactions", tx)
     events = []
     # customer 1: 6 sessions of 300 s in each of April, May and June (6 per month, 5 minutes each)
     for month in (4, 5, 6):
@@ -122,12 +102,12 @@ def _tables() -> dict[str, pl.DataFrame]:
     # customer 4: 3 sessions of 600 s in May (1 per month over its 3 months, 10 minutes each)
     for day in (2, 3, 4):
         events.append((len(events) + 1, 4, datetime(2024, 5, day, 20), "web", "session", 600, 9))
-    tables["digital_events"] = _rows("digital_events", events)
-    tables["campaigns"] = _rows(
+    tables["digital_events"] = banks.rows("digital_events", events)
+    tables["campaigns"] = banks.rows(
         "campaigns",
         [(1, "Spring savings", "savings", "email", date(2024, 3, 1), date(2024, 6, 30), "cross_sell")],
     )
-    tables["offers"] = _rows(
+    tables["offers"] = banks.rows(
         "offers",
         [
             # period: 3 sent, 2 opened, 1 clicked, 1 converted
@@ -163,7 +143,7 @@ def _tables() -> dict[str, pl.DataFrame]:
         (10, 6, datetime(2024, 1, 5), "nps", 0),
         (11, 5, datetime(2024, 3, 9), "csat", 3),
     ]
-    tables["surveys"] = _rows("surveys", [(*s, "email", "relationship", None) for s in surveys])
+    tables["surveys"] = banks.rows("surveys", [(*s, "email", "relationship", None) for s in surveys])
     return tables
 
 
@@ -523,7 +503,7 @@ SPAN_PRODUCTS = ("credit_card", "current_account", "savings")
 
 
 def _span_tables() -> dict[str, pl.DataFrame]:
-    tables = {spec.name: pl.DataFrame(schema=spec.schema) for spec in CANONICAL_TABLES}
+    tables = banks.empty_tables()
     customers = _customers().head(1)
     tables["customers"] = pl.concat(
         [
@@ -536,7 +516,7 @@ def _span_tables() -> dict[str, pl.DataFrame]:
         ]
     ).cast(dict(tables["customers"].schema))
     tables["products"] = _tables()["products"]
-    tables["holdings"] = _rows(
+    tables["holdings"] = banks.rows(
         "holdings",
         [
             (i + 1, cid, product, opened, closed, 0.0, 1.0)

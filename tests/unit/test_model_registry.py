@@ -74,9 +74,10 @@ def test_registry_row_records_what_was_trained(bank):
     assert registered.parameters["cutoffs"]["test"] == trained.cutoffs.test.isoformat()
     assert registered.parameters["calibration"] == "sigmoid"
     assert registered.parameters["tree"]["learning_rate"] == 0.05
-    assert registered.importance.get_column("feature").to_list() == trained.importance.get_column(
-        "feature"
-    ).to_list()
+    assert (
+        registered.importance.get_column("feature").to_list()
+        == trained.importance.get_column("feature").to_list()
+    )
     path = Path(registered.artifact_path)
     assert path == db_dir(db) / f"{registered.model_id}.joblib"
     # Reference: hashlib over the whole file in one read.

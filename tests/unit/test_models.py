@@ -13,7 +13,7 @@ from polars.testing import assert_frame_equal
 
 from analytics import models
 from analytics.db import Database
-from analytics.schemas import CANONICAL_TABLES
+from tests import banks
 
 # -- the hand-built bank ------------------------------------------------------------------------
 # Snapshot 2025-06-30, history from 2024-01. Cut-off 2025-01-31, horizon 90 days: outcomes in
@@ -33,13 +33,8 @@ CHURN_LABELS = {1: 0, 3: 1, 4: 1, 5: 0, 7: 0}
 CARD_LABELS = {1: 1, 4: 1, 5: 0}
 
 
-def _rows(spec_name: str, rows: list[tuple]) -> pl.DataFrame:
-    spec = next(s for s in CANONICAL_TABLES if s.name == spec_name)
-    return pl.DataFrame(rows, schema=spec.schema, orient="row")
-
-
 def _small_tables() -> dict[str, pl.DataFrame]:
-    tables = {spec.name: pl.DataFrame(schema=spec.schema) for spec in CANONICAL_TABLES}
+    tables = banks.empty_tables()
     people = [
         (1, date(2020, 1, 1), None),
         (2, date(2020, 1, 1), date(2025, 1, 31)),
@@ -49,32 +44,10 @@ def _small_tables() -> dict[str, pl.DataFrame]:
         (6, date(2025, 2, 15), None),
         (7, date(2025, 1, 31), None),
     ]
-    n = len(people)
-    tables["customers"] = pl.DataFrame(
-        {
-            "customer_id": [p[0] for p in people],
-            "first_name": ["x"] * n,
-            "last_name": ["y"] * n,
-            "email": [None] * n,
-            "phone": [None] * n,
-            "birth_date": [date(1980, 1, 1)] * n,
-            "gender": ["female"] * n,
-            "region": ["North"] * n,
-            "city": [None] * n,
-            "occupation": [None] * n,
-            "annual_income": [40000.0] * n,
-            "credit_score": [700] * n,
-            "preferred_channel": ["mobile_app"] * n,
-            "joined_at": [p[1] for p in people],
-            "closed_at": [p[2] for p in people],
-            "closure_reason": [None if p[2] is None else "fees" for p in people],
-            "consent_marketing": [True] * n,
-            "consent_profiling": [True] * n,
-            "consent_updated_at": [None] * n,
-        },
-        schema=next(s for s in CANONICAL_TABLES if s.name == "customers").schema,
+    tables["customers"] = banks.customers(
+        [p[0] for p in people], joined_at=[p[1] for p in people], closed_at=[p[2] for p in people]
     )
-    tables["products"] = _rows(
+    tables["products"] = banks.rows(
         "products",
         [
             ("current_account", "Current account", "deposit", 2.0, 0.0),
@@ -93,7 +66,7 @@ def _small_tables() -> dict[str, pl.DataFrame]:
         (15, 5, "credit_card", date(2025, 5, 2), date(2025, 5, 2), 0.0, 1.0),
         (16, 7, "credit_card", date(2025, 1, 31), None, 0.0, 1.0),
     ]
-    tables["holdings"] = _rows("holdings", holdings)
+    tables["holdings"] = banks.rows("holdings", holdings)
     return tables
 
 

@@ -18,7 +18,8 @@ from polars.testing import assert_frame_equal
 
 from analytics import kpis, retention
 from analytics.db import Database
-from analytics.schemas import CANONICAL_TABLES, KpiFilters
+from analytics.schemas import KpiFilters
+from tests import banks
 
 # -- the hand-built bank ------------------------------------------------------------------------
 # Snapshot 2024-06-30 (a month end, so June is the last full month), history from 2024-01.
@@ -73,50 +74,31 @@ FEES = [
 ]
 
 
-def _rows(spec_name: str, rows: list[tuple]) -> pl.DataFrame:
-    spec = next(s for s in CANONICAL_TABLES if s.name == spec_name)
-    return pl.DataFrame(rows, schema=spec.schema, orient="row")
-
-
 def _tables() -> dict[str, pl.DataFrame]:
-    tables = {spec.name: pl.DataFrame(schema=spec.schema) for spec in CANONICAL_TABLES}
-    tables["customers"] = _rows(
-        "customers",
-        [
-            (
-                cid,
-                "x",
-                "y",
-                None,
-                None,
-                born,
-                "female",
-                region,
-                None,
-                None,
-                40000.0,
-                700,
-                None if cid == 7 else "web",
-            )
-            + (joined, closed, None if closed is None else "fees", True, True, None)
-            for cid, region, born, joined, closed in CUSTOMERS
-        ],
+    tables = banks.empty_tables()
+    tables["customers"] = banks.customers(
+        [c[0] for c in CUSTOMERS],
+        region=[c[1] for c in CUSTOMERS],
+        birth_date=[c[2] for c in CUSTOMERS],
+        preferred_channel=[None if c[0] == 7 else "web" for c in CUSTOMERS],
+        joined_at=[c[3] for c in CUSTOMERS],
+        closed_at=[c[4] for c in CUSTOMERS],
     )
-    tables["products"] = _rows(
+    tables["products"] = banks.rows(
         "products",
         [
             ("current_account", "Current account", "deposit", 2.0, 0.0),
             ("savings", "Savings", "deposit", 0.0, 0.01),
         ],
     )
-    tables["holdings"] = _rows(
+    tables["holdings"] = banks.rows(
         "holdings",
         [
             (hid, cid, product, opened, closed, 0.0, margin)
             for hid, cid, product, opened, closed, margin in HOLDINGS
         ],
     )
-    tables["transactions"] = _rows(
+    tables["transactions"] = banks.rows(
         "transactions",
         [
             (i + 1, cid, ts, 10.0, "debit", "groceries", "card_present", "NL", fee)
