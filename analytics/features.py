@@ -244,6 +244,14 @@ class FeatureFrame:
         """Number of customers (rows)."""
         return self.frame.height
 
+    def scaled(self) -> np.ndarray:
+        """The features imputed and scaled by :func:`make_preprocessor`, as a float matrix.
+
+        The clustering, the map and the benchmarks all start from this one matrix.
+        """
+        raw = self.frame.select(self.features).to_numpy()
+        return np.asarray(make_preprocessor(self.features).fit_transform(raw), dtype=float)
+
 
 def resolve_feature_set(name: str) -> tuple[str, ...]:
     """Columns of a named feature set.

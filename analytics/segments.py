@@ -28,7 +28,7 @@ from sklearn.metrics import (
 from sklearn.mixture import GaussianMixture
 
 from analytics import kpis
-from analytics.features import FeatureFrame, feature_phrase, make_preprocessor
+from analytics.features import FeatureFrame, feature_phrase
 from analytics.rollups import CUBE_KEYS, build_kpi_cube_rows, with_joined_bucket
 from analytics.schemas import KpiFilters
 
@@ -534,9 +534,7 @@ def run_segmentation(
         _check_k(k, n)
     say = progress or (lambda _message: None)
     say("Scaling the features")
-    raw = features.frame.select(features.features).to_numpy()
-    X = make_preprocessor(features.features).fit_transform(raw)
-    X = np.asarray(X, dtype=float)
+    X = features.scaled()
     evidence = None
     if k is None and algorithm != "hdbscan":
         say("Weighing the number of segments")

@@ -182,10 +182,7 @@ def feature_frame(path: str, feature_set: str) -> features.FeatureFrame:
 def scaled_matrix(path: str, feature_set: str):
     """Customer ids and the scaled feature matrix (the map's input)."""
     frame = feature_frame(path, feature_set)
-    raw = frame.frame.select(frame.features).to_numpy()
-    return frame.frame.get_column(frame.id_column), features.make_preprocessor(frame.features).fit_transform(
-        raw
-    )
+    return frame.frame.get_column(frame.id_column), frame.scaled()
 
 
 @st.cache_data(ttl=600, max_entries=16, show_spinner=False)

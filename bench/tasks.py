@@ -424,14 +424,8 @@ cut-off, so the nearest-neighbour descent and the transform it compiles are thos
 
 
 def _scaled_matrix(db):
-    from analytics import features
-
     frame = _segment_frame(db)
-    ids = frame.frame.get_column(frame.id_column)
-    X = features.make_preprocessor(frame.features).fit_transform(
-        frame.frame.select(frame.features).to_numpy()
-    )
-    return ids, X
+    return frame.frame.get_column(frame.id_column), frame.scaled()
 
 
 def _umap_warmup(X) -> dict:
