@@ -388,9 +388,13 @@ class Database:
                 raise
 
     def store_model_output(
-        self, *, append: Mapping[str, pl.DataFrame], replace: Mapping[str, pl.DataFrame]
+        self,
+        *,
+        append: Mapping[str, pl.DataFrame],
+        replace: Mapping[str, pl.DataFrame],
+        delete: Mapping[str, tuple[str, Sequence[Any]]] | None = None,
     ) -> None:
-        """Write a batch job's results in one transaction: rows appended, tables replaced.
+        """Write a batch job's results in one transaction: rows deleted, rows appended, tables replaced.
 
         Parameters
         ----------
@@ -398,6 +402,9 @@ class Database:
             Rows added to model-output tables (a fit's record).
         replace : mapping of table name to polars.DataFrame
             New contents of model-output tables (the newest predictions).
+        delete : mapping of table name to (column, values), optional
+            Rows removed first, in the same transaction: those whose ``column`` is one of
+            ``values`` (one model's earlier scores, replaced by ``append``).
 
         Raises
         ------
@@ -406,7 +413,7 @@ class Database:
         KeyError
             If a name is not a model-output table.
         """
-        self._write(MODEL_TABLES, append=append, replace=replace, kind="model-output")
+        self._write(MODEL_TABLES, append=append, replace=replace, delete=delete or {}, kind="model-output")
 
     def append_rows(self, frames: Mapping[str, pl.DataFrame]) -> None:
         """Append rows to application tables (saved segments) in one transaction, validated first.
@@ -418,7 +425,7 @@ class Database:
         KeyError
             If a name is not an application table.
         """
-        self._write(APP_TABLES, append=frames, replace={}, kind="application")
+        self._write(APP_TABLES, append=frames, replace={}, delete={}, kind="application")
 
     def _write(
         self,
@@ -426,12 +433,16 @@ class Database:
         *,
         append: Mapping[str, pl.DataFrame],
         replace: Mapping[str, pl.DataFrame],
+        delete: Mapping[str, tuple[str, Sequence[Any]]],
         kind: str,
     ) -> None:
         specs = {spec.name: spec for spec in allowed}
-        unknown = [name for name in (*append, *replace) if name not in specs]
+        unknown = [name for name in (*append, *replace, *delete) if name not in specs]
         if unknown:
             raise KeyError(f"not {kind} tables: {', '.join(unknown)}")
+        for name, (column, _) in delete.items():
+            if column not in specs[name].schema:
+                raise KeyError(f"{name} has no column {column}")
         checked_append = {n: validate_frame(specs[n], f) for n, f in append.items()}
         checked_replace = {n: validate_frame(specs[n], f) for n, f in replace.items()}
         self.ensure_schema()
@@ -439,6 +450,10 @@ class Database:
         with self._write_lock:
             con.execute("BEGIN TRANSACTION")
             try:
+                # Table and column names come from the contracts checked above, values are bound.
+                for name, (column, values) in delete.items():
+                    sql = f'DELETE FROM "{name}" WHERE "{column}" IN (SELECT unnest(?))'
+                    con.execute(sql, [list(values)])
                 for name in checked_replace:
                     con.execute(f'DELETE FROM "{name}"')
                 for name, frame in (*checked_append.items(), *checked_replace.items()):

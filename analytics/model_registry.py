@@ -37,9 +37,9 @@ from ibis.common.exceptions import TableNotFound
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.pipeline import Pipeline
 
-from analytics import models
+from analytics import model_quality, models
 from analytics.db import Database
-from analytics.schemas import MODEL_PREDICTIONS, MODELS
+from analytics.schemas import MODEL_PREDICTIONS, MODEL_TEST_SCORES, MODELS
 
 MODEL_DIR_ENV = "TAILOR_MODEL_DIR"
 """Environment variable naming the folder of model artifacts (default: next to the database)."""
@@ -47,9 +47,7 @@ MODEL_DIR_ENV = "TAILOR_MODEL_DIR"
 ARTIFACT_FORMAT = 1
 """Version of the artifact's layout (a dict of estimators and identifying fields)."""
 
-MSG_NO_MODEL_DIR = (
-    "An in-memory database has no folder for model artifacts: set {env} or pass model_dir."
-)
+MSG_NO_MODEL_DIR = "An in-memory database has no folder for model artifacts: set {env} or pass model_dir."
 MSG_UNKNOWN_MODEL = "No registered model has the id {model_id!r}. Registered: {known}."
 MSG_NO_MODEL_FOR_TARGET = (
     "No {target} model is registered yet: train one with `python -m analytics train --target {target}`."
@@ -129,6 +127,24 @@ class RegisteredModel:
             schema={"feature": pl.String, "mean_abs_shap": pl.Float64, "direction": pl.String},
         )
 
+    @property
+    def psi(self) -> pl.DataFrame:
+        """Population stability per feature, training rows against the month of registration.
+
+        Columns of :func:`analytics.model_quality.psi_table` (``feature``, ``psi``, ``band``,
+        ``missing_expected``, ``missing_actual``); empty for a model registered without it.
+        """
+        return pl.DataFrame(
+            self.metrics.get("psi", []),
+            schema={
+                "feature": pl.String,
+                "psi": pl.Float64,
+                "band": pl.String,
+                "missing_expected": pl.Float64,
+                "missing_actual": pl.Float64,
+            },
+        )
+
 
 @dataclass(frozen=True)
 class LoadedModel:
@@ -150,6 +166,11 @@ class LoadedModel:
     pipeline: Pipeline
     calibrated: CalibratedClassifierCV
     baseline: Pipeline
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        """Input columns, in the order the estimators take them."""
+        return self.record.features
 
     def predict_proba(self, frame: pl.DataFrame) -> np.ndarray:
         """Calibrated probability of the outcome for each row of a feature frame.
@@ -422,8 +443,12 @@ def register_model(
     trained_by: str,
     training_frame_hash: str,
     model_dir: str | os.PathLike[str] | None = None,
+    psi: pl.DataFrame | None = None,
 ) -> RegisteredModel:
     """Write a trained model's artifact and add it to the registry as the target's next version.
+
+    The registry row, the model's test scores (``model_test_scores``) and, when given, the
+    population stability table are written in one transaction.
 
     Parameters
     ----------
@@ -437,6 +462,9 @@ def register_model(
         :func:`hash_training_frame` of the rows it was trained on.
     model_dir : str or path-like, optional
         Folder of the artifact (default: :func:`resolve_model_dir`).
+    psi : polars.DataFrame, optional
+        :func:`analytics.model_quality.psi_table` of the training rows against the latest
+        month, stored with the metrics.
 
     Returns
     -------
@@ -485,6 +513,7 @@ def register_model(
         "calibration": trained.calibration.to_dicts(),
         "importance": trained.importance.to_dicts(),
         "split_sizes": trained.split_sizes,
+        "psi": [] if psi is None else psi.to_dicts(),
     }
     record = pl.DataFrame(
         {
@@ -505,7 +534,10 @@ def register_model(
         schema=MODELS.schema,
     )
     try:
-        db.store_model_output(append={MODELS.name: record}, replace={})
+        test_scores = trained.test_scores.select(
+            pl.lit(model_id).alias("model_id"), *trained.test_scores.columns
+        ).cast(dict(MODEL_TEST_SCORES.schema))
+        db.store_model_output(append={MODELS.name: record, MODEL_TEST_SCORES.name: test_scores}, replace={})
     except BaseException:
         path.unlink(missing_ok=True)
         raise
@@ -562,11 +594,14 @@ def train_and_register(
     random_state: int = 0,
     model_dir: str | os.PathLike[str] | None = None,
     progress: Callable[[str], None] | None = None,
+    latest_features: pl.DataFrame | None = None,
 ) -> RegisteredModel:
     """Train a model of ``target`` on the bank (:func:`analytics.models.train_model`) and register it.
 
     The feature frames of every cut-off are computed once and shared by the training
     snapshot's hash and the training itself, so the hash describes exactly the rows fitted on.
+    The population stability index of every feature, training rows against the current
+    customers, is stored with the metrics.
 
     Parameters
     ----------
@@ -584,6 +619,8 @@ def train_and_register(
         Folder of the artifact (default: :func:`resolve_model_dir`).
     progress : callable, optional
         Called with one line per step.
+    latest_features : polars.DataFrame, optional
+        :func:`current_features`, when the caller already has them.
 
     Returns
     -------
@@ -618,10 +655,29 @@ def train_and_register(
         random_state=random_state,
     )
     auc, baseline_auc = trained.metrics["auc"], trained.baseline_metrics["auc"]
-    say(f"test AUC {auc:.3f} (baseline {baseline_auc:.3f}); registering")
+    say(f"test AUC {auc:.3f} (baseline {baseline_auc:.3f}); population stability on {db.snapshot_date()}")
+    latest = latest_features if latest_features is not None else current_features(db)
+    psi = model_quality.psi_table(trained.train_features, latest, trained.features)
+    say("registering")
     return register_model(
-        db, trained, trained_by=trained_by, training_frame_hash=snapshot_hash, model_dir=model_dir
+        db, trained, trained_by=trained_by, training_frame_hash=snapshot_hash, model_dir=model_dir, psi=psi
     )
+
+
+def current_features(db: Database) -> pl.DataFrame:
+    """Features of every current customer as of the snapshot: what scoring and explaining read.
+
+    Parameters
+    ----------
+    db : Database
+        The bank.
+
+    Returns
+    -------
+    polars.DataFrame
+        :func:`analytics.models.load_point_in_time_features` on the snapshot date.
+    """
+    return models.load_point_in_time_features(db.backend(), cutoff=db.snapshot_date())
 
 
 def load_model(source: Database | ibis.BaseBackend, model_id: str) -> LoadedModel:
@@ -674,7 +730,11 @@ def load_model(source: Database | ibis.BaseBackend, model_id: str) -> LoadedMode
 
 
 def score_customers(
-    db: Database, model_id: str, *, progress: Callable[[str], None] | None = None
+    db: Database,
+    model_id: str,
+    *,
+    progress: Callable[[str], None] | None = None,
+    features: pl.DataFrame | None = None,
 ) -> ScoreSummary:
     """Score every current customer with a registered model and store the scores.
 
@@ -690,6 +750,8 @@ def score_customers(
         The model's id.
     progress : callable, optional
         Called with one line per step.
+    features : polars.DataFrame, optional
+        :func:`current_features`, when the caller already has them.
 
     Returns
     -------
@@ -705,7 +767,7 @@ def score_customers(
     loaded = load_model(db, model_id)
     as_of = db.snapshot_date()
     say(f"features of the current customers as of {as_of}")
-    frame = models.load_point_in_time_features(db.backend(), cutoff=as_of)
+    frame = features if features is not None else current_features(db)
     if frame.height == 0:
         raise ValueError(MSG_NO_CUSTOMERS.format(as_of=as_of))
     scores = loaded.predict_proba(frame)
@@ -721,8 +783,11 @@ def score_customers(
         schema=MODEL_PREDICTIONS.schema,
     )
     say(f"storing {rows.height:,} scores of {model_id}")
-    db.delete_model_rows(MODEL_PREDICTIONS.name, "model_id", [model_id])
-    db.store_model_output(append={MODEL_PREDICTIONS.name: rows}, replace={})
+    db.store_model_output(
+        append={MODEL_PREDICTIONS.name: rows},
+        replace={},
+        delete={MODEL_PREDICTIONS.name: ("model_id", [model_id])},
+    )
     top = np.sort(scores)[::-1][: math.ceil(scores.size / 10)]
     return ScoreSummary(
         model_id=model_id,

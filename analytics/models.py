@@ -25,7 +25,7 @@ import calendar
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
-from typing import Literal, get_args
+from typing import Literal, Protocol, get_args
 
 import ibis
 import numpy as np
@@ -206,6 +206,12 @@ class TrainedModel:
         ``mean_abs_shap`` descending; from :func:`explain` on test rows.
     split_sizes : dict of str to int
         Rows and positives of each split (``train_rows``, ``train_positives``, ...).
+    test_scores : polars.DataFrame
+        The test cut-off's rows: ``customer_id``, ``label``, ``score`` (calibrated),
+        ``score_uncalibrated``, ``baseline_score``; what the quality view draws.
+    train_features : polars.DataFrame
+        The stacked training rows' feature columns (the expected distribution of the
+        population stability index).
     """
 
     target: str
@@ -220,6 +226,8 @@ class TrainedModel:
     calibration: pl.DataFrame
     importance: pl.DataFrame
     split_sizes: dict[str, int]
+    test_scores: pl.DataFrame
+    train_features: pl.DataFrame
 
     def predict_proba(self, frame: pl.DataFrame) -> np.ndarray:
         """Calibrated probability of the outcome for each row of a feature frame.
@@ -718,8 +726,21 @@ def transformed_features(pipeline: Pipeline, features: Sequence[str]) -> tuple[s
     return tuple(order)
 
 
+class FittedPipelines(Protocol):
+    """What :func:`explain` needs: a trained or a registered-and-loaded model."""
+
+    @property
+    def pipeline(self) -> Pipeline: ...  # noqa: D102
+
+    @property
+    def baseline(self) -> Pipeline: ...  # noqa: D102
+
+    @property
+    def features(self) -> tuple[str, ...]: ...  # noqa: D102
+
+
 def explain(
-    model: TrainedModel,
+    model: FittedPipelines,
     frame: pl.DataFrame,
     *,
     kind: ModelKind = "tree",
@@ -736,8 +757,8 @@ def explain(
 
     Parameters
     ----------
-    model : TrainedModel
-        A result of :func:`train_model`.
+    model : TrainedModel or analytics.model_registry.LoadedModel
+        A result of :func:`train_model`, or a registered model loaded from its artifact.
     frame : polars.DataFrame
         Rows to explain, holding ``model.features``.
     kind : {"tree", "baseline"}
@@ -931,7 +952,8 @@ def train_model(
     metrics["prevalence"] = float(y_test.mean())
     metrics["rows"] = float(len(y_test))
     metrics["positives"] = float(y_test.sum())
-    baseline_metrics = _scores(y_test, baseline.predict_proba(x_test)[:, 1])
+    baseline_score = baseline.predict_proba(x_test)[:, 1]
+    baseline_metrics = _scores(y_test, baseline_score)
     calibration_table = pl.concat(
         [_calibration_rows("uncalibrated", y_test, raw, 10), _calibration_rows("calibrated", y_test, cal, 10)]
     )
@@ -949,6 +971,16 @@ def train_model(
         calibration=calibration_table,
         importance=pl.DataFrame(),
         split_sizes=sizes,
+        test_scores=pl.DataFrame(
+            {
+                "customer_id": test.get_column("customer_id").cast(pl.Int64),
+                "label": test.get_column(LABEL_COLUMN).cast(pl.Int64),
+                "score": cal,
+                "score_uncalibrated": raw,
+                "baseline_score": baseline_score,
+            }
+        ),
+        train_features=train.select(features),
     )
     rows = test.sample(n=min(explain_rows, test.height), seed=random_state)
     importance = importance_table(explain(result, rows))

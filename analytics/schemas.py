@@ -1136,6 +1136,100 @@ MODEL_PREDICTIONS = TableSpec(
     rules=(Rule("score", pl.col("score").is_between(0.0, 1.0), "is not a probability between 0 and 1"),),
 )
 
+MODEL_TEST_SCORES = TableSpec(
+    name="model_test_scores",
+    description=(
+        "Model output: a registered model's scores on its test cut-off, with the outcome that followed;"
+        " what the quality view draws (ROC, PR, calibration, lift, confusion at a threshold)."
+    ),
+    schema=pl.Schema(
+        {
+            "model_id": pl.String,
+            "customer_id": pl.Int64,
+            "label": pl.Int64,
+            "score": pl.Float64,
+            "score_uncalibrated": pl.Float64,
+            "baseline_score": pl.Float64,
+        }
+    ),
+    columns={
+        "model_id": "The model (models.model_id).",
+        "customer_id": "A customer on the test cut-off.",
+        "label": "1 when the outcome happened within the horizon after the test cut-off, else 0.",
+        "score": "Calibrated probability from the gradient-boosted model.",
+        "score_uncalibrated": "The same model's probability before calibration.",
+        "baseline_score": "Probability from the logistic-regression baseline.",
+    },
+    primary_key=("model_id", "customer_id"),
+    not_null=("model_id", "customer_id", "label", "score", "score_uncalibrated", "baseline_score"),
+    rules=(
+        Rule("label", pl.col("label").is_in([0, 1]), "is not 0 or 1"),
+        Rule("score", pl.col("score").is_between(0.0, 1.0), "is not a probability between 0 and 1"),
+    ),
+)
+
+MODEL_EXPLANATIONS = TableSpec(
+    name="model_explanations",
+    description=(
+        "Model output: one row per model and explained pipeline (tree or baseline) for the stored SHAP"
+        " sample of current customers (python -m analytics train / score, docs/models.md)."
+    ),
+    schema=pl.Schema(
+        {
+            "model_id": pl.String,
+            "kind": pl.String,
+            "rows": pl.Int64,
+            "base_value": pl.Float64,
+            "space": pl.String,
+            "features_as_of": pl.Date,
+            "explained_at": TS,
+            "seconds": pl.Float64,
+            "typical": pl.String,
+        }
+    ),
+    columns={
+        "model_id": "The model (models.model_id).",
+        "kind": "tree (the gradient-boosted model, exact tree SHAP) or baseline (logistic, linear SHAP).",
+        "rows": "Customers in the explained sample.",
+        "base_value": "Expected value of the explained output (in the unit of space).",
+        "space": "What the SHAP values add up to: log-odds of the calibrated score, or of the baseline's.",
+        "features_as_of": "The date the customers' features were computed as of (the snapshot).",
+        "explained_at": "When the SHAP values were computed (UTC).",
+        "seconds": "Time taken to compute them.",
+        "typical": "JSON: the median of each feature over all current customers (the 'typical' of reasons).",
+    },
+    primary_key=("model_id", "kind"),
+    not_null=("model_id", "kind", "rows", "base_value", "space", "features_as_of", "explained_at"),
+    rules=(Rule("kind", pl.col("kind").is_in(["tree", "baseline"]), "is not tree or baseline"),),
+)
+
+MODEL_SHAP = TableSpec(
+    name="model_shap",
+    description=(
+        "Model output: SHAP values of the stored sample, one row per model, pipeline, customer and feature."
+    ),
+    schema=pl.Schema(
+        {
+            "model_id": pl.String,
+            "kind": pl.String,
+            "customer_id": pl.Int64,
+            "feature": pl.String,
+            "value": pl.Float64,
+            "shap": pl.Float64,
+        }
+    ),
+    columns={
+        "model_id": "The model (models.model_id).",
+        "kind": "tree or baseline (model_explanations.kind).",
+        "customer_id": "A current customer in the sample.",
+        "feature": "A model input column.",
+        "value": "The customer's value of it (booleans as 0/1; null when missing, imputed by the model).",
+        "shap": "Its SHAP value, in the model_explanations.space of the row's model and kind.",
+    },
+    primary_key=("model_id", "kind", "customer_id", "feature"),
+    not_null=("model_id", "kind", "customer_id", "feature", "shap"),
+)
+
 MODEL_TABLES: tuple[TableSpec, ...] = (
     CLV_FITS,
     CLV_PREDICTIONS,
@@ -1143,6 +1237,9 @@ MODEL_TABLES: tuple[TableSpec, ...] = (
     SEGMENT_MAP_POINTS,
     MODELS,
     MODEL_PREDICTIONS,
+    MODEL_TEST_SCORES,
+    MODEL_EXPLANATIONS,
+    MODEL_SHAP,
 )
 """Stored model outputs: written by batch jobs, emptied when a new data set is loaded."""
 

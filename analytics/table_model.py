@@ -230,9 +230,7 @@ def _id_reason(series: pl.Series) -> str | None:
     return None
 
 
-def _select_columns(
-    frame: pl.DataFrame, target: str
-) -> tuple[list[str], list[str], str | None, list[str]]:
+def _select_columns(frame: pl.DataFrame, target: str) -> tuple[list[str], list[str], str | None, list[str]]:
     """Numeric and string feature columns, the id column, and notices for the columns left out."""
     numeric: list[str] = []
     categorical: list[str] = []
@@ -474,3 +472,4 @@ def write_table_model_outputs(
     result.predictions.write_csv(predictions)
     result.shap_values.write_csv(shap_file)
     return predictions, shap_file
+
