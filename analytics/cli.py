@@ -37,6 +37,17 @@ class CliError(Exception):
     """A refusal with a message for the person at the terminal."""
 
 
+def _positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {text!r}")
+    return value
+
+
 def _progress(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
@@ -351,25 +362,63 @@ MODEL_TARGETS = ("churn", "credit_card", "savings", "investment_fund")
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    """Train a churn or take-up model on the bank, register it and print its metrics."""
-    from analytics import model_registry
+    """Train, register, score and explain churn or take-up models; print their metrics.
+
+    ``--target all`` trains every target (``--if-missing`` skips those already registered on
+    this data), sharing one computation of the current customers' features.
+    """
+    from analytics import explanations, model_registry
 
     started = time.perf_counter()
     db = open_database(args.db)
+    targets = MODEL_TARGETS if args.target == "all" else (args.target,)
+    trained_by = getpass.getuser() if sys.stdin.isatty() else "batch"
+    published, skipped = [], []
     try:
-        _progress(f"training a {args.target} model on the bank at {db.path}")
-        model = model_registry.train_and_register(
-            db,
-            target=args.target,
-            trained_by=getpass.getuser() if sys.stdin.isatty() else "batch",
-            progress=_progress,
-        )
+        registered = set(model_registry.list_models(db.backend()).get_column("target").to_list())
+        todo = [t for t in targets if not (args.if_missing and t in registered)]
+        skipped = [t for t in targets if t not in todo]
+        for target in skipped:
+            _progress(f"{target}: a model of this data is registered already (--if-missing)")
+        features = model_registry.current_features(db) if todo else None
+        for target in todo:
+            _progress(f"training a {target} model on the bank at {db.path}")
+            published.append(
+                explanations.train_and_publish(
+                    db,
+                    target=target,
+                    trained_by=trained_by,
+                    shap_rows=args.shap_rows,
+                    features=features,
+                    progress=_progress,
+                )
+            )
     except ValueError as exc:
         raise CliError(str(exc)) from exc
     finally:
         db.close()
     _progress(f"done in {time.perf_counter() - started:.1f} s")
-    payload = {
+    payloads = [_train_payload(p) for p in published]
+    if args.target != "all":
+        if not payloads:
+            _emit({"skipped": skipped}, as_json=args.json, text=lambda: f"skipped: {', '.join(skipped)}")
+            return 0
+        _emit(payloads[0], as_json=args.json, text=lambda: _train_text(payloads[0]))
+        return 0
+    payload = {"models": payloads, "skipped": skipped}
+    _emit(
+        payload,
+        as_json=args.json,
+        text=lambda: "\n\n".join([*(_train_text(p) for p in payloads), *(f"skipped: {t}" for t in skipped)]),
+    )
+    return 0
+
+
+def _train_payload(published) -> dict:
+    from analytics import model_registry
+
+    model = published.model
+    return {
         "model_id": model.model_id,
         "target": model.target,
         "version": model.version,
@@ -379,9 +428,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         "artifact_path": model.artifact_path,
         "artifact_sha256": model.artifact_sha256,
         "training_snapshot_hash": model.training_snapshot_hash,
+        "scored_customers": published.scores.customers,
+        "shap_sample": {
+            m.kind: {"rows": m.rows, "seconds": m.seconds, "space": m.space} for m in published.explanations
+        },
+        "psi_shifted": model.psi.filter(pl.col("band") == "shifted").get_column("feature").to_list(),
     }
-    _emit(payload, as_json=args.json, text=lambda: _train_text(payload))
-    return 0
 
 
 def _train_text(payload: dict) -> str:
@@ -400,12 +452,21 @@ def _train_text(payload: dict) -> str:
         ),
         f"artifact: {payload['artifact_path']} (sha256 {payload['artifact_sha256'][:16]}...)",
     ]
+    if "scored_customers" in payload:
+        tree = payload["shap_sample"].get("tree", {})
+        lines.append(
+            f"scored {payload['scored_customers']:,} current customers; SHAP values of"
+            f" {tree.get('rows', 0):,} stored ({tree.get('space', '')})"
+        )
+        if payload["psi_shifted"]:
+            shifted = ", ".join(payload["psi_shifted"])
+            lines.append(f"population shifted since training (PSI >= 0.25): {shifted}")
     return "\n".join(lines)
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    """Score every current customer with a registered model (--model-id, or --target's latest)."""
-    from analytics import model_registry
+    """Score and explain every current customer with a registered model (--model-id, or --target's latest)."""
+    from analytics import explanations, model_registry
 
     started = time.perf_counter()
     db = open_database(args.db)
@@ -414,8 +475,9 @@ def cmd_score(args: argparse.Namespace) -> int:
             model_id = args.model_id
         else:
             model_id = model_registry.latest_model(db.backend(), args.target).model_id
-        _progress(f"scoring the current customers with {model_id}")
-        summary = model_registry.score_customers(db, model_id, progress=_progress)
+        _progress(f"scoring and explaining the current customers with {model_id}")
+        published = explanations.publish_model(db, model_id, shap_rows=args.shap_rows, progress=_progress)
+        summary = published.scores
     except ValueError as exc:
         raise CliError(str(exc)) from exc
     finally:
@@ -553,17 +615,12 @@ def cmd_segments(args: argparse.Namespace) -> int:
 
 
 def _read_table(path: str) -> pl.DataFrame:
-    source = Path(path)
-    if not source.is_file():
-        raise CliError(f"Cannot read {path}: no such file.")
+    from analytics.uploads import read_table
+
     try:
-        if source.suffix.lower() == ".parquet":
-            return pl.read_parquet(source)
-        if source.suffix.lower() == ".csv":
-            return pl.read_csv(source, infer_schema_length=None)
-    except (pl.exceptions.PolarsError, OSError) as exc:
-        raise CliError(f"Cannot read {path}: {str(exc).strip().splitlines()[0]}") from exc
-    raise CliError(f"Cannot read {path}: use a .csv or .parquet file.")
+        return read_table(path)
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
 
 
 def _segments_text(payload: dict) -> str:
@@ -849,17 +906,31 @@ def build_parser() -> argparse.ArgumentParser:
     clv_cmd.set_defaults(func=cmd_clv)
 
     train_cmd = sub.add_parser(
-        "train", parents=[common], help="train a churn or take-up model on the bank and register it"
+        "train", parents=[common], help="train churn or take-up models on the bank: register, score, explain"
     )
-    train_cmd.add_argument("--target", required=True, choices=MODEL_TARGETS, help="what the model predicts")
+    train_cmd.add_argument(
+        "--target",
+        required=True,
+        choices=(*MODEL_TARGETS, "all"),
+        help="what the model predicts (all: every target)",
+    )
+    train_cmd.add_argument(
+        "--if-missing", action="store_true", help="skip targets that have a registered model of this data"
+    )
+    train_cmd.add_argument(
+        "--shap-rows", type=_positive_int, default=10_000, help="current customers in the stored SHAP sample"
+    )
     train_cmd.set_defaults(func=cmd_train)
 
     score_cmd = sub.add_parser(
-        "score", parents=[common], help="score every current customer with a registered model (stored)"
+        "score", parents=[common], help="score and explain every current customer with a registered model"
     )
     which = score_cmd.add_mutually_exclusive_group(required=True)
     which.add_argument("--model-id", help="the registered model (python -m analytics train prints it)")
     which.add_argument("--target", choices=MODEL_TARGETS, help="the latest registered version of this target")
+    score_cmd.add_argument(
+        "--shap-rows", type=_positive_int, default=10_000, help="current customers in the stored SHAP sample"
+    )
     score_cmd.set_defaults(func=cmd_score)
     return parser
 

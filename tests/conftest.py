@@ -8,6 +8,7 @@ schema and rollup code can be reused between runs: it is cached under
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -39,6 +40,54 @@ def build_cached_bank(customers: int = SAMPLE_CUSTOMERS, seed: int = SAMPLE_SEED
                 stale.unlink()
             build_sample_database(db_path, customers=customers, seed=seed, truth_path=truth_path)
     return db_path, truth_path
+
+
+MODEL_BANK_TARGETS = ("churn", "credit_card")
+MODEL_BANK_SHAP_ROWS = 4000
+
+
+def _model_code_fingerprint() -> str:
+    digest = hashlib.sha256()
+    for path in sorted((REPO_ROOT / "analytics").glob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def build_model_bank() -> Path:
+    """The sample bank with churn and credit-card models trained, scored and explained (cached).
+
+    The models are trained once per version of the analytics code, under ``.cache/``; the
+    artifacts sit next to that database (the registry holds their absolute paths), so copies
+    of the file load the same artifacts read-only.
+    """
+    from analytics import explanations
+
+    bank, _ = build_cached_bank()
+    folder = CACHE_DIR / f"models-{bank.stem}-{_model_code_fingerprint()}"
+    target = folder / "bank.duckdb"
+    with open(CACHE_DIR / ".models.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (folder / "done").exists():
+            for stale in CACHE_DIR.glob("models-*"):
+                shutil.rmtree(stale, ignore_errors=True)
+            folder.mkdir(parents=True)
+            shutil.copyfile(bank, target)
+            db = Database(target)
+            try:
+                for name in MODEL_BANK_TARGETS:
+                    explanations.train_and_publish(
+                        db, target=name, trained_by="tests", shap_rows=MODEL_BANK_SHAP_ROWS
+                    )
+            finally:
+                db.close()
+            (folder / "done").touch()
+    return target
+
+
+@pytest.fixture(scope="session")
+def model_bank_path() -> Path:
+    """Path of the cached bank with registered, scored and explained models; copy it before writing."""
+    return build_model_bank()
 
 
 @pytest.fixture(scope="session")
