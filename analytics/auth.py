@@ -49,6 +49,7 @@ PAGE_ACCESS: dict[str, tuple[Role, ...]] = {
     "executive_summary": ("executive", "marketing_analyst", "admin"),
     "kpis": ("executive", "marketing_analyst", "admin"),
     "segments": ("marketing_analyst", "admin"),
+    "models": ("marketing_analyst", "compliance_reviewer", "admin"),
     "account": ROLES,
 }
 

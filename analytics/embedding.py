@@ -714,9 +714,7 @@ def map_figure(
     # a mixed object array.
     lines = [pl.format("<b>{}</b>", pl.col(label).cast(pl.String).fill_null(""))]
     lines += [pl.format(f"{name}: {{}}", pl.col(name).cast(pl.String).fill_null("")) for name in textual]
-    frame = points.with_row_index("_row").with_columns(
-        pl.concat_str(lines, separator="<br>").alias("_text")
-    )
+    frame = points.with_row_index("_row").with_columns(pl.concat_str(lines, separator="<br>").alias("_text"))
     template = "%{text}" + "".join(
         f"<br>{name}: %{{customdata[{i + 1}]:,.2f}}" for i, name in enumerate(numeric)
     )

@@ -33,6 +33,7 @@ PAGES: tuple[tuple[str, str, str, str], ...] = (
     ("executive_summary", "../pages/executive_summary.py", "Executive summary", ":material/dashboard:"),
     ("kpis", "../pages/kpis.py", "KPIs", ":material/monitoring:"),
     ("segments", "../pages/segments.py", "Segments", ":material/scatter_plot:"),
+    ("models", "../pages/models.py", "Models & explanations", ":material/model_training:"),
     ("account", "../pages/account.py", "Account", ":material/person:"),
 )
 

@@ -9,8 +9,11 @@ from analytics import (
     clv_store,
     embedding,
     engagement,
+    explanations,
     features,
     kpis,
+    model_quality,
+    model_registry,
     nps,
     retention,
     segment_store,
@@ -279,3 +282,106 @@ def map_frame(
         else pseudonymize_ids(points.get_column("customer_id"), key)
     )
     return points.with_columns(label.alias("customer"))
+
+
+# -- models page --------------------------------------------------------------------------
+@st.cache_data(ttl=60, max_entries=4, show_spinner=False)
+def registered_models(path: str) -> pl.DataFrame:
+    """The model registry, newest version of each target first (re-read every minute)."""
+    return model_registry.list_models(get_database(path).backend())
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def loaded_model(path: str, model_id: str) -> model_registry.LoadedModel:
+    """A registered model's estimators, checksum verified (shared; never mutate it)."""
+    return model_registry.load_model(get_database(path), model_id)
+
+
+@st.cache_data(ttl=600, max_entries=8, show_spinner=False)
+def model_quality_views(path: str, model_id: str) -> dict:
+    """The quality view of a model from its stored test scores: curves, calibration, lift, comparison."""
+    scores = explanations.load_test_scores(get_database(path).backend(), model_id)
+    if scores.height == 0:
+        return {}
+    y = scores.get_column("label").to_numpy()
+    tree, base = scores.get_column("score").to_numpy(), scores.get_column("baseline_score").to_numpy()
+    raw = scores.get_column("score_uncalibrated").to_numpy()
+    return {
+        "scores": scores,
+        "roc": {
+            "model": model_quality.roc_curve_frame(y, tree),
+            "baseline": model_quality.roc_curve_frame(y, base),
+        },
+        "pr": {
+            "model": model_quality.pr_curve_frame(y, tree),
+            "baseline": model_quality.pr_curve_frame(y, base),
+        },
+        "calibration": {
+            "calibrated": model_quality.calibration_frame(y, tree),
+            "uncalibrated": model_quality.calibration_frame(y, raw),
+            "baseline": model_quality.calibration_frame(y, base),
+        },
+        "lift": {
+            "model": model_quality.lift_gains_frame(y, tree),
+            "baseline": model_quality.lift_gains_frame(y, base),
+        },
+        "comparison": model_quality.compare_models(y, {"model": tree, "baseline": base}, baseline="baseline"),
+    }
+
+
+@st.cache_data(ttl=600, max_entries=8, show_spinner=False)
+def shap_matrix(path: str, model_id: str, kind: str) -> explanations.ShapMatrix:
+    """A model's stored SHAP sample as matrices."""
+    return explanations.load_shap_matrix(get_database(path).backend(), model_id, kind=kind)
+
+
+@st.cache_data(ttl=600, max_entries=8, show_spinner=False)
+def shap_importance(path: str, model_id: str, kind: str) -> pl.DataFrame:
+    """Mean |SHAP| per feature of a stored sample."""
+    return explanations.global_importance(shap_matrix(path, model_id, kind))
+
+
+@st.cache_data(ttl=600, max_entries=8, show_spinner=False)
+def beeswarm(path: str, model_id: str, kind: str, features: tuple[str, ...]) -> pl.DataFrame:
+    """Beeswarm points of the given features."""
+    return explanations.beeswarm_points(shap_matrix(path, model_id, kind), features)
+
+
+@st.cache_data(ttl=600, max_entries=32, show_spinner=False)
+def dependence(path: str, model_id: str, kind: str, feature: str) -> explanations.DependenceView:
+    """One feature's dependence points, coloured by its strongest interaction."""
+    return explanations.dependence_view(shap_matrix(path, model_id, kind), feature)
+
+
+@st.cache_data(ttl=600, max_entries=8, show_spinner=False)
+def explanation_meta(path: str, model_id: str) -> dict:
+    """The stored SHAP samples' descriptions (tree, baseline)."""
+    return explanations.load_explanation_meta(get_database(path).backend(), model_id)
+
+
+@st.cache_data(ttl=600, max_entries=4, show_spinner=False)
+def current_pseudonyms(path: str) -> dict[str, int]:
+    """Masked id -> customer number of every current customer (the ids the page accepts)."""
+    db = get_database(path)
+    ids = db.query("select customer_id from customer_features order by customer_id").get_column("customer_id")
+    return dict(zip(pseudonymize_ids(ids, pseudonym_key(db)).to_list(), ids.to_list(), strict=True))
+
+
+@st.cache_data(ttl=600, max_entries=16, show_spinner=False)
+def top_scored(path: str, model_id: str, role: str, n: int = 20) -> pl.DataFrame:
+    """The highest-scored consented customers, labelled as the role may see them."""
+    db = get_database(path)
+    top = explanations.top_scored_customers(db.backend(), model_id, n=n)
+    ids = top.get_column("customer_id")
+    masked = pseudonymize_ids(ids, pseudonym_key(db))
+    return top.with_columns(
+        masked.alias("masked_id"),
+        (ids.cast(pl.String) if sees_raw_personal_data(role) else masked).alias("customer"),
+    )
+
+
+@st.cache_data(ttl=600, max_entries=64, show_spinner=False)
+def customer_row(path: str, customer_id: int) -> pl.DataFrame:
+    """One current customer's model inputs as of the snapshot."""
+    db = get_database(path)
+    return explanations.load_customer_features(db.backend(), customer_id, as_of=db.snapshot_date())

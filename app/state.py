@@ -28,6 +28,13 @@ SEGMENT_ALGORITHM = "segment_algorithm"
 SEGMENT_K = "segment_k"
 SEGMENT_MAP_METHOD = "segment_map_method"
 SEGMENT_MAP_COLOR = "segment_map_color"
+MODEL_TARGET = "model_target"
+MODEL_ID = "model_id"
+MODEL_SECTION = "model_section"
+MODEL_THRESHOLD = "model_threshold"
+SHAP_KIND = "shap_kind"
+DEPENDENCE_FEATURE = "dependence_feature"
+CUSTOMER_REF = "customer_ref"
 
 PERIOD_PRESETS: dict[str, int | None] = {
     "Last month": 1,
@@ -60,6 +67,13 @@ DEFAULTS: dict[str, Any] = {
     SEGMENT_K: 0,
     SEGMENT_MAP_METHOD: "umap",
     SEGMENT_MAP_COLOR: "segment",
+    MODEL_TARGET: "churn",
+    MODEL_ID: None,
+    MODEL_SECTION: "quality",
+    MODEL_THRESHOLD: None,
+    SHAP_KIND: "tree",
+    DEPENDENCE_FEATURE: None,
+    CUSTOMER_REF: "",
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import date, datetime
 from pathlib import Path
 
@@ -37,6 +38,19 @@ def bank(writable_bank: Path, monkeypatch) -> Path:
     db.close()
     monkeypatch.setenv("TAILOR_DB", str(writable_bank))
     return writable_bank
+
+
+@pytest.fixture()
+def model_bank(model_bank_path: Path, tmp_path: Path, monkeypatch) -> Path:
+    """A private copy of the bank with trained models and one user per role, served via TAILOR_DB."""
+    path = tmp_path / "bank.duckdb"
+    shutil.copyfile(model_bank_path, path)
+    db = Database(path)
+    for role in ROLES:
+        auth.add_user(db, f"test_{role}", PASSWORD, role)
+    db.close()
+    monkeypatch.setenv("TAILOR_DB", str(path))
+    return path
 
 
 @pytest.fixture()

@@ -1,0 +1,814 @@
+"""Models & explanations: how good are the churn and take-up scores, and why did a customer get theirs?
+
+Reads the registry (``analytics.model_registry``: models trained, scored and explained in
+batch by ``python -m analytics train``) and draws five sections, one at a time:
+
+- Quality: ``analytics.model_quality`` on the model's stored test scores (ROC and PR
+  curves, calibration, lift and gains, the confusion matrix at a threshold the analyst
+  moves, the comparison with the logistic baseline) and the stored population stability
+  index per feature;
+- Explanations: the stored SHAP sample (``analytics.explanations``: global importance,
+  beeswarm, dependence coloured by the strongest interaction);
+- One customer: a masked id (or a pick among the highest scores) gives the score, its
+  waterfall and three reason codes (``explanations.explain_customer``); the what-if form
+  edits feature values, re-scores and re-explains;
+- Segments: mean |SHAP| in a saved segment against the rest
+  (``explanations.segment_comparison``);
+- Your own table: an uploaded CSV or Parquet file trained and explained by
+  ``analytics.table_model.train_on_table``, with the predictions and SHAP values to download.
+"""
+
+from __future__ import annotations
+
+import math
+
+import plotly.graph_objects as go
+import polars as pl
+import streamlit as st
+
+from analytics import explanations, model_quality, segment_store, table_model, uploads
+from analytics.privacy import sees_raw_personal_data
+from app import components, resources, state
+
+SECTIONS = {
+    "quality": "Quality",
+    "explanations": "Explanations",
+    "customer": "One customer",
+    "segments": "Segments",
+    "upload": "Your own table",
+}
+TARGET_LABELS = {
+    "churn": "Churn in the next 90 days",
+    "credit_card": "Take-up: credit card",
+    "savings": "Take-up: savings",
+    "investment_fund": "Take-up: investment fund",
+}
+KIND_LABELS = {"tree": "Gradient boosting (the score)", "baseline": "Logistic baseline"}
+MODEL_COLOR, BASELINE_COLOR, RAISE_COLOR, LOWER_COLOR = "#0F4C81", "#9E9E9E", "#C62828", "#2E7D32"
+PSI_COLORS = {"stable": "#2E7D32", "watch": "#F9A825", "shifted": "#C62828"}
+TOP_FEATURES = 15
+BEESWARM_FEATURES = 12
+WATERFALL_FEATURES = 10
+WHAT_IF_FEATURES = 6
+MAX_UPLOAD_ROWS = 500_000
+MSG_NO_MODELS = (
+    "No model is registered yet. `make run` trains them on first start; otherwise run"
+    " `python -m analytics train --target all` with the app stopped, then reload."
+)
+MSG_NO_TEST_SCORES = (
+    "This model was registered without its test scores: train a new version with"
+    " `python -m analytics train --target {target}` to see its quality."
+)
+MSG_TOO_MANY_ROWS = "The file has {rows:,} rows; the page trains on at most {limit:,} (use the CLI for more)."
+
+
+def _layout(figure: go.Figure, *, height: int = 320, **extra) -> go.Figure:
+    figure.update_layout(height=height, margin={"l": 10, "r": 10, "t": 40, "b": 10}, **extra)
+    return figure
+
+
+def _label(feature: str) -> str:
+    return feature.replace("_", " ")
+
+
+def _percent(value: float | None, digits: int = 1) -> str:
+    return "n/a" if value is None or not math.isfinite(value) else f"{value * 100:.{digits}f}%"
+
+
+# -- model choice ----------------------------------------------------------------------------
+def choose_model(registry: pl.DataFrame) -> str:
+    """Target and version pickers; returns the chosen model id."""
+    targets = [t for t in TARGET_LABELS if t in set(registry.get_column("target").to_list())]
+    left, right = st.columns([2, 1])
+    if state.get(state.MODEL_TARGET) not in targets:
+        st.session_state[state.MODEL_TARGET] = targets[0]
+    target = left.selectbox("Model", targets, format_func=TARGET_LABELS.get, key=state.MODEL_TARGET)
+    versions = registry.filter(pl.col("target") == target).sort("version", descending=True)
+    ids = versions.get_column("model_id").to_list()
+    labels = {
+        row["model_id"]: f"v{row['version']} · {row['trained_at']:%Y-%m-%d %H:%M}"
+        for row in versions.iter_rows(named=True)
+    }
+    if state.get(state.MODEL_ID) not in ids:
+        st.session_state[state.MODEL_ID] = ids[0]
+    return right.selectbox("Version", ids, format_func=labels.get, key=state.MODEL_ID)
+
+
+def model_caption(record) -> None:
+    """Who trained the model, on what, and where to check it."""
+    cutoffs = record.parameters.get("cutoffs", {})
+    st.caption(
+        f"{record.model_id} · trained {record.trained_at:%Y-%m-%d %H:%M} UTC by {record.trained_by} on data"
+        f" as of {record.data_as_of} · training cut-offs {', '.join(cutoffs.get('train', []))}, validation"
+        f" {cutoffs.get('validation')}, test {cutoffs.get('test')} · {record.horizon_days}-day horizon ·"
+        f" training rows hash {record.training_snapshot_hash[:12]} · reproduce with"
+        f" `python -m analytics train --target {record.target} --json`"
+    )
+
+
+# -- quality ---------------------------------------------------------------------------------
+def quality_section(path: str, record) -> None:
+    """Metrics against the baseline, curves, the threshold's confusion matrix, PSI."""
+    views = resources.model_quality_views(path, record.model_id)
+    if not views:
+        st.info(MSG_NO_TEST_SCORES.format(target=record.target))
+        return
+    scores: pl.DataFrame = views["scores"]
+    comparison: pl.DataFrame = views["comparison"]
+    model, baseline = comparison.row(0, named=True), comparison.row(1, named=True)
+    prevalence = float(scores.get_column("label").mean())
+    cols = st.columns(5)
+    cols[0].metric("AUC", f"{model['auc']:.3f}", f"{model['auc_change']:+.3f} vs baseline")
+    cols[1].metric(
+        "Average precision",
+        f"{model['average_precision']:.3f}",
+        f"{model['average_precision_change']:+.3f} vs baseline",
+    )
+    cols[2].metric(
+        "Brier score",
+        f"{model['brier']:.4f}",
+        f"{model['brier_change']:+.4f} vs baseline",
+        delta_color="inverse",
+    )
+    cols[3].metric("Outcome rate", _percent(prevalence), help="Share of test customers with the outcome.")
+    cols[4].metric(
+        "Test customers", f"{scores.height:,}", help=f"Customers on the test cut-off ({record.target})."
+    )
+    if baseline["auc"] > model["auc"]:
+        st.warning(
+            "The logistic baseline ranks customers better on the test cut-off"
+            f" (AUC {baseline['auc']:.3f} against {model['auc']:.3f}). The gradient-boosted model"
+            " is kept as the score because its SHAP explanation is exact and it captures"
+            " interactions; see docs/models.md before relying on the difference."
+        )
+
+    default = explanations.operating_threshold(scores.get_column("score"))
+    if state.get(state.MODEL_THRESHOLD) is None:
+        st.session_state[state.MODEL_THRESHOLD] = default
+    threshold = st.slider(
+        "Threshold: customers scoring at or above it are flagged",
+        min_value=0.0,
+        max_value=1.0,
+        step=0.005,
+        format="%.3f",
+        key=state.MODEL_THRESHOLD,
+        help=f"Starts at {default:.3f}, the score above which the top tenth of test customers lies.",
+    )
+    y = scores.get_column("label").to_numpy()
+    confusion = model_quality.confusion_at(y, scores.get_column("score").to_numpy(), threshold)
+    base_confusion = model_quality.confusion_at(y, scores.get_column("baseline_score").to_numpy(), threshold)
+    flagged = confusion.tp + confusion.fp
+    left, right = st.columns([1, 1])
+    with left:
+        st.markdown(
+            f"**Confusion matrix at {threshold:.3f}** · {flagged:,} flagged ({flagged / scores.height:.1%})"
+        )
+        st.dataframe(
+            pl.DataFrame(
+                {
+                    "": ["Outcome happened", "Outcome did not happen"],
+                    "Flagged": [confusion.tp, confusion.fp],
+                    "Not flagged": [confusion.fn, confusion.tn],
+                }
+            ),
+            hide_index=True,
+        )
+        st.dataframe(
+            pl.DataFrame(
+                {
+                    "Measure": ["Precision", "Recall", "Specificity", "F1", "Accuracy"],
+                    "Model": [_percent(getattr(confusion, m)) for m in _CONFUSION_MEASURES],
+                    "Baseline": [_percent(getattr(base_confusion, m)) for m in _CONFUSION_MEASURES],
+                }
+            ),
+            hide_index=True,
+        )
+        for sentence in confusion.undefined:
+            st.caption(sentence)
+    with right:
+        st.plotly_chart(roc_figure(views["roc"], confusion), key="roc_chart")
+    left, right = st.columns(2)
+    with left:
+        st.plotly_chart(pr_figure(views["pr"], confusion), key="pr_chart")
+    with right:
+        st.plotly_chart(calibration_figure(views["calibration"]), key="calibration_chart")
+    st.caption(
+        "Calibration: the scores are Platt-scaled on the validation cut-off, so a score of 10% should mean"
+        " about one customer in ten has the outcome; points on the diagonal are well calibrated."
+    )
+    left, right = st.columns(2)
+    with left:
+        st.plotly_chart(lift_figure(views["lift"]), key="lift_chart")
+    with right:
+        st.plotly_chart(gains_figure(views["lift"]), key="gains_chart")
+    components.csv_download(
+        views["lift"]["model"], file_name=f"tailor_{record.model_id}_lift.csv", key="lift_csv"
+    )
+    psi_view(record)
+
+
+_CONFUSION_MEASURES = ("precision", "recall", "specificity", "f1", "accuracy")
+
+
+def roc_figure(curves: dict, confusion) -> go.Figure:
+    """ROC curves of the model and the baseline, with the threshold's point."""
+    figure = go.Figure()
+    for name, color in (("model", MODEL_COLOR), ("baseline", BASELINE_COLOR)):
+        curve = curves[name]
+        figure.add_trace(
+            go.Scatter(
+                x=curve.frame["fpr"].to_list(),
+                y=curve.frame["tpr"].to_list(),
+                name=f"{name.capitalize()} (AUC {curve.auc:.3f})",
+                line={"color": color},
+            )
+        )
+    figure.add_trace(go.Scatter(x=[0, 1], y=[0, 1], name="Chance", line={"dash": "dot", "color": "#BDBDBD"}))
+    fpr = confusion.fp / max(confusion.fp + confusion.tn, 1)
+    figure.add_trace(
+        go.Scatter(
+            x=[fpr],
+            y=[confusion.recall or 0.0],
+            mode="markers",
+            marker={"size": 11, "color": RAISE_COLOR},
+            name="Threshold",
+        )
+    )
+    return _layout(
+        figure, title="ROC curve", xaxis_title="False positive rate", yaxis_title="True positive rate"
+    )
+
+
+def pr_figure(curves: dict, confusion) -> go.Figure:
+    """Precision-recall curves with the chance line (the outcome rate)."""
+    figure = go.Figure()
+    for name, color in (("model", MODEL_COLOR), ("baseline", BASELINE_COLOR)):
+        curve = curves[name]
+        figure.add_trace(
+            go.Scatter(
+                x=curve.frame["recall"].to_list(),
+                y=curve.frame["precision"].to_list(),
+                name=f"{name.capitalize()} (AP {curve.average_precision:.3f})",
+                line={"color": color, "shape": "hv"},
+            )
+        )
+    prevalence = curves["model"].prevalence
+    figure.add_hline(y=prevalence, line_dash="dot", line_color="#BDBDBD", annotation_text="chance")
+    if confusion.precision is not None:
+        figure.add_trace(
+            go.Scatter(
+                x=[confusion.recall],
+                y=[confusion.precision],
+                mode="markers",
+                marker={"size": 11, "color": RAISE_COLOR},
+                name="Threshold",
+            )
+        )
+    return _layout(figure, title="Precision and recall", xaxis_title="Recall", yaxis_title="Precision")
+
+
+def calibration_figure(frames: dict) -> go.Figure:
+    """Mean predicted probability against the observed rate, before and after calibration."""
+    figure = go.Figure()
+    styles = {
+        "calibrated": ("Calibrated score", MODEL_COLOR, "solid"),
+        "uncalibrated": ("Before calibration", "#64B5F6", "dash"),
+        "baseline": ("Baseline", BASELINE_COLOR, "dot"),
+    }
+    top = 0.0
+    for name, (label, color, dash) in styles.items():
+        frame = frames[name]
+        top = max(top, float(frame["mean_predicted"].max()), float(frame["observed_rate"].max()))
+        figure.add_trace(
+            go.Scatter(
+                x=frame["mean_predicted"].to_list(),
+                y=frame["observed_rate"].to_list(),
+                mode="lines+markers",
+                name=label,
+                line={"color": color, "dash": dash},
+                customdata=frame["customers"].to_list(),
+                hovertemplate=(
+                    "predicted %{x:.1%}, observed %{y:.1%} (%{customdata:,} customers)<extra></extra>"
+                ),
+            )
+        )
+    figure.add_trace(
+        go.Scatter(x=[0, top], y=[0, top], name="Perfect", line={"dash": "dot", "color": "#BDBDBD"})
+    )
+    return _layout(
+        figure,
+        title="Calibration (test cut-off, deciles of the score)",
+        xaxis={"title": "Mean predicted probability", "tickformat": ".0%"},
+        yaxis={"title": "Observed rate", "tickformat": ".0%"},
+    )
+
+
+def lift_figure(frames: dict) -> go.Figure:
+    """Lift by score decile, model against baseline."""
+    figure = go.Figure()
+    for name, color in (("model", MODEL_COLOR), ("baseline", BASELINE_COLOR)):
+        frame = frames[name]
+        figure.add_trace(
+            go.Bar(
+                x=frame["group"].to_list(),
+                y=frame["lift"].to_list(),
+                name=name.capitalize(),
+                marker_color=color,
+            )
+        )
+    figure.add_hline(y=1, line_dash="dot", line_color="#BDBDBD")
+    return _layout(
+        figure, title="Lift by score decile (1 = highest scores)", xaxis_title="Decile", yaxis_title="Lift"
+    )
+
+
+def gains_figure(frames: dict) -> go.Figure:
+    """Cumulative gains: share of outcomes captured by the top share of customers."""
+    figure = go.Figure()
+    for name, color in (("model", MODEL_COLOR), ("baseline", BASELINE_COLOR)):
+        frame = frames[name]
+        figure.add_trace(
+            go.Scatter(
+                x=[0.0, *frame["cumulative_share"].to_list()],
+                y=[0.0, *frame["gains"].to_list()],
+                name=name.capitalize(),
+                mode="lines+markers",
+                line={"color": color},
+            )
+        )
+    figure.add_trace(go.Scatter(x=[0, 1], y=[0, 1], name="Random", line={"dash": "dot", "color": "#BDBDBD"}))
+    return _layout(
+        figure,
+        title="Cumulative gains",
+        xaxis={"title": "Share of customers contacted (highest scores first)", "tickformat": ".0%"},
+        yaxis={"title": "Share of outcomes captured", "tickformat": ".0%"},
+    )
+
+
+def psi_view(record) -> None:
+    """Population stability per feature with the 0.1 / 0.25 bands."""
+    psi = record.psi
+    st.markdown("**Population stability: training rows against the latest month**")
+    if psi.height == 0:
+        st.info("This model was registered without population stability figures.")
+        return
+    shown = psi.sort("psi", descending=True)
+    figure = go.Figure(
+        go.Bar(
+            x=shown["psi"].to_list(),
+            y=[_label(f) for f in shown["feature"].to_list()],
+            orientation="h",
+            marker_color=[PSI_COLORS[b] for b in shown["band"].to_list()],
+            hovertemplate="%{y}: PSI %{x:.3f}<extra></extra>",
+        )
+    )
+    figure.add_vline(x=model_quality.PSI_WATCH, line_dash="dot", line_color=PSI_COLORS["watch"])
+    figure.add_vline(x=model_quality.PSI_SHIFTED, line_dash="dot", line_color=PSI_COLORS["shifted"])
+    st.plotly_chart(
+        _layout(figure, height=80 + 16 * shown.height, yaxis={"autorange": "reversed"}, xaxis_title="PSI"),
+        key="psi_chart",
+    )
+    counts = {band: int((psi["band"] == band).sum()) for band in PSI_COLORS}
+    st.caption(
+        f"{counts['stable']} features stable (PSI < 0.1), {counts['watch']} to watch (0.1-0.25),"
+        f" {counts['shifted']} shifted (>= 0.25): the population the model scores today differs from the one"
+        " it learned from on those; retrain when a top feature shifts."
+    )
+
+
+# -- explanations ----------------------------------------------------------------------------
+def explanations_section(path: str, record) -> None:
+    """Global importance, beeswarm and dependence from the stored SHAP sample."""
+    meta = resources.explanation_meta(path, record.model_id)
+    if not meta:
+        st.info(explanations.MSG_NO_EXPLANATION.format(model_id=record.model_id))
+        return
+    kind = st.segmented_control(
+        "Explain", list(KIND_LABELS), format_func=KIND_LABELS.get, key=state.SHAP_KIND, required=True
+    )
+    kind = kind if kind in meta else "tree"
+    info = meta[kind]
+    st.caption(
+        f"SHAP values of {info.rows:,} randomly sampled current customers"
+        f" (features as of {info.features_as_of}),"
+        f" {'exact tree SHAP' if kind == 'tree' else 'linear SHAP'} in {info.space}; computed"
+        f" {info.explained_at:%Y-%m-%d %H:%M} UTC in {info.seconds:.1f} s. Base value {info.base_value:+.3f}"
+        f" (a probability of {_percent(1 / (1 + math.exp(-info.base_value)))})."
+    )
+    importance = resources.shap_importance(path, record.model_id, kind)
+    top = importance.head(TOP_FEATURES)
+    left, right = st.columns([2, 3])
+    with left:
+        figure = go.Figure(
+            go.Bar(
+                x=top["mean_abs_shap"].to_list(),
+                y=[_label(f) for f in top["feature"].to_list()],
+                orientation="h",
+                marker_color=[
+                    RAISE_COLOR if d == "+" else LOWER_COLOR if d == "-" else BASELINE_COLOR
+                    for d in top["direction"].to_list()
+                ],
+                customdata=top["direction"].to_list(),
+                hovertemplate="%{y}: mean |SHAP| %{x:.3f} (higher values %{customdata})<extra></extra>",
+            )
+        )
+        st.plotly_chart(
+            _layout(
+                figure,
+                height=90 + 24 * top.height,
+                title="Global importance (mean |SHAP|)",
+                yaxis={"autorange": "reversed"},
+                xaxis_title="mean |SHAP| (log-odds)",
+            ),
+            key="importance_chart",
+        )
+        st.caption("Red: higher values raise the score; green: higher values lower it.")
+    with right:
+        features = tuple(importance.head(BEESWARM_FEATURES)["feature"].to_list())
+        points = resources.beeswarm(path, record.model_id, kind, features)
+        st.plotly_chart(beeswarm_figure(points, features), key="beeswarm_chart")
+    components.csv_download(
+        importance, file_name=f"tailor_{record.model_id}_{kind}_importance.csv", key="imp_csv"
+    )
+
+    options = importance["feature"].to_list()
+    if state.get(state.DEPENDENCE_FEATURE) not in options:
+        st.session_state[state.DEPENDENCE_FEATURE] = options[0]
+    feature = st.selectbox("Dependence of", options, format_func=_label, key=state.DEPENDENCE_FEATURE)
+    view = resources.dependence(path, record.model_id, kind, feature)
+    st.plotly_chart(dependence_figure(view), key="dependence_chart")
+
+
+def beeswarm_figure(points: pl.DataFrame, features: tuple[str, ...]) -> go.Figure:
+    """SHAP value per customer and feature, coloured by the value's rank (WebGL)."""
+    figure = go.Figure(
+        go.Scattergl(
+            x=points["shap"].to_list(),
+            y=points["y"].to_list(),
+            mode="markers",
+            marker={
+                "size": 3,
+                "color": points["colour"].fill_null(0.5).to_list(),
+                "colorscale": [[0, "#1E88E5"], [1, "#D81B60"]],
+                "cmin": 0,
+                "cmax": 1,
+                "colorbar": {
+                    "title": "value",
+                    "tickvals": [0, 1],
+                    "ticktext": ["low", "high"],
+                    "thickness": 10,
+                },
+            },
+            customdata=points["value"].to_list(),
+            hovertemplate="SHAP %{x:+.3f}, value %{customdata}<extra></extra>",
+        )
+    )
+    figure.add_vline(x=0, line_color="#9E9E9E")
+    return _layout(
+        figure,
+        height=90 + 34 * len(features),
+        title="Beeswarm: each dot a customer",
+        xaxis_title="SHAP value (log-odds)",
+        yaxis={
+            "tickvals": list(range(len(features))),
+            "ticktext": [_label(f) for f in features],
+            "autorange": "reversed",
+        },
+        showlegend=False,
+    )
+
+
+def dependence_figure(view: explanations.DependenceView) -> go.Figure:
+    """A feature's value against its SHAP value, coloured by its strongest interaction."""
+    points = view.points
+    marker = {"size": 4, "opacity": 0.7}
+    if view.interaction is not None:
+        marker |= {
+            "color": points["colour"].to_list(),
+            "colorscale": "RdBu_r",
+            "colorbar": {"title": _label(view.interaction), "thickness": 10},
+        }
+    figure = go.Figure(
+        go.Scattergl(
+            x=points["value"].to_list(),
+            y=points["shap"].to_list(),
+            mode="markers",
+            marker=marker,
+            hoverinfo="skip",
+        )
+    )
+    figure.add_hline(y=0, line_color="#9E9E9E")
+    title = f"Dependence: {_label(view.feature)}"
+    if view.interaction is not None:
+        title += f" (colour: {_label(view.interaction)}, its strongest interaction)"
+    return _layout(
+        figure, height=380, title=title, xaxis_title=_label(view.feature), yaxis_title="SHAP value"
+    )
+
+
+# -- one customer ----------------------------------------------------------------------------
+def customer_section(path: str, record, user) -> None:
+    """Score, waterfall and reasons of one customer; what-if."""
+    meta = resources.explanation_meta(path, record.model_id).get("tree")
+    typical = meta.typical if meta is not None else {}
+    raw = sees_raw_personal_data(user.role)
+    top = resources.top_scored(path, record.model_id, user.role)
+    left, right = st.columns(2)
+    with left:
+        st.text_input(
+            "Customer (masked id" + (" or customer number)" if raw else ")"),
+            key=state.CUSTOMER_REF,
+            placeholder="C-1a2b3c4d5e6f",
+        )
+    with right:
+        picks = {
+            "": "—",
+            **{
+                row["masked_id"]: f"{row['customer']} · score {row['score']:.1%}"
+                for row in top.iter_rows(named=True)
+            },
+        }
+        chosen = st.selectbox(
+            "…or one of the highest scores (profiling consent given)",
+            list(picks),
+            format_func=picks.get,
+            key="customer_pick",
+        )
+    text = (st.session_state.get(state.CUSTOMER_REF) or "").strip() or (chosen or "")
+    if not text:
+        st.info("Type a customer's masked id (shown on every customer list to your role) or pick one above.")
+        return
+    try:
+        customer_id = explanations.resolve_customer(text, resources.current_pseudonyms(path), allow_raw=raw)
+        row = resources.customer_row(path, customer_id)
+    except ValueError as exc:
+        st.error(str(exc))
+        return
+    model = resources.loaded_model(path, record.model_id)
+    result = explanations.explain_customer(model, row, typical=typical)
+    masked = next((k for k, v in resources.current_pseudonyms(path).items() if v == customer_id), text)
+    shown_id = f"{customer_id} ({masked})" if raw else masked
+    components.log_view_once(
+        resources.get_database(path),
+        user,
+        target="model_explanation",
+        details={"model_id": record.model_id, "customer": str(customer_id) if raw else masked},
+    )
+    st.subheader(f"Customer {shown_id}")
+    cols = st.columns(3)
+    cols[0].metric(
+        f"Score: {explanations.TARGET_WORDS.get(record.target, record.target)}", _percent(result.score)
+    )
+    cols[1].metric("Starting point (base value)", _percent(result.base_probability))
+    cols[2].metric(
+        "Log-odds",
+        f"{result.log_odds:+.3f}",
+        f"{result.log_odds - result.base_value:+.3f} from the base",
+        delta_color="off",
+    )
+    st.markdown("**Why: the three largest contributions**")
+    for reason in result.reasons:
+        st.markdown(f"- {reason[0].upper()}{reason[1:]}.")
+    st.plotly_chart(waterfall_figure(result), key="waterfall_chart")
+    st.caption(
+        "The bars add up exactly, in the log-odds of the calibrated score, from the base value to this"
+        " customer's score; the points in the reasons are how much lower (or higher) the score would be"
+        " without that contribution. The explanation is audited."
+    )
+    what_if(model, row, result, typical)
+
+
+def waterfall_figure(result: explanations.CustomerExplanation) -> go.Figure:
+    """Base value, the largest contributions, the rest, and the score, in calibrated log-odds."""
+    contributions = result.contributions
+    top = contributions.head(WATERFALL_FEATURES)
+    rest = contributions.slice(WATERFALL_FEATURES)
+    labels = ["Base value"] + [str(x) for x in top["label"].to_list()]
+    values = [result.base_value, *top["shap"].to_list()]
+    measures = ["absolute"] + ["relative"] * top.height
+    if rest.height:
+        labels.append(f"{rest.height} other features")
+        values.append(float(rest["shap"].sum()))
+        measures.append("relative")
+    labels.append(f"Score {result.score:.1%}")
+    values.append(result.log_odds)
+    measures.append("total")
+    figure = go.Figure(
+        go.Waterfall(
+            orientation="h",
+            y=labels,
+            x=values,
+            measure=measures,
+            increasing={"marker": {"color": RAISE_COLOR}},
+            decreasing={"marker": {"color": LOWER_COLOR}},
+            totals={"marker": {"color": MODEL_COLOR}},
+            connector={"line": {"color": "#BDBDBD"}},
+            hovertemplate="%{y}: %{x:+.3f}<extra></extra>",
+        )
+    )
+    return _layout(
+        figure,
+        height=110 + 30 * len(labels),
+        title="Waterfall (log-odds of the calibrated score)",
+        yaxis={"autorange": "reversed"},
+        xaxis_title="log-odds",
+    )
+
+
+def what_if(model, row: pl.DataFrame, result: explanations.CustomerExplanation, typical: dict) -> None:
+    """Edit the largest contributions' values, re-score and re-explain."""
+    st.markdown("**What if?** Change the values of the largest contributions and re-score.")
+    features = result.contributions.head(WHAT_IF_FEATURES)["feature"].to_list()
+    with st.form("what_if_form"):
+        columns = st.columns(3)
+        changes: dict[str, float | bool | None] = {}
+        for index, name in enumerate(features):
+            current = row.get_column(name)[0]
+            with columns[index % 3]:
+                if row.schema[name] == pl.Boolean:
+                    changes[name] = st.checkbox(
+                        f"Holds {_label(name.removeprefix('has_'))}", value=bool(current), key=f"wi_{name}"
+                    )
+                elif row.schema[name].is_integer():
+                    start = int(current) if current is not None else round(typical.get(name, 0.0))
+                    changes[name] = st.number_input(_label(name), value=start, step=1, key=f"wi_{name}")
+                else:
+                    start = float(current) if current is not None else float(typical.get(name, 0.0))
+                    changes[name] = st.number_input(
+                        _label(name), value=start, key=f"wi_{name}", format="%.2f"
+                    )
+        submitted = st.form_submit_button("Re-score")
+    if not submitted:
+        return
+    try:
+        edited = explanations.apply_what_if(row, changes, features=model.features)
+    except ValueError as exc:
+        st.error(str(exc))
+        return
+    again = explanations.explain_customer(model, edited, typical=typical)
+    change = again.score - result.score
+    st.metric(
+        "Score with these values", _percent(again.score), f"{change * 100:+.1f} points", delta_color="off"
+    )
+    for reason in again.reasons:
+        st.markdown(f"- {reason[0].upper()}{reason[1:]}.")
+    st.plotly_chart(waterfall_figure(again), key="what_if_waterfall")
+
+
+# -- segments --------------------------------------------------------------------------------
+def segments_section(path: str, record) -> None:
+    """Mean |SHAP| in a saved segment against the rest of the sample."""
+    saved = resources.saved_segments(path)
+    if saved.height == 0:
+        st.info("No segment is saved yet: save one on the Segments page, then compare it here.")
+        return
+    labels = {row["segment_id"]: segment_store.segment_label(row) for row in saved.iter_rows(named=True)}
+    segment_id = st.selectbox("Saved segment", list(labels), format_func=labels.get, key="shap_segment")
+    try:
+        matrix = resources.shap_matrix(path, record.model_id, "tree")
+    except ValueError as exc:
+        st.info(str(exc))
+        return
+    members = segment_store.segment_members(resources.get_database(path).backend(), segment_id)
+    try:
+        table = explanations.segment_comparison(matrix, members)
+    except ValueError as exc:
+        st.info(str(exc))
+        return
+    first = table.row(0, named=True)
+    st.caption(
+        f"{first['customers_in']:,} of the segment's {members.len():,} customers are in the stored"
+        f" SHAP sample, against {first['customers_rest']:,} others. Longer bars: the feature"
+        " drives this segment's scores more."
+    )
+    shown = table.head(TOP_FEATURES)
+    figure = go.Figure()
+    for column, name, color in (
+        ("in_segment", "In the segment", MODEL_COLOR),
+        ("rest", "Everyone else", BASELINE_COLOR),
+    ):
+        figure.add_trace(
+            go.Bar(
+                x=shown[column].to_list(),
+                y=[_label(f) for f in shown["feature"].to_list()],
+                orientation="h",
+                name=name,
+                marker_color=color,
+            )
+        )
+    st.plotly_chart(
+        _layout(
+            figure,
+            height=90 + 40 * shown.height,
+            barmode="group",
+            yaxis={"autorange": "reversed"},
+            xaxis_title="mean |SHAP| (log-odds)",
+            title="Features whose weight differs most",
+        ),
+        key="segment_shap_chart",
+    )
+    components.csv_download(table, file_name=f"tailor_{record.model_id}_segment_shap.csv", key="seg_shap_csv")
+
+
+# -- upload ----------------------------------------------------------------------------------
+def upload_section() -> None:
+    """Train and explain a model of any two-class column of an uploaded customer table."""
+    st.caption(
+        "One row per customer, the outcome in one column; text columns are one-hot encoded,"
+        " id-like and constant columns are left out with a notice, 25% is held out (stratified)"
+        " to score and explain. Nothing is stored: the results are for download. The same as"
+        " `python -m analytics model --input FILE --target COL --json`."
+    )
+    upload = st.file_uploader("Customer table (CSV or Parquet)", type=["csv", "parquet"], key="model_upload")
+    if upload is None:
+        return
+    try:
+        frame = uploads.read_table(upload.getvalue(), name=upload.name)
+    except ValueError as exc:
+        st.error(str(exc))
+        return
+    if frame.height > MAX_UPLOAD_ROWS:
+        st.error(MSG_TOO_MANY_ROWS.format(rows=frame.height, limit=MAX_UPLOAD_ROWS))
+        return
+    st.caption(f"{upload.name}: {frame.height:,} rows, {frame.width} columns.")
+    target = st.selectbox("Outcome column", frame.columns, index=None, key="upload_target")
+    if target is None:
+        return
+    values = frame.get_column(target).drop_nulls().unique().sort().head(50).cast(pl.String).to_list()
+    positive = st.selectbox("Value that counts as the outcome (1)", values, key="upload_positive")
+    if not st.button("Train and explain", key="upload_train"):
+        return
+    with st.status("Training on the uploaded table…", expanded=True) as status:
+        try:
+            status.write("Checking the columns and holding out 25%…")
+            label = _typed_label(frame.get_column(target), positive)
+            result = table_model.train_on_table(frame, target=target, positive_label=label)
+        except ValueError as exc:
+            status.update(label="The table cannot be modelled", state="error")
+            st.error(str(exc))
+            return
+        status.update(label=f"Trained: holdout AUC {result.auc:.3f}", state="complete", expanded=False)
+    for notice in result.notices:
+        st.caption(notice)
+    cols = st.columns(4)
+    cols[0].metric("Holdout AUC", f"{result.auc:.3f}")
+    cols[1].metric("Rows", f"{result.rows:,}")
+    cols[2].metric(f"Outcome '{result.positive_label}'", f"{result.positives:,}")
+    cols[3].metric("Features used", f"{len(result.features)}")
+    top = result.importance.head(TOP_FEATURES)
+    st.dataframe(
+        top.select(
+            pl.col("feature").alias("Feature"),
+            pl.col("mean_abs_shap").round(4).alias("Mean |SHAP| (log-odds)"),
+            pl.col("direction").alias("Higher values"),
+        ),
+        hide_index=True,
+    )
+    stem = upload.name.rsplit(".", 1)[0]
+    components.csv_download(
+        result.predictions, file_name=f"{stem}_predictions.csv", key="up_pred", label="Download predictions"
+    )
+    components.csv_download(
+        result.shap_values, file_name=f"{stem}_shap.csv", key="up_shap", label="Download SHAP values"
+    )
+
+
+def _typed_label(column: pl.Series, text: str):
+    """The target value whose text is ``text`` (the picker shows values as text)."""
+    for value in column.drop_nulls().unique().to_list():
+        if str(value) == text:
+            return value
+    return text
+
+
+# -- page ------------------------------------------------------------------------------------
+user = components.require_access("models")
+path = resources.database_path()
+st.title("Models & explanations")
+st.caption("Churn and take-up scores: how good they are, and why each customer got theirs.")
+section = st.segmented_control(
+    "Section", list(SECTIONS), format_func=SECTIONS.get, key=state.MODEL_SECTION, required=True
+)
+section = section or "quality"
+registry = resources.registered_models(path)
+if section == "upload":
+    upload_section()
+    st.stop()
+if registry.height == 0:
+    st.info(MSG_NO_MODELS)
+    st.stop()
+model_id = choose_model(registry)
+try:
+    record = resources.loaded_model(path, model_id).record
+except ValueError as exc:  # a missing or changed artifact: say which, never unpickle it
+    st.error(str(exc))
+    st.stop()
+model_caption(record)
+if section == "quality":
+    quality_section(path, record)
+elif section == "explanations":
+    explanations_section(path, record)
+elif section == "customer":
+    customer_section(path, record, user)
+elif section == "segments":
+    segments_section(path, record)
