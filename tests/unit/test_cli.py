@@ -345,16 +345,24 @@ def test_segments_on_the_database_and_on_a_file(sample_bank_path, tmp_path):
 
 # -- train, score -------------------------------------------------------------------------------
 def test_train_then_score_on_a_copy_of_the_bank(writable_bank):
-    trained = run_cli("train", "--target", "churn", "--db", str(writable_bank), "--json")
+    trained = run_cli(
+        "train", "--target", "churn", "--shap-rows", "300", "--db", str(writable_bank), "--json"
+    )
     assert trained.returncode == 0, trained.stderr
     model = json.loads(trained.stdout)
     assert model["target"] == "churn" and model["version"] == 1
+    assert model["shap_sample"]["tree"]["rows"] == 300
+    assert model["shap_sample"]["tree"]["space"] == "log-odds of the calibrated score"
     assert 0.5 < model["metrics"]["model"]["auc"] <= 1 and 0.5 < model["metrics"]["baseline"]["auc"] <= 1
     assert len(model["top_features"]) == 10
     artifact = Path(model["artifact_path"])
     assert artifact.parent == writable_bank.parent / "bank.models" and artifact.is_file()
 
-    scored = run_cli("score", "--target", "churn", "--db", str(writable_bank), "--json")
+    again = run_cli("train", "--target", "churn", "--if-missing", "--db", str(writable_bank), "--json")
+    assert again.returncode == 0 and json.loads(again.stdout) == {"skipped": ["churn"]}
+    assert "churn: a model of this data is registered already" in again.stderr
+
+    scored = run_cli("score", "--target", "churn", "--shap-rows", "200", "--db", str(writable_bank), "--json")
     assert scored.returncode == 0, scored.stderr
     summary = json.loads(scored.stdout)
     assert summary["model_id"] == model["model_id"]
@@ -367,10 +375,11 @@ def test_train_then_score_on_a_copy_of_the_bank(writable_bank):
     ).item()
     db.close()
     assert summary["customers"] == stored.height == current
+    assert model["scored_customers"] == current
     assert summary["mean_score"] == pytest.approx(stored.get_column("score").mean(), abs=1e-12)
     assert summary["mean_score"] < summary["top_decile_mean"] <= 1
 
-    text = run_cli("score", "--model-id", model["model_id"], "--db", str(writable_bank))
+    text = run_cli("score", "--model-id", model["model_id"], "--shap-rows", "100", "--db", str(writable_bank))
     assert text.returncode == 0 and f"scored {current:,} customers" in text.stdout
 
 
@@ -382,6 +391,10 @@ def test_score_refusals_name_the_problem(writable_bank, capsys):
     with pytest.raises(SystemExit) as usage:
         cli.main(["score", "--model-id", "x", "--target", "churn", "--db", str(writable_bank)])
     assert usage.value.code == 2
+    with pytest.raises(SystemExit) as usage:
+        cli.main(["train", "--target", "churn", "--shap-rows", "0", "--db", str(writable_bank)])
+    assert usage.value.code == 2
+    assert "--shap-rows: must be a whole number of at least 1, got '0'" in capsys.readouterr().err
 
 
 def test_model_on_a_csv_prints_auc_features_and_existing_files(tmp_path):

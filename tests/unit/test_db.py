@@ -328,3 +328,38 @@ def test_a_reload_replaces_the_data_facts_but_keeps_the_pseudonym_key():
     assert db.meta() == {"as_of": "2025-03-31", "pseudonym_key": key.decode()}
     db.load_dataset(tables)
     assert db.meta() == {"pseudonym_key": key.decode()}
+
+
+def test_model_output_deletes_and_appends_in_one_transaction():
+    from analytics.schemas import MODEL_PREDICTIONS
+
+    db = Database(":memory:")
+    db.ensure_schema()
+    scored = datetime(2026, 1, 1)
+
+    def rows(model_id: str, scores: list[float]) -> pl.DataFrame:
+        return pl.DataFrame(
+            {
+                "model_id": model_id,
+                "customer_id": list(range(1, len(scores) + 1)),
+                "score": scores,
+                "scored_at": scored,
+                "features_as_of": date(2025, 12, 31),
+            },
+            schema=MODEL_PREDICTIONS.schema,
+        )
+
+    db.store_model_output(append={"model_predictions": rows("m1", [0.1, 0.2])}, replace={})
+    db.store_model_output(append={"model_predictions": rows("m2", [0.3])}, replace={})
+    delete = {"model_predictions": ("model_id", ["m1"])}
+    # A bad score (not a probability) fails validation: the delete must not have happened either.
+    with pytest.raises(DataValidationError, match="score"):
+        db.store_model_output(append={"model_predictions": rows("m1", [1.5])}, replace={}, delete=delete)
+    assert db.query("select count(*) from model_predictions where model_id = 'm1'").item() == 2
+    db.store_model_output(append={"model_predictions": rows("m1", [0.9])}, replace={}, delete=delete)
+    counts = dict(db.query("select model_id, count(*) from model_predictions group by 1").iter_rows())
+    assert counts == {"m1": 1, "m2": 1}
+    with pytest.raises(KeyError, match="model_predictions has no column nope"):
+        db.store_model_output(append={}, replace={}, delete={"model_predictions": ("nope", ["m1"])})
+    with pytest.raises(KeyError, match="not model-output tables: customers"):
+        db.store_model_output(append={}, replace={}, delete={"customers": ("customer_id", [1])})
