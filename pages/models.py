@@ -481,28 +481,48 @@ def beeswarm_figure(points: pl.DataFrame, features: tuple[str, ...]) -> go.Figur
 def dependence_figure(view: explanations.DependenceView) -> go.Figure:
     """A feature's value against its SHAP value, coloured by its strongest interaction."""
     points = view.points
-    marker = {"size": 4, "opacity": 0.7}
-    if view.interaction is not None:
-        marker |= {
-            "color": points["colour"].to_list(),
-            "colorscale": "RdBu_r",
-            "colorbar": {"title": _label(view.interaction), "thickness": 10},
-        }
-    figure = go.Figure(
-        go.Scattergl(
-            x=points["value"].to_list(),
-            y=points["shap"].to_list(),
-            mode="markers",
-            marker=marker,
-            hoverinfo="skip",
+    coloured = points.filter(pl.col("colour").is_not_null()) if view.interaction else points.clear()
+    grey = points.filter(pl.col("colour").is_null()) if view.interaction else points
+    figure = go.Figure()
+    if coloured.height:
+        figure.add_trace(
+            go.Scattergl(
+                x=coloured["value"].to_list(),
+                y=coloured["shap"].to_list(),
+                mode="markers",
+                marker={
+                    "size": 4,
+                    "opacity": 0.7,
+                    "color": coloured["colour"].to_list(),
+                    "colorscale": "RdBu_r",
+                    "colorbar": {"title": _label(view.interaction or ""), "thickness": 10},
+                },
+                hoverinfo="skip",
+                name=f"{_label(view.interaction or '')} known",
+            )
         )
-    )
+    if grey.height:
+        figure.add_trace(
+            go.Scattergl(
+                x=grey["value"].to_list(),
+                y=grey["shap"].to_list(),
+                mode="markers",
+                marker={"size": 4, "opacity": 0.5, "color": BASELINE_COLOR},
+                hoverinfo="skip",
+                name=f"{_label(view.interaction)} missing" if view.interaction else _label(view.feature),
+            )
+        )
     figure.add_hline(y=0, line_color="#9E9E9E")
     title = f"Dependence: {_label(view.feature)}"
     if view.interaction is not None:
-        title += f" (colour: {_label(view.interaction)}, its strongest interaction)"
+        title += f" (colour: {_label(view.interaction)}, its strongest interaction; grey: not known)"
     return _layout(
-        figure, height=380, title=title, xaxis_title=_label(view.feature), yaxis_title="SHAP value"
+        figure,
+        height=380,
+        title=title,
+        xaxis_title=_label(view.feature),
+        yaxis_title="SHAP value",
+        showlegend=False,
     )
 
 

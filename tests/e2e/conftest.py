@@ -60,11 +60,15 @@ def _wait_healthy(url: str, process: subprocess.Popen, timeout: float = 90.0) ->
 
 
 @pytest.fixture(scope="session")
-def app_url(sample_bank_path: Path, tmp_path_factory) -> str:
-    """Start ``streamlit run app/main.py`` once for the session; yield its URL."""
+def app_url(model_bank_path: Path, tmp_path_factory) -> str:
+    """Start ``streamlit run app/main.py`` once for the session; yield its URL.
+
+    It serves a copy of the sample bank with the churn and credit-card models registered,
+    scored and explained (what ``make run`` leaves behind).
+    """
     folder = tmp_path_factory.mktemp("e2e")
     bank = folder / "bank.duckdb"
-    shutil.copyfile(sample_bank_path, bank)
+    shutil.copyfile(model_bank_path, bank)
     db = Database(bank)
     auth.add_user(db, E2E_USER, E2E_PASSWORD, "executive")
     auth.add_user(db, E2E_ANALYST, E2E_PASSWORD, "marketing_analyst")

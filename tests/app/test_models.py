@@ -1,0 +1,227 @@
+"""AppTest of the Models & explanations page: quality against sklearn on the stored test scores,
+the threshold, the stored SHAP views, one customer's reasons, what-if, the audit, segments, an
+upload, and who may open the page."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import polars as pl
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from analytics import auth, explanations, model_registry, segment_store
+from analytics.privacy import pseudonym_key, pseudonymize_ids
+from analytics.schemas import User
+from app import resources
+from tests.app.conftest import REPO, new_app
+
+PAGE = str(REPO / "pages" / "models.py")
+
+
+def page(role: str = "marketing_analyst", **state):
+    return new_app(PAGE, user=User(f"test_{role}", role), **state)
+
+
+def app_db():
+    return resources.get_database(resources.database_path())
+
+
+def churn_id() -> str:
+    return model_registry.latest_model(app_db().backend(), "churn").model_id
+
+
+def charts(at) -> list[dict]:
+    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+
+
+def test_quality_metrics_equal_sklearn_on_the_stored_test_scores_and_the_threshold_moves(model_bank):
+    at = page().run()
+    assert not at.exception
+    assert at.title[0].value == "Models & explanations"
+    scores = explanations.load_test_scores(app_db().backend(), churn_id())
+    y = scores["label"].to_numpy()
+    auc = roc_auc_score(y, scores["score"].to_numpy())
+    metrics = {m.label: m for m in at.metric}
+    assert metrics["AUC"].value == f"{auc:.3f}"
+    assert metrics["Test customers"].value == f"{scores.height:,}"
+    threshold = 0.1
+    at.slider(key="model_threshold").set_value(threshold).run()
+    assert not at.exception
+    flagged = int((scores["score"].to_numpy() >= threshold).sum())
+    tp = int(((scores["score"].to_numpy() >= threshold) & (y == 1)).sum())
+    matrix = at.dataframe[0].value
+    assert int(matrix["Flagged"].sum()) == flagged and int(matrix["Flagged"].iloc[0]) == tp
+    assert f"{flagged:,} flagged" in at.markdown[0].value
+    titles = {spec["layout"]["title"]["text"] for spec in charts(at) if "title" in spec["layout"]}
+    assert {"ROC curve", "Precision and recall", "Cumulative gains"} <= titles
+    psi = next(spec for spec in charts(at) if spec["data"][0].get("orientation") == "h")
+    assert len(psi["data"][0]["x"]) == len(model_registry.get_model(app_db().backend(), churn_id()).features)
+
+
+def test_explanations_draw_importance_beeswarm_and_dependence_from_the_stored_sample(model_bank):
+    at = page(model_section="explanations").run()
+    assert not at.exception
+    specs = charts(at)
+    importance = specs[0]["data"][0]
+    assert importance["y"][0] == "support contacts"  # the strongest planted churn driver
+    beeswarm = next(s for s in specs if "Beeswarm" in s["layout"]["title"]["text"])
+    meta = explanations.load_explanation_meta(app_db().backend(), churn_id())["tree"]
+    assert beeswarm["data"][0]["type"] == "scattergl" and len(beeswarm["data"][0]["x"]) == 12 * meta.rows
+    dependence = next(s for s in specs if s["layout"]["title"]["text"].startswith("Dependence"))
+    assert "its strongest interaction" in dependence["layout"]["title"]["text"]
+    at.segmented_control(key="shap_kind").set_value("baseline").run()
+    assert not at.exception
+    assert any("linear SHAP in log-odds of the baseline's probability" in c.value for c in at.caption)
+
+
+def test_one_customer_by_masked_id_gives_three_reasons_a_waterfall_and_an_audit_entry(model_bank):
+    db = app_db()
+    customer = int(
+        db.query("select customer_id from customer_features order by customer_id limit 1 offset 10").item()
+    )
+    masked = pseudonymize_ids(pl.Series([customer]), pseudonym_key(db))[0]
+    at = page(model_section="customer", customer_ref=masked).run()
+    assert not at.exception
+    assert at.subheader[0].value == f"Customer {masked}"
+    reasons = [m.value for m in at.markdown if m.value.startswith("- ")]
+    assert len(reasons) == 3 and all("churn risk by" in r for r in reasons)
+    score = model_registry.load_predictions(db.backend(), churn_id()).filter(
+        pl.col("customer_id") == customer
+    )
+    assert at.metric[0].value == f"{score['score'][0] * 100:.1f}%"
+    waterfall = next(s for s in charts(at) if s["data"][0]["type"] == "waterfall")
+    assert waterfall["data"][0]["measure"][-1] == "total"
+    audit = db.query("select action, target, details from audit_log where target = 'model_explanation'")
+    assert audit.height == 1 and masked in audit["details"][0] and str(customer) not in audit["details"][0]
+    at.run()  # a rerun is not a second view
+    assert db.query("select count(*) from audit_log where target = 'model_explanation'").item() == 1
+
+
+def test_what_if_re_scores_with_the_edited_values(model_bank):
+    db = app_db()
+    row = db.query("select customer_id from customer_features where support_contacts >= 4 limit 1")
+    customer = int(row.item())
+    masked = pseudonymize_ids(pl.Series([customer]), pseudonym_key(db))[0]
+    at = page(model_section="customer", customer_ref=masked).run()
+    before = at.metric[0].value
+    at.number_input(key="wi_support_contacts").set_value(0)
+    at.button[0].click().run()
+    assert not at.exception
+    after = next(m for m in at.metric if m.label == "Score with these values")
+    assert float(after.value.rstrip("%")) < float(before.rstrip("%"))
+    loaded = model_registry.load_model(db, churn_id())
+    edited = explanations.apply_what_if(
+        explanations.load_customer_features(db.backend(), customer, as_of=db.snapshot_date()),
+        {"support_contacts": 0},
+        features=loaded.features,
+    )
+    assert after.value == f"{loaded.predict_proba(edited)[0] * 100:.1f}%"
+
+
+def test_a_bad_or_unknown_customer_reference_is_named(model_bank):
+    at = page(model_section="customer", customer_ref="12345").run()
+    assert not at.exception
+    assert at.error[0].value.startswith("'12345' is not a customer reference: type a masked id")
+    at = page(model_section="customer", customer_ref="C-000000000000").run()
+    assert at.error[0].value == "No current customer has the masked id 'C-000000000000'."
+
+
+def test_compliance_reviewer_may_look_up_a_customer_number_and_sees_it(model_bank):
+    db = app_db()
+    customer = int(db.query("select customer_id from customer_features order by customer_id limit 1").item())
+    at = page("compliance_reviewer", model_section="customer", customer_ref=str(customer)).run()
+    assert not at.exception
+    assert at.subheader[0].value.startswith(f"Customer {customer} (C-")
+    details = db.query("select details from audit_log where target = 'model_explanation'").item()
+    assert json.loads(details)["customer"] == str(customer)
+
+
+def test_top_scores_pick_list_excludes_refused_consent_and_opens_the_customer(model_bank):
+    at = page(model_section="customer").run()
+    box = at.selectbox(key="customer_pick")
+    top = resources.top_scored(resources.database_path(), churn_id(), "marketing_analyst")
+    refused = set(
+        app_db().query("select customer_id from customers where not consent_profiling")["customer_id"]
+    )
+    assert top.height == 20 and not (set(top["customer_id"]) & refused)
+    box.set_value(top["masked_id"][0]).run()
+    assert not at.exception
+    assert at.subheader[0].value == f"Customer {top['masked_id'][0]}"
+
+
+def test_segment_comparison_of_a_saved_segment(model_bank):
+    db = app_db()
+    matrix = explanations.load_shap_matrix(db.backend(), churn_id())
+    members = pl.Series("customer_id", matrix.customer_ids[:300])
+    segment_store.save_segment(db, name="First 300", customer_ids=members, created_by="t", source="upload")
+    at = page(model_section="segments").run()
+    assert not at.exception
+    assert any(
+        c.value.startswith("300 of the segment's 300 customers are in the stored SHAP") for c in at.caption
+    )
+    bars = next(s for s in charts(at) if s["layout"].get("barmode") == "group")
+    in_segment = dict(zip(bars["data"][0]["y"], bars["data"][0]["x"], strict=True))
+    first = bars["data"][0]["y"][0].replace(" ", "_")
+    j = matrix.features.index(first)
+    assert in_segment[bars["data"][0]["y"][0]] == pytest.approx(np.abs(matrix.shap[:300, j]).mean())
+
+
+def test_upload_trains_and_explains_a_table(model_bank):
+    rng = np.random.default_rng(4)
+    n = 600
+    x = rng.normal(size=n)
+    table = pl.DataFrame(
+        {
+            "client_id": np.arange(n),
+            "x": x,
+            "noise": rng.normal(size=n),
+            "plan": rng.choice(["basic", "plus"], size=n),
+            "bought": np.where(x + 0.3 * rng.normal(size=n) > 0.5, "yes", "no"),
+        }
+    )
+    at = page(model_section="upload").run()
+    at.file_uploader[0].set_value(("customers.csv", table.write_csv().encode(), "text/csv")).run()
+    at.selectbox(key="upload_target").set_value("bought").run()
+    at.selectbox(key="upload_positive").set_value("yes").run()
+    at.button(key="upload_train").click().run()
+    assert not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert float(metrics["Holdout AUC"]) > 0.9
+    importance = at.dataframe[0].value
+    assert importance["Feature"].iloc[0] == "x" and importance["Higher values"].iloc[0] == "+"
+    assert any("'client_id' looks like an identifier" in c.value for c in at.caption)
+    assert len(at.get("download_button")) == 2
+
+
+def test_upload_of_a_one_class_target_is_refused_with_its_message(model_bank):
+    at = page(model_section="upload").run()
+    content = pl.DataFrame({"x": [1.0, 2.0, 3.0, 4.0], "y": ["a", "a", "a", "a"]}).write_csv().encode()
+    at.file_uploader[0].set_value(("one.csv", content, "text/csv")).run()
+    at.selectbox(key="upload_target").set_value("y").run()
+    at.button(key="upload_train").click().run()
+    assert not at.exception
+    assert (
+        at.error[0].value
+        == "The target column 'y' has one value only ('a') on its 4 rows: a model needs two classes."
+    )
+
+
+def test_without_models_the_page_says_how_to_train_them(bank):
+    at = page().run()
+    assert not at.exception
+    assert at.info[0].value.startswith("No model is registered yet. `make run` trains them on first start")
+
+
+@pytest.mark.parametrize("role", ["marketing_analyst", "compliance_reviewer", "admin"])
+def test_roles_that_may_open_the_page_see_it(model_bank, role):
+    at = page(role).run()
+    assert not at.exception and at.title[0].value == "Models & explanations"
+
+
+def test_executives_are_refused_even_with_models_registered(model_bank):
+    at = page("executive").run()
+    assert not at.exception
+    assert "does not give access to this page" in at.error[0].value
+    assert auth.can_view("compliance_reviewer", "models") and not auth.can_view("executive", "models")
