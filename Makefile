@@ -35,8 +35,9 @@ $(STAMP): requirements.txt | $(BIN)/python
 data: install ## build the sample bank if it is missing
 	$(BIN)/python -m analytics sample-data --if-missing --db $(DB)
 
-models: data ## fit the batch models the pages read (predictive CLV) if this data has none
+models: data ## fit the batch models the pages read (predictive CLV, churn and take-up) if this data has none
 	$(BIN)/python -m analytics clv --if-missing --db $(DB)
+	$(BIN)/python -m analytics train --target all --if-missing --db $(DB)
 
 demo-users: data ## one demo user per role on first run (passwords printed once)
 	$(BIN)/python -m analytics users demo --db $(DB)

@@ -31,7 +31,7 @@ import ibis
 import numpy as np
 import polars as pl
 import shap
-from sklearn.calibration import CalibratedClassifierCV, calibration_curve
+from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.frozen import FrozenEstimator
@@ -41,6 +41,7 @@ from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_s
 from sklearn.pipeline import Pipeline
 
 from analytics.features import ZERO_WHEN_MISSING, make_preprocessor
+from analytics.model_quality import calibration_frame
 from analytics.rollups import build_customer_features, feature_window_start
 
 Target = Literal["churn", "credit_card", "savings", "investment_fund"]
@@ -675,12 +676,16 @@ def make_tree_pipeline(features: Sequence[str], *, random_state: int = 0) -> Pip
             ("zero", SimpleImputer(strategy="constant", fill_value=0.0, keep_empty_features=True), zero),
         ]
     )
+    # Shallow, slowly learned trees: on the sample bank's validation cut-offs depth-2 trees
+    # (pairwise interactions) beat 15-leaf trees for churn, savings and credit-card take-up
+    # (mean validation AUC 0.783 against 0.770) and match the logistic baseline; the planted
+    # processes are near-logistic in a few drivers (docs/models.md, Pipelines).
     model = HistGradientBoostingClassifier(
-        learning_rate=0.05,
-        max_iter=200,
-        max_leaf_nodes=15,
-        min_samples_leaf=40,
-        l2_regularization=1.0,
+        learning_rate=0.02,
+        max_iter=400,
+        max_depth=2,
+        min_samples_leaf=300,
+        l2_regularization=5.0,
         early_stopping=False,
         random_state=random_state,
     )
@@ -831,20 +836,15 @@ def _scores(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
 
 
 def _calibration_rows(name: str, y: np.ndarray, p: np.ndarray, n_bins: int) -> pl.DataFrame:
-    observed, predicted = calibration_curve(y, p, n_bins=n_bins, strategy="quantile")
-    # calibration_curve drops empty bins; count rows per kept bin with the same quantile edges.
-    edges = np.percentile(p, np.linspace(0, 100, n_bins + 1))
-    bins = np.searchsorted(edges[1:-1], p, side="right")
-    counts = np.bincount(bins, minlength=len(edges) - 1)
-    counts = counts[counts > 0]
-    return pl.DataFrame(
-        {
-            "model": [name] * len(observed),
-            "bin": list(range(len(observed))),
-            "mean_predicted": predicted,
-            "observed_rate": observed,
-            "rows": counts[: len(observed)].astype(np.int64),
-        }
+    # One binning for the stored table and the page: model_quality's, which counts customers with
+    # scikit-learn's own bin assignment (tied quantile edges leave bins empty and dropped).
+    frame = calibration_frame(y, p, bins=n_bins, strategy="quantile")
+    return frame.select(
+        pl.lit(name).alias("model"),
+        pl.int_range(pl.len(), dtype=pl.Int64).alias("bin"),
+        "mean_predicted",
+        "observed_rate",
+        pl.col("customers").alias("rows"),
     )
 
 

@@ -73,7 +73,8 @@ def test_registry_row_records_what_was_trained(bank):
     assert registered.metrics["baseline"] == trained.baseline_metrics
     assert registered.parameters["cutoffs"]["test"] == trained.cutoffs.test.isoformat()
     assert registered.parameters["calibration"] == "sigmoid"
-    assert registered.parameters["tree"]["learning_rate"] == 0.05
+    tree = registered.parameters["tree"]
+    assert tree["learning_rate"] == 0.02 and tree["max_depth"] == 2
     assert (
         registered.importance.get_column("feature").to_list()
         == trained.importance.get_column("feature").to_list()
