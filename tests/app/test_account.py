@@ -33,7 +33,9 @@ def test_sign_in_history_reads_in_plain_words_and_has_no_kpi_filters(bank):
     auth.authenticate(db, "test_compliance_reviewer", PASSWORD)
     db.close()
     at = new_app(user=User("test_compliance_reviewer", "compliance_reviewer")).run()
+    at.switch_page("../pages/account.py").run()
     assert not at.exception
+    assert at.title[0].value == "Account"
     events = at.dataframe[0].value["action"].tolist()
     assert events[:2] == ["Signed in", "Failed sign-in"]
     assert not at.sidebar.radio  # the period filter belongs to the KPI pages only

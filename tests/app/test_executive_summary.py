@@ -39,9 +39,11 @@ def test_compliance_reviewer_is_refused_the_page_on_the_server(bank):
     assert not at.metric
 
 
-def test_compliance_reviewer_lands_on_account_without_the_executive_page(bank):
+def test_compliance_reviewer_lands_on_the_models_page_without_the_executive_page(bank):
     at = new_app(user=User("test_compliance_reviewer", "compliance_reviewer")).run()
     assert not at.exception
+    assert at.title[0].value == "Models & explanations"
+    at.switch_page("../pages/account.py").run()
     assert at.title[0].value == "Account"
     assert "Executive summary" not in at.markdown[1].value
 
