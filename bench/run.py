@@ -1,4 +1,4 @@
-"""Benchmark of the executive KPIs, KPIs page and Segments page: ``python -m bench.run [--tiers S,M]``.
+"""Benchmark of the executive KPIs and the KPIs, Segments and Models pages: ``python -m bench.run``.
 
 Builds the sample bank at each tier with ``sample_data.build_sample_database`` into
 bench/data/ (reused when already built by the same generator, schema and rollup code,
@@ -15,7 +15,15 @@ as tests/conftest.py does), then measures, each in a fresh process (bench.tasks)
   predictive CLV fit on the bank's transactions (BG/NBD + Gamma-Gamma, both fits);
 - the Segments page: the customer features table built cold, k-means on the default
   feature set, the UMAP map (fitted on a 50,000 sample, the rest transformed) and a
-  rerun of the page with that map stored (AppTest).
+  rerun of the page with that map stored (AppTest);
+- the Models page, on tier M only, on a copy of the bank: churn model training end to end
+  (``train_and_register``) against a bare HistGradientBoostingClassifier fit on the same
+  matrix, the stored SHAP sample (``store_explanations``) against ``TreeExplainer`` on the
+  same rows, one customer's explanation, and reruns of three of the page's sections (AppTest).
+
+A complete run (both tiers, the pages included) writes BENCHMARKS.md. A partial run, for
+development, writes only to the ``--out`` it is given, e.g. the Models page's targets alone:
+``python -m bench.run --only models --out /tmp/models-bench.md``.
 
 Thread counts are set on purpose: ``OMP_NUM_THREADS=1`` and DuckDB ``threads=2``.
 """
@@ -29,6 +37,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -55,6 +64,12 @@ TARGET_FEATURES_M_SECONDS = 15.0
 TARGET_KMEANS_M_SECONDS = 15.0
 TARGET_UMAP_M_SECONDS = 240.0
 TARGET_SEGMENTS_PAGE_SECONDS = 1.0
+TARGET_MODEL_TRAIN_M_SECONDS = 90.0
+TARGET_MODEL_SHAP_M_SECONDS = 60.0
+TARGET_CUSTOMER_EXPLANATION_SECONDS = 0.300
+TARGET_MODELS_PAGE_SECONDS = 1.0
+MODEL_TIERS = ("M",)
+"""Tiers the Models page is measured on (its targets are set for M; training takes about a minute)."""
 CLV_REPEATS = 3
 SEGMENT_REPEATS = 3
 CHECK_TOLERANCE = 1e-6
@@ -82,6 +97,7 @@ class TierResult:
     kmeans: list[dict] = field(default_factory=list)
     umap: dict | None = None
     segments_page: dict | None = None
+    models: dict | None = None
 
 
 def child_env() -> dict[str, str]:
@@ -165,6 +181,56 @@ def measure_segments_page(path: Path) -> dict:
         return {"seconds": None, "note": "AppTest failed: " + str(exc).strip().splitlines()[-1]}
 
 
+def _try_task(task: str, *args: str) -> dict:
+    """:func:`run_task`, a failure turned into a note (the report says what did not run)."""
+    try:
+        return run_task(task, *args)
+    except RuntimeError as exc:
+        return {"note": f"{task} failed: " + (str(exc).strip().splitlines() or ["?"])[-1]}
+
+
+def measure_models(path: Path, *, with_page: bool) -> dict:
+    """The Models page's measurements, each in a fresh process, on one copy of the bank.
+
+    ``model_train`` copies the bank into a temporary folder, trains and registers the churn
+    model (the figure), then scores and explains it; the SHAP, customer and page tasks read
+    that copy and its model. The folder is removed at the end.
+    """
+    started = time.perf_counter()
+    out: dict = {}
+    with tempfile.TemporaryDirectory(prefix="tailor-bench-models-") as work:
+        print("[bench] Models page: churn model training on a copy", file=sys.stderr, flush=True)
+        out["train"] = _try_task("model_train", "--db", str(path), "--work", work)
+        out["fit_floor"] = _try_task("model_fit_floor", "--db", str(path))
+        model_id = out["train"].get("model_id")
+        if model_id is None:
+            skipped = {"note": "no trained model: " + out["train"].get("note", "?")}
+            out |= {"shap": skipped, "customer": skipped, "page": skipped if with_page else None}
+        else:
+            model = ("--db", out["train"]["bank"], "--model-id", model_id)
+            print("[bench] Models page: SHAP sample, one customer, page", file=sys.stderr, flush=True)
+            out["shap"] = _try_task("model_shap", *model)
+            out["customer"] = _try_task("model_customer", *model)
+            out["page"] = None
+            if with_page:
+                out["page"] = (
+                    _try_task("models_page", *model)
+                    if (REPO_ROOT / "pages" / "models.py").exists()
+                    else {"note": "pages/models.py does not exist yet"}
+                )
+    out["wall_seconds"] = time.perf_counter() - started
+    return out
+
+
+def measure_models_only(name: str, customers: int, *, with_page: bool) -> TierResult:
+    """A partial run's tier: the bank (built or reused), its sizes and the Models page's measurements."""
+    path, generation, reused = ensure_tier(name, customers)
+    result = TierResult(name, customers, path, generation, reused)
+    result.rows = run_task("sizes", "--db", str(path))["rows"]
+    result.models = measure_models(path, with_page=with_page)
+    return result
+
+
 def measure_tier(name: str, customers: int, *, repeats: int, with_page: bool) -> TierResult:
     """All measurements of one tier."""
     path, generation, reused = ensure_tier(name, customers)
@@ -198,6 +264,8 @@ def measure_tier(name: str, customers: int, *, repeats: int, with_page: bool) ->
         result.umap = result.segments_page.pop("umap", None)
     if result.umap is None:
         result.umap = run_task("umap", "--db", str(path))
+    if name in MODEL_TIERS:
+        result.models = measure_models(path, with_page=with_page)
     return result
 
 
@@ -221,7 +289,17 @@ def machine() -> dict[str, str]:
     except OSError:
         pass
     versions = {}
-    for package in ("duckdb", "ibis-framework", "polars", "pandas", "numpy", "pyarrow"):
+    for package in (
+        "duckdb",
+        "ibis-framework",
+        "polars",
+        "pandas",
+        "numpy",
+        "pyarrow",
+        "scikit-learn",
+        "shap",
+        "streamlit",
+    ):
         try:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
@@ -258,26 +336,14 @@ def render(results: list[TierResult], *, repeats: int, elapsed: float) -> str:
     """BENCHMARKS.md."""
     m = machine()
     lines = [
-        "# Benchmarks: executive KPIs, the KPIs page and the Segments page",
+        "# Benchmarks: executive KPIs and the KPIs, Segments and Models pages",
         "",
         "Written by `python -m bench.run` (bench/run.py); do not edit by hand. See docs/kpis.md for what",
         "is computed and bench/pandas_baseline.py for the baseline.",
         "",
         "## Machine",
         "",
-        "| | |",
-        "|---|---|",
-        f"| date | {m['date']} |",
-        f"| CPU | {m['cpu']} |",
-        f"| cores | {m['cores']} |",
-        f"| memory | {m['memory']} |",
-        f"| OS | {m['os']} |",
-        f"| Python | {m['python']} |",
-        f"| duckdb / ibis / polars / pandas / numpy / pyarrow | {m['duckdb']} / {m['ibis-framework']} / "
-        f"{m['polars']} / {m['pandas']} / {m['numpy']} / {m['pyarrow']} |",
-        f"| threads | `OMP_NUM_THREADS={OMP_THREADS}`, DuckDB `threads={DUCKDB_THREADS}` "
-        "(`TAILOR_DUCKDB_THREADS`); polars and pandas at their defaults |",
-        "",
+        *_machine_lines(m),
         "## Method",
         "",
         "- Every figure comes from a fresh Python process (bench/tasks.py); seconds are the median of "
@@ -322,9 +388,8 @@ def render(results: list[TierResult], *, repeats: int, elapsed: float) -> str:
         "marketing analyst, defaults: k-means, k from the evidence) is run once through AppTest to fill "
         "its caches, then rerun three times: the figure is the median rerun's server time; the run "
         "checks that the page raised nothing and drew the stored map as a WebGL scatter (`scattergl`).",
-        "- These machines sometimes deliver about one core's work while reporting two; whole runs then "
-        "take up to twice as long. Compare figures as ratios within one run; the spread of the runs is "
-        "shown.",
+        _models_method(),
+        _SHARED_MACHINE_NOTE,
         "",
     ]
     for r in results:
@@ -462,6 +527,7 @@ def render(results: list[TierResult], *, repeats: int, elapsed: float) -> str:
                 lines.append(
                     f"| executive page, filter change once cached | n/a | | {r.page.get('note', '')} |"
                 )
+        lines += _models_table_rows(r)
         lines.append("")
 
     lines += ["## Targets", "", "| target | measured | result |", "|---|---|---|"]
@@ -599,15 +665,282 @@ def render(results: list[TierResult], *, repeats: int, elapsed: float) -> str:
                     None,
                 )
             )
-        for label, measured, ok in rows:
-            if ok is not None:
-                verdicts.append(ok)
-            result = (
-                "info (target set for tier M)"
-                if ok is None and "not measured" not in measured
-                else ("n/a" if ok is None else _verdict(ok))
+        rows += _models_target_rows(r)
+        lines += _target_lines(rows, verdicts)
+    lines += ["", f"Whole run: {elapsed / 60:.1f} min. Overall: {_verdict(all(verdicts))}.", ""]
+    return "\n".join(lines)
+
+
+_SHARED_MACHINE_NOTE = (
+    "- These machines sometimes deliver about one core's work while reporting two; whole runs then "
+    "take up to twice as long. Compare figures as ratios within one run; the spread of the runs is "
+    "shown."
+)
+
+
+def _machine_lines(m: dict[str, str]) -> list[str]:
+    """The report's machine table."""
+    return [
+        "| | |",
+        "|---|---|",
+        f"| date | {m['date']} |",
+        f"| CPU | {m['cpu']} |",
+        f"| cores | {m['cores']} |",
+        f"| memory | {m['memory']} |",
+        f"| OS | {m['os']} |",
+        f"| Python | {m['python']} |",
+        f"| duckdb / ibis / polars / pandas / numpy / pyarrow | {m['duckdb']} / {m['ibis-framework']} / "
+        f"{m['polars']} / {m['pandas']} / {m['numpy']} / {m['pyarrow']} |",
+        f"| scikit-learn / shap / streamlit | {m['scikit-learn']} / {m['shap']} / {m['streamlit']} |",
+        f"| threads | `OMP_NUM_THREADS={OMP_THREADS}`, DuckDB `threads={DUCKDB_THREADS}` "
+        "(`TAILOR_DUCKDB_THREADS`); polars and pandas at their defaults |",
+        "",
+    ]
+
+
+def _target_lines(rows: list[tuple[str, str, bool | None]], verdicts: list[bool]) -> list[str]:
+    """Rows of the targets table; the judged verdicts are appended to ``verdicts``."""
+    lines = []
+    for label, measured, ok in rows:
+        if ok is not None:
+            verdicts.append(ok)
+        result = (
+            "info (target set for tier M)"
+            if ok is None and "not measured" not in measured
+            else ("n/a" if ok is None else _verdict(ok))
+        )
+        lines.append(f"| {label} | {measured} | {result} |")
+    return lines
+
+
+# -- the Models page ------------------------------------------------------------------------
+def _models_method() -> str:
+    from bench.tasks import CUSTOMER_CALLS, MODEL_PAGE_SECTIONS, MODEL_TARGET, PAGE_RERUNS, SHAP_ROWS
+
+    return (
+        f"- Models page, on tier {' and '.join(MODEL_TIERS)} only, on one copy of the bank per run (the "
+        "registry writes tables and artifacts; the copy and its artifacts are removed afterwards). "
+        f"Training: `analytics.model_registry.train_and_register(target=\"{MODEL_TARGET}\")` end to end "
+        "in a fresh process, one run: point-in-time features at the four cut-offs (three to train, "
+        "validation, test), labels, the hash of the training rows, the HistGradientBoosting pipeline and "
+        "the logistic baseline, Platt calibration, the importance table (SHAP on 1,000 test rows), PSI "
+        "against the current customers, the artifact and the registry rows. Its phases are timed from "
+        "its progress lines; inside, the time of each step is measured by wrapping the functions that "
+        "do it (features, labels, hash, `SimpleImputer.fit`, the tree and logistic fits, the pipelines' "
+        "remaining preprocessing, calibration, SHAP, PSI, registration), each call's time excluding the "
+        "wrapped calls inside it, the rest shown as *other*. Its floor, in its own process: a bare "
+        "`HistGradientBoostingClassifier` with the hyperparameters of `make_tree_pipeline` fitted on the "
+        "same stacked training matrix (built first, not timed). The same process then scores every "
+        "current customer and stores the SHAP sample (`publish_model`, shown apart): the model the "
+        "next measurements read. Stored SHAP: `analytics.explanations.store_explanations` on "
+        f"{SHAP_ROWS:,} customers (model loaded and checksummed, current features, exact tree SHAP of "
+        "the calibrated score, linear SHAP of the baseline, the rows replaced in one transaction), cold, "
+        "one run; its floor, after it in the same process: `shap.TreeExplainer(booster).shap_values(X)` "
+        "on the same customers' imputed features, whose values are checked against the stored ones. "
+        "One customer: `load_customer_features` + `explain_customer` with the model already loaded "
+        f"(as the page caches it), for {CUSTOMER_CALLS + 1} random current customers in one process: "
+        "the first call is the cold figure, the median of the others the warm one; each explanation "
+        "is checked to add up to the logit of its score. Page: `pages/models.py` through AppTest as a "
+        f"marketing analyst on the sections {', '.join(MODEL_PAGE_SECTIONS)} in turn (the customer "
+        "section given a random current customer's masked id): each is run once to fill its caches, "
+        f"then rerun {PAGE_RERUNS} times; the figure is the median rerun's server time, and the run "
+        "checks that the page raised nothing and drew the section."
+    )
+
+
+def _note_row(label: str, part: dict | None) -> list[str]:
+    return [] if part is None else [f"| {label} | n/a | | {part.get('note', 'not measured')} |"]
+
+
+def _models_table_rows(r: TierResult) -> list[str]:
+    """The Models page's rows of a tier's measurement table."""
+    m = r.models
+    if m is None:
+        return []
+    lines = []
+    t = m["train"]
+    if "seconds" in t:
+        sizes = t["split_sizes"]
+        calls = t["step_calls"]
+        steps = ", ".join(
+            f"{label} {seconds:.1f} s" + (f" ({calls[label]} calls)" if calls.get(label, 1) > 1 else "")
+            for label, seconds in t["steps"].items()
+        )
+        lines += [
+            f"| Models page: churn model training end to end (`train_and_register`: "
+            f"{sizes['train_rows']:,} training rows, {t['features']} features; "
+            f"{sizes['validation_rows']:,} validation, {sizes['test_rows']:,} test) | {t['seconds']:.1f} | "
+            f"{t['peak_rss_mb']:,.0f} | one run; phases: features and training rows "
+            f"{t['features_and_snapshot_seconds']:.1f} s, `train_model` {t['train_model_seconds']:.1f} s, "
+            f"current features and PSI {t['psi_seconds']:.1f} s, registration {t['register_seconds']:.1f} s; "
+            f"steps: {steps}; test AUC {t['auc']:.3f} (baseline {t['baseline_auc']:.3f}); imports "
+            f"{t['import_seconds']:.1f} s not included |",
+            f"| Models page: scoring {t['scored_customers']:,} current customers and storing the SHAP "
+            f"sample (`publish_model`), after training | {t['publish_seconds']:.1f} | | same process; "
+            "prepares the model the rows below read |",
+        ]
+    else:
+        lines += _note_row("Models page: churn model training", t)
+    f = m["fit_floor"]
+    if "seconds" in f:
+        lines.append(
+            f"| training floor: bare `HistGradientBoostingClassifier` on the same stacked training matrix "
+            f"({f['rows']:,} x {f['features']}, {f['iterations']} iterations) | {f['seconds']:.1f} | "
+            f"{f['peak_rss_mb']:,.0f} | one run; the matrix built in {f['matrix_seconds']:.1f} s before "
+            "it, not timed |"
+        )
+    else:
+        lines += _note_row("training floor: bare HistGradientBoostingClassifier", f)
+    sh = m["shap"]
+    if "seconds" in sh:
+        lines += [
+            f"| Models page: stored global SHAP (`store_explanations`, {sh['rows']:,} customers, tree and "
+            f"baseline, {sh['stored_values']:,} rows stored) | {sh['seconds']:.1f} | "
+            f"{sh['peak_rss_mb']:,.0f} | one run; model, current features and sample "
+            f"{sh['prepare_seconds']:.1f} s, tree SHAP "
+            f"{sh['tree_seconds']:.1f} s, baseline SHAP {sh['baseline_seconds']:.1f} s, store "
+            f"{sh['store_seconds']:.1f} s |",
+            f"| SHAP floor: `shap.TreeExplainer(booster).shap_values(X)` on the same {sh['rows']:,} "
+            f"customers | {sh['floor_seconds']:.1f} | | same process, after it; times Platt's slope, equal "
+            f"to the stored values (largest difference {sh['floor_max_difference']:.1e}) |",
+        ]
+    else:
+        lines += _note_row("Models page: stored global SHAP", sh)
+    c = m["customer"]
+    if "seconds" in c:
+        lines.append(
+            f"| Models page: one customer's explanation, model loaded (`load_customer_features` + "
+            f"`explain_customer`), warm | {c['seconds']:.3f} | {c['peak_rss_mb']:,.0f} | median of "
+            f"{c['customers']} customers (slowest {c['max_seconds']:.3f} s): row "
+            f"{c['read_seconds'] * 1000:.0f} ms, explanation {c['explain_seconds'] * 1000:.0f} ms; cold "
+            f"first call {c['cold_seconds']:.3f} s (row {c['cold_read_seconds'] * 1000:.0f} ms, explanation "
+            f"{c['cold_explain_seconds'] * 1000:.0f} ms); loading the model before it "
+            f"{c['load_model_seconds']:.2f} s, not included; base value + contributions = logit(score) "
+            f"to {c['max_additivity_gap']:.0e} |"
+        )
+    else:
+        lines += _note_row("Models page: one customer's explanation", c)
+    page = m.get("page")
+    if page is not None and "sections" in page:
+        for section, v in page["sections"].items():
+            if v.get("seconds") is None:
+                lines += _note_row(f"Models page rerun, {section} section", v)
+                continue
+            lines.append(
+                f"| Models page rerun, {section} section (AppTest server time) | {v['seconds']:.3f} | "
+                f"{page['peak_rss_mb']:,.0f} | median of {page['reruns']} (runs {v['min_seconds']:.3f}-"
+                f"{v['max_seconds']:.3f} s); first run {v['first_run_seconds']:.1f} s; {v['what']} |"
             )
-            lines.append(f"| {label} | {measured} | {result} |")
+    else:
+        lines += _note_row("Models page rerun", page)
+    lines.append(
+        f"| Models page measurements above, wall time | {m['wall_seconds']:.0f} | | the copy of the bank, "
+        "the processes' imports and checks included |"
+    )
+    return lines
+
+
+def _models_target_rows(r: TierResult) -> list[tuple[str, str, bool | None]]:
+    """The Models page's targets of a tier (set for tier M)."""
+    m = r.models
+    if m is None:
+        return []
+    judged = r.name == "M"
+    rows: list[tuple[str, str, bool | None]] = []
+
+    def missing(label: str, part: dict | None) -> None:
+        note = "not run" if part is None else part.get("note", "?")
+        rows.append((label, f"not measured: {note}", False if judged else None))
+
+    t, f = m["train"], m["fit_floor"]
+    label = f"tier {r.name}: churn model training end to end < {TARGET_MODEL_TRAIN_M_SECONDS:g} s"
+    if "seconds" in t:
+        floor = (
+            f"; {t['seconds'] / f['seconds']:.1f}x a bare HistGradientBoosting fit on the same matrix "
+            f"({f['seconds']:.1f} s)"
+            if "seconds" in f
+            else ""
+        )
+        ok = t["seconds"] < TARGET_MODEL_TRAIN_M_SECONDS
+        rows.append((label, f"{t['seconds']:.1f} s{floor}", ok if judged else None))
+    else:
+        missing(label, t)
+    sh = m["shap"]
+    label = f"tier {r.name}: stored global SHAP on a 10,000 sample < {TARGET_MODEL_SHAP_M_SECONDS:g} s"
+    if "seconds" in sh:
+        measured = (
+            f"{sh['seconds']:.1f} s; {sh['seconds'] / sh['floor_seconds']:.1f}x the TreeExplainer floor "
+            f"({sh['floor_seconds']:.1f} s)"
+        )
+        rows.append((label, measured, sh["seconds"] < TARGET_MODEL_SHAP_M_SECONDS if judged else None))
+    else:
+        missing(label, sh)
+    c = m["customer"]
+    label = (
+        f"tier {r.name}: one customer's explanation < {TARGET_CUSTOMER_EXPLANATION_SECONDS * 1000:.0f} ms "
+        "(model loaded)"
+    )
+    if "seconds" in c:
+        measured = (
+            f"{c['seconds'] * 1000:.0f} ms warm, median of {c['customers']} (slowest "
+            f"{c['max_seconds'] * 1000:.0f} ms); cold first call {c['cold_seconds'] * 1000:.0f} ms"
+        )
+        ok = c["seconds"] < TARGET_CUSTOMER_EXPLANATION_SECONDS
+        rows.append((label, measured, ok if judged else None))
+    else:
+        missing(label, c)
+    page = m.get("page")
+    if page is not None:
+        from bench.tasks import MODEL_PAGE_SECTIONS
+
+        sections = page.get("sections", {})
+        for section in MODEL_PAGE_SECTIONS:
+            label = (
+                f"tier {r.name}: Models page rerun, {section} section < {TARGET_MODELS_PAGE_SECONDS:g} s "
+                "server time"
+            )
+            v = sections.get(section, page)
+            if v.get("seconds") is None:
+                missing(label, v)
+                continue
+            measured = f"{v['seconds']:.3f} s; " + (
+                f"no exception, {v['what']}" if v["drawn"] else f"section NOT drawn: {v['what']}"
+            )
+            ok = v["seconds"] < TARGET_MODELS_PAGE_SECONDS and bool(v["drawn"])
+            rows.append((label, measured, ok if judged else None))
+    return rows
+
+
+def render_models_only(results: list[TierResult], *, elapsed: float) -> str:
+    """The report of a partial run measuring the Models page only (never BENCHMARKS.md)."""
+    lines = [
+        "# Benchmarks, partial run: the Models page only",
+        "",
+        "Written by `python -m bench.run --only models` (bench/run.py). A partial run for development: "
+        "`make bench` writes the complete BENCHMARKS.md.",
+        "",
+        "## Machine",
+        "",
+        *_machine_lines(machine()),
+        "## Method",
+        "",
+        _models_method(),
+        _SHARED_MACHINE_NOTE,
+        "",
+    ]
+    verdicts: list[bool] = []
+    targets = []
+    for r in results:
+        lines += [
+            f"## Tier {r.name}: {r.customers:,} customers",
+            "",
+            "| measurement | seconds | peak RSS (MiB) | notes |",
+            "|---|---:|---:|---|",
+            *_models_table_rows(r),
+            "",
+        ]
+        targets += _target_lines(_models_target_rows(r), verdicts)
+    lines += ["## Targets", "", "| target | measured | result |", "|---|---|---|", *targets]
     lines += ["", f"Whole run: {elapsed / 60:.1f} min. Overall: {_verdict(all(verdicts))}.", ""]
     return "\n".join(lines)
 
@@ -627,25 +960,50 @@ def _floor_sql() -> str:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m bench.run``."""
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
-    parser.add_argument("--tiers", default="S,M", help="comma-separated tiers among " + ", ".join(TIERS))
-    parser.add_argument("--out", default="BENCHMARKS.md", help="Markdown report to write")
+    parser.add_argument(
+        "--tiers", help="comma-separated tiers among " + ", ".join(TIERS) + " (default: all of them)"
+    )
+    parser.add_argument(
+        "--out",
+        help="Markdown report to write (default BENCHMARKS.md, which only a complete run may write: "
+        "every tier, every measurement, the pages included)",
+    )
     parser.add_argument("--repeats", type=int, default=5, help="fresh processes per measurement")
     parser.add_argument("--no-page", action="store_true", help="skip the AppTest page measurement")
+    parser.add_argument(
+        "--only",
+        choices=["models"],
+        help="measure only the Models page's targets (on tier " + ", ".join(MODEL_TIERS) + "): a partial run",
+    )
     parser.add_argument("--json", help="also write the raw measurements to this JSON file")
     args = parser.parse_args(argv)
-    tiers = [t.strip().upper() for t in args.tiers.split(",") if t.strip()]
+    default_tiers = MODEL_TIERS if args.only == "models" else tuple(TIERS)
+    tiers = [t.strip().upper() for t in (args.tiers or ",".join(default_tiers)).split(",") if t.strip()]
     unknown = [t for t in tiers if t not in TIERS]
     if unknown:
         parser.error(f"unknown tier(s) {', '.join(unknown)}; choose among {', '.join(TIERS)}")
+    if args.only == "models" and not set(tiers) <= set(MODEL_TIERS):
+        parser.error(f"the Models page is measured on tier {', '.join(MODEL_TIERS)} only")
+    complete = set(tiers) == set(TIERS) and not args.only and not args.no_page
+    official = (REPO_ROOT / "BENCHMARKS.md").resolve()
+    out = Path(args.out) if args.out else official
+    if not complete and out.resolve() == official:
+        parser.error(
+            "a partial run (some tiers, --only or --no-page) does not write BENCHMARKS.md: "
+            "pass --out with another file, e.g. --out /tmp/bench.md"
+        )
     os.environ["OMP_NUM_THREADS"] = str(OMP_THREADS)
     os.environ["TAILOR_DUCKDB_THREADS"] = str(DUCKDB_THREADS)
     started = time.perf_counter()
-    results = [
-        measure_tier(t, TIERS[t], repeats=max(1, args.repeats), with_page=not args.no_page) for t in tiers
-    ]
-    report = render(results, repeats=max(1, args.repeats), elapsed=time.perf_counter() - started)
-    out = Path(args.out)
-    out.write_text(report)
+    if args.only == "models":
+        results = [measure_models_only(t, TIERS[t], with_page=not args.no_page) for t in tiers]
+    else:
+        results = [
+            measure_tier(t, TIERS[t], repeats=max(1, args.repeats), with_page=not args.no_page)
+            for t in tiers
+        ]
+    elapsed = time.perf_counter() - started
+    # The raw measurements first, so that they survive a report that fails to render.
     if args.json:
         Path(args.json).write_text(
             json.dumps(
@@ -654,6 +1012,11 @@ def main(argv: list[str] | None = None) -> int:
                 default=str,
             )
         )
+    if args.only == "models":
+        report = render_models_only(results, elapsed=elapsed)
+    else:
+        report = render(results, repeats=max(1, args.repeats), elapsed=elapsed)
+    out.write_text(report)
     print(report)
     return 0
 

@@ -569,6 +569,386 @@ def task_segments_page(args: argparse.Namespace) -> dict:
     }
 
 
+
+# -- Models page (issue 5) ----------------------------------------------------------------------
+MODEL_TARGET = "churn"
+"""The target of the Models page's measurements (the page opens on it)."""
+
+SHAP_ROWS = 10_000
+"""Size of the stored SHAP sample measured (``analytics.explanations.SAMPLE_ROWS``)."""
+
+CUSTOMER_CALLS = 20
+"""Customers explained one after another (warm) after the first, cold, one."""
+
+MODEL_PAGE_SECTIONS = ("quality", "explanations", "customer")
+"""Sections of the Models page rerun, in this order (each fills its own caches first)."""
+
+CURRENT_CUSTOMERS_SQL = "select customer_id from customer_features order by customer_id"
+"""The current customers on the snapshot: those the page scores and explains."""
+
+STORED_SHAP_SQL = "select count(*) as n from model_shap where model_id = ?"
+
+
+class _Stopwatch:
+    """Exclusive seconds spent inside chosen functions, by label: where a pipeline's time goes.
+
+    Each chosen function is replaced by a timing wrapper for the life of the process (the bench
+    process ends right after). A wrapped call's time excludes the wrapped calls made inside it,
+    so the labels partition the time they cover and "other" is the rest.
+    """
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self.calls: dict[str, int] = {}
+        self._children: list[float] = []
+
+    def wrap(self, owner: object, name: str, label: str) -> None:
+        import functools
+
+        original = getattr(owner, name)
+
+        @functools.wraps(original)
+        def timed(*args, **kwargs):
+            self._children.append(0.0)
+            start = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                elapsed = time.perf_counter() - start
+                inner = self._children.pop()
+                self.seconds[label] = self.seconds.get(label, 0.0) + elapsed - inner
+                self.calls[label] = self.calls.get(label, 0) + 1
+                if self._children:
+                    self._children[-1] += elapsed
+
+        setattr(owner, name, timed)
+
+
+def _training_stopwatch() -> _Stopwatch:
+    """Wrap the steps of ``train_and_register``: features, labels, fits, explanation, PSI, store."""
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+
+    from analytics import model_quality, model_registry, models
+
+    watch = _Stopwatch()
+    # Module attributes: the registry and models modules call these through their module globals.
+    watch.wrap(models, "load_point_in_time_features", "features")
+    watch.wrap(models, "build_labels", "labels")
+    watch.wrap(model_registry, "hash_training_frame", "training rows hash")
+    watch.wrap(HistGradientBoostingClassifier, "fit", "tree fit")
+    watch.wrap(LogisticRegression, "fit", "baseline fit")
+    watch.wrap(SimpleImputer, "fit", "imputation")
+    watch.wrap(Pipeline, "fit", "scaling and pipelines")
+    watch.wrap(CalibratedClassifierCV, "fit", "calibration")
+    watch.wrap(models, "explain", "importance SHAP")
+    watch.wrap(model_quality, "psi_table", "PSI")
+    watch.wrap(model_registry, "register_model", "register")
+    return watch
+
+
+def task_model_train(args: argparse.Namespace) -> dict:
+    """Churn model training end to end on a copy of the bank, then the model scored and explained.
+
+    The bank is copied into ``--work`` first (not timed): the copy, with its registry and the
+    artifacts in ``<work>/models``, is what the Models tasks that follow read. The figure is
+    ``train_and_register``: features at every cut-off, labels, the tree and baseline fits,
+    calibration, the importance table, PSI and registration. Its steps are timed from the
+    progress lines and, inside the training, by :class:`_Stopwatch`. Then ``publish_model``
+    (every current customer scored, the SHAP sample stored) prepares the copy, timed apart.
+    """
+    import shutil
+
+    t0 = time.perf_counter()
+    import ibis.backends.duckdb  # noqa: F401 - Ibis's lazy imports count as imports (see task_summary)
+    import ibis.backends.duckdb.converter  # noqa: F401
+
+    from analytics import explanations, model_registry
+    from analytics.db import Database
+
+    imported = time.perf_counter()
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    copy = work / "bank.duckdb"
+    shutil.copyfile(args.db, copy)
+    watch = _training_stopwatch()
+    marks: list[float] = []
+    start = time.perf_counter()
+    db = Database(copy, threads=args.threads)
+    record = model_registry.train_and_register(
+        db,
+        target=MODEL_TARGET,
+        trained_by="bench",
+        model_dir=work / "models",
+        progress=lambda _line: marks.append(time.perf_counter()),
+    )
+    done = time.perf_counter()
+    peak = _peak_rss_mb()
+    # marks: features start, training starts, PSI starts, registering starts.
+    phases = {
+        "features_and_snapshot_seconds": marks[1] - marks[0],
+        "train_model_seconds": marks[2] - marks[1],
+        "psi_seconds": marks[3] - marks[2],
+        "register_seconds": done - marks[3],
+    }
+    steps = {label: round(seconds, 3) for label, seconds in watch.seconds.items()}
+    steps["other"] = round((done - start) - sum(watch.seconds.values()), 3)
+    step_calls = dict(watch.calls)
+    s = time.perf_counter()
+    publication = explanations.publish_model(db, record.model_id, shap_rows=SHAP_ROWS)
+    published = time.perf_counter() - s
+    db.close()
+    return {
+        "import_seconds": imported - t0,
+        "seconds": done - start,
+        **phases,
+        "steps": steps,
+        "step_calls": step_calls,
+        "model_id": record.model_id,
+        "bank": str(copy),
+        "split_sizes": record.metrics["split_sizes"],
+        "features": len(record.features),
+        "auc": record.metrics["model"]["auc"],
+        "baseline_auc": record.metrics["baseline"]["auc"],
+        "publish_seconds": published,
+        "scored_customers": publication.scores.customers,
+        "peak_rss_mb": peak,
+    }
+
+
+def task_model_fit_floor(args: argparse.Namespace) -> dict:
+    """The training floor: a bare HistGradientBoostingClassifier on the same stacked training matrix.
+
+    Same hyperparameters as ``analytics.models.make_tree_pipeline`` (its ``model`` step), no
+    imputation (the booster takes missing values itself), fitted on the training cut-offs' rows
+    of the default split, built first and not timed.
+    """
+    t0 = time.perf_counter()
+    import ibis.backends.duckdb  # noqa: F401
+    import ibis.backends.duckdb.converter  # noqa: F401
+    import polars as pl
+    from sklearn.base import clone
+
+    from analytics import models
+    from analytics.db import Database
+
+    imported = time.perf_counter()
+    db = Database(args.db, read_only=True, threads=args.threads)
+    backend = db.backend()
+    cutoffs = models.default_cutoffs(db.history_start(), db.snapshot_date())
+    s = time.perf_counter()
+    train = pl.concat(
+        [models.build_training_frame(backend, target=MODEL_TARGET, cutoff=d) for d in cutoffs.train],
+        how="vertical",
+    )
+    features = models.model_features(train)
+    X = models.feature_matrix(train, features)
+    y = train.get_column(models.LABEL_COLUMN).to_numpy()
+    matrix = time.perf_counter() - s
+    db.close()
+    booster = clone(models.make_tree_pipeline(features).named_steps["model"])
+    s = time.perf_counter()
+    booster.fit(X, y)
+    fitted = time.perf_counter() - s
+    return {
+        "import_seconds": imported - t0,
+        "matrix_seconds": matrix,
+        "seconds": fitted,
+        "rows": int(X.shape[0]),
+        "features": int(X.shape[1]),
+        "iterations": int(booster.n_iter_),
+        "peak_rss_mb": _peak_rss_mb(),
+    }
+
+
+def task_model_shap(args: argparse.Namespace) -> dict:
+    """The stored global SHAP sample: ``store_explanations`` on 10,000 customers, then its floor.
+
+    ``store_explanations`` end to end (the model loaded and verified, the current customers'
+    features, the sample, exact tree SHAP of the calibrated score, linear SHAP of the baseline,
+    about a million rows replaced in one transaction), its steps from the progress lines. The
+    floor, after it in the same process: ``shap.TreeExplainer(booster).shap_values(X)`` on the
+    same customers' imputed features (read back from the stored sample, not timed), whose
+    values are checked against the stored ones.
+    """
+    t0 = time.perf_counter()
+    import ibis.backends.duckdb  # noqa: F401
+    import ibis.backends.duckdb.converter  # noqa: F401
+    import numpy as np
+    import shap
+
+    from analytics import explanations, model_registry, models
+    from analytics.db import Database
+
+    imported = time.perf_counter()
+    marks: list[float] = []
+    db = Database(args.db, threads=args.threads)
+    start = time.perf_counter()
+    metas = explanations.store_explanations(
+        db, args.model_id, rows=SHAP_ROWS, progress=lambda _line: marks.append(time.perf_counter())
+    )
+    done = time.perf_counter()
+    peak = _peak_rss_mb()
+    backend = db.backend()
+    stored_rows = db.query(STORED_SHAP_SQL, [args.model_id]).item()
+    matrix = explanations.load_shap_matrix(backend, args.model_id, kind="tree")
+    loaded = model_registry.load_model(db, args.model_id)
+    db.close()
+    booster = loaded.pipeline.named_steps["model"]
+    X = np.asarray(loaded.pipeline.named_steps["prepare"].transform(matrix.values), dtype=np.float64)
+    s = time.perf_counter()
+    raw = shap.TreeExplainer(booster).shap_values(X, check_additivity=False)
+    floor = time.perf_counter() - s
+    # The floor computes the same numbers: raw log-odds SHAP, scaled by Platt's slope, in input order.
+    slope, _ = explanations.calibration_line(loaded.calibrated)
+    names = models.transformed_features(loaded.pipeline, loaded.features)
+    order = [names.index(name) for name in loaded.features]
+    difference = float(np.max(np.abs(np.asarray(raw)[:, order] * slope - matrix.shap)))
+    # marks: tree SHAP starts, baseline SHAP starts, storing starts.
+    return {
+        "import_seconds": imported - t0,
+        "seconds": done - start,
+        "prepare_seconds": marks[0] - start,
+        "tree_seconds": marks[1] - marks[0],
+        "baseline_seconds": marks[2] - marks[1],
+        "store_seconds": done - marks[2],
+        "rows": metas[0].rows,
+        "stored_values": int(stored_rows),
+        "floor_seconds": floor,
+        "floor_max_difference": difference,
+        "peak_rss_mb": peak,
+    }
+
+
+def task_model_customer(args: argparse.Namespace) -> dict:
+    """One customer's explanation as the page makes it, the model already loaded.
+
+    ``load_customer_features`` (one row from ``customer_features``) then ``explain_customer``
+    (score, exact tree SHAP of the calibrated score, reasons) for customers drawn at random
+    (seeded) among the current ones: the first call of the process is the cold figure, the
+    next ``CUSTOMER_CALLS`` (other customers) give the warm median. Loading the model and its
+    typical values (cached by the page) are timed apart. Each explanation is checked to add up:
+    base value plus contributions equals the logit of the score.
+    """
+    t0 = time.perf_counter()
+    import math
+
+    import ibis.backends.duckdb  # noqa: F401
+    import ibis.backends.duckdb.converter  # noqa: F401
+    import numpy as np
+
+    from analytics import explanations, model_registry
+    from analytics.db import Database
+
+    imported = time.perf_counter()
+    db = Database(args.db, read_only=True, threads=args.threads)
+    backend = db.backend()
+    s = time.perf_counter()
+    model = model_registry.load_model(db, args.model_id)
+    typical = explanations.load_explanation_meta(backend, args.model_id)["tree"].typical
+    load = time.perf_counter() - s
+    as_of = db.snapshot_date()
+    current = db.query(CURRENT_CUSTOMERS_SQL).get_column("customer_id")
+    picked = np.random.default_rng(0).choice(current.to_numpy(), CUSTOMER_CALLS + 1, replace=False)
+    calls, worst_gap = [], 0.0
+    for customer_id in picked:
+        s = time.perf_counter()
+        row = explanations.load_customer_features(backend, int(customer_id), as_of=as_of)
+        read = time.perf_counter()
+        result = explanations.explain_customer(model, row, typical=typical)
+        end = time.perf_counter()
+        calls.append((end - s, read - s, end - read))
+        gap = abs(result.base_value + float(result.contributions["shap"].sum()) - result.log_odds)
+        logit = math.log(result.score / (1.0 - result.score))
+        worst_gap = max(worst_gap, gap, abs(result.log_odds - logit))
+    db.close()
+    warm = calls[1:]
+    return {
+        "import_seconds": imported - t0,
+        "load_model_seconds": load,
+        "cold_seconds": calls[0][0],
+        "cold_read_seconds": calls[0][1],
+        "cold_explain_seconds": calls[0][2],
+        "seconds": statistics.median(c[0] for c in warm),
+        "read_seconds": statistics.median(c[1] for c in warm),
+        "explain_seconds": statistics.median(c[2] for c in warm),
+        "max_seconds": max(c[0] for c in warm),
+        "customers": len(warm),
+        "max_additivity_gap": worst_gap,
+        "peak_rss_mb": _peak_rss_mb(),
+    }
+
+
+def task_models_page(args: argparse.Namespace) -> dict:
+    """Reruns of the Models page (AppTest) on its quality, explanations and customer sections.
+
+    Run on the prepared copy (``task_model_train``) as a marketing analyst. For each section in
+    turn the page is run once to fill that section's caches, then rerun ``PAGE_RERUNS`` times;
+    the median rerun is the figure. The customer section is given the masked id of a current
+    customer drawn at random (seeded), as a user would type it.
+    """
+    import os
+
+    import numpy as np
+    import polars as pl
+    from streamlit.testing.v1 import AppTest
+
+    from analytics.db import Database
+    from analytics.privacy import pseudonym_key, pseudonymize_ids
+    from analytics.schemas import User
+    from app import state
+
+    db = Database(args.db, threads=args.threads)
+    current = db.query(CURRENT_CUSTOMERS_SQL).get_column("customer_id")
+    customer_id = int(np.random.default_rng(1).choice(current.to_numpy()))
+    masked = pseudonymize_ids(pl.Series([customer_id]), pseudonym_key(db))[0]
+    db.close()
+    page = Path(__file__).resolve().parent.parent / "pages" / "models.py"
+    os.environ["TAILOR_DB"] = str(args.db)
+    at = AppTest.from_file(str(page), default_timeout=600)
+    at.session_state["user"] = User("bench", "marketing_analyst")
+    sections = {}
+    for section in MODEL_PAGE_SECTIONS:
+        at.session_state[state.MODEL_SECTION] = section
+        if section == "customer":
+            at.session_state[state.CUSTOMER_REF] = masked
+        s = time.perf_counter()
+        at.run()
+        first = time.perf_counter() - s
+        reruns = []
+        for _ in range(PAGE_RERUNS if not at.exception else 0):
+            s = time.perf_counter()
+            at.run()
+            reruns.append(time.perf_counter() - s)
+            if at.exception:
+                break
+        if at.exception:
+            sections[section] = {"seconds": None, "note": f"page raised: {at.exception[0].message}"}
+            continue
+        charts = len(at.get("plotly_chart"))
+        if section == "quality":
+            drawn = len(at.metric) >= 5 and charts >= 5
+            what = f"{len(at.metric)} metrics, {charts} charts"
+        elif section == "explanations":
+            drawn = charts >= 3
+            what = f"{charts} charts (importance, beeswarm, dependence)"
+        else:
+            heading = any(masked in header.value for header in at.subheader)
+            drawn = heading and charts >= 1
+            what = f"customer {masked} " + ("drawn" if heading else "NOT drawn") + f", {charts} chart(s)"
+        sections[section] = {
+            "seconds": statistics.median(reruns),
+            "min_seconds": min(reruns),
+            "max_seconds": max(reruns),
+            "first_run_seconds": first,
+            "drawn": drawn,
+            "what": what,
+        }
+    return {"sections": sections, "reruns": PAGE_RERUNS, "peak_rss_mb": _peak_rss_mb()}
+
 TASKS = {
     "generate": task_generate,
     "summary": task_summary,
@@ -583,6 +963,11 @@ TASKS = {
     "kmeans": task_kmeans,
     "umap": task_umap,
     "segments_page": task_segments_page,
+    "model_train": task_model_train,
+    "model_fit_floor": task_model_fit_floor,
+    "model_shap": task_model_shap,
+    "model_customer": task_model_customer,
+    "models_page": task_models_page,
 }
 
 
@@ -597,6 +982,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--end")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--check", action="store_true")
+    parser.add_argument("--work", help="folder of the Models tasks' copy of the bank")
+    parser.add_argument("--model-id", help="the model the Models tasks read")
     args = parser.parse_args(argv)
     result = TASKS[args.task](args)
     sys.stdout.write(json.dumps(result, default=str) + "\n")
