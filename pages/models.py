@@ -440,15 +440,19 @@ def explanations_section(path: str, record) -> None:
 
 
 def beeswarm_figure(points: pl.DataFrame, features: tuple[str, ...]) -> go.Figure:
-    """SHAP value per customer and feature, coloured by the value's rank (WebGL)."""
+    """SHAP value per customer and feature, coloured by the value's rank (WebGL).
+
+    Arrays, not lists: Plotly validates a list element by element (120,000 points took
+    1.5 s per rerun on 200,000 customers; numpy arrays 0.14 s).
+    """
     figure = go.Figure(
         go.Scattergl(
-            x=points["shap"].to_list(),
-            y=points["y"].to_list(),
+            x=points["shap"].to_numpy(),
+            y=points["y"].to_numpy(),
             mode="markers",
             marker={
                 "size": 3,
-                "color": points["colour"].fill_null(0.5).to_list(),
+                "color": points["colour"].fill_null(0.5).to_numpy(),
                 "colorscale": [[0, "#1E88E5"], [1, "#D81B60"]],
                 "cmin": 0,
                 "cmax": 1,
@@ -459,7 +463,7 @@ def beeswarm_figure(points: pl.DataFrame, features: tuple[str, ...]) -> go.Figur
                     "thickness": 10,
                 },
             },
-            customdata=points["value"].to_list(),
+            customdata=points["value"].to_numpy(),
             hovertemplate="SHAP %{x:+.3f}, value %{customdata}<extra></extra>",
         )
     )
@@ -487,13 +491,13 @@ def dependence_figure(view: explanations.DependenceView) -> go.Figure:
     if coloured.height:
         figure.add_trace(
             go.Scattergl(
-                x=coloured["value"].to_list(),
-                y=coloured["shap"].to_list(),
+                x=coloured["value"].to_numpy(),
+                y=coloured["shap"].to_numpy(),
                 mode="markers",
                 marker={
                     "size": 4,
                     "opacity": 0.7,
-                    "color": coloured["colour"].to_list(),
+                    "color": coloured["colour"].to_numpy(),
                     "colorscale": "RdBu_r",
                     "colorbar": {"title": _label(view.interaction or ""), "thickness": 10},
                 },
@@ -504,8 +508,8 @@ def dependence_figure(view: explanations.DependenceView) -> go.Figure:
     if grey.height:
         figure.add_trace(
             go.Scattergl(
-                x=grey["value"].to_list(),
-                y=grey["shap"].to_list(),
+                x=grey["value"].to_numpy(),
+                y=grey["shap"].to_numpy(),
                 mode="markers",
                 marker={"size": 4, "opacity": 0.5, "color": BASELINE_COLOR},
                 hoverinfo="skip",

@@ -4,6 +4,7 @@ upload, and who may open the page."""
 
 from __future__ import annotations
 
+import base64
 import json
 
 import numpy as np
@@ -30,6 +31,13 @@ def app_db():
 
 def churn_id() -> str:
     return model_registry.latest_model(app_db().backend(), "churn").model_id
+
+
+def values(data) -> np.ndarray:
+    """A trace's data array: a list, or Plotly's typed array (dtype + base64 bytes) for numpy input."""
+    if isinstance(data, dict):
+        return np.frombuffer(base64.b64decode(data["bdata"]), dtype=data["dtype"])
+    return np.asarray(data)
 
 
 def charts(at) -> list[dict]:
@@ -68,7 +76,9 @@ def test_explanations_draw_importance_beeswarm_and_dependence_from_the_stored_sa
     assert importance["y"][0] == "support contacts"  # the strongest planted churn driver
     beeswarm = next(s for s in specs if "Beeswarm" in s["layout"]["title"]["text"])
     meta = explanations.load_explanation_meta(app_db().backend(), churn_id())["tree"]
-    assert beeswarm["data"][0]["type"] == "scattergl" and len(beeswarm["data"][0]["x"]) == 12 * meta.rows
+    assert (
+        beeswarm["data"][0]["type"] == "scattergl" and values(beeswarm["data"][0]["x"]).size == 12 * meta.rows
+    )
     dependence = next(s for s in specs if s["layout"]["title"]["text"].startswith("Dependence"))
     assert "its strongest interaction" in dependence["layout"]["title"]["text"]
     at.segmented_control(key="shap_kind").set_value("baseline").run()
