@@ -40,7 +40,7 @@ from ibis.common.exceptions import TableNotFound
 from shap.utils import approximate_interactions
 from sklearn.calibration import CalibratedClassifierCV
 
-from analytics import model_registry, models
+from analytics import model_quality, model_registry, models
 from analytics.db import Database
 from analytics.schemas import (
     CUSTOMER_FEATURES,
@@ -90,6 +90,8 @@ MSG_EMPTY_SEGMENT = (
 MSG_NO_REST = "Every customer of the SHAP sample is in the segment: there is no rest to compare with."
 
 PSEUDONYM_PATTERN = re.compile(r"^C-[0-9a-f]{12}$")
+CUSTOMER_NUMBER_PATTERN = re.compile(r"[0-9]{1,18}")
+"""A customer number as typed: ASCII digits that fit a 64-bit integer."""
 
 TARGET_WORDS: dict[str, str] = {
     "churn": "churn risk",
@@ -581,16 +583,9 @@ def global_importance(matrix: ShapMatrix) -> pl.DataFrame:
         raise the output: the sign of the Pearson correlation of value and SHAP value over
         the customers with a value; "0" when either is constant), largest first.
     """
-    directions = []
-    for j in range(len(matrix.features)):
-        x, s = matrix.values[:, j], matrix.shap[:, j]
-        known = ~np.isnan(x)
-        x, s = x[known], s[known]
-        if x.size < 2 or np.std(x) == 0 or np.std(s) == 0:
-            directions.append("0")
-            continue
-        r = float(np.corrcoef(x, s)[0, 1])
-        directions.append("+" if r > 0 else "-" if r < 0 else "0")
+    directions = [
+        models.effect_direction(matrix.values[:, j], matrix.shap[:, j]) for j in range(len(matrix.features))
+    ]
     return pl.DataFrame(
         {
             "feature": list(matrix.features),
@@ -838,6 +833,8 @@ def describe_typical(feature: str, typical: float | None) -> str:
 
 def _points_text(points: float) -> str:
     size = abs(points) * 100
+    if size < 0.05:
+        return "less than 0.1"
     return f"{size:.1f}" if size < 9.95 else f"{size:.0f}"
 
 
@@ -1008,7 +1005,7 @@ def resolve_customer(text: str, pseudonyms: Mapping[str, int], *, allow_raw: boo
         (:data:`MSG_UNKNOWN_PSEUDONYM`).
     """
     cleaned = text.strip()
-    if allow_raw and cleaned.isdigit():
+    if allow_raw and CUSTOMER_NUMBER_PATTERN.fullmatch(cleaned):
         return int(cleaned)
     lowered = cleaned[:2].upper() + cleaned[2:].lower()
     if not PSEUDONYM_PATTERN.match(lowered):
@@ -1062,6 +1059,10 @@ def apply_what_if(
         if not math.isfinite(float(value)):
             raise ValueError(MSG_BAD_WHAT_IF.format(feature=name, expected="a finite number", value=value))
         if dtype.is_integer():
+            if abs(float(value)) >= 2**53:
+                raise ValueError(
+                    MSG_BAD_WHAT_IF.format(feature=name, expected="a whole number below 2^53", value=value)
+                )
             updates.append(pl.lit(round(float(value)), dtype=dtype).alias(name))
         else:
             updates.append(pl.lit(float(value), dtype=dtype).alias(name))
@@ -1233,3 +1234,87 @@ def top_scored_customers(backend: ibis.BaseBackend, model_id: str, *, n: int = 2
         .limit(n)
         .to_polars()
     )
+
+
+@dataclass(frozen=True)
+class QualityViews:
+    """Everything the quality view draws for one model, from its stored test scores.
+
+    Parameters
+    ----------
+    scores : polars.DataFrame
+        :func:`load_test_scores`.
+    roc : dict of str to analytics.model_quality.RocCurve
+        ``model`` and ``baseline``.
+    pr : dict of str to analytics.model_quality.PrCurve
+        ``model`` and ``baseline``.
+    calibration : dict of str to polars.DataFrame
+        ``calibrated``, ``uncalibrated`` and ``baseline`` curves (deciles of the score).
+    lift : dict of str to polars.DataFrame
+        Lift and gains by decile of ``model`` and ``baseline``.
+    comparison : polars.DataFrame
+        :func:`analytics.model_quality.compare_models`, model first, with changes against the baseline.
+    default_threshold : float
+        :func:`operating_threshold` of the calibrated scores.
+    """
+
+    scores: pl.DataFrame
+    roc: dict
+    pr: dict
+    calibration: dict
+    lift: dict
+    comparison: pl.DataFrame
+    default_threshold: float
+
+
+def quality_views(backend: ibis.BaseBackend, model_id: str) -> QualityViews | None:
+    """The quality view of a model: curves, calibration, lift and the baseline comparison.
+
+    Parameters
+    ----------
+    backend : ibis.BaseBackend
+        Backend over the Tailor database.
+    model_id : str
+        The model.
+
+    Returns
+    -------
+    QualityViews or None
+        None when the model has no stored test scores.
+    """
+    scores = load_test_scores(backend, model_id)
+    if scores.height == 0:
+        return None
+    y = scores.get_column("label").to_numpy()
+    tree, base = scores.get_column("score").to_numpy(), scores.get_column("baseline_score").to_numpy()
+    raw = scores.get_column("score_uncalibrated").to_numpy()
+    pair = {"model": tree, "baseline": base}
+    return QualityViews(
+        scores=scores,
+        roc={name: model_quality.roc_curve_frame(y, s) for name, s in pair.items()},
+        pr={name: model_quality.pr_curve_frame(y, s) for name, s in pair.items()},
+        calibration={
+            name: model_quality.calibration_frame(y, s)
+            for name, s in (("calibrated", tree), ("uncalibrated", raw), ("baseline", base))
+        },
+        lift={name: model_quality.lift_gains_frame(y, s) for name, s in pair.items()},
+        comparison=model_quality.compare_models(y, pair, baseline="baseline"),
+        default_threshold=operating_threshold(tree),
+    )
+
+
+def current_customer_ids(backend: ibis.BaseBackend) -> pl.Series:
+    """Customer numbers of every current customer (the rows of ``customer_features``), ascending.
+
+    Parameters
+    ----------
+    backend : ibis.BaseBackend
+        Backend over the Tailor database.
+
+    Returns
+    -------
+    polars.Series
+        ``customer_id`` (Int64).
+    """
+    table = backend.table(CUSTOMER_FEATURES.name)
+    return table.select("customer_id").order_by("customer_id").to_polars().get_column("customer_id")

@@ -792,11 +792,39 @@ def explain(
     return Explanation(base_value=base, values=values, data=data, features=names)
 
 
-def importance_table(explanation: Explanation) -> pl.DataFrame:
-    """Mean |SHAP| per feature and the direction of its effect.
+def effect_direction(values: np.ndarray, shap_values: np.ndarray) -> str:
+    """Direction of a feature's effect: the sign of the Pearson correlation of value and SHAP value.
 
-    The direction is the sign of the Pearson correlation between a feature's value and its
-    SHAP value over the explained rows: "+" when higher values raise the log-odds.
+    Rows without a value (NaN) are left out; "0" when fewer than two rows remain or either
+    side is constant.
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        The feature's values.
+    shap_values : numpy.ndarray
+        Its SHAP values on the same rows.
+
+    Returns
+    -------
+    str
+        "+" when higher values raise the output, "-" when they lower it, "0" otherwise.
+
+    Examples
+    --------
+    >>> effect_direction(np.array([1.0, 2.0, np.nan, 3.0]), np.array([-1.0, 0.0, 5.0, 1.0]))
+    '+'
+    """
+    seen = ~np.isnan(values)
+    x, s = values[seen], shap_values[seen]
+    if x.size < 2 or np.std(x) == 0 or np.std(s) == 0:
+        return "0"
+    r = float(np.corrcoef(x, s)[0, 1])
+    return "+" if r > 0 else "-" if r < 0 else "0"
+
+
+def importance_table(explanation: Explanation) -> pl.DataFrame:
+    """Mean |SHAP| per feature and the direction of its effect (:func:`effect_direction`).
 
     Parameters
     ----------
@@ -810,19 +838,11 @@ def importance_table(explanation: Explanation) -> pl.DataFrame:
         (ties by feature name).
     """
     values, data = explanation.values, explanation.data
-    directions = []
-    for j in range(values.shape[1]):
-        x, s = data[:, j], values[:, j]
-        if np.std(x) == 0 or np.std(s) == 0:
-            directions.append("0")
-            continue
-        r = float(np.corrcoef(x, s)[0, 1])
-        directions.append("+" if r > 0 else "-" if r < 0 else "0")
     return pl.DataFrame(
         {
             "feature": list(explanation.features),
             "mean_abs_shap": np.abs(values).mean(axis=0),
-            "direction": directions,
+            "direction": [effect_direction(data[:, j], values[:, j]) for j in range(values.shape[1])],
         }
     ).sort(["mean_abs_shap", "feature"], descending=[True, False])
 

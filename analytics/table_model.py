@@ -35,6 +35,8 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 
+from analytics.models import effect_direction
+
 Direction = Literal["+", "-", "0", "categorical"]
 
 HOLDOUT_SHARE = 0.25
@@ -56,6 +58,10 @@ MSG_TARGET_MISSING = "The target column {target!r} is not in the table. Its colu
 MSG_ONE_CLASS = (
     "The target column {target!r} has one value only ({values}) on its {rows:,} rows: a model needs"
     " two classes."
+)
+MSG_TARGET_NOT_SCALAR = (
+    "The target column {target!r} holds {dtype} values: it needs one value per row (text, a number"
+    " or true/false)."
 )
 MSG_MANY_CLASSES = (
     "The target column {target!r} has {count} different values ({values}): a model of this kind needs"
@@ -353,7 +359,12 @@ def train_on_table(
     """
     if target not in frame.columns:
         raise ValueError(MSG_TARGET_MISSING.format(target=target, columns=", ".join(frame.columns)))
-    frame = frame.with_row_index("__row", offset=1)
+    if frame.schema[target].is_nested() or frame.schema[target] == pl.Object:
+        raise ValueError(MSG_TARGET_NOT_SCALAR.format(target=target, dtype=frame.schema[target]))
+    row_column = "__row"
+    while row_column in frame.columns:  # a table may hold a column of that name already
+        row_column = "_" + row_column
+    frame = frame.with_row_index(row_column, offset=1)
     notices: list[str] = []
     missing = frame.get_column(target).null_count()
     if missing:
@@ -367,10 +378,10 @@ def train_on_table(
             raise ValueError(
                 MSG_TOO_FEW_ROWS.format(target=target, count=count, value=value, minimum=MIN_ROWS_PER_CLASS)
             )
-    numeric, categorical, id_column, column_notices = _select_columns(frame.drop("__row"), target)
+    numeric, categorical, id_column, column_notices = _select_columns(frame.drop(row_column), target)
     notices += column_notices
     if not numeric and not categorical:
-        dropped = ", ".join(c for c in frame.columns if c not in ("__row", target)) or "none"
+        dropped = ", ".join(c for c in frame.columns if c not in (row_column, target)) or "none"
         raise ValueError(MSG_NO_FEATURES.format(dropped=dropped))
 
     x = _model_input(frame, numeric, categorical)
@@ -397,20 +408,12 @@ def train_on_table(
         if name in categorical:
             directions.append("categorical")
             continue
-        xj, sj = data[:, j], values[:, j]
-        seen = ~np.isnan(xj)
-        if seen.sum() < 2 or np.std(xj[seen]) == 0 or np.std(sj[seen]) == 0:
-            directions.append("0")
-            continue
-        # Sign of the Pearson correlation of value and SHAP over rows with a value, as in
-        # analytics.models.importance_table.
-        r = float(np.corrcoef(xj[seen], sj[seen])[0, 1])
-        directions.append("+" if r > 0 else "-" if r < 0 else "0")
+        directions.append(effect_direction(data[:, j], values[:, j]))
     importance = pl.DataFrame(
         {"feature": names, "mean_abs_shap": np.abs(values).mean(axis=0), "direction": directions}
     ).sort(["mean_abs_shap", "feature"], descending=[True, False])
 
-    keys = frame.select("__row", *([id_column] if id_column else [])).rename({"__row": "row"})
+    keys = frame.select(row_column, *([id_column] if id_column else [])).rename({row_column: "row"})
     split = np.full(frame.height, "train", dtype=object)
     split[hold_idx] = "holdout"
     predictions = keys.with_columns(
@@ -472,4 +475,3 @@ def write_table_model_outputs(
     result.predictions.write_csv(predictions)
     result.shap_values.write_csv(shap_file)
     return predictions, shap_file
-

@@ -12,7 +12,6 @@ from analytics import (
     explanations,
     features,
     kpis,
-    model_quality,
     model_registry,
     nps,
     retention,
@@ -298,35 +297,9 @@ def loaded_model(path: str, model_id: str) -> model_registry.LoadedModel:
 
 
 @st.cache_data(ttl=600, max_entries=8, show_spinner=False)
-def model_quality_views(path: str, model_id: str) -> dict:
-    """The quality view of a model from its stored test scores: curves, calibration, lift, comparison."""
-    scores = explanations.load_test_scores(get_database(path).backend(), model_id)
-    if scores.height == 0:
-        return {}
-    y = scores.get_column("label").to_numpy()
-    tree, base = scores.get_column("score").to_numpy(), scores.get_column("baseline_score").to_numpy()
-    raw = scores.get_column("score_uncalibrated").to_numpy()
-    return {
-        "scores": scores,
-        "roc": {
-            "model": model_quality.roc_curve_frame(y, tree),
-            "baseline": model_quality.roc_curve_frame(y, base),
-        },
-        "pr": {
-            "model": model_quality.pr_curve_frame(y, tree),
-            "baseline": model_quality.pr_curve_frame(y, base),
-        },
-        "calibration": {
-            "calibrated": model_quality.calibration_frame(y, tree),
-            "uncalibrated": model_quality.calibration_frame(y, raw),
-            "baseline": model_quality.calibration_frame(y, base),
-        },
-        "lift": {
-            "model": model_quality.lift_gains_frame(y, tree),
-            "baseline": model_quality.lift_gains_frame(y, base),
-        },
-        "comparison": model_quality.compare_models(y, {"model": tree, "baseline": base}, baseline="baseline"),
-    }
+def model_quality_views(path: str, model_id: str) -> explanations.QualityViews | None:
+    """The quality view of a model from its stored test scores (None without them)."""
+    return explanations.quality_views(get_database(path).backend(), model_id)
 
 
 @st.cache_data(ttl=600, max_entries=8, show_spinner=False)
@@ -363,7 +336,7 @@ def explanation_meta(path: str, model_id: str) -> dict:
 def current_pseudonyms(path: str) -> dict[str, int]:
     """Masked id -> customer number of every current customer (the ids the page accepts)."""
     db = get_database(path)
-    ids = db.query("select customer_id from customer_features order by customer_id").get_column("customer_id")
+    ids = explanations.current_customer_ids(db.backend())
     return dict(zip(pseudonymize_ids(ids, pseudonym_key(db)).to_list(), ids.to_list(), strict=True))
 
 

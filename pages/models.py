@@ -110,11 +110,10 @@ def model_caption(record) -> None:
 def quality_section(path: str, record) -> None:
     """Metrics against the baseline, curves, the threshold's confusion matrix, PSI."""
     views = resources.model_quality_views(path, record.model_id)
-    if not views:
+    if views is None:
         st.info(MSG_NO_TEST_SCORES.format(target=record.target))
         return
-    scores: pl.DataFrame = views["scores"]
-    comparison: pl.DataFrame = views["comparison"]
+    scores, comparison = views.scores, views.comparison
     model, baseline = comparison.row(0, named=True), comparison.row(1, named=True)
     prevalence = float(scores.get_column("label").mean())
     cols = st.columns(5)
@@ -142,16 +141,15 @@ def quality_section(path: str, record) -> None:
             " interactions; see docs/models.md before relying on the difference."
         )
 
-    default = explanations.operating_threshold(scores.get_column("score"))
-    if state.get(state.MODEL_THRESHOLD) is None:
-        st.session_state[state.MODEL_THRESHOLD] = default
+    default = views.default_threshold
     threshold = st.slider(
         "Threshold: customers scoring at or above it are flagged",
         min_value=0.0,
         max_value=1.0,
         step=0.005,
         format="%.3f",
-        key=state.MODEL_THRESHOLD,
+        value=default,
+        key=f"{state.MODEL_THRESHOLD}_{record.model_id}",  # each model starts at its own default
         help=f"Starts at {default:.3f}, the score above which the top tenth of test customers lies.",
     )
     y = scores.get_column("label").to_numpy()
@@ -186,23 +184,23 @@ def quality_section(path: str, record) -> None:
         for sentence in confusion.undefined:
             st.caption(sentence)
     with right:
-        st.plotly_chart(roc_figure(views["roc"], confusion), key="roc_chart")
+        st.plotly_chart(roc_figure(views.roc, confusion), key="roc_chart")
     left, right = st.columns(2)
     with left:
-        st.plotly_chart(pr_figure(views["pr"], confusion), key="pr_chart")
+        st.plotly_chart(pr_figure(views.pr, confusion), key="pr_chart")
     with right:
-        st.plotly_chart(calibration_figure(views["calibration"]), key="calibration_chart")
+        st.plotly_chart(calibration_figure(views.calibration), key="calibration_chart")
     st.caption(
         "Calibration: the scores are Platt-scaled on the validation cut-off, so a score of 10% should mean"
         " about one customer in ten has the outcome; points on the diagonal are well calibrated."
     )
     left, right = st.columns(2)
     with left:
-        st.plotly_chart(lift_figure(views["lift"]), key="lift_chart")
+        st.plotly_chart(lift_figure(views.lift), key="lift_chart")
     with right:
-        st.plotly_chart(gains_figure(views["lift"]), key="gains_chart")
+        st.plotly_chart(gains_figure(views.lift), key="gains_chart")
     components.csv_download(
-        views["lift"]["model"], file_name=f"tailor_{record.model_id}_lift.csv", key="lift_csv"
+        views.lift["model"], file_name=f"tailor_{record.model_id}_lift.csv", key="lift_csv"
     )
     psi_view(record)
 
@@ -348,7 +346,10 @@ def gains_figure(frames: dict) -> go.Figure:
 def psi_view(record) -> None:
     """Population stability per feature with the 0.1 / 0.25 bands."""
     psi = record.psi
-    st.markdown("**Population stability: training rows against the latest month**")
+    st.markdown(
+        "**Population stability: training rows against the current customers"
+        " (their last 12 months, as of the snapshot)**"
+    )
     if psi.height == 0:
         st.info("This model was registered without population stability figures.")
         return
@@ -440,19 +441,21 @@ def explanations_section(path: str, record) -> None:
 
 
 def beeswarm_figure(points: pl.DataFrame, features: tuple[str, ...]) -> go.Figure:
-    """SHAP value per customer and feature, coloured by the value's rank (WebGL).
+    """SHAP value per customer and feature, coloured by the value's rank (WebGL); missing values grey.
 
     Arrays, not lists: Plotly validates a list element by element (120,000 points took
     1.5 s per rerun on 200,000 customers; numpy arrays 0.14 s).
     """
+    known = points.filter(pl.col("colour").is_not_null())
+    missing = points.filter(pl.col("colour").is_null())
     figure = go.Figure(
         go.Scattergl(
-            x=points["shap"].to_numpy(),
-            y=points["y"].to_numpy(),
+            x=known["shap"].to_numpy(),
+            y=known["y"].to_numpy(),
             mode="markers",
             marker={
                 "size": 3,
-                "color": points["colour"].fill_null(0.5).to_numpy(),
+                "color": known["colour"].to_numpy(),
                 "colorscale": [[0, "#1E88E5"], [1, "#D81B60"]],
                 "cmin": 0,
                 "cmax": 1,
@@ -463,15 +466,27 @@ def beeswarm_figure(points: pl.DataFrame, features: tuple[str, ...]) -> go.Figur
                     "thickness": 10,
                 },
             },
-            customdata=points["value"].to_numpy(),
+            customdata=known["value"].to_numpy(),
             hovertemplate="SHAP %{x:+.3f}, value %{customdata}<extra></extra>",
+            name="value known",
         )
     )
+    if missing.height:
+        figure.add_trace(
+            go.Scattergl(
+                x=missing["shap"].to_numpy(),
+                y=missing["y"].to_numpy(),
+                mode="markers",
+                marker={"size": 3, "color": BASELINE_COLOR},
+                hovertemplate="SHAP %{x:+.3f}, value missing<extra></extra>",
+                name="value missing",
+            )
+        )
     figure.add_vline(x=0, line_color="#9E9E9E")
     return _layout(
         figure,
         height=90 + 34 * len(features),
-        title="Beeswarm: each dot a customer",
+        title="Beeswarm: each dot a customer (grey: value missing)",
         xaxis_title="SHAP value (log-odds)",
         yaxis={
             "tickvals": list(range(len(features))),
@@ -537,6 +552,13 @@ def customer_section(path: str, record, user) -> None:
     typical = meta.typical if meta is not None else {}
     raw = sees_raw_personal_data(user.role)
     top = resources.top_scored(path, record.model_id, user.role)
+    if raw and top.height:
+        components.log_view_once(
+            resources.get_database(path),
+            user,
+            target="model_top_scores",
+            details={"model_id": record.model_id, "customers": top.height},
+        )
     left, right = st.columns(2)
     with left:
         st.text_input(
@@ -558,6 +580,8 @@ def customer_section(path: str, record, user) -> None:
             format_func=picks.get,
             key="customer_pick",
         )
+    if raw and top.height:
+        st.caption("The list shows customer numbers to your role; this view is logged.")
     text = (st.session_state.get(state.CUSTOMER_REF) or "").strip() or (chosen or "")
     if not text:
         st.info("Type a customer's masked id (shown on every customer list to your role) or pick one above.")
@@ -640,30 +664,35 @@ def waterfall_figure(result: explanations.CustomerExplanation) -> go.Figure:
 
 
 def what_if(model, row: pl.DataFrame, result: explanations.CustomerExplanation, typical: dict) -> None:
-    """Edit the largest contributions' values, re-score and re-explain."""
+    """Edit the largest contributions' values, re-score and re-explain.
+
+    The widgets are keyed by model and customer, so one customer's values never carry over to
+    the next; an empty field is a missing value (the model imputes it, as it did when scoring),
+    and only the fields the user changed are applied.
+    """
     st.markdown("**What if?** Change the values of the largest contributions and re-score.")
     features = result.contributions.head(WHAT_IF_FEATURES)["feature"].to_list()
-    with st.form("what_if_form"):
+    prefix = f"wi_{result.model_id}_{result.customer_id}"
+    original = {name: row.get_column(name)[0] for name in features}
+    with st.form(f"{prefix}_form"):
         columns = st.columns(3)
-        changes: dict[str, float | bool | None] = {}
+        entered: dict[str, float | bool | None] = {}
         for index, name in enumerate(features):
-            current = row.get_column(name)[0]
+            current = original[name]
+            key = f"{prefix}_{name}"
             with columns[index % 3]:
                 if row.schema[name] == pl.Boolean:
-                    changes[name] = st.checkbox(
-                        f"Holds {_label(name.removeprefix('has_'))}", value=bool(current), key=f"wi_{name}"
-                    )
+                    label = f"Holds {_label(name.removeprefix('has_'))}"
+                    entered[name] = st.checkbox(label, value=bool(current), key=key)
                 elif row.schema[name].is_integer():
-                    start = int(current) if current is not None else round(typical.get(name, 0.0))
-                    changes[name] = st.number_input(_label(name), value=start, step=1, key=f"wi_{name}")
+                    entered[name] = st.number_input(_label(name), value=current, step=1, key=key)
                 else:
-                    start = float(current) if current is not None else float(typical.get(name, 0.0))
-                    changes[name] = st.number_input(
-                        _label(name), value=start, key=f"wi_{name}", format="%.2f"
-                    )
+                    entered[name] = st.number_input(_label(name), value=current, key=key, format="%.2f")
+        st.caption("An empty field is a missing value: the model fills it in as it did when scoring.")
         submitted = st.form_submit_button("Re-score")
     if not submitted:
         return
+    changes = {name: value for name, value in entered.items() if not _same(value, original[name])}
     try:
         edited = explanations.apply_what_if(row, changes, features=model.features)
     except ValueError as exc:
@@ -671,12 +700,23 @@ def what_if(model, row: pl.DataFrame, result: explanations.CustomerExplanation, 
         return
     again = explanations.explain_customer(model, edited, typical=typical)
     change = again.score - result.score
+    what = ", ".join(_label(name) for name in changes) or "nothing changed"
     st.metric(
         "Score with these values", _percent(again.score), f"{change * 100:+.1f} points", delta_color="off"
     )
+    st.caption(f"Changed: {what}.")
     for reason in again.reasons:
         st.markdown(f"- {reason[0].upper()}{reason[1:]}.")
     st.plotly_chart(waterfall_figure(again), key="what_if_waterfall")
+
+
+def _same(entered, stored) -> bool:
+    """Whether a form value equals the stored one (the number input shows floats to two decimals)."""
+    if entered is None or stored is None:
+        return entered is None and stored is None
+    if isinstance(stored, bool):
+        return bool(entered) == stored
+    return math.isclose(float(entered), float(stored), rel_tol=0.0, abs_tol=0.005)
 
 
 # -- segments --------------------------------------------------------------------------------
@@ -758,16 +798,19 @@ def upload_section() -> None:
     target = st.selectbox("Outcome column", frame.columns, index=None, key="upload_target")
     if target is None:
         return
-    values = frame.get_column(target).drop_nulls().unique().sort().head(50).cast(pl.String).to_list()
+    if frame.schema[target].is_nested() or frame.schema[target] == pl.Object:
+        st.error(table_model.MSG_TARGET_NOT_SCALAR.format(target=target, dtype=frame.schema[target]))
+        return
+    # The values as text, the way the CLI's --positive-label takes them (binary_target matches text).
+    values = sorted({str(v) for v in frame.get_column(target).drop_nulls().unique().head(50).to_list()})
     positive = st.selectbox("Value that counts as the outcome (1)", values, key="upload_positive")
     if not st.button("Train and explain", key="upload_train"):
         return
     with st.status("Training on the uploaded table…", expanded=True) as status:
         try:
             status.write("Checking the columns and holding out 25%…")
-            label = _typed_label(frame.get_column(target), positive)
-            result = table_model.train_on_table(frame, target=target, positive_label=label)
-        except ValueError as exc:
+            result = table_model.train_on_table(frame, target=target, positive_label=positive)
+        except (ValueError, pl.exceptions.PolarsError) as exc:
             status.update(label="The table cannot be modelled", state="error")
             st.error(str(exc))
             return
@@ -795,14 +838,6 @@ def upload_section() -> None:
     components.csv_download(
         result.shap_values, file_name=f"{stem}_shap.csv", key="up_shap", label="Download SHAP values"
     )
-
-
-def _typed_label(column: pl.Series, text: str):
-    """The target value whose text is ``text`` (the picker shows values as text)."""
-    for value in column.drop_nulls().unique().to_list():
-        if str(value) == text:
-            return value
-    return text
 
 
 # -- page ------------------------------------------------------------------------------------

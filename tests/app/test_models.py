@@ -55,7 +55,7 @@ def test_quality_metrics_equal_sklearn_on_the_stored_test_scores_and_the_thresho
     assert metrics["AUC"].value == f"{auc:.3f}"
     assert metrics["Test customers"].value == f"{scores.height:,}"
     threshold = 0.1
-    at.slider(key="model_threshold").set_value(threshold).run()
+    at.slider(key=f"model_threshold_{churn_id()}").set_value(threshold).run()
     assert not at.exception
     flagged = int((scores["score"].to_numpy() >= threshold).sum())
     tp = int(((scores["score"].to_numpy() >= threshold) & (y == 1)).sum())
@@ -76,9 +76,10 @@ def test_explanations_draw_importance_beeswarm_and_dependence_from_the_stored_sa
     assert importance["y"][0] == "support contacts"  # the strongest planted churn driver
     beeswarm = next(s for s in specs if "Beeswarm" in s["layout"]["title"]["text"])
     meta = explanations.load_explanation_meta(app_db().backend(), churn_id())["tree"]
-    assert (
-        beeswarm["data"][0]["type"] == "scattergl" and values(beeswarm["data"][0]["x"]).size == 12 * meta.rows
-    )
+    assert {trace["type"] for trace in beeswarm["data"]} == {"scattergl"}
+    assert sum(values(trace["x"]).size for trace in beeswarm["data"]) == 12 * meta.rows
+    # nps_score is missing for many customers: those points form the grey trace.
+    assert beeswarm["data"][1]["name"] == "value missing" and values(beeswarm["data"][1]["x"]).size > 0
     dependence = next(s for s in specs if s["layout"]["title"]["text"].startswith("Dependence"))
     assert "its strongest interaction" in dependence["layout"]["title"]["text"]
     at.segmented_control(key="shap_kind").set_value("baseline").run()
@@ -116,7 +117,7 @@ def test_what_if_re_scores_with_the_edited_values(model_bank):
     masked = pseudonymize_ids(pl.Series([customer]), pseudonym_key(db))[0]
     at = page(model_section="customer", customer_ref=masked).run()
     before = at.metric[0].value
-    at.number_input(key="wi_support_contacts").set_value(0)
+    at.number_input(key=f"wi_{churn_id()}_{customer}_support_contacts").set_value(0)
     at.button[0].click().run()
     assert not at.exception
     after = next(m for m in at.metric if m.label == "Score with these values")
@@ -128,6 +129,28 @@ def test_what_if_re_scores_with_the_edited_values(model_bank):
         features=loaded.features,
     )
     assert after.value == f"{loaded.predict_proba(edited)[0] * 100:.1f}%"
+    assert any(c.value == "Changed: support contacts." for c in at.caption)
+
+
+def test_what_if_starts_from_each_customers_own_values_and_an_untouched_form_keeps_the_score(model_bank):
+    db = app_db()
+    # Two customers with different support contacts, the second without an NPS answer (missing).
+    first = int(
+        db.query("select customer_id from customer_features where support_contacts = 4 limit 1").item()
+    )
+    second = db.query(
+        "select customer_id from customer_features where support_contacts = 5 and nps_score is null"
+        " order by customer_id limit 1"
+    ).item()
+    key = pseudonym_key(db)
+    at = page(model_section="customer", customer_ref=pseudonymize_ids(pl.Series([first]), key)[0]).run()
+    at.text_input(key="customer_ref").set_value(pseudonymize_ids(pl.Series([second]), key)[0]).run()
+    assert not at.exception
+    assert at.number_input(key=f"wi_{churn_id()}_{second}_support_contacts").value == 5
+    before = at.metric[0].value
+    at.button[0].click().run()  # nothing edited
+    assert next(m for m in at.metric if m.label == "Score with these values").value == before
+    assert any(c.value == "Changed: nothing changed." for c in at.caption)
 
 
 def test_a_bad_or_unknown_customer_reference_is_named(model_bank):
@@ -136,6 +159,19 @@ def test_a_bad_or_unknown_customer_reference_is_named(model_bank):
     assert at.error[0].value.startswith("'12345' is not a customer reference: type a masked id")
     at = page(model_section="customer", customer_ref="C-000000000000").run()
     assert at.error[0].value == "No current customer has the masked id 'C-000000000000'."
+
+
+def test_a_too_long_customer_number_is_a_bad_reference_not_a_crash(model_bank):
+    at = page("compliance_reviewer", model_section="customer", customer_ref="99999999999999999999999").run()
+    assert not at.exception
+    assert at.error[0].value.startswith("'99999999999999999999999' is not a customer reference")
+
+
+def test_admins_view_of_the_top_scores_with_customer_numbers_is_audited(model_bank):
+    at = page("admin", model_section="customer").run()
+    assert not at.exception
+    assert any("this view is logged" in c.value for c in at.caption)
+    assert app_db().query("select count(*) from audit_log where target = 'model_top_scores'").item() == 1
 
 
 def test_compliance_reviewer_may_look_up_a_customer_number_and_sees_it(model_bank):
@@ -216,6 +252,30 @@ def test_upload_of_a_one_class_target_is_refused_with_its_message(model_bank):
         at.error[0].value
         == "The target column 'y' has one value only ('a') on its 4 rows: a model needs two classes."
     )
+
+
+def test_upload_refusals_list_target_and_a_column_named_like_the_row_index(model_bank, tmp_path):
+    rows = 40
+    table = pl.DataFrame(
+        {
+            "__row": list(range(rows)),
+            "x": [float(i % 7) for i in range(rows)],
+            "tags": [[i] for i in range(rows)],
+            "y": ["a" if i % 2 else "b" for i in range(rows)],
+        }
+    )
+    path = tmp_path / "t.parquet"
+    table.write_parquet(path)
+    at = page(model_section="upload").run()
+    at.file_uploader[0].set_value(("t.parquet", path.read_bytes(), "application/octet-stream")).run()
+    at.selectbox(key="upload_target").set_value("tags").run()
+    assert not at.exception
+    assert at.error[0].value.startswith("The target column 'tags' holds List(Int64) values")
+    at.selectbox(key="upload_target").set_value("y").run()
+    at.selectbox(key="upload_positive").set_value("a").run()
+    at.button(key="upload_train").click().run()
+    assert not at.exception  # the table's own __row column no longer clashes with the row index
+    assert any(m.label == "Holdout AUC" for m in at.metric)
 
 
 def test_without_models_the_page_says_how_to_train_them(bank):

@@ -14,7 +14,7 @@ import shap
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.frozen import FrozenEstimator
 
-from analytics import explanations, model_registry, models
+from analytics import explanations, model_quality, model_registry, models
 from analytics.db import Database
 from analytics.privacy import pseudonymize_ids
 from tests.unit.test_models import DRIVER_FEATURES
@@ -295,6 +295,15 @@ def test_what_if_refuses_unknown_features_and_wrong_kinds(churn, current):
     assert edited["age"][0] == 41 and edited["has_savings"][0] is True and edited["nps_score"][0] is None
 
 
+def test_tiny_contributions_are_worded_as_less_than_a_tenth_of_a_point():
+    assert explanations.reason_text("churn", "age", 40.0, 41.0, 0.0004).endswith("by less than 0.1 points")
+
+
+def test_what_if_refuses_integers_beyond_what_a_float_holds(churn, current):
+    with pytest.raises(ValueError, match="'support_contacts' must be a whole number below 2\\^53"):
+        explanations.apply_what_if(current.head(1), {"support_contacts": 2.0**60}, features=churn.features)
+
+
 def test_points_without_matches_the_definition():
     p = explanations.points_without(0.3, [0.5, -0.2])
     sig = lambda z: 1 / (1 + math.exp(-z))  # noqa: E731
@@ -331,6 +340,11 @@ def test_masked_ids_resolve_and_bad_references_are_named(current):
     with pytest.raises(ValueError, match="'123' is not a customer reference: type a masked id such as C-"):
         explanations.resolve_customer("123", index, allow_raw=False)
     assert explanations.resolve_customer("123", index, allow_raw=True) == 123
+    for bad in ("99999999999999999999999", "²", "12a"):
+        with pytest.raises(
+            ValueError, match="is not a customer reference: type a masked id .* or a customer number"
+        ):
+            explanations.resolve_customer(bad, index, allow_raw=True)
     with pytest.raises(ValueError, match="No current customer has the masked id 'C-000000000000'"):
         explanations.resolve_customer("C-000000000000", index, allow_raw=True)
 
@@ -367,6 +381,26 @@ def test_test_scores_reproduce_the_registered_metrics(db, churn):
     assert roc_auc_score(y, scores["baseline_score"].to_numpy()) == pytest.approx(
         metrics["baseline"]["auc"], abs=1e-12
     )
+    # The stored rows are the test cut-off's customers with their own outcome: rebuild the
+    # cut-off's frame independently and line them up by customer.
+    from datetime import date
+
+    cutoffs = churn.record.parameters["cutoffs"]
+    test = models.build_training_frame(
+        db.backend(), target="churn", cutoff=date.fromisoformat(cutoffs["test"])
+    )
+    assert scores["customer_id"].to_list() == test.sort("customer_id")["customer_id"].to_list()
+    assert scores["label"].to_list() == test.sort("customer_id")["label"].to_list()
+    assert np.allclose(scores["score"].to_numpy(), churn.predict_proba(test.sort("customer_id")), atol=1e-12)
+    # PSI: training rows of the registered cut-offs against the current customers.
+    train = pl.concat(
+        [
+            models.build_training_frame(db.backend(), target="churn", cutoff=date.fromisoformat(day))
+            for day in cutoffs["train"]
+        ]
+    )
+    expected = model_quality.psi_table(train, model_registry.current_features(db), churn.features)
     psi = churn.record.psi
-    assert psi.height == len(churn.features)
-    assert set(psi["band"].unique().to_list()) <= {"stable", "watch", "shifted"}
+    assert psi["feature"].to_list() == expected["feature"].to_list()
+    assert np.allclose(psi["psi"].to_numpy(), expected["psi"].to_numpy(), atol=1e-12)
+    assert psi["band"].to_list() == expected["band"].to_list()

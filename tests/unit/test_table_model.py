@@ -162,3 +162,14 @@ def test_outputs_are_written_next_to_the_input(planted, tmp_path):
     assert shap_file == tmp_path / "customers_shap.csv"
     assert pl.read_csv(predictions).height == result.predictions.height
     assert pl.read_csv(shap_file).columns[:4] == ["row", "client_id", "base_value", "log_odds"]
+
+
+def test_a_list_target_is_refused_and_a_column_named_like_the_row_index_is_kept():
+    from analytics.table_model import train_on_table
+
+    frame = pl.DataFrame({"x": [1.0, 2.0], "tags": [[1], [2]]})
+    with pytest.raises(ValueError, match="The target column 'tags' holds List\\(Int64\\) values"):
+        train_on_table(frame, target="tags")
+    table = planted_table(n=400).with_columns(pl.int_range(pl.len()).alias("__row"))
+    result = train_on_table(table, target="bought", positive_label="yes")
+    assert result.predictions.height == 400 and result.predictions["row"].to_list() == list(range(1, 401))
