@@ -16,19 +16,21 @@ batch by ``python -m analytics train``) and draws five sections, one at a time:
   (``explanations.segment_comparison``);
 - Your own table: an uploaded CSV or Parquet file trained and explained by
   ``analytics.table_model.train_on_table``, with the predictions and SHAP values to download.
+
+The figures are drawn by ``app.model_charts``.
 """
 
 from __future__ import annotations
 
 import math
 
-import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
 from analytics import explanations, model_quality, segment_store, table_model, uploads
 from analytics.privacy import sees_raw_personal_data
 from app import components, resources, state
+from app import model_charts as charts
 
 SECTIONS = {
     "quality": "Quality",
@@ -44,13 +46,11 @@ TARGET_LABELS = {
     "investment_fund": "Take-up: investment fund",
 }
 KIND_LABELS = {"tree": "Gradient boosting (the score)", "baseline": "Logistic baseline"}
-MODEL_COLOR, BASELINE_COLOR, RAISE_COLOR, LOWER_COLOR = "#0F4C81", "#9E9E9E", "#C62828", "#2E7D32"
-PSI_COLORS = {"stable": "#2E7D32", "watch": "#F9A825", "shifted": "#C62828"}
 TOP_FEATURES = 15
 BEESWARM_FEATURES = 12
-WATERFALL_FEATURES = 10
 WHAT_IF_FEATURES = 6
 MAX_UPLOAD_ROWS = 500_000
+CONFUSION_MEASURES = ("precision", "recall", "specificity", "f1", "accuracy")
 MSG_NO_MODELS = (
     "No model is registered yet. `make run` trains them on first start; otherwise run"
     " `python -m analytics train --target all` with the app stopped, then reload."
@@ -60,15 +60,6 @@ MSG_NO_TEST_SCORES = (
     " `python -m analytics train --target {target}` to see its quality."
 )
 MSG_TOO_MANY_ROWS = "The file has {rows:,} rows; the page trains on at most {limit:,} (use the CLI for more)."
-
-
-def _layout(figure: go.Figure, *, height: int = 320, **extra) -> go.Figure:
-    figure.update_layout(height=height, margin={"l": 10, "r": 10, "t": 40, "b": 10}, **extra)
-    return figure
-
-
-def _label(feature: str) -> str:
-    return feature.replace("_", " ")
 
 
 def _percent(value: float | None, digits: int = 1) -> str:
@@ -175,8 +166,8 @@ def quality_section(path: str, record) -> None:
             pl.DataFrame(
                 {
                     "Measure": ["Precision", "Recall", "Specificity", "F1", "Accuracy"],
-                    "Model": [_percent(getattr(confusion, m)) for m in _CONFUSION_MEASURES],
-                    "Baseline": [_percent(getattr(base_confusion, m)) for m in _CONFUSION_MEASURES],
+                    "Model": [_percent(getattr(confusion, m)) for m in CONFUSION_MEASURES],
+                    "Baseline": [_percent(getattr(base_confusion, m)) for m in CONFUSION_MEASURES],
                 }
             ),
             hide_index=True,
@@ -184,163 +175,25 @@ def quality_section(path: str, record) -> None:
         for sentence in confusion.undefined:
             st.caption(sentence)
     with right:
-        st.plotly_chart(roc_figure(views.roc, confusion), key="roc_chart")
+        st.plotly_chart(charts.roc_figure(views.roc, confusion), key="roc_chart")
     left, right = st.columns(2)
     with left:
-        st.plotly_chart(pr_figure(views.pr, confusion), key="pr_chart")
+        st.plotly_chart(charts.pr_figure(views.pr, confusion), key="pr_chart")
     with right:
-        st.plotly_chart(calibration_figure(views.calibration), key="calibration_chart")
+        st.plotly_chart(charts.calibration_figure(views.calibration), key="calibration_chart")
     st.caption(
         "Calibration: the scores are Platt-scaled on the validation cut-off, so a score of 10% should mean"
         " about one customer in ten has the outcome; points on the diagonal are well calibrated."
     )
     left, right = st.columns(2)
     with left:
-        st.plotly_chart(lift_figure(views.lift), key="lift_chart")
+        st.plotly_chart(charts.lift_figure(views.lift), key="lift_chart")
     with right:
-        st.plotly_chart(gains_figure(views.lift), key="gains_chart")
+        st.plotly_chart(charts.gains_figure(views.lift), key="gains_chart")
     components.csv_download(
         views.lift["model"], file_name=f"tailor_{record.model_id}_lift.csv", key="lift_csv"
     )
     psi_view(record)
-
-
-_CONFUSION_MEASURES = ("precision", "recall", "specificity", "f1", "accuracy")
-
-
-def roc_figure(curves: dict, confusion) -> go.Figure:
-    """ROC curves of the model and the baseline, with the threshold's point."""
-    figure = go.Figure()
-    for name, color in (("model", MODEL_COLOR), ("baseline", BASELINE_COLOR)):
-        curve = curves[name]
-        figure.add_trace(
-            go.Scatter(
-                x=curve.frame["fpr"].to_list(),
-                y=curve.frame["tpr"].to_list(),
-                name=f"{name.capitalize()} (AUC {curve.auc:.3f})",
-                line={"color": color},
-            )
-        )
-    figure.add_trace(go.Scatter(x=[0, 1], y=[0, 1], name="Chance", line={"dash": "dot", "color": "#BDBDBD"}))
-    fpr = confusion.fp / max(confusion.fp + confusion.tn, 1)
-    figure.add_trace(
-        go.Scatter(
-            x=[fpr],
-            y=[confusion.recall or 0.0],
-            mode="markers",
-            marker={"size": 11, "color": RAISE_COLOR},
-            name="Threshold",
-        )
-    )
-    return _layout(
-        figure, title="ROC curve", xaxis_title="False positive rate", yaxis_title="True positive rate"
-    )
-
-
-def pr_figure(curves: dict, confusion) -> go.Figure:
-    """Precision-recall curves with the chance line (the outcome rate)."""
-    figure = go.Figure()
-    for name, color in (("model", MODEL_COLOR), ("baseline", BASELINE_COLOR)):
-        curve = curves[name]
-        figure.add_trace(
-            go.Scatter(
-                x=curve.frame["recall"].to_list(),
-                y=curve.frame["precision"].to_list(),
-                name=f"{name.capitalize()} (AP {curve.average_precision:.3f})",
-                line={"color": color, "shape": "hv"},
-            )
-        )
-    prevalence = curves["model"].prevalence
-    figure.add_hline(y=prevalence, line_dash="dot", line_color="#BDBDBD", annotation_text="chance")
-    if confusion.precision is not None:
-        figure.add_trace(
-            go.Scatter(
-                x=[confusion.recall],
-                y=[confusion.precision],
-                mode="markers",
-                marker={"size": 11, "color": RAISE_COLOR},
-                name="Threshold",
-            )
-        )
-    return _layout(figure, title="Precision and recall", xaxis_title="Recall", yaxis_title="Precision")
-
-
-def calibration_figure(frames: dict) -> go.Figure:
-    """Mean predicted probability against the observed rate, before and after calibration."""
-    figure = go.Figure()
-    styles = {
-        "calibrated": ("Calibrated score", MODEL_COLOR, "solid"),
-        "uncalibrated": ("Before calibration", "#64B5F6", "dash"),
-        "baseline": ("Baseline", BASELINE_COLOR, "dot"),
-    }
-    top = 0.0
-    for name, (label, color, dash) in styles.items():
-        frame = frames[name]
-        top = max(top, float(frame["mean_predicted"].max()), float(frame["observed_rate"].max()))
-        figure.add_trace(
-            go.Scatter(
-                x=frame["mean_predicted"].to_list(),
-                y=frame["observed_rate"].to_list(),
-                mode="lines+markers",
-                name=label,
-                line={"color": color, "dash": dash},
-                customdata=frame["customers"].to_list(),
-                hovertemplate=(
-                    "predicted %{x:.1%}, observed %{y:.1%} (%{customdata:,} customers)<extra></extra>"
-                ),
-            )
-        )
-    figure.add_trace(
-        go.Scatter(x=[0, top], y=[0, top], name="Perfect", line={"dash": "dot", "color": "#BDBDBD"})
-    )
-    return _layout(
-        figure,
-        title="Calibration (test cut-off, deciles of the score)",
-        xaxis={"title": "Mean predicted probability", "tickformat": ".0%"},
-        yaxis={"title": "Observed rate", "tickformat": ".0%"},
-    )
-
-
-def lift_figure(frames: dict) -> go.Figure:
-    """Lift by score decile, model against baseline."""
-    figure = go.Figure()
-    for name, color in (("model", MODEL_COLOR), ("baseline", BASELINE_COLOR)):
-        frame = frames[name]
-        figure.add_trace(
-            go.Bar(
-                x=frame["group"].to_list(),
-                y=frame["lift"].to_list(),
-                name=name.capitalize(),
-                marker_color=color,
-            )
-        )
-    figure.add_hline(y=1, line_dash="dot", line_color="#BDBDBD")
-    return _layout(
-        figure, title="Lift by score decile (1 = highest scores)", xaxis_title="Decile", yaxis_title="Lift"
-    )
-
-
-def gains_figure(frames: dict) -> go.Figure:
-    """Cumulative gains: share of outcomes captured by the top share of customers."""
-    figure = go.Figure()
-    for name, color in (("model", MODEL_COLOR), ("baseline", BASELINE_COLOR)):
-        frame = frames[name]
-        figure.add_trace(
-            go.Scatter(
-                x=[0.0, *frame["cumulative_share"].to_list()],
-                y=[0.0, *frame["gains"].to_list()],
-                name=name.capitalize(),
-                mode="lines+markers",
-                line={"color": color},
-            )
-        )
-    figure.add_trace(go.Scatter(x=[0, 1], y=[0, 1], name="Random", line={"dash": "dot", "color": "#BDBDBD"}))
-    return _layout(
-        figure,
-        title="Cumulative gains",
-        xaxis={"title": "Share of customers contacted (highest scores first)", "tickformat": ".0%"},
-        yaxis={"title": "Share of outcomes captured", "tickformat": ".0%"},
-    )
 
 
 def psi_view(record) -> None:
@@ -353,23 +206,8 @@ def psi_view(record) -> None:
     if psi.height == 0:
         st.info("This model was registered without population stability figures.")
         return
-    shown = psi.sort("psi", descending=True)
-    figure = go.Figure(
-        go.Bar(
-            x=shown["psi"].to_list(),
-            y=[_label(f) for f in shown["feature"].to_list()],
-            orientation="h",
-            marker_color=[PSI_COLORS[b] for b in shown["band"].to_list()],
-            hovertemplate="%{y}: PSI %{x:.3f}<extra></extra>",
-        )
-    )
-    figure.add_vline(x=model_quality.PSI_WATCH, line_dash="dot", line_color=PSI_COLORS["watch"])
-    figure.add_vline(x=model_quality.PSI_SHIFTED, line_dash="dot", line_color=PSI_COLORS["shifted"])
-    st.plotly_chart(
-        _layout(figure, height=80 + 16 * shown.height, yaxis={"autorange": "reversed"}, xaxis_title="PSI"),
-        key="psi_chart",
-    )
-    counts = {band: int((psi["band"] == band).sum()) for band in PSI_COLORS}
+    st.plotly_chart(charts.psi_figure(psi), key="psi_chart")
+    counts = {band: int((psi["band"] == band).sum()) for band in charts.PSI_COLORS}
     st.caption(
         f"{counts['stable']} features stable (PSI < 0.1), {counts['watch']} to watch (0.1-0.25),"
         f" {counts['shifted']} shifted (>= 0.25): the population the model scores today differs from the one"
@@ -400,34 +238,12 @@ def explanations_section(path: str, record) -> None:
     top = importance.head(TOP_FEATURES)
     left, right = st.columns([2, 3])
     with left:
-        figure = go.Figure(
-            go.Bar(
-                x=top["mean_abs_shap"].to_list(),
-                y=[_label(f) for f in top["feature"].to_list()],
-                orientation="h",
-                marker_color=[
-                    RAISE_COLOR if d == "+" else LOWER_COLOR if d == "-" else BASELINE_COLOR
-                    for d in top["direction"].to_list()
-                ],
-                customdata=top["direction"].to_list(),
-                hovertemplate="%{y}: mean |SHAP| %{x:.3f} (higher values %{customdata})<extra></extra>",
-            )
-        )
-        st.plotly_chart(
-            _layout(
-                figure,
-                height=90 + 24 * top.height,
-                title="Global importance (mean |SHAP|)",
-                yaxis={"autorange": "reversed"},
-                xaxis_title="mean |SHAP| (log-odds)",
-            ),
-            key="importance_chart",
-        )
+        st.plotly_chart(charts.importance_figure(top), key="importance_chart")
         st.caption("Red: higher values raise the score; green: higher values lower it.")
     with right:
         features = tuple(importance.head(BEESWARM_FEATURES)["feature"].to_list())
         points = resources.beeswarm(path, record.model_id, kind, features)
-        st.plotly_chart(beeswarm_figure(points, features), key="beeswarm_chart")
+        st.plotly_chart(charts.beeswarm_figure(points, features), key="beeswarm_chart")
     components.csv_download(
         importance, file_name=f"tailor_{record.model_id}_{kind}_importance.csv", key="imp_csv"
     )
@@ -435,114 +251,11 @@ def explanations_section(path: str, record) -> None:
     options = importance["feature"].to_list()
     if state.get(state.DEPENDENCE_FEATURE) not in options:
         st.session_state[state.DEPENDENCE_FEATURE] = options[0]
-    feature = st.selectbox("Dependence of", options, format_func=_label, key=state.DEPENDENCE_FEATURE)
+    feature = st.selectbox(
+        "Dependence of", options, format_func=charts.feature_label, key=state.DEPENDENCE_FEATURE
+    )
     view = resources.dependence(path, record.model_id, kind, feature)
-    st.plotly_chart(dependence_figure(view), key="dependence_chart")
-
-
-def beeswarm_figure(points: pl.DataFrame, features: tuple[str, ...]) -> go.Figure:
-    """SHAP value per customer and feature, coloured by the value's rank (WebGL); missing values grey.
-
-    Arrays, not lists: Plotly validates a list element by element (120,000 points took
-    1.5 s per rerun on 200,000 customers; numpy arrays 0.14 s).
-    """
-    known = points.filter(pl.col("colour").is_not_null())
-    missing = points.filter(pl.col("colour").is_null())
-    figure = go.Figure(
-        go.Scattergl(
-            x=known["shap"].to_numpy(),
-            y=known["y"].to_numpy(),
-            mode="markers",
-            marker={
-                "size": 3,
-                "color": known["colour"].to_numpy(),
-                "colorscale": [[0, "#1E88E5"], [1, "#D81B60"]],
-                "cmin": 0,
-                "cmax": 1,
-                "colorbar": {
-                    "title": "value",
-                    "tickvals": [0, 1],
-                    "ticktext": ["low", "high"],
-                    "thickness": 10,
-                },
-            },
-            customdata=known["value"].to_numpy(),
-            hovertemplate="SHAP %{x:+.3f}, value %{customdata}<extra></extra>",
-            name="value known",
-        )
-    )
-    if missing.height:
-        figure.add_trace(
-            go.Scattergl(
-                x=missing["shap"].to_numpy(),
-                y=missing["y"].to_numpy(),
-                mode="markers",
-                marker={"size": 3, "color": BASELINE_COLOR},
-                hovertemplate="SHAP %{x:+.3f}, value missing<extra></extra>",
-                name="value missing",
-            )
-        )
-    figure.add_vline(x=0, line_color="#9E9E9E")
-    return _layout(
-        figure,
-        height=90 + 34 * len(features),
-        title="Beeswarm: each dot a customer (grey: value missing)",
-        xaxis_title="SHAP value (log-odds)",
-        yaxis={
-            "tickvals": list(range(len(features))),
-            "ticktext": [_label(f) for f in features],
-            "autorange": "reversed",
-        },
-        showlegend=False,
-    )
-
-
-def dependence_figure(view: explanations.DependenceView) -> go.Figure:
-    """A feature's value against its SHAP value, coloured by its strongest interaction."""
-    points = view.points
-    coloured = points.filter(pl.col("colour").is_not_null()) if view.interaction else points.clear()
-    grey = points.filter(pl.col("colour").is_null()) if view.interaction else points
-    figure = go.Figure()
-    if coloured.height:
-        figure.add_trace(
-            go.Scattergl(
-                x=coloured["value"].to_numpy(),
-                y=coloured["shap"].to_numpy(),
-                mode="markers",
-                marker={
-                    "size": 4,
-                    "opacity": 0.7,
-                    "color": coloured["colour"].to_numpy(),
-                    "colorscale": "RdBu_r",
-                    "colorbar": {"title": _label(view.interaction or ""), "thickness": 10},
-                },
-                hoverinfo="skip",
-                name=f"{_label(view.interaction or '')} known",
-            )
-        )
-    if grey.height:
-        figure.add_trace(
-            go.Scattergl(
-                x=grey["value"].to_numpy(),
-                y=grey["shap"].to_numpy(),
-                mode="markers",
-                marker={"size": 4, "opacity": 0.5, "color": BASELINE_COLOR},
-                hoverinfo="skip",
-                name=f"{_label(view.interaction)} missing" if view.interaction else _label(view.feature),
-            )
-        )
-    figure.add_hline(y=0, line_color="#9E9E9E")
-    title = f"Dependence: {_label(view.feature)}"
-    if view.interaction is not None:
-        title += f" (colour: {_label(view.interaction)}, its strongest interaction; grey: not known)"
-    return _layout(
-        figure,
-        height=380,
-        title=title,
-        xaxis_title=_label(view.feature),
-        yaxis_title="SHAP value",
-        showlegend=False,
-    )
+    st.plotly_chart(charts.dependence_figure(view), key="dependence_chart")
 
 
 # -- one customer ----------------------------------------------------------------------------
@@ -617,50 +330,13 @@ def customer_section(path: str, record, user) -> None:
     st.markdown("**Why: the three largest contributions**")
     for reason in result.reasons:
         st.markdown(f"- {reason[0].upper()}{reason[1:]}.")
-    st.plotly_chart(waterfall_figure(result), key="waterfall_chart")
+    st.plotly_chart(charts.waterfall_figure(result), key="waterfall_chart")
     st.caption(
         "The bars add up exactly, in the log-odds of the calibrated score, from the base value to this"
         " customer's score; the points in the reasons are how much lower (or higher) the score would be"
         " without that contribution. The explanation is audited."
     )
     what_if(model, row, result, typical)
-
-
-def waterfall_figure(result: explanations.CustomerExplanation) -> go.Figure:
-    """Base value, the largest contributions, the rest, and the score, in calibrated log-odds."""
-    contributions = result.contributions
-    top = contributions.head(WATERFALL_FEATURES)
-    rest = contributions.slice(WATERFALL_FEATURES)
-    labels = ["Base value"] + [str(x) for x in top["label"].to_list()]
-    values = [result.base_value, *top["shap"].to_list()]
-    measures = ["absolute"] + ["relative"] * top.height
-    if rest.height:
-        labels.append(f"{rest.height} other features")
-        values.append(float(rest["shap"].sum()))
-        measures.append("relative")
-    labels.append(f"Score {result.score:.1%}")
-    values.append(result.log_odds)
-    measures.append("total")
-    figure = go.Figure(
-        go.Waterfall(
-            orientation="h",
-            y=labels,
-            x=values,
-            measure=measures,
-            increasing={"marker": {"color": RAISE_COLOR}},
-            decreasing={"marker": {"color": LOWER_COLOR}},
-            totals={"marker": {"color": MODEL_COLOR}},
-            connector={"line": {"color": "#BDBDBD"}},
-            hovertemplate="%{y}: %{x:+.3f}<extra></extra>",
-        )
-    )
-    return _layout(
-        figure,
-        height=110 + 30 * len(labels),
-        title="Waterfall (log-odds of the calibrated score)",
-        yaxis={"autorange": "reversed"},
-        xaxis_title="log-odds",
-    )
 
 
 def what_if(model, row: pl.DataFrame, result: explanations.CustomerExplanation, typical: dict) -> None:
@@ -682,12 +358,16 @@ def what_if(model, row: pl.DataFrame, result: explanations.CustomerExplanation, 
             key = f"{prefix}_{name}"
             with columns[index % 3]:
                 if row.schema[name] == pl.Boolean:
-                    label = f"Holds {_label(name.removeprefix('has_'))}"
+                    label = f"Holds {charts.feature_label(name.removeprefix('has_'))}"
                     entered[name] = st.checkbox(label, value=bool(current), key=key)
                 elif row.schema[name].is_integer():
-                    entered[name] = st.number_input(_label(name), value=current, step=1, key=key)
+                    entered[name] = st.number_input(
+                        charts.feature_label(name), value=current, step=1, key=key
+                    )
                 else:
-                    entered[name] = st.number_input(_label(name), value=current, key=key, format="%.2f")
+                    entered[name] = st.number_input(
+                        charts.feature_label(name), value=current, key=key, format="%.2f"
+                    )
         st.caption("An empty field is a missing value: the model fills it in as it did when scoring.")
         submitted = st.form_submit_button("Re-score")
     if not submitted:
@@ -700,14 +380,14 @@ def what_if(model, row: pl.DataFrame, result: explanations.CustomerExplanation, 
         return
     again = explanations.explain_customer(model, edited, typical=typical)
     change = again.score - result.score
-    what = ", ".join(_label(name) for name in changes) or "nothing changed"
+    what = ", ".join(charts.feature_label(name) for name in changes) or "nothing changed"
     st.metric(
         "Score with these values", _percent(again.score), f"{change * 100:+.1f} points", delta_color="off"
     )
     st.caption(f"Changed: {what}.")
     for reason in again.reasons:
         st.markdown(f"- {reason[0].upper()}{reason[1:]}.")
-    st.plotly_chart(waterfall_figure(again), key="what_if_waterfall")
+    st.plotly_chart(charts.waterfall_figure(again), key="what_if_waterfall")
 
 
 def _same(entered, stored) -> bool:
@@ -745,32 +425,7 @@ def segments_section(path: str, record) -> None:
         f" SHAP sample, against {first['customers_rest']:,} others. Longer bars: the feature"
         " drives this segment's scores more."
     )
-    shown = table.head(TOP_FEATURES)
-    figure = go.Figure()
-    for column, name, color in (
-        ("in_segment", "In the segment", MODEL_COLOR),
-        ("rest", "Everyone else", BASELINE_COLOR),
-    ):
-        figure.add_trace(
-            go.Bar(
-                x=shown[column].to_list(),
-                y=[_label(f) for f in shown["feature"].to_list()],
-                orientation="h",
-                name=name,
-                marker_color=color,
-            )
-        )
-    st.plotly_chart(
-        _layout(
-            figure,
-            height=90 + 40 * shown.height,
-            barmode="group",
-            yaxis={"autorange": "reversed"},
-            xaxis_title="mean |SHAP| (log-odds)",
-            title="Features whose weight differs most",
-        ),
-        key="segment_shap_chart",
-    )
+    st.plotly_chart(charts.segment_comparison_figure(table.head(TOP_FEATURES)), key="segment_shap_chart")
     components.csv_download(table, file_name=f"tailor_{record.model_id}_segment_shap.csv", key="seg_shap_csv")
 
 
