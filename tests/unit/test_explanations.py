@@ -11,6 +11,7 @@ import numpy as np
 import polars as pl
 import pytest
 import shap
+from polars.testing import assert_frame_equal
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.frozen import FrozenEstimator
 
@@ -120,7 +121,7 @@ def test_typical_values_are_medians_over_every_current_customer(db, churn, curre
     assert typical["age"] == float(np.median(current["age"].to_numpy()))
     assert typical["has_savings"] == pytest.approx(current["has_savings"].cast(pl.Float64).mean())
     nps = current["nps_score"].drop_nulls().to_numpy()
-    assert typical["nps_score"] == float(np.median(nps))
+    assert typical["nps_score"] == pytest.approx(float(np.median(nps)), rel=1e-12)
 
 
 def test_stored_global_importance_ranks_the_planted_churn_drivers_with_their_direction(
@@ -239,7 +240,11 @@ def test_segment_comparison_by_hand():
 def test_customer_row_from_the_table_equals_the_point_in_time_frame(db, current):
     customer = int(current["customer_id"][123])
     row = explanations.load_customer_features(db.backend(), customer, as_of=db.snapshot_date())
-    assert row.equals(current.filter(pl.col("customer_id") == customer))
+    # Equal up to the order of floating-point sums: DuckDB aggregates on two threads, so two
+    # evaluations of the same expression may differ in the last bits of a sum.
+    assert_frame_equal(
+        row, current.filter(pl.col("customer_id") == customer), check_exact=False, rel_tol=1e-12
+    )
     closed = db.query("select customer_id from customers where closed_at is not null limit 1").item()
     with pytest.raises(ValueError, match=f"Customer {closed} is not a current customer on the snapshot"):
         explanations.load_customer_features(db.backend(), closed, as_of=db.snapshot_date())
@@ -402,5 +407,7 @@ def test_test_scores_reproduce_the_registered_metrics(db, churn):
     expected = model_quality.psi_table(train, model_registry.current_features(db), churn.features)
     psi = churn.record.psi
     assert psi["feature"].to_list() == expected["feature"].to_list()
-    assert np.allclose(psi["psi"].to_numpy(), expected["psi"].to_numpy(), atol=1e-12)
+    # Two evaluations of the features differ in the last bits of their sums (DuckDB on two
+    # threads), which can move a customer across a quantile edge: agree to 1e-4, not exactly.
+    assert np.allclose(psi["psi"].to_numpy(), expected["psi"].to_numpy(), atol=1e-4)
     assert psi["band"].to_list() == expected["band"].to_list()
