@@ -382,7 +382,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             _progress(f"{target}: a model of this data is registered already (--if-missing)")
         features = model_registry.current_features(db) if todo else None
         for target in todo:
-            _progress(f"training a {target} model on the bank at {db.path}")
+            _progress(f"training the {target} model on the bank at {db.path}")
             published.append(
                 explanations.train_and_publish(
                     db,

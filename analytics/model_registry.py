@@ -645,7 +645,7 @@ def train_and_register(
         backend, target=target, cutoffs=cutoffs, horizon_days=horizon_days, feature_frames=frames
     )
     snapshot_hash = hash_training_frame(snapshot)
-    say(f"training a {target} model on {snapshot.height:,} rows (snapshot {snapshot_hash[:12]})")
+    say(f"training the {target} model on {snapshot.height:,} rows (snapshot {snapshot_hash[:12]})")
     trained = models.train_model(
         backend,
         target=target,
