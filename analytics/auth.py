@@ -50,6 +50,7 @@ PAGE_ACCESS: dict[str, tuple[Role, ...]] = {
     "kpis": ("executive", "marketing_analyst", "admin"),
     "segments": ("marketing_analyst", "admin"),
     "models": ("marketing_analyst", "compliance_reviewer", "admin"),
+    "ab_tests": ("marketing_analyst", "admin"),
     "account": ROLES,
 }
 

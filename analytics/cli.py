@@ -762,6 +762,181 @@ def _kpi_text(summary: Any) -> str:
     return "\n".join(lines)
 
 
+# -- abtest, power --------------------------------------------------------------------------------
+def _comparison_payload(comparison) -> dict:
+    f, b = comparison.frequentist, comparison.bayesian
+    out = {
+        "test": f.test,
+        "absolute_lift": f.absolute_lift,
+        "absolute_ci": list(f.absolute_ci),
+        "relative_lift": f.relative_lift,
+        "relative_ci": None if f.relative_ci is None else list(f.relative_ci),
+        "p_value": f.p_value,
+        "chance_to_beat_control": b.chance_to_beat_control,
+        "expected_loss": b.expected_loss,
+        "credible_interval": list(b.credible_interval),
+        "cuped": None,
+    }
+    if comparison.cuped is not None:
+        c = comparison.cuped
+        out["cuped"] = {
+            "theta": c.theta,
+            "variance_reduction": c.variance_reduction,
+            "absolute_lift": c.frequentist.absolute_lift,
+            "absolute_ci": list(c.frequentist.absolute_ci),
+            "relative_lift": c.frequentist.relative_lift,
+            "relative_ci": None if c.frequentist.relative_ci is None else list(c.frequentist.relative_ci),
+            "p_value": c.frequentist.p_value,
+            "chance_to_beat_control": c.bayesian.chance_to_beat_control,
+            "expected_loss": c.bayesian.expected_loss,
+        }
+    return out
+
+
+def _arm_payload(arm) -> dict:
+    return {"arm": arm.name, "n": arm.n, "mean": arm.mean, "variance": arm.variance}
+
+
+def _srm_payload(srm) -> dict:
+    return {"chi_square": srm.chi_square, "p_value": srm.p_value, "flagged": srm.flagged}
+
+
+def _abtest_file(args: argparse.Namespace) -> dict:
+    from analytics import experiments
+
+    if not (args.variant_col and args.control and args.metric):
+        raise CliError("--input needs --variant-col, --control and --metric.")
+    table = _read_table(args.input)
+    arms, kind = experiments.external_arms(
+        table,
+        variant_col=args.variant_col,
+        control=args.control,
+        metric=args.metric,
+        covariate=args.covariate,
+        summary=args.summary,
+    )
+    design = experiments.parse_design(args.design_split, len(arms))
+    result = experiments.read_out_external(
+        arms, kind=kind, metric=args.metric, design=design, alpha=args.alpha, cuped=bool(args.covariate)
+    )
+    return {
+        "metric": result.metric,
+        "kind": result.kind,
+        "arms": [_arm_payload(a) for a in result.arms],
+        "treatments": {name: _comparison_payload(c) for name, c in result.comparisons.items()},
+        "srm": _srm_payload(result.srm),
+        "decision": result.decision,
+    }
+
+
+def _abtest_bank(args: argparse.Namespace) -> dict:
+    from analytics import experiments
+
+    db = open_database(args.db, read_only=True)
+    try:
+        backend = db.backend()
+        if not args.experiment:
+            return {"experiments": experiments.list_experiments(backend)}
+        result = experiments.read_out(
+            backend, args.experiment, snapshot=db.snapshot_date(), alpha=args.alpha, cuped=not args.no_cuped
+        )
+    finally:
+        db.close()
+    return {
+        "experiment_id": result.experiment.experiment_id,
+        "window": [result.experiment.start_date, result.experiment.window_end],
+        "arm_counts": result.counts,
+        "srm": _srm_payload(result.srm),
+        "metrics": [
+            {
+                "metric": m.metric,
+                "kind": m.kind,
+                "role": m.role,
+                "arms": [_arm_payload(a) for a in m.arms],
+                "treatments": {name: _comparison_payload(c) for name, c in m.comparisons.items()},
+                "holm_p_value": m.adjusted_p,
+                "guardrail_breached": m.guardrail_breached,
+                "problem": m.problem,
+            }
+            for m in result.metrics
+        ],
+        "decision": result.decision,
+    }
+
+
+def cmd_abtest(args: argparse.Namespace) -> int:
+    """Read out an experiment: an uploaded file (--input) or one of the bank's (--experiment)."""
+    try:
+        payload = _abtest_file(args) if args.input else _abtest_bank(args)
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+    _emit(payload, as_json=args.json, text=lambda: _abtest_text(payload))
+    return 0
+
+
+def _abtest_text(payload: dict) -> str:
+    if "experiments" in payload:
+        return "\n".join(
+            f"{r['experiment_id']:<28} {r['status']:<10} {r['customers']:>8,} customers  {r['name']}"
+            for r in payload["experiments"].iter_rows(named=True)
+        )
+    srm = payload["srm"]
+    lines = [payload["decision"], f"SRM chi-square {srm['chi_square']:.3f}, p = {srm['p_value']:.3g}"]
+    for block in payload.get("metrics") or [payload]:
+        lines.append(f"{block['metric']} ({block['kind']}):")
+        lines += [
+            f"  {a['arm']:<14} n={a['n']:>9,}  mean={a['mean']:.6g}  variance={a['variance']:.6g}"
+            for a in block["arms"]
+        ]
+        for name, t in block["treatments"].items():
+            low, high = t["absolute_ci"]
+            lines.append(
+                f"  {name}: lift {t['absolute_lift']:+.6g} [{low:.6g}, {high:.6g}],"
+                f" relative {'n/a' if t['relative_lift'] is None else format(t['relative_lift'], '+.2%')},"
+                f" p = {t['p_value']:.3g},"
+                f" chance to beat control {t['chance_to_beat_control']:.1%}"
+            )
+            if t["cuped"]:
+                cuped = t["cuped"]
+                lines.append(
+                    f"    CUPED: variance -{cuped['variance_reduction']:.1%}, p = {cuped['p_value']:.3g}"
+                )
+    return "\n".join(lines)
+
+
+def cmd_power(args: argparse.Namespace) -> int:
+    """Sample size per arm (and runtime) for a minimum detectable effect, or the effect a size detects."""
+    from analytics import experiment_stats
+
+    common = {
+        "baseline": args.baseline,
+        "kind": args.kind,
+        "sd": args.sd,
+        "alpha": args.alpha,
+        "power": args.power,
+        "sides": args.sides,
+        "relative": not args.absolute,
+    }
+    try:
+        if args.per_arm:
+            mde = experiment_stats.minimum_detectable_effect(per_arm=args.per_arm, **common)
+            payload = {"per_arm": args.per_arm, "minimum_detectable_effect": mde} | common
+            scale = "an absolute" if args.absolute else "a relative"
+            text = f"{args.per_arm:,} per arm detect {scale} effect of {mde:.4g}"
+        else:
+            if args.mde is None:
+                raise CliError("Give --mde (the effect to detect) or --per-arm (the effect a size detects).")
+            size = experiment_stats.sample_size(mde=args.mde, daily_traffic=args.daily_traffic, **common)
+            payload = dataclasses.asdict(size)
+            text = f"{size.per_arm:,} per arm, {size.total:,} in total" + (
+                f", {size.days} days at {args.daily_traffic:,.0f} a day" if size.days else ""
+            )
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+    _emit(payload, as_json=args.json, text=lambda: text)
+    return 0
+
+
 # -- parser -----------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m analytics``."""
@@ -932,6 +1107,44 @@ def build_parser() -> argparse.ArgumentParser:
         "--shap-rows", type=_positive_int, default=10_000, help="current customers in the stored SHAP sample"
     )
     score_cmd.set_defaults(func=cmd_score)
+
+    ab_cmd = sub.add_parser(
+        "abtest", parents=[common], help="read out an A/B test: a file (--input) or the bank's (--experiment)"
+    )
+    ab_cmd.add_argument("--input", help="CSV or Parquet: one row per customer, or per arm with --summary")
+    ab_cmd.add_argument("--variant-col", help="the column naming each row's arm")
+    ab_cmd.add_argument("--control", help="the control arm's name")
+    ab_cmd.add_argument("--metric", help="the metric column (with --summary: its name only)")
+    ab_cmd.add_argument("--covariate", help="pre-period value of the metric, for CUPED")
+    ab_cmd.add_argument("--summary", action="store_true", help="rows are per-arm summaries: n, sum, sum_sq")
+    ab_cmd.add_argument("--design-split", help="planned shares, control first, e.g. 50,50 (default: equal)")
+    ab_cmd.add_argument("--experiment", help="bank: the experiment id (without it: list the experiments)")
+    ab_cmd.add_argument("--no-cuped", action="store_true", help="bank: do not adjust for the pre-period")
+    ab_cmd.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
+    ab_cmd.set_defaults(func=cmd_abtest)
+
+    power_cmd = sub.add_parser(
+        "power", parents=[common], help="sample size and runtime, or the detectable effect"
+    )
+    power_cmd.add_argument(
+        "--baseline", type=float, required=True, help="control's rate (proportion) or mean"
+    )
+    power_cmd.add_argument("--mde", type=float, help="minimum detectable effect (relative by default)")
+    power_cmd.add_argument(
+        "--per-arm", type=_positive_int, help="customers per arm: prints the detectable effect"
+    )
+    power_cmd.add_argument(
+        "--absolute", action="store_true", help="--mde / the result is absolute, not relative"
+    )
+    power_cmd.add_argument("--kind", choices=["proportion", "mean"], default="proportion", help="metric kind")
+    power_cmd.add_argument("--sd", type=float, help="standard deviation of a mean metric")
+    power_cmd.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
+    power_cmd.add_argument("--power", type=float, default=0.8, help="power (default 0.8)")
+    power_cmd.add_argument("--sides", type=int, choices=[1, 2], default=2, help="one- or two-sided test")
+    power_cmd.add_argument(
+        "--daily-traffic", type=float, help="customers entering per day, both arms: runtime"
+    )
+    power_cmd.set_defaults(func=cmd_power)
     return parser
 
 

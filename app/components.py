@@ -34,6 +34,7 @@ PAGES: tuple[tuple[str, str, str, str], ...] = (
     ("kpis", "../pages/kpis.py", "KPIs", ":material/monitoring:"),
     ("segments", "../pages/segments.py", "Segments", ":material/scatter_plot:"),
     ("models", "../pages/models.py", "Models & explanations", ":material/model_training:"),
+    ("ab_tests", "../pages/ab_tests.py", "A/B tests", ":material/science:"),
     ("account", "../pages/account.py", "Account", ":material/person:"),
 )
 

@@ -9,6 +9,7 @@ from analytics import (
     clv_store,
     embedding,
     engagement,
+    experiments,
     explanations,
     features,
     kpis,
@@ -358,3 +359,40 @@ def customer_row(path: str, customer_id: int) -> pl.DataFrame:
     """One current customer's model inputs as of the snapshot."""
     db = get_database(path)
     return explanations.load_customer_features(db.backend(), customer_id, as_of=db.snapshot_date())
+
+
+# -- A/B tests page -----------------------------------------------------------------------
+@st.cache_data(ttl=60, max_entries=4, show_spinner=False)
+def experiment_list(path: str) -> pl.DataFrame:
+    """Every experiment with its status and customers (re-read every minute)."""
+    return experiments.list_experiments(get_database(path).backend())
+
+
+@st.cache_data(ttl=600, max_entries=16, show_spinner=False)
+def experiment_readout(
+    path: str, experiment_id: str, alpha: float, cuped: bool
+) -> tuple[experiments.ExperimentResult, dict[str, pl.DataFrame]]:
+    """One experiment's read-out and the sequential series of each metric (one aggregation in DuckDB)."""
+    db = get_database(path)
+    backend = db.backend()
+    experiment = experiments.load_experiment(backend, experiment_id, snapshot=db.snapshot_date())
+    looks = experiments.look_days(experiment)
+    aggregates = experiments.aggregate_arms(backend, experiment, looks=looks)
+    result = experiments.read_out(
+        backend, experiment_id, snapshot=db.snapshot_date(), alpha=alpha, cuped=cuped, aggregates=aggregates
+    )
+    series = {
+        metric: experiments.sequential_series(aggregates, experiment, metric, looks, alpha=alpha)
+        for metric in experiment.metrics
+    }
+    return result, series
+
+
+@st.cache_data(ttl=600, max_entries=32, show_spinner=False)
+def experiment_segments(
+    path: str, experiment_id: str, metric: str, dimension: str, alpha: float
+) -> pl.DataFrame:
+    """The primary metric's lift by group of a customer dimension."""
+    db = get_database(path)
+    experiment = experiments.load_experiment(db.backend(), experiment_id, snapshot=db.snapshot_date())
+    return experiments.segment_breakdown(db.backend(), experiment, metric, dimension, alpha=alpha)

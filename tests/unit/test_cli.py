@@ -429,3 +429,53 @@ def test_model_refusals_name_the_problem(tmp_path, capsys):
     assert "has 3 different values ('a', 'b', 'c')" in capsys.readouterr().err
     assert cli.main(["model", "--input", str(tmp_path / "nope.csv"), "--target", "y"]) == 1
     assert "no such file" in capsys.readouterr().err
+
+
+# -- abtest, power -----------------------------------------------------------------------------
+def test_abtest_on_the_bank_and_on_a_file(sample_bank_path, tmp_path, capsys):
+    assert (
+        cli.main(["abtest", "--db", str(sample_bank_path), "--experiment", "exp03_app_home_screen", "--json"])
+        == 0
+    )
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["srm"]["flagged"] and payload["srm"]["chi_square"] == pytest.approx(27.915, abs=1e-3)
+    assert payload["decision"].startswith("Do not trust this read-out")
+    rows = pl.DataFrame({"arm": ["a"] * 500 + ["b"] * 500, "y": [0, 1] * 250 + [1, 1, 0, 1] * 125})
+    source = tmp_path / "exp.csv"
+    rows.write_csv(source)
+    args = [
+        "abtest",
+        "--input",
+        str(source),
+        "--variant-col",
+        "arm",
+        "--control",
+        "a",
+        "--metric",
+        "y",
+        "--json",
+    ]
+    assert cli.main(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["kind"] == "proportion" and [a["n"] for a in out["arms"]] == [500, 500]
+    assert out["arms"][0]["mean"] == 0.5 and out["arms"][1]["mean"] == 0.75
+    treatment = out["treatments"]["b"]
+    assert treatment["absolute_lift"] == pytest.approx(0.25) and treatment["p_value"] < 1e-10
+    assert set(treatment) >= {"relative_ci", "chance_to_beat_control", "expected_loss", "cuped"}
+    assert out["srm"]["p_value"] == pytest.approx(1.0)
+    assert cli.main([*args[:-1], "--design-split", "50,30,20"]) == 1
+    assert "must give one share per arm" in capsys.readouterr().err
+
+
+def test_power_prints_the_sample_size_and_the_detectable_effect(capsys):
+    assert (
+        cli.main(["power", "--baseline", "0.5", "--mde", "0.25", "--absolute", "--power", "0.9", "--json"])
+        == 0
+    )
+    size = json.loads(capsys.readouterr().out)
+    assert size["per_arm"] == 77  # R's power.prop.test(p1 = .5, p2 = .75, power = .9): n = 76.7
+    assert cli.main(["power", "--baseline", "0.1", "--mde", "0.05", "--daily-traffic", "2000"]) == 0
+    text = capsys.readouterr().out
+    assert "per arm" in text and "days at 2,000 a day" in text
+    assert cli.main(["power", "--baseline", "1.5", "--mde", "0.1"]) == 1
+    assert "strictly between 0 and 1" in capsys.readouterr().err

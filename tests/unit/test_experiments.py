@@ -1,0 +1,270 @@
+"""A/B read-outs on the sample bank: the arms' statistics against an independent polars
+computation from the raw tables, and the planted experiments (a real lift, an A/A, a sample
+ratio mismatch, a heavy-tailed revenue metric that CUPED helps) from the truth file."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+
+import numpy as np
+import polars as pl
+import pytest
+from statsmodels.stats.multitest import multipletests
+
+from analytics import experiment_stats as stats
+from analytics import experiments
+
+
+@pytest.fixture(scope="module")
+def backend(sample_db):
+    return sample_db.backend()
+
+
+@pytest.fixture(scope="module")
+def snapshot(sample_db):
+    return sample_db.snapshot_date()
+
+
+def truth_of(sample_truth, experiment_id):
+    return next(e for e in sample_truth["experiments"] if e["experiment_id"] == experiment_id)
+
+
+def _polars_metrics(sample_db, experiment) -> pl.DataFrame:
+    """Per-customer revenue (and its pre-period) from the raw tables, without the library's code."""
+    start = datetime.combine(experiment.start_date, time())
+    end = datetime.combine(experiment.window_end + timedelta(days=1), time())
+    pre = start - timedelta(days=experiment.days)
+    assigned = sample_db.query(
+        "select customer_id, variant from assignments where experiment_id = ?", [experiment.experiment_id]
+    )
+    tx = sample_db.query(
+        "select customer_id, ts, amount from transactions where direction = 'debit' and ts >= ? and ts < ?",
+        [pre, end],
+    )
+    spend = tx.group_by("customer_id").agg(
+        pl.col("amount").filter(pl.col("ts") >= start).sum().alias("y"),
+        pl.col("amount").filter(pl.col("ts") < start).sum().alias("x"),
+    )
+    return assigned.join(spend, on="customer_id", how="left").with_columns(pl.col("y", "x").fill_null(0.0))
+
+
+def test_arm_statistics_equal_a_polars_computation_from_the_raw_tables(sample_db, backend, snapshot):
+    experiment = experiments.load_experiment(backend, "exp04_cashback_spend", snapshot=snapshot)
+    aggregates = experiments.aggregate_arms(backend, experiment)
+    arms = experiments.arms_of(aggregates, experiment, "revenue")
+    reference = _polars_metrics(sample_db, experiment)
+    assert [a.name for a in arms] == ["control", "treatment"]
+    for arm in arms:
+        part = reference.filter(pl.col("variant") == arm.name)
+        y, x = part["y"].to_numpy(), part["x"].to_numpy()
+        assert arm.n == part.height
+        assert arm.sum == pytest.approx(y.sum(), rel=1e-9)
+        assert arm.sum_sq == pytest.approx((y * y).sum(), rel=1e-9)
+        assert arm.x_sum == pytest.approx(x.sum(), rel=1e-9)
+        assert arm.xy_sum == pytest.approx((x * y).sum(), rel=1e-9)
+
+
+def test_planted_conversion_lift_is_found_with_the_planted_effect_inside_the_interval(
+    backend, snapshot, sample_truth
+):
+    truth = truth_of(sample_truth, "exp01_savings_nudge")
+    result = experiments.read_out(backend, "exp01_savings_nudge", snapshot=snapshot, cuped=False)
+    assert result.counts == truth["n_per_arm"]
+    assert not result.srm.flagged
+    primary = result.primary
+    assert primary.metric == "conversion" and primary.role == "primary"
+    assert [a.sum for a in primary.arms] == [
+        truth["realized"]["conversions"]["control"],
+        truth["realized"]["conversions"]["treatment"],
+    ]
+    test = primary.comparisons["treatment"].frequentist
+    assert test.p_value == pytest.approx(truth["realized"]["two_sided_p_value"], rel=0.02)
+    low, high = test.relative_ci
+    assert low < truth["planted_effect"]["relative_lift"] < high
+    assert result.decision.startswith("Treatment raised conversion by +1.5")
+    assert "chance to beat control 99." in result.decision
+
+
+def test_the_aa_experiment_is_not_significant(backend, snapshot):
+    result = experiments.read_out(backend, "exp02_insurance_banner_aa", snapshot=snapshot)
+    test = experiments.headline_test(result.primary.comparisons["treatment"])
+    assert test.p_value > 0.05
+    assert result.decision.startswith("No significant difference in conversion")
+
+
+def test_the_sample_ratio_mismatch_is_flagged_and_the_decision_says_not_to_trust_it(
+    backend, snapshot, sample_truth
+):
+    truth = truth_of(sample_truth, "exp03_app_home_screen")
+    result = experiments.read_out(backend, "exp03_app_home_screen", snapshot=snapshot)
+    assert result.srm.flagged
+    assert result.srm.chi_square == pytest.approx(truth["realized"]["chi_square"], abs=1e-3)
+    assert result.srm.p_value == pytest.approx(truth["realized"]["p_value"], rel=0.01)
+    assert result.decision.startswith("Do not trust this read-out")
+    assert result.experiment.window_end == snapshot  # still running: measured up to the snapshot
+
+
+def test_cuped_cuts_the_variance_of_heavy_tailed_spend_by_more_than_30_percent(
+    backend, snapshot, sample_truth
+):
+    truth = truth_of(sample_truth, "exp04_cashback_spend")
+    result = experiments.read_out(backend, "exp04_cashback_spend", snapshot=snapshot)
+    primary = result.primary
+    assert primary.metric == "revenue"
+    control, treatment = primary.arms
+    assert control.mean == pytest.approx(truth["realized"]["control_mean"], abs=0.01)
+    assert treatment.mean == pytest.approx(truth["realized"]["treatment_mean"], abs=0.01)
+    comparison = primary.comparisons["treatment"]
+    assert comparison.cuped is not None and comparison.cuped.variance_reduction > 0.30
+    assert comparison.cuped.theta == pytest.approx(truth["realized"]["cuped_theta"], rel=0.05)
+    cuped = comparison.cuped.frequentist
+    assert cuped.relative_lift == pytest.approx(truth["realized"]["relative_effect_cuped"], abs=0.01)
+    assert cuped.relative_ci[0] < truth["planted_effect"]["relative_effect"] < cuped.relative_ci[1]
+    assert cuped.standard_error < comparison.frequentist.standard_error
+
+
+def test_holm_adjustment_covers_every_metric_and_treatment(backend, snapshot):
+    result = experiments.read_out(backend, "exp04_cashback_spend", snapshot=snapshot)
+    raw = [experiments.headline_test(c).p_value for m in result.metrics for c in m.comparisons.values()]
+    adjusted = [m.adjusted_p[t] for m in result.metrics for t in m.comparisons]
+    assert np.allclose(adjusted, multipletests(raw, method="holm")[1], atol=1e-12)
+    roles = [m.role for m in result.metrics]
+    assert roles[0] == "primary" and "guardrail" in roles
+    assert [m.metric for m in result.metrics if m.role == "guardrail"] == ["sessions"]
+
+
+def test_the_last_look_of_the_sequence_is_the_full_window_and_wider_than_the_fixed_interval(
+    backend, snapshot
+):
+    experiment = experiments.load_experiment(backend, "exp01_savings_nudge", snapshot=snapshot)
+    looks = experiments.look_days(experiment)
+    assert looks[0] == experiment.start_date and looks[-1] == experiment.window_end
+    assert len(looks) == min(experiment.days, experiments.MAX_LOOKS)
+    aggregates = experiments.aggregate_arms(backend, experiment, looks=looks)
+    series = experiments.sequential_series(aggregates, experiment, "conversion", looks)
+    last = series.row(-1, named=True)
+    final = (
+        experiments.read_out(
+            backend, "exp01_savings_nudge", snapshot=snapshot, cuped=False, aggregates=aggregates
+        )
+        .primary.comparisons["treatment"]
+        .frequentist
+    )
+    assert last["day"] == experiment.window_end
+    assert last["lift"] == pytest.approx(final.absolute_lift, abs=1e-12)
+    assert (last["fixed_low"], last["fixed_high"]) == pytest.approx(final.absolute_ci, abs=1e-12)
+    assert (series["low"] <= series["fixed_low"]).all() and (series["high"] >= series["fixed_high"]).all()
+    # Customers are counted from their assignment day (the sample bank assigns over two days).
+    assert aggregates["look0__n"].sum() < last["customers"] == 7755 + 7756
+    assert (series["customers"].diff().drop_nulls() >= 0).all()
+
+
+def test_segment_breakdown_adds_up_and_uses_benjamini_hochberg(backend, snapshot):
+    experiment = experiments.load_experiment(backend, "exp01_savings_nudge", snapshot=snapshot)
+    table = experiments.segment_breakdown(backend, experiment, "conversion", "region")
+    assert table["control_n"].sum() + table["treatment_n"].sum() == 7755 + 7756
+    tested = table.filter(pl.col("p_value").is_not_null())
+    expected = multipletests(tested["p_value"].to_numpy(), method="fdr_bh")[1]
+    assert np.allclose(tested["p_adjusted"].to_numpy(), expected, atol=1e-12)
+    ages = experiments.segment_breakdown(backend, experiment, "conversion", "age_band")
+    assert set(ages["group"].to_list()) <= {"18-24", "25-34", "35-44", "45-54", "55-64", "65+"}
+
+
+def test_refusals_name_the_problem(backend, snapshot):
+    with pytest.raises(ValueError, match="No experiment has the id 'nope'. Experiments: exp"):
+        experiments.load_experiment(backend, "nope", snapshot=snapshot)
+    experiment = experiments.load_experiment(backend, "exp01_savings_nudge", snapshot=snapshot)
+    with pytest.raises(ValueError, match="Unknown segment dimension 'gender'"):
+        experiments.segment_breakdown(backend, experiment, "conversion", "gender")  # type: ignore[arg-type]
+
+
+def test_list_experiments_counts_every_assignment(backend):
+    listing = experiments.list_experiments(backend)
+    assert (
+        listing.height == 4
+        and listing["customers"].sum() == 7755 + 7756 + 7805 + 7806 + 8353 + 9050 + 8753 + 8752
+    )
+    assert set(listing["status"].to_list()) == {"running", "completed"}
+
+
+# -- external experiments ---------------------------------------------------------------------
+def _rows() -> pl.DataFrame:
+    rng = np.random.default_rng(3)
+    n = 4000
+    variant = np.where(rng.random(n) < 0.5, "A", "B")
+    pre = rng.gamma(2.0, 50.0, n)
+    y = 0.8 * pre + rng.normal(0, 20, n) + np.where(variant == "B", 5.0, 0.0)
+    return pl.DataFrame({"group": variant, "spend": y, "spend_pre": pre})
+
+
+def test_per_customer_rows_and_per_arm_summaries_give_the_same_read_out():
+    rows = _rows()
+    arms, kind = experiments.external_arms(rows, variant_col="group", control="A", metric="spend")
+    assert kind == "mean" and [a.name for a in arms] == ["A", "B"]
+    summary = rows.group_by("group").agg(
+        pl.len().alias("n"), pl.col("spend").sum().alias("sum"), (pl.col("spend") ** 2).sum().alias("sum_sq")
+    )
+    sum_arms, _ = experiments.external_arms(
+        summary, variant_col="group", control="A", metric="spend", summary=True
+    )
+    a = experiments.read_out_external(arms, kind=kind, metric="spend", design=(50, 50))
+    b = experiments.read_out_external(sum_arms, kind=kind, metric="spend", design=(50, 50))
+    fa, fb = a.comparisons["B"].frequentist, b.comparisons["B"].frequentist
+    assert fa.p_value == pytest.approx(fb.p_value, rel=1e-9) and fa.absolute_ci == pytest.approx(
+        fb.absolute_ci
+    )
+    with_cov, _ = experiments.external_arms(
+        rows, variant_col="group", control="A", metric="spend", covariate="spend_pre"
+    )
+    cuped = experiments.read_out_external(with_cov, kind=kind, metric="spend", design=(50, 50), cuped=True)
+    assert cuped.comparisons["B"].cuped.variance_reduction > 0.5
+    assert "B raised spend" in cuped.decision
+
+
+def test_external_refusals_name_file_row_and_column():
+    rows = _rows()
+    with pytest.raises(ValueError, match="Column 'nope' is not in the file"):
+        experiments.external_arms(rows, variant_col="nope", control="A", metric="spend")
+    with pytest.raises(ValueError, match="The control arm 'C' has no customers"):
+        experiments.external_arms(rows, variant_col="group", control="C", metric="spend")
+    text = rows.with_columns(pl.col("spend").cast(pl.String)).with_columns(
+        pl.when(pl.int_range(pl.len()) == 6).then(pl.lit("n/a")).otherwise(pl.col("spend")).alias("spend")
+    )
+    with pytest.raises(
+        ValueError, match="Column 'spend' must hold numbers \\(or true/false\\); row 7 holds 'n/a'"
+    ):
+        experiments.external_arms(text, variant_col="group", control="A", metric="spend")
+    with pytest.raises(ValueError, match="single arm"):
+        experiments.external_arms(
+            rows.filter(pl.col("group") == "A"), variant_col="group", control="A", metric="spend"
+        )
+    summary = pl.DataFrame({"arm": ["A", "B"], "n": [100, -5], "sum": [10.0, 12.0], "sum_sq": [10.0, 12.0]})
+    with pytest.raises(ValueError, match="Arm 'B': n is negative"):
+        experiments.external_arms(summary, variant_col="arm", control="A", metric="m", summary=True)
+    empty = summary.with_columns(pl.Series("n", [100, 0]))
+    with pytest.raises(ValueError, match="Arm 'B' has no customers"):
+        experiments.external_arms(empty, variant_col="arm", control="A", metric="m", summary=True)
+    with pytest.raises(ValueError, match="must give one share per arm"):
+        experiments.parse_design("50,30,20", 2)
+    assert experiments.parse_design(None, 4) == (25.0, 25.0, 25.0, 25.0)
+
+
+def test_conversions_all_zero_in_both_arms_is_a_message_not_nan():
+    rows = pl.DataFrame({"v": ["a", "b"] * 50, "converted": [0] * 100})
+    arms, kind = experiments.external_arms(rows, variant_col="v", control="a", metric="converted")
+    assert kind == "proportion"
+    with pytest.raises(ValueError):
+        experiments.read_out_external(arms, kind=kind, metric="converted", design=(50, 50))
+
+
+def test_summary_arms_of_binary_data_are_read_as_proportions():
+    summary = pl.DataFrame(
+        {"arm": ["A", "B"], "n": [1000, 1000], "sum": [100.0, 130.0], "sum_sq": [100.0, 130.0]}
+    )
+    arms, kind = experiments.external_arms(
+        summary, variant_col="arm", control="A", metric="converted", summary=True
+    )
+    assert kind == "proportion"
+    result = experiments.read_out_external(arms, kind=kind, metric="conversion", design=(50, 50))
+    assert isinstance(result.comparisons["B"], stats.Comparison)
+    assert result.comparisons["B"].frequentist.absolute_lift == pytest.approx(0.03)
