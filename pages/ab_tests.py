@@ -67,11 +67,13 @@ def metrics_table(result: experiments.ExperimentResult) -> pl.DataFrame:
             test = experiments.headline_test(comparison)
             bayes = experiments.headline_bayesian(comparison)
             treatment = next(a for a in readout.arms if a.name == name)
-            means = (
-                (control.sum / control.d_sum, treatment.sum / treatment.d_sum)
-                if readout.kind == "ratio"
-                else (control.mean, treatment.mean)
-            )
+            # The values shown are those the lift is computed from: CUPED-adjusted means when CUPED ran.
+            if comparison.cuped is not None:
+                means = (comparison.cuped.control_mean, comparison.cuped.treatment_mean)
+            elif readout.kind == "ratio":
+                means = (control.sum / control.d_sum, treatment.sum / treatment.d_sum)
+            else:
+                means = (control.mean, treatment.mean)
             rows.append(
                 {
                     "Metric": experiments.METRIC_LABELS[readout.metric],
@@ -271,10 +273,9 @@ def readout_section(path: str) -> None:
     else:
         st.plotly_chart(sequential_figure(part, metric, treatments[0]), key="ab_sequential")
         st.caption(
-            "The shaded band is an always-valid 95% confidence sequence (normal mixture): it may be"
-            " checked every day without raising the false-positive rate. The dotted lines are the"
-            " fixed-horizon interval, valid"
-            " only once, at the planned end."
+            "Raw lift, without CUPED. The shaded band is an always-valid 95% confidence sequence"
+            " (normal mixture): it may be checked every day without raising the false-positive"
+            " rate. The dotted lines are the fixed-horizon interval, valid only once, at the planned end."
         )
 
     st.subheader("Segments")
