@@ -794,7 +794,9 @@ def _comparison_payload(comparison) -> dict:
 
 
 def _arm_payload(arm) -> dict:
-    return {"arm": arm.name, "n": arm.n, "mean": arm.mean, "variance": arm.variance}
+    # A ratio metric's arm value is total numerator over total denominator, not a mean per customer.
+    mean = arm.sum / arm.d_sum if arm.d_sum else arm.mean
+    return {"arm": arm.name, "n": arm.n, "mean": mean, "variance": arm.variance if arm.n > 1 else None}
 
 
 def _srm_payload(srm) -> dict:
@@ -885,7 +887,8 @@ def _abtest_text(payload: dict) -> str:
     for block in payload.get("metrics") or [payload]:
         lines.append(f"{block['metric']} ({block['kind']}):")
         lines += [
-            f"  {a['arm']:<14} n={a['n']:>9,}  mean={a['mean']:.6g}  variance={a['variance']:.6g}"
+            f"  {a['arm']:<14} n={a['n']:>9,}  mean={a['mean']:.6g}"
+            + ("" if a["variance"] is None else f"  variance={a['variance']:.6g}")
             for a in block["arms"]
         ]
         for name, t in block["treatments"].items():

@@ -91,6 +91,10 @@ MSG_NEEDS_COVARIATE = (
     "Arm {arm!r} has no pre-period covariate sums (x_sum, x_sum_sq, xy_sum): CUPED needs them."
 )
 MSG_CUPED_RATIO = "CUPED is available for proportion and mean metrics, not for a ratio metric."
+MSG_NO_SOLUTION = (
+    "No sample size reaches that power for an effect of {mde} with standard deviation {sd}: the"
+    " effect is too small (or too large) next to the spread to plan for; check both numbers."
+)
 MSG_CUPED_EXACT = (
     "The pre-period covariate predicts the metric exactly, so CUPED leaves no variance: "
     "check that the covariate is the pre-period value and not the metric itself."
@@ -587,6 +591,11 @@ def compare(
             if not arm.has_covariate:
                 raise ValueError(MSG_NEEDS_COVARIATE.format(arm=arm.name))
     frequentist = _frequentist(control, treatment, kind, alpha)
+    adjusted = _cuped(control, treatment, alpha) if cuped else None
+    if adjusted is not None and (adjusted.theta == 0 or adjusted.variance_reduction <= 0):
+        # A covariate that explains nothing (constant, e.g. no pre-period activity at all) would
+        # only swap the exact test for a Welch approximation: the raw read-out stands.
+        adjusted = None
     if kind == "proportion":
         bayesian = _beta_binomial(control, treatment, alpha)
     else:
@@ -598,7 +607,7 @@ def compare(
         kind=kind,
         frequentist=frequentist,
         bayesian=bayesian,
-        cuped=_cuped(control, treatment, alpha) if cuped else None,
+        cuped=adjusted,
     )
 
 
@@ -755,7 +764,7 @@ def _welch(diff: _Difference, n_c: int, n_t: int, alpha: float, test: str) -> Fr
 
 
 # -- CUPED ------------------------------------------------------------------------------------
-def _cuped(control: ArmStats, treatment: ArmStats, alpha: float) -> Cuped:
+def _cuped(control: ArmStats, treatment: ArmStats, alpha: float) -> Cuped | None:
     # CUPED (Deng, Xu, Kohavi & Walker 2013): y - theta (x - mean x), theta = cov(x, y) / var(x)
     # estimated on both arms together (x is measured before assignment, so it is independent
     # of the arm), as GrowthBook does.
@@ -779,6 +788,8 @@ def _cuped(control: ArmStats, treatment: ArmStats, alpha: float) -> Cuped:
         adjusted += s_adj
         means.append(arm.sum / m - theta * (x_sum / m - x_mean))
         variances.append(s_adj / (m - 1) / m if m > 1 else 0.0)
+    if raw <= 0:
+        return None  # every customer has the same value within each arm: nothing to adjust
     if variances[0] + variances[1] <= 0:
         raise ValueError(MSG_CUPED_EXACT)
     diff = _Difference(means[0], means[1], variances[0], variances[1])
@@ -1318,6 +1329,8 @@ def sample_size(
                 alternative=_t_alternative(sides),
             )
         )
+    if not math.isfinite(n_control):
+        raise ValueError(MSG_NO_SOLUTION.format(mde=mde, sd=sd))
     # A tolerance so that a float just above a whole number is not rounded up one customer more.
     per_arm = max(math.ceil(n_control - 1e-9), 2)
     treated = max(math.ceil(n_control * ratio - 1e-9), 2)

@@ -145,9 +145,10 @@ class MetricReadout:
     comparisons : dict of str to analytics.experiment_stats.Comparison
         By treatment name.
     adjusted_p : dict of str to float
-        Holm-adjusted p-value (over every metric and treatment of the experiment), by treatment.
+        By treatment: the p-value itself for the primary metric and guardrails, the Holm-adjusted
+        one (over the secondary metrics and treatments) for the others.
     guardrail_breached : dict of str to bool
-        For a guardrail: significantly worse (adjusted p < alpha and the lift below 0).
+        For a guardrail: significantly worse (p < alpha, unadjusted, and the lift below 0).
     problem : str or None
         Why the metric could not be compared (e.g. no variance in either arm), else None.
     """
@@ -288,8 +289,21 @@ def _ts(day: date) -> ir.Scalar:
     return ibis.literal(datetime.combine(day, time()), type="timestamp")
 
 
+LOOK_COLUMNS = {
+    "conversion": ("conversion",),
+    "revenue": ("revenue",),
+    "sessions": ("sessions",),
+    "revenue_per_session": ("revenue", "sessions"),
+}
+"""The per-customer columns each metric's looks need."""
+
+
 def customer_metrics(
-    backend: ibis.BaseBackend, experiment: Experiment, *, looks: Sequence[date] = ()
+    backend: ibis.BaseBackend,
+    experiment: Experiment,
+    *,
+    looks: Sequence[date] = (),
+    look_metrics: Sequence[str] = METRICS,
 ) -> ir.Table:
     """Expression: one row per assigned customer with every metric, its pre-period value and look values.
 
@@ -305,12 +319,19 @@ def customer_metrics(
         The experiment.
     looks : sequence of datetime.date
         Days of the sequential chart (values cumulated up to and including each).
+    look_metrics : sequence of str
+        Metrics whose look values are computed (each look adds conditional sums over the
+        events: only the charted metric's are worth their cost).
 
     Returns
     -------
     ibis.Table
         Not executed: the caller aggregates it in the database.
     """
+    wanted = {column for metric in look_metrics for column in LOOK_COLUMNS[metric]}
+    revenue_looks = looks if "revenue" in wanted else ()
+    session_looks = looks if "sessions" in wanted else ()
+    conversion_looks = looks if "conversion" in wanted else ()
     start, end = experiment.start_date, experiment.window_end
     pre_start = start - timedelta(days=experiment.days)
     after_end = _ts(end + timedelta(days=1))
@@ -326,7 +347,7 @@ def customer_metrics(
         revenue_pre=(~inside).ifelse(tx.amount, 0.0).sum(),
         **{
             f"revenue_{k}": (inside & (tx.ts < _ts(day + timedelta(days=1)))).ifelse(tx.amount, 0.0).sum()
-            for k, day in enumerate(looks)
+            for k, day in enumerate(revenue_looks)
         },
     )
     events = backend.table("digital_events")
@@ -337,7 +358,7 @@ def customer_metrics(
         sessions_pre=(~e_inside).cast("int64").sum(),
         **{
             f"sessions_{k}": (e_inside & (events.ts < _ts(day + timedelta(days=1)))).cast("int64").sum()
-            for k, day in enumerate(looks)
+            for k, day in enumerate(session_looks)
         },
     )
     frame = assigned.left_join(spend, "customer_id").drop("customer_id_right")
@@ -360,7 +381,7 @@ def customer_metrics(
                     f"conversion_{k}": (window & (offers.converted_at < _ts(day + timedelta(days=1))))
                     .cast("int64")
                     .max()
-                    for k, day in enumerate(looks)
+                    for k, day in enumerate(conversion_looks)
                 },
             )
         )
@@ -407,7 +428,11 @@ def _sums(prefix: str, y: ir.Column, *, x: ir.Column | None = None, d: ir.Column
 
 
 def aggregate_arms(
-    backend: ibis.BaseBackend, experiment: Experiment, *, looks: Sequence[date] = ()
+    backend: ibis.BaseBackend,
+    experiment: Experiment,
+    *,
+    looks: Sequence[date] = (),
+    look_metrics: Sequence[str] = METRICS,
 ) -> pl.DataFrame:
     """Each arm's sufficient statistics of every metric (and of every look), computed in the database.
 
@@ -419,6 +444,8 @@ def aggregate_arms(
         The experiment.
     looks : sequence of datetime.date
         Days of the sequential chart.
+    look_metrics : sequence of str
+        Metrics whose looks are aggregated (default every one; the page asks for the charted one).
 
     Returns
     -------
@@ -426,7 +453,8 @@ def aggregate_arms(
         One row per variant: ``variant``, ``n`` and ``<metric>__sum``, ``__sum_sq`` (and the
         covariate and denominator sums), and per look ``k``: ``look{k}__<metric>__sum`` ...
     """
-    frame = customer_metrics(backend, experiment, looks=looks)
+    look_metrics = [m for m in look_metrics if m in experiment.metrics]
+    frame = customer_metrics(backend, experiment, looks=looks, look_metrics=look_metrics)
     revenue = frame.revenue.cast("float64")
     sessions_ = frame.sessions.cast("float64")
     aggs: dict = {"n": frame.count()}
@@ -443,10 +471,13 @@ def aggregate_arms(
         def upto(column: str, enrolled: ir.BooleanColumn = enrolled) -> ir.FloatingColumn:
             return enrolled.ifelse(frame[column].cast("float64"), 0.0)
 
-        r_k, s_k = upto(f"revenue_{k}"), upto(f"sessions_{k}")
-        aggs |= _sums(f"look{k}__revenue", r_k) | _sums(f"look{k}__sessions", s_k)
-        aggs |= _sums(f"look{k}__revenue_per_session", r_k, d=s_k)
-        if experiment.campaign_id is not None:
+        if "revenue" in look_metrics:
+            aggs |= _sums(f"look{k}__revenue", upto(f"revenue_{k}"))
+        if "sessions" in look_metrics:
+            aggs |= _sums(f"look{k}__sessions", upto(f"sessions_{k}"))
+        if "revenue_per_session" in look_metrics:
+            aggs |= _sums(f"look{k}__revenue_per_session", upto(f"revenue_{k}"), d=upto(f"sessions_{k}"))
+        if "conversion" in look_metrics:
             aggs |= _sums(f"look{k}__conversion", upto(f"conversion_{k}"))
     return frame.group_by("variant").aggregate(**aggs).to_polars()
 
@@ -546,10 +577,15 @@ def _metric_readouts(
         except ValueError as exc:
             comparisons, problem = {}, str(exc)
         drafts.append((metric, kind, role, arms, comparisons, problem))
-    # Holm over every metric and treatment of the experiment: the family an analyst reads at once.
-    keys = [(m, t) for m, _, _, _, comps, _ in drafts for t in comps]
-    p_values = [headline_test(c).p_value for _, _, _, _, comps, _ in drafts for c in comps.values()]
-    adjusted = dict(zip(keys, stats.adjust_p_values(p_values, "holm"), strict=True)) if keys else {}
+    # The primary metric is the pre-registered test: it keeps its own p-value, as do guardrails
+    # (a harm must not hide behind a correction). Holm runs over the secondary metrics and
+    # treatments, the ones read in the hope of finding something.
+    raw = {(m, t): headline_test(c).p_value for m, _, _, _, comps, _ in drafts for t, c in comps.items()}
+    secondary = [(m, t) for m, _, role, _, comps, _ in drafts if role == "secondary" for t in comps]
+    adjusted = dict(raw)
+    if secondary:
+        holm = stats.adjust_p_values([raw[key] for key in secondary], "holm")
+        adjusted |= dict(zip(secondary, (float(v) for v in holm), strict=True))
     out = []
     for metric, kind, role, arms, comparisons, problem in drafts:
         adj = {t: float(adjusted[(metric, t)]) for t in comparisons}
@@ -559,20 +595,6 @@ def _metric_readouts(
         }
         out.append(MetricReadout(metric, kind, role, arms, comparisons, adj, breached, problem))
     return tuple(out)
-
-
-def _format_lift(metric: str, value: float) -> str:
-    if METRIC_KINDS[metric] == "proportion":
-        return f"{value * 100:+.2f} pp"
-    if metric in ("revenue", "revenue_per_session"):
-        return f"{'+' if value >= 0 else '-'}EUR {abs(value):,.2f}"
-    return f"{value:+.2f}"
-
-
-def _interval(metric: str, low: float, high: float) -> str:
-    if METRIC_KINDS[metric] == "proportion":
-        return f"[{low * 100:.2f}, {high * 100:.2f}] pp"
-    return f"[{low:,.2f}, {high:,.2f}]"
 
 
 def headline_bayesian(comparison: stats.Comparison) -> stats.Bayesian:
@@ -591,6 +613,83 @@ def headline_bayesian(comparison: stats.Comparison) -> stats.Bayesian:
     return comparison.cuped.bayesian if comparison.cuped is not None else comparison.bayesian
 
 
+def _unit(metric: str) -> str:
+    if METRIC_KINDS[metric] == "proportion":
+        return "pp"
+    return "EUR" if metric in ("revenue", "revenue_per_session") else ""
+
+
+def _amount(value: float, unit: str, *, signed: bool) -> str:
+    sign = ("+" if value >= 0 else "-") if signed else ""
+    if unit == "pp":
+        return f"{sign}{abs(value) * 100:.2f} pp"
+    if unit == "EUR":
+        return f"{sign}EUR {abs(value):,.2f}"
+    return f"{sign}{abs(value):,.4g}"
+
+
+def srm_warning(srm: stats.Srm | None) -> str:
+    """The sentence that opens a decision line when the arms' sizes do not match the design.
+
+    Parameters
+    ----------
+    srm : analytics.experiment_stats.Srm or None
+        The sample-ratio check.
+
+    Returns
+    -------
+    str
+        "Do not trust this read-out: ..." when flagged, else "".
+    """
+    if srm is None or not srm.flagged:
+        return ""
+    return (
+        f"Do not trust this read-out: the arms' sizes do not match the design (SRM p = {srm.p_value:.1e}). "
+    )
+
+
+def compose_decision(name: str, label: str, comparison: stats.Comparison, *, alpha: float, unit: str) -> str:
+    """The plain-language verdict on one treatment: direction, size, interval, p, chance to beat control.
+
+    Parameters
+    ----------
+    name : str
+        The treatment arm.
+    label : str
+        The metric in running text.
+    comparison : analytics.experiment_stats.Comparison
+        The treatment against control (CUPED-adjusted figures lead when present).
+    alpha : float
+        Significance level.
+    unit : str
+        "pp" (a proportion), "EUR" or "" (plain numbers).
+
+    Returns
+    -------
+    str
+        e.g. "Treatment raised conversion by 1.51 pp [0.53, 2.48] pp (+15.1%), p = 0.0024;
+        chance to beat control 99.9%." The verb carries the sign, so the size has none.
+    """
+    test, bayes = headline_test(comparison), headline_bayesian(comparison)
+    low, high = test.absolute_ci
+    scale = 100 if unit == "pp" else 1
+    interval = f"[{low * scale:,.2f}, {high * scale:,.2f}]" + (" pp" if unit == "pp" else "")
+    relative = (
+        "relative lift undefined: control is 0"
+        if test.relative_lift is None
+        else f"{test.relative_lift:+.1%}"
+    )
+    cuped = " (CUPED-adjusted)" if comparison.cuped is not None else ""
+    chance = f"chance to beat control {bayes.chance_to_beat_control:.1%}"
+    tail = f"{interval} ({relative}){cuped}, p = {test.p_value:.2g}; {chance}."
+    if test.p_value < alpha:
+        verb = "raised" if test.absolute_lift > 0 else "lowered"
+        size = _amount(test.absolute_lift, unit, signed=False)
+        return f"{name[:1].upper()}{name[1:]} {verb} {label} by {size} {tail}"
+    size = _amount(test.absolute_lift, unit, signed=True)
+    return f"No significant difference in {label} for {name}: {size} {tail}"
+
+
 def decision_line(readout: MetricReadout, *, alpha: float, srm: stats.Srm | None = None) -> str:
     """The plain-language verdict on a metric for the first treatment.
 
@@ -606,38 +705,15 @@ def decision_line(readout: MetricReadout, *, alpha: float, srm: stats.Srm | None
     Returns
     -------
     str
-        e.g. "Treatment raised conversion by +1.50 pp [0.90, 2.10] pp (+15.1%), p = 0.0024;
+        e.g. "Treatment raised conversion by 1.50 pp [0.90, 2.10] pp (+15.1%), p = 0.0024;
         chance to beat control 99.9%."
     """
-    warning = ""
-    if srm is not None and srm.flagged:
-        warning = (
-            "Do not trust this read-out: the arms' sizes do not match the design"
-            f" (SRM p = {srm.p_value:.1e}). "
-        )
+    warning = srm_warning(srm)
     if readout.problem:
         return f"{warning}{METRIC_LABELS[readout.metric]} cannot be compared: {readout.problem}"
     name, comparison = next(iter(readout.comparisons.items()))
-    test = headline_test(comparison)
-    label = METRIC_WORDS[readout.metric]
-    lift = _format_lift(readout.metric, test.absolute_lift)
-    interval = _interval(readout.metric, *test.absolute_ci)
-    relative = (
-        "relative lift undefined: control is 0"
-        if test.relative_lift is None
-        else f"{test.relative_lift:+.1%}"
-    )
-    chance = f"chance to beat control {headline_bayesian(comparison).chance_to_beat_control:.1%}"
-    adjusted = " (CUPED-adjusted)" if comparison.cuped is not None else ""
-    if test.p_value < alpha:
-        verb = "raised" if test.absolute_lift > 0 else "lowered"
-        return (
-            f"{warning}{name.capitalize()} {verb} {label} by {lift} {interval} ({relative}){adjusted},"
-            f" p = {test.p_value:.2g}; {chance}."
-        )
-    return (
-        f"{warning}No significant difference in {label} for {name}: {lift} {interval} ({relative}){adjusted},"
-        f" p = {test.p_value:.2g}; {chance}."
+    return warning + compose_decision(
+        name, METRIC_WORDS[readout.metric], comparison, alpha=alpha, unit=_unit(readout.metric)
     )
 
 
@@ -677,6 +753,8 @@ def read_out(
     ValueError
         Unknown experiment, no assignments, a missing control or a single arm.
     """
+    if not 0 < alpha < 1:
+        raise ValueError(stats.MSG_BAD_PROBABILITY.format(name="alpha", value=alpha))
     experiment = load_experiment(backend, experiment_id, snapshot=snapshot)
     frame = aggregates if aggregates is not None else aggregate_arms(backend, experiment)
     counts = {row["variant"]: int(row["n"]) for row in frame.iter_rows(named=True)}
@@ -878,9 +956,12 @@ MSG_COLUMN_MISSING = "Column {column!r} is not in the file. Its columns are: {co
 MSG_NOT_NUMERIC = "Column {column!r} must hold numbers (or true/false); row {row} holds {value!r}."
 MSG_MISSING_VALUE = "Column {column!r} has no value on row {row}: every customer needs one."
 MSG_SUMMARY_NEGATIVE = "Arm {arm!r}: {column} is negative ({value}); counts and sums of squares cannot be."
+MSG_SUMMARY_FRACTION = "Arm {arm!r}: n must be a whole number of customers, got {value}."
 MSG_SUMMARY_EMPTY_ARM = "Arm {arm!r} has no customers (n = 0)."
 MSG_SUMMARY_DUPLICATE = "Arm {arm!r} appears on {count} rows of the summary: give one row per arm."
 MSG_BAD_DESIGN = "The design split {design!r} must give one share per arm ({arms}), e.g. 50,50."
+MSG_FILE_NO_CONTROL = "The control arm {control!r} is not a value of column {column!r} (its values: {arms})."
+MSG_FILE_SINGLE_ARM = "Column {column!r} holds a single arm ({arms}): there is nothing to compare."
 SUMMARY_COLUMNS = ("n", "sum", "sum_sq")
 """Columns of a per-arm summary file (besides the variant column)."""
 
@@ -975,15 +1056,17 @@ def external_arms(
     if variant_col not in frame.columns:
         raise ValueError(MSG_COLUMN_MISSING.format(column=variant_col, columns=", ".join(frame.columns)))
     variants = frame.get_column(variant_col).cast(pl.String)
+    if variants.null_count():
+        raise ValueError(
+            MSG_MISSING_VALUE.format(column=variant_col, row=int(variants.is_null().arg_max()) + 1)
+        )
     names = [str(v) for v in variants.unique(maintain_order=True).drop_nulls().to_list()]
     if control not in names:
         raise ValueError(
-            MSG_CONTROL_MISSING.format(
-                control=control, experiment_id="the file", arms=", ".join(names) or "none"
-            )
+            MSG_FILE_NO_CONTROL.format(control=control, column=variant_col, arms=", ".join(names) or "none")
         )
     if len(names) < 2:
-        raise ValueError(MSG_SINGLE_ARM.format(experiment_id="The file", arms=", ".join(names)))
+        raise ValueError(MSG_FILE_SINGLE_ARM.format(column=variant_col, arms=", ".join(names)))
     order = [control, *(n for n in names if n != control)]
     if summary:
         columns = {c: _numbers(frame, c) for c in SUMMARY_COLUMNS}
@@ -998,6 +1081,8 @@ def external_arms(
                     raise ValueError(
                         MSG_SUMMARY_NEGATIVE.format(arm=name, column=column, value=columns[column][i])
                     )
+            if columns["n"][i] != round(columns["n"][i]):
+                raise ValueError(MSG_SUMMARY_FRACTION.format(arm=name, value=columns["n"][i]))
             if columns["n"][i] == 0:
                 raise ValueError(MSG_SUMMARY_EMPTY_ARM.format(arm=name))
             arms.append(
@@ -1091,29 +1176,6 @@ def read_out_external(
     }
     srm = stats.srm_test([a.n for a in arms], list(design))
     name, comparison = next(iter(comparisons.items()))
-    test = headline_test(comparison)
-    significant = test.p_value < alpha
-    verb = (
-        ("raised" if test.absolute_lift > 0 else "lowered") if significant else "did not significantly change"
-    )
-    lift = f"{test.absolute_lift * 100:+.2f} pp" if kind == "proportion" else f"{test.absolute_lift:+,.4g}"
-    low, high = test.absolute_ci
-    interval = (
-        f"[{low * 100:.2f}, {high * 100:.2f}] pp" if kind == "proportion" else f"[{low:,.4g}, {high:,.4g}]"
-    )
-    warning = (
-        f"Do not trust this read-out: the arms' sizes do not match the design (SRM p = {srm.p_value:.1e}). "
-        if srm.flagged
-        else ""
-    )
-    relative = (
-        "relative lift undefined: control is 0"
-        if test.relative_lift is None
-        else f"{test.relative_lift:+.1%}"
-    )
-    bayes = headline_bayesian(comparison)
-    decision = (
-        f"{warning}{name} {verb} {metric}: {lift} {interval} ({relative}),"
-        f" p = {test.p_value:.2g}; chance to beat control {bayes.chance_to_beat_control:.1%}."
-    )
+    unit = "pp" if kind == "proportion" else ""
+    decision = srm_warning(srm) + compose_decision(name, metric, comparison, alpha=alpha, unit=unit)
     return ExternalResult(metric, kind, tuple(arms), comparisons, srm, decision)

@@ -368,24 +368,38 @@ def experiment_list(path: str) -> pl.DataFrame:
     return experiments.list_experiments(get_database(path).backend())
 
 
-@st.cache_data(ttl=600, max_entries=16, show_spinner=False)
+@st.cache_data(ttl=600, max_entries=8, show_spinner=False)
+def experiment_aggregates(path: str, experiment_id: str) -> pl.DataFrame:
+    """Each arm's sums of every metric, aggregated in DuckDB: the costly step, shared by every read-out."""
+    db = get_database(path)
+    experiment = experiments.load_experiment(db.backend(), experiment_id, snapshot=db.snapshot_date())
+    return experiments.aggregate_arms(db.backend(), experiment)
+
+
+@st.cache_data(ttl=600, max_entries=32, show_spinner=False)
 def experiment_readout(
     path: str, experiment_id: str, alpha: float, cuped: bool
-) -> tuple[experiments.ExperimentResult, dict[str, pl.DataFrame]]:
-    """One experiment's read-out and the sequential series of each metric (one aggregation in DuckDB)."""
+) -> experiments.ExperimentResult:
+    """One experiment's read-out (a new alpha or CUPED choice re-reads the cached sums, not the events)."""
     db = get_database(path)
-    backend = db.backend()
-    experiment = experiments.load_experiment(backend, experiment_id, snapshot=db.snapshot_date())
-    looks = experiments.look_days(experiment)
-    aggregates = experiments.aggregate_arms(backend, experiment, looks=looks)
-    result = experiments.read_out(
-        backend, experiment_id, snapshot=db.snapshot_date(), alpha=alpha, cuped=cuped, aggregates=aggregates
+    return experiments.read_out(
+        db.backend(),
+        experiment_id,
+        snapshot=db.snapshot_date(),
+        alpha=alpha,
+        cuped=cuped,
+        aggregates=experiment_aggregates(path, experiment_id),
     )
-    series = {
-        metric: experiments.sequential_series(aggregates, experiment, metric, looks, alpha=alpha)
-        for metric in experiment.metrics
-    }
-    return result, series
+
+
+@st.cache_data(ttl=600, max_entries=32, show_spinner=False)
+def experiment_sequence(path: str, experiment_id: str, metric: str, alpha: float) -> pl.DataFrame:
+    """The always-valid series of one metric: its looks only, aggregated when the chart asks for it."""
+    db = get_database(path)
+    experiment = experiments.load_experiment(db.backend(), experiment_id, snapshot=db.snapshot_date())
+    looks = experiments.look_days(experiment)
+    aggregates = experiments.aggregate_arms(db.backend(), experiment, looks=looks, look_metrics=(metric,))
+    return experiments.sequential_series(aggregates, experiment, metric, looks, alpha=alpha)
 
 
 @st.cache_data(ttl=600, max_entries=32, show_spinner=False)

@@ -1,4 +1,6 @@
-"""Benchmark of the executive KPIs and the KPIs, Segments and Models pages: ``python -m bench.run``.
+"""Benchmark of the executive KPIs and of the KPIs, Segments, Models and A/B tests pages.
+
+Run with ``python -m bench.run`` (``make bench``).
 
 Builds the sample bank at each tier with ``sample_data.build_sample_database`` into
 bench/data/ (reused when already built by the same generator, schema and rollup code,
@@ -19,11 +21,18 @@ as tests/conftest.py does), then measures, each in a fresh process (bench.tasks)
 - the Models page, on tier M only, on a copy of the bank: churn model training end to end
   (``train_and_register``) against a bare HistGradientBoostingClassifier fit on the same
   matrix, the stored SHAP sample (``store_explanations``) against ``TreeExplainer`` on the
-  same rows, one customer's explanation, and reruns of three of the page's sections (AppTest).
+  same rows, one customer's explanation, and reruns of three of the page's sections (AppTest);
+- the A/B tests page, on a bank of its own (built once into bench/data, reused while its code
+  fingerprint holds): one experiment with 1,000,000 assigned customers and 10,000,000 metric
+  events (8M debit transactions, 1M sessions, 1M campaign offers); the read-out cold as the
+  page's cached call computes it (``app.resources.experiment_readout``: load, aggregation with
+  the sequential looks, read-out, sequential series), the aggregation alone, its floor (one
+  DuckDB pass over the transactions), and the page's first run and cached reruns (AppTest).
 
-A complete run (both tiers, the pages included) writes BENCHMARKS.md. A partial run, for
-development, writes only to the ``--out`` it is given, e.g. the Models page's targets alone:
-``python -m bench.run --only models --out /tmp/models-bench.md``.
+A complete run (both tiers, the pages and the A/B bank included) writes BENCHMARKS.md. A partial
+run, for development, writes only to the ``--out`` it is given, e.g. the Models page's targets
+alone: ``python -m bench.run --only models --out /tmp/models-bench.md``, or the A/B tests
+page's: ``python -m bench.run --only abtest --out /tmp/abtest-bench.md``.
 
 Thread counts are set on purpose: ``OMP_NUM_THREADS=1`` and DuckDB ``threads=2``.
 """
@@ -68,6 +77,8 @@ TARGET_MODEL_TRAIN_M_SECONDS = 90.0
 TARGET_MODEL_SHAP_M_SECONDS = 60.0
 TARGET_CUSTOMER_EXPLANATION_SECONDS = 0.300
 TARGET_MODELS_PAGE_SECONDS = 1.0
+TARGET_ABTEST_COLD_SECONDS = 3.0
+TARGET_ABTEST_CACHED_SECONDS = 0.200
 MODEL_TIERS = ("M",)
 """Tiers the Models page is measured on (its targets are set for M; training takes about a minute)."""
 CLV_REPEATS = 3
@@ -269,6 +280,83 @@ def measure_tier(name: str, customers: int, *, repeats: int, with_page: bool) ->
     return result
 
 
+# -- the A/B tests page (issue 6) -------------------------------------------------------
+def ensure_abtest_bank() -> tuple[Path, Path, dict, bool]:
+    """Build the A/B test bank unless one of the same code exists; return path, truth, stats, reused."""
+    from bench.tasks import ABTEST_CUSTOMERS, abtest_fingerprint
+
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    stem = f"abtest-{ABTEST_CUSTOMERS}-{SEED}-{abtest_fingerprint()}"
+    db_path = DATA_DIR / f"{stem}.duckdb"
+    truth_path = DATA_DIR / f"{stem}.truth.json"
+    stats_path = DATA_DIR / f"{stem}.generation.json"
+    if db_path.exists() and truth_path.exists() and stats_path.exists():
+        return db_path, truth_path, json.loads(stats_path.read_text()), True
+    for stale in DATA_DIR.glob(f"abtest-{ABTEST_CUSTOMERS}-{SEED}-*"):
+        stale.unlink()
+    print(
+        f"[bench] building the A/B test bank ({ABTEST_CUSTOMERS:,} customers, one-off)...",
+        file=sys.stderr,
+        flush=True,
+    )
+    stats = run_task(
+        "abtest_generate", "--db", str(db_path), "--truth", str(truth_path), "--seed", str(SEED)
+    )
+    stats["built_at"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    stats_path.write_text(json.dumps(stats, indent=2))
+    return db_path, truth_path, stats, False
+
+
+def measure_abtest(*, with_page: bool) -> dict:
+    """The A/B tests page's measurements on its own bank, each in a fresh process.
+
+    The read-out cold and its floor alternate, ``ABTEST_COLD_REPEATS`` processes each; then one
+    process runs the page (first run, then the cached reruns). Failures become notes.
+    """
+    from bench.tasks import ABTEST_COLD_REPEATS
+
+    started = time.perf_counter()
+    try:
+        path, truth, generation, reused = ensure_abtest_bank()
+    except RuntimeError as exc:
+        # The tiers measured before stay reported; the A/B targets then fail with this note.
+        note = "building the A/B test bank failed: " + (str(exc).strip().splitlines() or ["?"])[-1]
+        return {
+            "note": note,
+            "generation": None,
+            "reused": False,
+            "rows": {},
+            "cold": [],
+            "floor": [],
+            "page": None,
+            "build_wall_seconds": time.perf_counter() - started,
+            "wall_seconds": 0.0,
+        }
+    built = time.perf_counter()
+    out: dict = {"path": str(path), "generation": generation, "reused": reused}
+    out["rows"] = run_task("sizes", "--db", str(path))["rows"]
+    out["cold"], out["floor"] = [], []
+    for i in range(ABTEST_COLD_REPEATS):
+        print(f"[bench] A/B read-out: run {i + 1}/{ABTEST_COLD_REPEATS}", file=sys.stderr, flush=True)
+        cold = _try_task("abtest_cold", "--db", str(path), "--truth", str(truth))
+        if "seconds" not in cold:
+            out["note"] = cold.get("note", "?")
+            break
+        out["cold"].append(cold)
+        out["floor"].append(run_task("abtest_floor", "--db", str(path)))
+    out["page"] = None
+    if with_page:
+        print("[bench] A/B tests page: first run and cached reruns", file=sys.stderr, flush=True)
+        out["page"] = (
+            _try_task("abtest_page", "--db", str(path))
+            if (REPO_ROOT / "pages" / "ab_tests.py").exists()
+            else {"note": "pages/ab_tests.py does not exist yet"}
+        )
+    out["build_wall_seconds"] = built - started
+    out["wall_seconds"] = time.perf_counter() - built
+    return out
+
+
 # -- report -----------------------------------------------------------------------------
 def machine() -> dict[str, str]:
     """CPU, cores, memory and library versions of this machine."""
@@ -296,6 +384,8 @@ def machine() -> dict[str, str]:
         "pandas",
         "numpy",
         "pyarrow",
+        "scipy",
+        "statsmodels",
         "scikit-learn",
         "shap",
         "streamlit",
@@ -332,11 +422,11 @@ def _verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
 
-def render(results: list[TierResult], *, repeats: int, elapsed: float) -> str:
+def render(results: list[TierResult], *, repeats: int, elapsed: float, abtest: dict | None = None) -> str:
     """BENCHMARKS.md."""
     m = machine()
     lines = [
-        "# Benchmarks: executive KPIs and the KPIs, Segments and Models pages",
+        "# Benchmarks: executive KPIs and the KPIs, Segments, Models and A/B tests pages",
         "",
         "Written by `python -m bench.run` (bench/run.py); do not edit by hand. See docs/kpis.md for what",
         "is computed and bench/pandas_baseline.py for the baseline.",
@@ -389,6 +479,7 @@ def render(results: list[TierResult], *, repeats: int, elapsed: float) -> str:
         "its caches, then rerun three times: the figure is the median rerun's server time; the run "
         "checks that the page raised nothing and drew the stored map as a WebGL scatter (`scattergl`).",
         _models_method(),
+        *([_abtest_method()] if abtest is not None else []),
         _SHARED_MACHINE_NOTE,
         "",
     ]
@@ -529,6 +620,8 @@ def render(results: list[TierResult], *, repeats: int, elapsed: float) -> str:
                 )
         lines += _models_table_rows(r)
         lines.append("")
+    if abtest is not None:
+        lines += [*_abtest_table_lines(abtest), ""]
 
     lines += ["## Targets", "", "| target | measured | result |", "|---|---|---|"]
     verdicts = []
@@ -667,6 +760,8 @@ def render(results: list[TierResult], *, repeats: int, elapsed: float) -> str:
             )
         rows += _models_target_rows(r)
         lines += _target_lines(rows, verdicts)
+    if abtest is not None:
+        lines += _target_lines(_abtest_target_rows(abtest), verdicts)
     lines += ["", f"Whole run: {elapsed / 60:.1f} min. Overall: {_verdict(all(verdicts))}.", ""]
     return "\n".join(lines)
 
@@ -691,7 +786,8 @@ def _machine_lines(m: dict[str, str]) -> list[str]:
         f"| Python | {m['python']} |",
         f"| duckdb / ibis / polars / pandas / numpy / pyarrow | {m['duckdb']} / {m['ibis-framework']} / "
         f"{m['polars']} / {m['pandas']} / {m['numpy']} / {m['pyarrow']} |",
-        f"| scikit-learn / shap / streamlit | {m['scikit-learn']} / {m['shap']} / {m['streamlit']} |",
+        f"| scipy / statsmodels / scikit-learn / shap / streamlit | {m['scipy']} / {m['statsmodels']} / "
+        f"{m['scikit-learn']} / {m['shap']} / {m['streamlit']} |",
         f"| threads | `OMP_NUM_THREADS={OMP_THREADS}`, DuckDB `threads={DUCKDB_THREADS}` "
         "(`TAILOR_DUCKDB_THREADS`); polars and pandas at their defaults |",
         "",
@@ -945,6 +1041,214 @@ def render_models_only(results: list[TierResult], *, elapsed: float) -> str:
     return "\n".join(lines)
 
 
+# -- the A/B tests page -----------------------------------------------------------------------
+def _abtest_method() -> str:
+    from bench.tasks import (
+        ABTEST_COLD_REPEATS,
+        ABTEST_CONVERSION,
+        ABTEST_DAYS,
+        ABTEST_ENROLMENT_DAYS,
+        ABTEST_FLOOR_SQL,
+        ABTEST_PAGE_RERUNS,
+        ABTEST_REVENUE_LIFT,
+    )
+
+    return (
+        "- A/B tests page, on a bank of its own (bench/tasks.py `_abtest_tables`, numpy with a fixed "
+        "seed, loaded by `Database.load_dataset` with its checks and rollups; built once into bench/data "
+        "under a fingerprint of its code and reused): 1,000,000 customers, one completed experiment "
+        f"(control and treatment, 50/50 design, a campaign, {ABTEST_DAYS}-day window) with every customer "
+        f"assigned during the first {ABTEST_ENROLMENT_DAYS} days, and 10,000,000 metric events: 8,000,000 "
+        "debit transactions over the window and the pre-period of the same length (log-normal amounts "
+        "times a log-normal customer scale; a Gamma spending rate per customer, shared by both periods), "
+        "1,000,000 digital sessions (Gamma rates) and one campaign offer per customer, converted at "
+        f"{ABTEST_CONVERSION['control']:.1%} in control and {ABTEST_CONVERSION['treatment']:.1%} in "
+        f"treatment, whose window spend is also raised by {ABTEST_REVENUE_LIFT:.0%}. *Cold*: "
+        "the work of `app.resources.experiment_readout` call for call, without Streamlit, in a new "
+        "process on a new read-only connection (opening included): `load_experiment`, "
+        "`aggregate_arms` (every metric per arm in one DuckDB aggregation), `read_out` on those sums "
+        "(significance 0.05, CUPED on); the sequential chart's looks of the primary metric "
+        "(`experiment_sequence`, aggregated when the chart asks for it) are timed apart; each step "
+        f"timed; median of {ABTEST_COLD_REPEATS} processes; each process then repeats it once warm, "
+        "and checks each arm's customers, conversions, window spend and sessions against the figures "
+        "the generator computed from its arrays. Floor, in its own processes: one DuckDB pass over "
+        f"the transactions through `Database.query`: `{ABTEST_FLOOR_SQL}`. Page: `pages/ab_tests.py` "
+        "through AppTest on a copy of the bank, as a marketing analyst with the experiment selected; "
+        "the first run fills the caches (the experiment list, the read-out and the segment breakdown "
+        "by region; the analytics calls inside it timed by wrapping them); the figure is the median "
+        f"of {ABTEST_PAGE_RERUNS} reruns' server time; the run checks that the page raised nothing, "
+        "drew the decision line and the sequential chart, and that the reruns called no analytics."
+    )
+
+
+def _abtest_median_steps(runs: list[dict]) -> dict[str, float]:
+    return {label: statistics.median(r["steps"][label] for r in runs) for label in runs[0]["steps"]}
+
+
+def _abtest_table_lines(a: dict) -> list[str]:
+    """The A/B tests page's section of the report: its bank and its measurement table."""
+    from bench.tasks import ABTEST_CUSTOMERS
+
+    rows, gen = a["rows"], a["generation"]
+    events = rows.get("transactions", 0) + rows.get("digital_events", 0) + rows.get("offers", 0)
+    lines = [
+        f"## A/B tests page: one experiment, {ABTEST_CUSTOMERS:,} customers assigned",
+        "",
+        *(
+            [
+                f"{events:,} metric events: {rows.get('transactions', 0):,} debit transactions, "
+                f"{rows.get('digital_events', 0):,} digital sessions, {rows.get('offers', 0):,} campaign "
+                f"offers; {rows.get('assignments', 0):,} assignments; `customer_month` "
+                f"{rows.get('customer_month', 0):,} rows.",
+                "",
+            ]
+            if rows
+            else []
+        ),
+        "| measurement | seconds | peak RSS (MiB) | notes |",
+        "|---|---:|---:|---|",
+    ]
+    if gen is None:
+        lines += _note_row("A/B test bank", a)
+    else:
+        note = (
+            f"reused: bank built {gen.get('built_at', '?')} by the same code"
+            if a["reused"]
+            else "built in this run"
+        )
+        lines.append(
+            f"| A/B test bank built, one-off (tables in numpy and polars {gen['generate_seconds']:.1f} s, "
+            f"`Database.load_dataset` with its checks and rollups {gen['load_seconds']:.1f} s) | "
+            f"{gen['seconds']:.1f} | {gen['peak_rss_mb']:,.0f} | {note}; {gen['file_mb']:,.0f} MiB file |"
+        )
+    c, f = a["cold"], a["floor"]
+    if not c:
+        lines.append(f"| A/B read-out, cold | n/a | | {a.get('note', 'not measured')} |")
+    else:
+        steps = ", ".join(f"{label} {seconds:.3f} s" for label, seconds in _abtest_median_steps(c).items())
+        first = c[0]
+        lines += [
+            f"| A/B read-out, cold (`experiment_aggregates` + `experiment_readout`: "
+            f"{first['aggregate_columns']} aggregate columns) | "
+            f"{_median(c, 'seconds'):.3f} | {_peak(c):,.0f} | {_spread(c, 'seconds')}; steps (medians): "
+            f"{steps}; imports {_median(c, 'import_seconds'):.2f} s not included; decision: "
+            f"{first['decision']} |",
+            f"| A/B aggregation alone, cold (`aggregate_arms`, in DuckDB) | "
+            f"{_median(c, 'aggregation_seconds'):.3f} | | {_spread(c, 'aggregation_seconds')}; warm "
+            f"{_median(c, 'warm_aggregation_seconds'):.3f} s |",
+            f"| A/B sequential chart of the primary metric ({first['looks']} looks, "
+            f"{first['series_rows']} points), on demand | {_median(c, 'sequence_seconds'):.3f} | | "
+            "its own cached call, after the read-out |",
+            f"| A/B read-out, warm | {_median(c, 'warm_seconds'):.3f} | | once more in each cold run's "
+            f"process ({_spread(c, 'warm_seconds')}) |",
+            f"| A/B floor: one DuckDB pass over the transactions, cold | {_median(f, 'seconds'):.3f} | "
+            f"{_peak(f):,.0f} | {_spread(f, 'seconds')}; warm {_median(f, 'warm_seconds'):.3f} s; "
+            f"{f[0]['transactions']:,} rows |",
+        ]
+    page = a.get("page")
+    if page is not None and page.get("seconds") is not None:
+        steps = ", ".join(f"{label} {seconds:.2f} s" for label, seconds in page["first_run_steps"].items())
+        lines += [
+            f"| A/B tests page, first run (fills the caches; AppTest server time) | "
+            f"{page['first_run_seconds']:.2f} | {page['peak_rss_mb']:,.0f} | analytics calls: {steps}; "
+            f"the rest (imports, the page, drawing) {page['first_run_other_seconds']:.2f} s |",
+            "| A/B tests page, rerun with the read-out cached (AppTest server time) | "
+            f"{page['seconds']:.3f} | | median of {page['reruns']} (runs {page['min_seconds']:.3f}-"
+            f"{page['max_seconds']:.3f} s); {page['charts']} charts; analytics calls in the reruns: "
+            f"{page['analytics_calls_in_reruns']} |",
+        ]
+    else:
+        lines += _note_row("A/B tests page", page)
+    lines.append(
+        f"| A/B measurements above, wall time | {a['wall_seconds']:.0f} | | the processes' imports and "
+        f"checks included; the bank's build or reuse check before them {a['build_wall_seconds']:.0f} s |"
+    )
+    return lines
+
+
+def _abtest_target_rows(a: dict) -> list[tuple[str, str, bool | None]]:
+    """The A/B tests page's targets."""
+    from bench.tasks import ABTEST_CUSTOMERS, ABTEST_SESSIONS, ABTEST_TRANSACTIONS
+
+    rows: list[tuple[str, str, bool | None]] = []
+    # The issue's sizes: every customer assigned, one offer each, transactions and sessions.
+    events = ABTEST_TRANSACTIONS + ABTEST_SESSIONS + ABTEST_CUSTOMERS
+    label = (
+        f"A/B read-out of {ABTEST_CUSTOMERS:,} assigned customers and {events:,} metric events "
+        f"< {TARGET_ABTEST_COLD_SECONDS:g} s cold (aggregation in the database)"
+    )
+    c, f = a["cold"], a["floor"]
+    if c:
+        cold, floor = _median(c, "seconds"), _median(f, "seconds")
+        measured = (
+            f"{cold:.2f} s (aggregation {_median(c, 'aggregation_seconds'):.2f} s); "
+            f"{cold / floor:,.0f}x the floor ({floor:.3f} s)"
+        )
+        rows.append((label, measured, cold < TARGET_ABTEST_COLD_SECONDS))
+        checked = sum(4 * len(r["counts"]) for r in c)
+        differ = sum(len(r["mismatches"]) for r in c)
+        example = next((r["mismatches"][0] for r in c if r["mismatches"]), "")
+        rows.append(
+            (
+                "A/B read-out's arms equal the generator's (customers, conversions, window spend, sessions)",
+                f"{checked} values over {len(c)} runs, {differ} differ"
+                + (f", e.g. {example}" if example else ""),
+                differ == 0,
+            )
+        )
+    else:
+        rows.append((label, f"not measured: {a.get('note', '?')}", False))
+    page = a.get("page")
+    if page is not None:
+        label = (
+            f"A/B tests page rerun with the read-out cached < {TARGET_ABTEST_CACHED_SECONDS * 1000:.0f} ms "
+            "server time"
+        )
+        if page.get("seconds") is None:
+            rows.append((label, f"not measured: {page.get('note', '?')}", False))
+        else:
+            drawn = page["drawn"] and page["analytics_calls_in_reruns"] == 0
+            measured = f"{page['seconds'] * 1000:.0f} ms; " + (
+                "no exception, decision line and sequential chart drawn, no analytics call in the reruns"
+                if drawn
+                else f"NOT as expected: drawn {page['drawn']}, {page['analytics_calls_in_reruns']} "
+                "analytics calls in the reruns"
+            )
+            rows.append((label, measured, page["seconds"] < TARGET_ABTEST_CACHED_SECONDS and drawn))
+    return rows
+
+
+def render_abtest_only(abtest: dict, *, elapsed: float) -> str:
+    """The report of a partial run measuring the A/B tests page only (never BENCHMARKS.md)."""
+    verdicts: list[bool] = []
+    lines = [
+        "# Benchmarks, partial run: the A/B tests page only",
+        "",
+        "Written by `python -m bench.run --only abtest` (bench/run.py). A partial run for development: "
+        "`make bench` writes the complete BENCHMARKS.md.",
+        "",
+        "## Machine",
+        "",
+        *_machine_lines(machine()),
+        "## Method",
+        "",
+        _abtest_method(),
+        _SHARED_MACHINE_NOTE,
+        "",
+        *_abtest_table_lines(abtest),
+        "",
+        "## Targets",
+        "",
+        "| target | measured | result |",
+        "|---|---|---|",
+        *_target_lines(_abtest_target_rows(abtest), verdicts),
+        "",
+        f"Whole run: {elapsed / 60:.1f} min. Overall: {_verdict(all(verdicts))}.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
 def _cohort_floor_sql() -> str:
     from bench.tasks import COHORT_FLOOR_SQL
 
@@ -972,18 +1276,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-page", action="store_true", help="skip the AppTest page measurement")
     parser.add_argument(
         "--only",
-        choices=["models"],
-        help="measure only the Models page's targets (on tier " + ", ".join(MODEL_TIERS) + "): a partial run",
+        choices=["models", "abtest"],
+        help="measure only the Models page's targets (on tier "
+        + ", ".join(MODEL_TIERS)
+        + ") or the A/B tests page's (on its own bank): a partial run",
     )
     parser.add_argument("--json", help="also write the raw measurements to this JSON file")
     args = parser.parse_args(argv)
-    default_tiers = MODEL_TIERS if args.only == "models" else tuple(TIERS)
+    default_tiers = {"models": MODEL_TIERS, "abtest": ()}.get(args.only, tuple(TIERS))
     tiers = [t.strip().upper() for t in (args.tiers or ",".join(default_tiers)).split(",") if t.strip()]
     unknown = [t for t in tiers if t not in TIERS]
     if unknown:
         parser.error(f"unknown tier(s) {', '.join(unknown)}; choose among {', '.join(TIERS)}")
     if args.only == "models" and not set(tiers) <= set(MODEL_TIERS):
         parser.error(f"the Models page is measured on tier {', '.join(MODEL_TIERS)} only")
+    if args.only == "abtest" and tiers:
+        parser.error("the A/B tests page is measured on its own bank: --only abtest takes no --tiers")
     complete = set(tiers) == set(TIERS) and not args.only and not args.no_page
     official = (REPO_ROOT / "BENCHMARKS.md").resolve()
     out = Path(args.out) if args.out else official
@@ -995,6 +1303,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["OMP_NUM_THREADS"] = str(OMP_THREADS)
     os.environ["TAILOR_DUCKDB_THREADS"] = str(DUCKDB_THREADS)
     started = time.perf_counter()
+    abtest = None
     if args.only == "models":
         results = [measure_models_only(t, TIERS[t], with_page=not args.no_page) for t in tiers]
     else:
@@ -1002,20 +1311,21 @@ def main(argv: list[str] | None = None) -> int:
             measure_tier(t, TIERS[t], repeats=max(1, args.repeats), with_page=not args.no_page)
             for t in tiers
         ]
+        # The A/B tests page's bank is not a tier: measured in a complete run and with --only abtest.
+        if complete or args.only == "abtest":
+            abtest = measure_abtest(with_page=not args.no_page)
     elapsed = time.perf_counter() - started
     # The raw measurements first, so that they survive a report that fails to render.
     if args.json:
-        Path(args.json).write_text(
-            json.dumps(
-                [{k: str(v) if isinstance(v, Path) else v for k, v in vars(r).items()} for r in results],
-                indent=2,
-                default=str,
-            )
-        )
+        tier_dicts = [{k: str(v) if isinstance(v, Path) else v for k, v in vars(r).items()} for r in results]
+        raw = tier_dicts if abtest is None else {"tiers": tier_dicts, "abtest": abtest}
+        Path(args.json).write_text(json.dumps(raw, indent=2, default=str))
     if args.only == "models":
         report = render_models_only(results, elapsed=elapsed)
+    elif args.only == "abtest":
+        report = render_abtest_only(abtest, elapsed=elapsed)
     else:
-        report = render(results, repeats=max(1, args.repeats), elapsed=elapsed)
+        report = render(results, repeats=max(1, args.repeats), elapsed=elapsed, abtest=abtest)
     out.write_text(report)
     print(report)
     return 0

@@ -15,7 +15,7 @@ import resource
 import statistics
 import sys
 import time
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 FLOOR_SQL = (
@@ -182,6 +182,7 @@ def task_sizes(args: argparse.Namespace) -> dict:
         "transactions",
         "digital_events",
         "offers",
+        "assignments",
         "surveys",
         "customer_month",
         "kpi_cube",
@@ -949,6 +950,529 @@ def task_models_page(args: argparse.Namespace) -> dict:
         }
     return {"sections": sections, "reruns": PAGE_RERUNS, "peak_rss_mb": _peak_rss_mb()}
 
+
+# -- A/B tests page (issue 6) ---------------------------------------------------------------
+ABTEST_CUSTOMERS = 1_000_000
+"""Customers of the A/B test bank, every one assigned to its experiment."""
+
+ABTEST_TRANSACTIONS = 8_000_000
+ABTEST_SESSIONS = 1_000_000
+"""Debit transactions and digital sessions, spread over the pre-period and the window."""
+
+ABTEST_EXPERIMENT = "bench_ab_1m"
+ABTEST_START = date(2026, 10, 1)
+ABTEST_DAYS = 28
+ABTEST_AS_OF = date(2026, 10, 31)
+"""The experiment's window (28 days from the start, completed before the snapshot)."""
+
+ABTEST_ENROLMENT_DAYS = 7
+"""Customers are assigned (and sent the campaign's offer) over the window's first week."""
+
+ABTEST_CONVERSION = {"control": 0.098, "treatment": 0.102}
+ABTEST_REVENUE_LIFT = 0.02
+"""Planted truths: conversion rate per arm (about 10%, +0.4 pp in treatment) and the relative lift
+of treatment customers' debit amounts inside the window (none on sessions)."""
+
+ABTEST_COLD_REPEATS = 3
+ABTEST_FLOOR_SQL = "select count(*) as n, sum(amount) as amount from transactions"
+"""The A/B read-out's floor: one DuckDB pass over every transaction, count and sum of amount."""
+
+
+def _abtest_tables(seed: int) -> tuple[dict, dict, dict]:
+    """The A/B test bank's canonical tables, ``dataset_meta`` facts and planted truths (numpy, seeded).
+
+    Every customer holds a spending and a session rate (Gamma, so a few customers do most of
+    it) kept across the pre-period and the window, which is what CUPED exploits; transactions
+    and sessions are split over the customers by a multinomial draw (exact totals) and placed
+    uniformly in time. Amounts are log-normal per transaction times a log-normal customer scale
+    (heavy-tailed). Every customer is assigned (Bernoulli 1/2) during the first week and sent
+    one offer of the experiment's campaign at once; conversions follow the planted rates.
+    """
+    import numpy as np
+    import polars as pl
+
+    from analytics.schemas import CANONICAL_TABLES, REGIONS
+    from sample_data.core import DAY_US, MINUTE_US, SECOND_US, str_series, to_day, ts_series
+    from sample_data.marketing import products_frame
+
+    rng = np.random.default_rng(seed)
+    n = ABTEST_CUSTOMERS
+    ids = np.arange(1, n + 1, dtype=np.int64)
+    start_us = to_day(ABTEST_START) * DAY_US
+    end_us = start_us + ABTEST_DAYS * DAY_US  # exclusive: the day after the window's last
+    pre_us = start_us - ABTEST_DAYS * DAY_US
+
+    def days(low: date, high: date, size: int) -> pl.Series:
+        return pl.Series(rng.integers(to_day(low), to_day(high), size).astype(np.int32)).cast(pl.Date)
+
+    joined = days(date(2010, 1, 1), date(2026, 8, 1), n)
+    customers = pl.DataFrame(
+        {
+            "customer_id": ids,
+            "first_name": pl.Series([None] * n, dtype=pl.String),
+            "last_name": pl.Series([None] * n, dtype=pl.String),
+            "email": pl.Series([None] * n, dtype=pl.String),
+            "phone": pl.Series([None] * n, dtype=pl.String),
+            "birth_date": days(date(1941, 1, 1), date(2007, 1, 1), n),
+            "gender": str_series(
+                "gender", ("female", "male", "other"), rng.choice(3, n, p=[0.49, 0.49, 0.02])
+            ),
+            "region": str_series(
+                "region", REGIONS, rng.choice(len(REGIONS), n, p=[0.25, 0.15, 0.15, 0.15, 0.15, 0.15])
+            ),
+            "city": pl.Series([None] * n, dtype=pl.String),
+            "occupation": pl.Series([None] * n, dtype=pl.String),
+            "annual_income": np.round(rng.lognormal(np.log(38_000), 0.55, n), 2),
+            "credit_score": np.clip(rng.normal(680, 70, n), 300, 850).astype(np.int32),
+            "preferred_channel": str_series(
+                "preferred_channel",
+                ("mobile_app", "web", "branch", "phone"),
+                rng.choice(4, n, p=[0.55, 0.25, 0.12, 0.08]),
+            ),
+            "joined_at": joined,
+            "closed_at": pl.Series([None] * n, dtype=pl.Date),
+            "closure_reason": pl.Series([None] * n, dtype=pl.String),
+            "consent_marketing": np.ones(n, dtype=bool),
+            "consent_profiling": rng.random(n) < 0.85,
+            "consent_updated_at": joined,
+        }
+    )
+
+    treated = rng.random(n) < 0.5
+    assigned_us = start_us + (rng.random(n) * ABTEST_ENROLMENT_DAYS * DAY_US).astype(np.int64)
+    assignments = pl.DataFrame(
+        [
+            pl.Series("experiment_id", [ABTEST_EXPERIMENT] * n, dtype=pl.String),
+            pl.Series("customer_id", ids),
+            str_series("variant", ("control", "treatment"), treated.astype(np.int8)),
+            ts_series("assigned_at", assigned_us),
+        ]
+    )
+
+    # Transactions: a Gamma spending rate per customer, the same before and during the window.
+    spend_rate = rng.gamma(0.7, 1.0, n)
+    per_customer = rng.multinomial(ABTEST_TRANSACTIONS, spend_rate / spend_rate.sum())
+    owner = np.repeat(np.arange(n), per_customer)
+    m = owner.size
+    tx_us = pre_us + (rng.random(m) * (end_us - pre_us)).astype(np.int64)
+    amount = rng.lognormal(np.log(25.0), 1.1, m) * rng.lognormal(0.0, 0.5, n)[owner]
+    lifted = treated[owner] & (tx_us >= start_us)
+    amount = np.maximum(np.round(np.where(lifted, amount * (1 + ABTEST_REVENUE_LIFT), amount), 2), 0.01)
+    order = np.argsort(tx_us, kind="stable")
+    owner, tx_us, amount = owner[order], tx_us[order], amount[order]
+    categories = ("groceries", "restaurants", "travel", "shopping", "utilities", "transport")
+    channels = ("card_present", "card_online", "atm", "transfer", "direct_debit")
+    transactions = pl.DataFrame(
+        [
+            pl.Series("transaction_id", np.arange(1, m + 1, dtype=np.int64)),
+            pl.Series("customer_id", ids[owner]),
+            ts_series("ts", tx_us),
+            pl.Series("amount", amount),
+            pl.Series("direction", ["debit"], dtype=pl.String).gather(np.zeros(m, np.uint32)),
+            str_series("merchant_category", categories, rng.integers(0, len(categories), m)),
+            str_series("channel", channels, rng.choice(len(channels), m, p=[0.45, 0.3, 0.1, 0.1, 0.05])),
+            pl.Series("country", ["NL"], dtype=pl.String).gather(np.zeros(m, np.uint32)),
+            pl.Series("fee", np.round(amount * 0.002, 2)),
+        ]
+    )
+
+    session_rate = rng.gamma(0.5, 1.0, n)
+    per_customer_s = rng.multinomial(ABTEST_SESSIONS, session_rate / session_rate.sum())
+    s_owner = np.repeat(np.arange(n), per_customer_s)
+    k = s_owner.size
+    s_us = pre_us + (rng.random(k) * (end_us - pre_us)).astype(np.int64)
+    s_order = np.argsort(s_us, kind="stable")
+    s_owner, s_us = s_owner[s_order], s_us[s_order]
+    digital_events = pl.DataFrame(
+        [
+            pl.Series("event_id", np.arange(1, k + 1, dtype=np.int64)),
+            pl.Series("customer_id", ids[s_owner]),
+            ts_series("ts", s_us),
+            str_series("channel", ("mobile_app", "web"), (rng.random(k) < 0.3).astype(np.int8)),
+            pl.Series("event_type", ["session"], dtype=pl.String).gather(np.zeros(k, np.uint32)),
+            pl.Series("duration_seconds", rng.gamma(2.0, 120.0, k).astype(np.int32)),
+            pl.Series("page_views", (1 + rng.poisson(4.0, k)).astype(np.int32)),
+        ]
+    )
+
+    # One offer per assigned customer, sent a minute after assignment; funnel steps in order.
+    sent = assigned_us + MINUTE_US
+    rate = np.where(treated, ABTEST_CONVERSION["treatment"], ABTEST_CONVERSION["control"])
+    converted = rng.random(n) < rate
+    opened = converted | (rng.random(n) < 0.40)
+    clicked = converted | (opened & (rng.random(n) < 0.30))
+    opened_us = sent + (rng.exponential(2.0, n) * 3600 * SECOND_US).astype(np.int64)
+    clicked_us = opened_us + (rng.exponential(10.0, n) * MINUTE_US).astype(np.int64)
+    converted_us = clicked_us + (rng.exponential(3.0, n) * DAY_US).astype(np.int64)
+    # A conversion after the window is not one: it is moved to the window's last hour, kept in order.
+    converted_us = np.maximum(np.minimum(converted_us, end_us - 3600 * SECOND_US), clicked_us)
+    offers = pl.DataFrame(
+        [
+            pl.Series("offer_id", ids),
+            pl.Series("campaign_id", np.ones(n, dtype=np.int64)),
+            pl.Series("customer_id", ids),
+            pl.Series("product_id", ["savings"], dtype=pl.String).gather(np.zeros(n, np.uint32)),
+            ts_series("sent_at", sent),
+            ts_series("opened_at", opened_us, null=~opened),
+            ts_series("clicked_at", clicked_us, null=~clicked),
+            ts_series("converted_at", converted_us, null=~converted),
+        ]
+    )
+    end_date = ABTEST_START + timedelta(days=ABTEST_DAYS - 1)
+    campaigns = pl.DataFrame(
+        {
+            "campaign_id": [1],
+            "name": ["Savings goals nudge (bench)"],
+            "product_id": ["savings"],
+            "channel": ["app_push"],
+            "start_date": [ABTEST_START],
+            "end_date": [end_date],
+            "objective": ["cross_sell"],
+        }
+    )
+    experiments = pl.DataFrame(
+        {
+            "experiment_id": [ABTEST_EXPERIMENT],
+            "name": ["Savings nudge, a million customers (bench)"],
+            "hypothesis": ["A personalised savings-goal nudge raises savings take-up."],
+            "start_date": [ABTEST_START],
+            "end_date": [end_date],
+            "variants": ["control,treatment"],
+            "design_split": ["50,50"],
+            "primary_metric": ["conversion"],
+            "campaign_id": [1],
+            "status": ["completed"],
+        }
+    )
+    tables = {spec.name: pl.DataFrame(schema=spec.schema) for spec in CANONICAL_TABLES}
+    tables |= {
+        "customers": customers,
+        "products": products_frame(),
+        "transactions": transactions,
+        "digital_events": digital_events,
+        "campaigns": campaigns,
+        "offers": offers,
+        "experiments": experiments,
+        "assignments": assignments,
+    }
+    # Realized per-arm figures, from the arrays (an independent check of the database's sums).
+    inside = tx_us >= start_us
+    window_spend = np.bincount(owner[inside], weights=amount[inside], minlength=n)
+    in_window_s = s_us >= start_us
+    window_sessions = np.bincount(s_owner[in_window_s], minlength=n)
+    truth = {
+        "experiment_id": ABTEST_EXPERIMENT,
+        "planted_conversion": ABTEST_CONVERSION,
+        "planted_revenue_lift": ABTEST_REVENUE_LIFT,
+        "arms": {
+            arm: {
+                "n": int(mask.sum()),
+                "conversions": int(converted[mask].sum()),
+                "revenue_sum": float(window_spend[mask].sum()),
+                "sessions_sum": int(window_sessions[mask].sum()),
+            }
+            for arm, mask in (("control", ~treated), ("treatment", treated))
+        },
+        "rows": {name: frame.height for name, frame in tables.items() if frame.height},
+    }
+    meta = {
+        "source": "bench A/B test bank",
+        "seed": str(seed),
+        "customers": str(n),
+        "as_of": ABTEST_AS_OF.isoformat(),
+        # History from the first month of the pre-period (the rollups start there).
+        "history_start": (ABTEST_START - timedelta(days=ABTEST_DAYS)).replace(day=1).isoformat(),
+    }
+    return tables, meta, truth
+
+
+
+def abtest_fingerprint() -> str:
+    """Hash of the code that decides the A/B test bank: the sample bank's fingerprint and this generator."""
+    import hashlib
+    import inspect
+
+    from sample_data import code_fingerprint
+
+    digest = hashlib.sha256(code_fingerprint().encode())
+    digest.update(inspect.getsource(_abtest_tables).encode())
+    constants = (
+        ABTEST_CUSTOMERS,
+        ABTEST_TRANSACTIONS,
+        ABTEST_SESSIONS,
+        ABTEST_EXPERIMENT,
+        ABTEST_START,
+        ABTEST_DAYS,
+        ABTEST_AS_OF,
+        ABTEST_ENROLMENT_DAYS,
+        ABTEST_CONVERSION,
+        ABTEST_REVENUE_LIFT,
+    )
+    digest.update(repr(constants).encode())
+    return digest.hexdigest()[:16]
+
+
+def task_abtest_generate(args: argparse.Namespace) -> dict:
+    """Build the A/B test bank: the tables in numpy and polars, then ``Database.load_dataset``.
+
+    Loaded into a temporary file beside the target and moved onto it only once the load (and the
+    rollups it rebuilds) succeeded, as ``build_sample_database`` does; the planted truths and the
+    realized per-arm figures go to ``--truth``.
+    """
+    import os
+
+    from analytics.db import Database
+
+    target = Path(args.db)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    s = time.perf_counter()
+    tables, meta, truth = _abtest_tables(args.seed)
+    generated = time.perf_counter() - s
+    rss_generated = _peak_rss_mb()
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    s = time.perf_counter()
+    try:
+        db = Database(tmp, threads=args.threads)
+        try:
+            # The frames stay in memory during the load: DuckDB spills beyond a quarter of the RAM.
+            total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+            db.execute(f"SET memory_limit = '{max(1024, total // 4 // 2**20)}MB'")
+            db.load_dataset(tables, meta=meta)
+        finally:
+            db.close()
+        os.replace(tmp, target)
+    except BaseException:
+        for leftover in (tmp, Path(f"{tmp}.wal")):
+            leftover.unlink(missing_ok=True)
+        raise
+    loaded = time.perf_counter() - s
+    Path(args.truth).write_text(json.dumps(truth, indent=2))
+    return {
+        "seconds": generated + loaded,
+        "generate_seconds": generated,
+        "load_seconds": loaded,
+        "rows": truth["rows"],
+        "file_mb": target.stat().st_size / 2**20,
+        "rss_after_generation_mb": rss_generated,
+        "peak_rss_mb": _peak_rss_mb(),
+    }
+
+
+def _abtest_readout(db, experiment_id: str, marks: dict[str, float]):
+    """``app.resources``' read-out work, call for call, each step's seconds added to ``marks``.
+
+    The read-out (``experiment_aggregates`` + ``experiment_readout``: the sums without looks, then
+    the statistics) is the target; the sequential chart's looks of the primary metric
+    (``experiment_sequence``, aggregated when the chart asks for it) are timed apart.
+    """
+    from analytics import experiments
+
+    def step(label: str, started: float) -> float:
+        now = time.perf_counter()
+        marks[label] = marks.get(label, 0.0) + now - started
+        return now
+
+    alpha, cuped = 0.05, True  # the page's defaults
+    s = time.perf_counter()
+    backend = db.backend()
+    experiment = experiments.load_experiment(backend, experiment_id, snapshot=db.snapshot_date())
+    s = step("load_experiment", s)
+    aggregates = experiments.aggregate_arms(backend, experiment)
+    s = step("aggregate_arms", s)
+    result = experiments.read_out(
+        backend, experiment_id, snapshot=db.snapshot_date(), alpha=alpha, cuped=cuped, aggregates=aggregates
+    )
+    s = step("read_out", s)
+    looks = experiments.look_days(experiment)
+    metric = result.primary.metric
+    look_sums = experiments.aggregate_arms(backend, experiment, looks=looks, look_metrics=(metric,))
+    series = {metric: experiments.sequential_series(look_sums, experiment, metric, looks, alpha=alpha)}
+    step("sequence_of_the_primary_metric", s)
+    return result, series, aggregates, looks
+
+
+def task_abtest_cold(args: argparse.Namespace) -> dict:
+    """The A/B read-out of the million-customer experiment, cold, as the page's cached calls make it.
+
+    New interpreter, new read-only connection, nothing cached: ``load_experiment``,
+    ``aggregate_arms`` (one DuckDB aggregation of every metric) and ``read_out`` on those sums:
+    the figure. The sequential chart's looks of the primary metric are timed apart
+    (``sequence_seconds``). Then, for information, the same once more warm.
+    The arms' counts and sums are checked against the generator's realized figures (``--truth``).
+    """
+    t0 = time.perf_counter()
+    import ibis.backends.duckdb  # noqa: F401 - Ibis's lazy imports count as imports (see task_summary)
+    import ibis.backends.duckdb.converter  # noqa: F401
+
+    from analytics import experiments
+    from analytics.db import Database
+
+    imported = time.perf_counter()
+    rss_imports = _peak_rss_mb()
+    marks: dict[str, float] = {}
+    start = time.perf_counter()
+    db = Database(args.db, read_only=True, threads=args.threads)
+    marks["open"] = time.perf_counter() - start
+    result, series, aggregates, looks = _abtest_readout(db, ABTEST_EXPERIMENT, marks)
+    cold = time.perf_counter() - start - marks["sequence_of_the_primary_metric"]
+    peak = _peak_rss_mb()
+    # One warm repeat: the read-out takes seconds, and the figure is for information only.
+    again: dict[str, float] = {}
+    s = time.perf_counter()
+    _abtest_readout(db, ABTEST_EXPERIMENT, again)
+    warm = time.perf_counter() - s - again["sequence_of_the_primary_metric"]
+    experiment = experiments.load_experiment(db.backend(), ABTEST_EXPERIMENT, snapshot=db.snapshot_date())
+    s = time.perf_counter()
+    experiments.aggregate_arms(db.backend(), experiment)
+    no_looks = time.perf_counter() - s
+    db.close()
+    truth = json.loads(Path(args.truth).read_text())
+    rows = {row["variant"]: row for row in aggregates.iter_rows(named=True)}
+    problems = []
+    for arm, expected in truth["arms"].items():
+        got = rows.get(arm, {})
+        pairs = (
+            ("n", got.get("n"), expected["n"]),
+            ("conversions", got.get("conversion__sum"), expected["conversions"]),
+            ("revenue", got.get("revenue__sum"), expected["revenue_sum"]),
+            ("sessions", got.get("sessions__sum"), expected["sessions_sum"]),
+        )
+        for label, value, want in pairs:
+            if value is None or abs(value - want) > 1e-6 * max(1.0, abs(want)):
+                problems.append(f"{arm} {label}: {value} vs {want}")
+    primary = result.primary
+    control, treatment = primary.arms[0], primary.arms[1]
+    return {
+        "import_seconds": imported - t0,
+        "seconds": cold,
+        "steps": {label: round(v, 4) for label, v in marks.items()},
+        "aggregation_seconds": marks["aggregate_arms"],
+        "warm_seconds": warm,
+        "warm_aggregation_seconds": again["aggregate_arms"],
+        "aggregation_no_looks_seconds": no_looks,
+        "sequence_seconds": marks["sequence_of_the_primary_metric"],
+        "looks": len(looks),
+        "aggregate_columns": aggregates.width,
+        "series_rows": sum(frame.height for frame in series.values()),
+        "counts": result.counts,
+        "conversion": {"control": control.mean, "treatment": treatment.mean},
+        "decision": result.decision,
+        "srm_p": result.srm.p_value,
+        "mismatches": problems,
+        "rss_after_imports_mb": rss_imports,
+        "peak_rss_mb": peak,
+    }
+
+
+def task_abtest_floor(args: argparse.Namespace) -> dict:
+    """The floor of the A/B read-out: one DuckDB pass over the transactions (count, sum), cold then warm."""
+    t0 = time.perf_counter()
+    import ibis.backends.duckdb  # noqa: F401 - Database.query runs on the Ibis backend's cursor
+    import ibis.backends.duckdb.converter  # noqa: F401
+
+    from analytics.db import Database
+
+    imported = time.perf_counter()
+    start = time.perf_counter()
+    db = Database(args.db, read_only=True, threads=args.threads)
+    row = db.query(ABTEST_FLOOR_SQL).row(0, named=True)
+    cold = time.perf_counter() - start
+    warm = []
+    for _ in range(WARM_REPEATS):
+        s = time.perf_counter()
+        db.query(ABTEST_FLOOR_SQL)
+        warm.append(time.perf_counter() - s)
+    db.close()
+    return {
+        "import_seconds": imported - t0,
+        "seconds": cold,
+        "warm_seconds": statistics.median(warm),
+        "transactions": int(row["n"]),
+        "peak_rss_mb": _peak_rss_mb(),
+    }
+
+
+ABTEST_PAGE_RERUNS = 3
+"""Reruns of the A/B tests page timed after its first run (which fills the caches)."""
+
+
+def task_abtest_page(args: argparse.Namespace) -> dict:
+    """The A/B tests page (AppTest) on the million-customer experiment: first run, then cached reruns.
+
+    On a copy of the bank (the app opens its database for writing; the copy is not timed), as a
+    marketing analyst with the experiment selected. The first run fills the caches (the
+    experiment list, ``experiment_readout`` and ``experiment_segments`` for the default
+    dimension); the analytics calls inside it are timed by :class:`_Stopwatch`. The figure is
+    the median of ``ABTEST_PAGE_RERUNS`` reruns. The run checks that the page raised nothing and
+    drew the decision line and the sequential chart.
+    """
+    import os
+    import shutil
+    import tempfile
+
+    from streamlit.testing.v1 import AppTest
+
+    from analytics import experiments
+    from analytics.schemas import User
+
+    watch = _Stopwatch()
+    for name in (
+        "list_experiments",
+        "load_experiment",
+        "aggregate_arms",
+        "read_out",
+        "sequential_series",
+        "segment_breakdown",
+    ):
+        watch.wrap(experiments, name, name)
+    page = Path(__file__).resolve().parent.parent / "pages" / "ab_tests.py"
+    with tempfile.TemporaryDirectory(prefix="tailor-bench-abtest-") as tmp:
+        copy = Path(tmp) / "bank.duckdb"
+        s = time.perf_counter()
+        shutil.copyfile(args.db, copy)
+        copied = time.perf_counter() - s
+        os.environ["TAILOR_DB"] = str(copy)
+        at = AppTest.from_file(str(page), default_timeout=600)
+        at.session_state["user"] = User("bench", "marketing_analyst")
+        at.session_state["ab_experiment"] = ABTEST_EXPERIMENT
+        s = time.perf_counter()
+        at.run()
+        first = time.perf_counter() - s
+        first_steps = {label: round(v, 4) for label, v in watch.seconds.items()}
+        if at.exception:
+            return {"seconds": None, "note": f"page raised: {at.exception[0].message}"}
+        calls_after_first = sum(watch.calls.values())
+        reruns = []
+        for _ in range(ABTEST_PAGE_RERUNS):
+            s = time.perf_counter()
+            at.run()
+            reruns.append(time.perf_counter() - s)
+            if at.exception:
+                return {"seconds": None, "note": f"page raised: {at.exception[0].message}"}
+        titles = [
+            json.loads(chart.proto.spec).get("layout", {}).get("title", {}).get("text", "")
+            for chart in at.get("plotly_chart")
+        ]
+        decision = at.info[0].value if len(at.info) else ""
+        sequential = any(t.startswith("Sequential monitoring") for t in titles)
+    drawn = bool(decision) and "conversion" in decision and sequential
+    return {
+        "seconds": statistics.median(reruns),
+        "min_seconds": min(reruns),
+        "max_seconds": max(reruns),
+        "first_run_seconds": first,
+        "first_run_steps": first_steps,
+        "first_run_other_seconds": first - sum(first_steps.values()),
+        "reruns": ABTEST_PAGE_RERUNS,
+        "analytics_calls_in_reruns": sum(watch.calls.values()) - calls_after_first,
+        "copy_seconds": copied,
+        "drawn": drawn,
+        "decision": decision,
+        "charts": len(titles),
+        "peak_rss_mb": _peak_rss_mb(),
+    }
+
+
 TASKS = {
     "generate": task_generate,
     "summary": task_summary,
@@ -968,6 +1492,10 @@ TASKS = {
     "model_shap": task_model_shap,
     "model_customer": task_model_customer,
     "models_page": task_models_page,
+    "abtest_generate": task_abtest_generate,
+    "abtest_cold": task_abtest_cold,
+    "abtest_floor": task_abtest_floor,
+    "abtest_page": task_abtest_page,
 }
 
 

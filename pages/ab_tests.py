@@ -84,7 +84,7 @@ def metrics_table(result: experiments.ExperimentResult) -> pl.DataFrame:
                     "Lift [95% CI]": _lift(readout.metric, test.absolute_lift, *test.absolute_ci),
                     "Relative [95% CI]": _relative(test.relative_lift, test.relative_ci),
                     "p": f"{test.p_value:.3g}",
-                    "p (Holm)": f"{readout.adjusted_p[name]:.3g}",
+                    "p (adjusted)": f"{readout.adjusted_p[name]:.3g}",
                     "Chance to beat control": f"{bayes.chance_to_beat_control:.1%}",
                     "Expected loss": _value(readout.metric, bayes.expected_loss),
                     "CUPED variance cut": (
@@ -207,7 +207,7 @@ def readout_section(path: str) -> None:
         "CUPED", value=True, key="ab_cuped", help="Adjust for each customer's pre-period value."
     )
     try:
-        result, series = resources.experiment_readout(path, experiment_id, alpha, cuped)
+        result = resources.experiment_readout(path, experiment_id, alpha, cuped)
     except ValueError as exc:
         st.error(str(exc))
         return
@@ -232,6 +232,10 @@ def readout_section(path: str) -> None:
     st.info(result.decision)
     table = metrics_table(result)
     st.dataframe(table, hide_index=True)
+    st.caption(
+        "p (adjusted): the primary metric and the guardrails keep their own p-value; the secondary"
+        " metrics are Holm-adjusted among themselves. A guardrail is flagged when significantly worse."
+    )
     breached = [m.metric for m in result.metrics if any(m.guardrail_breached.values())]
     if breached:
         st.warning(
@@ -267,7 +271,7 @@ def readout_section(path: str) -> None:
         "Metric", metric_options, format_func=experiments.METRIC_LABELS.get, key="ab_sequential_metric"
     )
     treatments = [v for v in exp.variants[1:] if v in result.counts]
-    part = series.get(metric, pl.DataFrame())
+    part = resources.experiment_sequence(path, experiment_id, metric, alpha) if metric else pl.DataFrame()
     if part.height == 0 or not treatments:
         st.info("Too few customers in the early days to draw the sequence.")
     else:
@@ -399,9 +403,15 @@ def upload_section() -> None:
     columns = frame.columns
     left, right = st.columns(2)
     variant_col = left.selectbox("Variant column", columns, key="ab_upload_variant")
-    arms = [str(v) for v in frame.get_column(variant_col).drop_nulls().unique(maintain_order=True).to_list()][
-        :50
-    ]
+    # As text, the way the analytics reads the column (a boolean arm reads "true", not "True").
+    arms = (
+        frame.get_column(variant_col)
+        .cast(pl.String)
+        .drop_nulls()
+        .unique(maintain_order=True)
+        .head(50)
+        .to_list()
+    )
     control = right.selectbox("Control arm", arms, key="ab_upload_control")
     if summary:
         metric = left.text_input("Metric name", value="metric", key="ab_upload_metric_name")
@@ -444,7 +454,8 @@ def upload_section() -> None:
     st.info(result.decision)
     rows = []
     for arm in result.arms:
-        rows.append({"Arm": arm.name, "n": arm.n, "Mean": arm.mean, "Variance": arm.variance})
+        variance = arm.variance if arm.n > 1 else None
+        rows.append({"Arm": arm.name, "n": arm.n, "Mean": arm.mean, "Variance": variance})
     st.dataframe(pl.DataFrame(rows), hide_index=True)
     rows = []
     for name, comparison in result.comparisons.items():

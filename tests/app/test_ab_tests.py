@@ -27,7 +27,7 @@ def test_conversion_experiment_reads_out_with_decision_forest_and_sequence(bank)
     at = page(ab_experiment="exp01_savings_nudge").run()
     assert not at.exception
     assert at.title[0].value == "A/B tests"
-    assert at.info[0].value.startswith("Treatment raised conversion by +1.5")
+    assert at.info[0].value.startswith("Treatment raised conversion by 1.51 pp")
     assert not at.error
     table = at.dataframe[1].value
     assert table["Metric"].iloc[0] == "Conversion" and table["Role"].iloc[0] == "primary"
@@ -81,7 +81,7 @@ def test_uploaded_per_arm_summary_is_read_out(bank):
     at.selectbox(key="ab_upload_variant").set_value("arm").run()
     at.button(key="ab_upload_go").click().run()
     assert not at.exception
-    assert at.info[0].value.startswith("promo raised")
+    assert at.info[0].value.startswith("Promo raised metric by 2.00 pp")
     assert at.dataframe[0].value["n"].tolist() == [5000, 5000]
 
 

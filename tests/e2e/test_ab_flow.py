@@ -18,7 +18,7 @@ def test_analyst_reads_out_an_experiment_and_sees_the_srm_banner_on_another(page
     expect(page.get_by_role("heading", name="A/B tests", exact=True)).to_be_visible()
     page.get_by_label("Read out").click()
     page.get_by_role("option", name="Savings goals nudge").click()
-    decision = page.get_by_text("Treatment raised conversion by +1.5")
+    decision = page.get_by_text("Treatment raised conversion by 1.51 pp")
     expect(decision).to_be_visible()
     expect(decision).to_contain_text("chance to beat control")
     # The sequential chart is drawn in the browser: a band and the lift over the window's days.

@@ -382,14 +382,27 @@ def test_cuped_on_the_sample_banks_revenue_experiment(sample_db, sample_truth):
     assert result.frequentist.p_value > 0.05 > result.cuped.frequentist.p_value  # CUPED finds it
 
 
-def test_cuped_with_a_constant_covariate_changes_nothing():
+def test_cuped_with_a_constant_covariate_falls_back_to_the_raw_read_out():
+    # A covariate that explains nothing (the bank's conversion experiments have no pre-period
+    # conversions of their campaign) must not swap the exact test for a Welch approximation.
     rng = np.random.default_rng(4)
     y_c, y_t = rng.normal(5, 1, 200), rng.normal(5.2, 1, 200)
     zeros = np.zeros(200)
     result = compare(arm_stats("c", y_c, x=zeros), arm_stats("t", y_t, x=zeros), kind="mean", cuped=True)
-    assert result.cuped.theta == 0.0
-    assert result.cuped.variance_reduction == pytest.approx(0.0, abs=1e-12)
-    assert result.cuped.frequentist.p_value == pytest.approx(result.frequentist.p_value, rel=1e-12)
+    assert result.cuped is None
+    conversions = compare(
+        ArmStats("c", n=100, sum=0, sum_sq=0, x_sum=3, x_sum_sq=3, xy_sum=0),
+        ArmStats("t", n=100, sum=100, sum_sq=100, x_sum=5, x_sum_sq=5, xy_sum=5),
+        kind="proportion",
+        cuped=True,
+    )
+    assert conversions.cuped is None  # no variance within the arms: nothing to adjust, no crash
+    assert conversions.frequentist.test == "two-proportion z-test"
+
+
+def test_power_with_no_solution_is_a_message_not_nan():
+    with pytest.raises(ValueError, match="No sample size reaches that power"):
+        sample_size(baseline=100.0, mde=1e-12, kind="mean", sd=1e12, relative=False)
 
 
 def test_cuped_on_conversions_with_the_pre_period_conversion():
