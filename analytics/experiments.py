@@ -784,9 +784,9 @@ def read_out(
 def sequential_series(
     aggregates: pl.DataFrame,
     experiment: Experiment,
+    *,
     metric: str,
     looks: Sequence[date],
-    *,
     alpha: float = 0.05,
 ) -> pl.DataFrame:
     """The always-valid interval of each treatment's lift at every look, with the fixed-horizon one.
@@ -852,9 +852,9 @@ def sequential_series(
 def segment_breakdown(
     backend: ibis.BaseBackend,
     experiment: Experiment,
+    *,
     metric: str,
     dimension: SegmentDimension,
-    *,
     alpha: float = 0.05,
 ) -> pl.DataFrame:
     """Each treatment's lift within every group of a customer dimension, BH-adjusted across groups.

@@ -399,7 +399,7 @@ def experiment_sequence(path: str, experiment_id: str, metric: str, alpha: float
     experiment = experiments.load_experiment(db.backend(), experiment_id, snapshot=db.snapshot_date())
     looks = experiments.look_days(experiment)
     aggregates = experiments.aggregate_arms(db.backend(), experiment, looks=looks, look_metrics=(metric,))
-    return experiments.sequential_series(aggregates, experiment, metric, looks, alpha=alpha)
+    return experiments.sequential_series(aggregates, experiment, metric=metric, looks=looks, alpha=alpha)
 
 
 @st.cache_data(ttl=600, max_entries=32, show_spinner=False)
@@ -409,4 +409,6 @@ def experiment_segments(
     """The primary metric's lift by group of a customer dimension."""
     db = get_database(path)
     experiment = experiments.load_experiment(db.backend(), experiment_id, snapshot=db.snapshot_date())
-    return experiments.segment_breakdown(db.backend(), experiment, metric, dimension, alpha=alpha)
+    return experiments.segment_breakdown(
+        db.backend(), experiment, metric=metric, dimension=dimension, alpha=alpha
+    )

@@ -299,9 +299,7 @@ def ensure_abtest_bank() -> tuple[Path, Path, dict, bool]:
         file=sys.stderr,
         flush=True,
     )
-    stats = run_task(
-        "abtest_generate", "--db", str(db_path), "--truth", str(truth_path), "--seed", str(SEED)
-    )
+    stats = run_task("abtest_generate", "--db", str(db_path), "--truth", str(truth_path), "--seed", str(SEED))
     stats["built_at"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     stats_path.write_text(json.dumps(stats, indent=2))
     return db_path, truth_path, stats, False
@@ -816,7 +814,7 @@ def _models_method() -> str:
     return (
         f"- Models page, on tier {' and '.join(MODEL_TIERS)} only, on one copy of the bank per run (the "
         "registry writes tables and artifacts; the copy and its artifacts are removed afterwards). "
-        f"Training: `analytics.model_registry.train_and_register(target=\"{MODEL_TARGET}\")` end to end "
+        f'Training: `analytics.model_registry.train_and_register(target="{MODEL_TARGET}")` end to end '
         "in a fresh process, one run: point-in-time features at the four cut-offs (three to train, "
         "validation, test), labels, the hash of the training rows, the HistGradientBoosting pipeline and "
         "the logistic baseline, Platt calibration, the importance table (SHAP on 1,000 test rows), PSI "
@@ -1308,8 +1306,7 @@ def main(argv: list[str] | None = None) -> int:
         results = [measure_models_only(t, TIERS[t], with_page=not args.no_page) for t in tiers]
     else:
         results = [
-            measure_tier(t, TIERS[t], repeats=max(1, args.repeats), with_page=not args.no_page)
-            for t in tiers
+            measure_tier(t, TIERS[t], repeats=max(1, args.repeats), with_page=not args.no_page) for t in tiers
         ]
         # The A/B tests page's bank is not a tier: measured in a complete run and with --only abtest.
         if complete or args.only == "abtest":

@@ -570,7 +570,6 @@ def task_segments_page(args: argparse.Namespace) -> dict:
     }
 
 
-
 # -- Models page (issue 5) ----------------------------------------------------------------------
 MODEL_TARGET = "churn"
 """The target of the Models page's measurements (the page opens on it)."""
@@ -1186,7 +1185,6 @@ def _abtest_tables(seed: int) -> tuple[dict, dict, dict]:
     return tables, meta, truth
 
 
-
 def abtest_fingerprint() -> str:
     """Hash of the code that decides the A/B test bank: the sample bank's fingerprint and this generator."""
     import hashlib
@@ -1286,7 +1284,9 @@ def _abtest_readout(db, experiment_id: str, marks: dict[str, float]):
     looks = experiments.look_days(experiment)
     metric = result.primary.metric
     look_sums = experiments.aggregate_arms(backend, experiment, looks=looks, look_metrics=(metric,))
-    series = {metric: experiments.sequential_series(look_sums, experiment, metric, looks, alpha=alpha)}
+    series = {
+        metric: experiments.sequential_series(look_sums, experiment, metric=metric, looks=looks, alpha=alpha)
+    }
     step("sequence_of_the_primary_metric", s)
     return result, series, aggregates, looks
 

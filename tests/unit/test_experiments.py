@@ -158,7 +158,7 @@ def test_the_last_look_of_the_sequence_is_the_full_window_and_wider_than_the_fix
     assert looks[0] == experiment.start_date and looks[-1] == experiment.window_end
     assert len(looks) == min(experiment.days, experiments.MAX_LOOKS)
     aggregates = experiments.aggregate_arms(backend, experiment, looks=looks)
-    series = experiments.sequential_series(aggregates, experiment, "conversion", looks)
+    series = experiments.sequential_series(aggregates, experiment, metric="conversion", looks=looks)
     last = series.row(-1, named=True)
     final = (
         experiments.read_out(
@@ -178,12 +178,12 @@ def test_the_last_look_of_the_sequence_is_the_full_window_and_wider_than_the_fix
 
 def test_segment_breakdown_adds_up_and_uses_benjamini_hochberg(backend, snapshot):
     experiment = experiments.load_experiment(backend, "exp01_savings_nudge", snapshot=snapshot)
-    table = experiments.segment_breakdown(backend, experiment, "conversion", "region")
+    table = experiments.segment_breakdown(backend, experiment, metric="conversion", dimension="region")
     assert table["control_n"].sum() + table["treatment_n"].sum() == 7755 + 7756
     tested = table.filter(pl.col("p_value").is_not_null())
     expected = multipletests(tested["p_value"].to_numpy(), method="fdr_bh")[1]
     assert np.allclose(tested["p_adjusted"].to_numpy(), expected, atol=1e-12)
-    ages = experiments.segment_breakdown(backend, experiment, "conversion", "age_band")
+    ages = experiments.segment_breakdown(backend, experiment, metric="conversion", dimension="age_band")
     assert set(ages["group"].to_list()) <= {"18-24", "25-34", "35-44", "45-54", "55-64", "65+"}
 
 
@@ -192,7 +192,7 @@ def test_refusals_name_the_problem(backend, snapshot):
         experiments.load_experiment(backend, "nope", snapshot=snapshot)
     experiment = experiments.load_experiment(backend, "exp01_savings_nudge", snapshot=snapshot)
     with pytest.raises(ValueError, match="Unknown segment dimension 'gender'"):
-        experiments.segment_breakdown(backend, experiment, "conversion", "gender")  # type: ignore[arg-type]
+        experiments.segment_breakdown(backend, experiment, metric="conversion", dimension="gender")  # type: ignore[arg-type]
 
 
 def test_list_experiments_counts_every_assignment(backend):
