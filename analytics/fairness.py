@@ -1,0 +1,285 @@
+"""Fairness metrics by protected group, computed from per-group confusion counts (issue 7, part 1).
+
+An audit needs, per group, only four counts: true and false positives and negatives of the
+decision. They are a single GROUP BY (in DuckDB for the bank, in polars for an uploaded table:
+:func:`group_counts`), after which every metric and disparity is arithmetic on a few numbers
+(:func:`group_metrics`, :func:`disparities`), not a resampling of rows. fairlearn's
+``MetricFrame`` is the reference the tests compare with, to 1e-9.
+
+Intervals come from statsmodels: Wilson score intervals for each group's rates
+(``proportion_confint(method="wilson")``), Newcombe's hybrid score interval for a difference of
+two rates and the Katz log interval for a ratio (``confint_proportions_2indep``, methods
+"newcomb" and "log"). A disparity's interval is that of the pair of groups that defines it (the
+most and least favoured groups), which is the comparison the four-fifths rule reads.
+
+A group under :data:`MIN_GROUP_SIZE` customers is marked "too small" rather than passed or
+failed; a rate with nothing under it (no actual positives for the true positive rate) is None
+with the reason, never 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import polars as pl
+from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
+
+MIN_GROUP_SIZE = 30
+"""Groups with fewer customers are reported but neither passed nor failed."""
+
+FOUR_FIFTHS = (0.8, 1.25)
+"""The four-fifths rule: a selection-rate ratio to the most favoured group inside this band passes."""
+
+COUNT_COLUMNS = ("tp", "fp", "tn", "fn")
+
+MSG_MISSING_COLUMN = "Column {column!r} is not in the table. Its columns are: {columns}."
+MSG_SINGLE_GROUP = "Column {column!r} has a single group ({group}): there is nothing to compare."
+MSG_NOT_BINARY = "Column {column!r} must hold only 0 and 1 (or true/false); row {row} holds {value!r}."
+MSG_NO_GROUPS = "No group columns were given: name at least one protected attribute."
+
+
+@dataclass(frozen=True)
+class Disparity:
+    """One disparity between groups, with the pair that defines it.
+
+    Parameters
+    ----------
+    name : str
+        e.g. "demographic_parity_difference".
+    value : float or None
+        The disparity (None when a rate it needs is undefined in every group).
+    low, high : float or None
+        95% interval of the defining pair's difference or ratio (statsmodels), if computable.
+    groups : tuple of str
+        The (most favoured, least favoured) groups it compares.
+    passed : bool or None
+        For the four-fifths rule: inside :data:`FOUR_FIFTHS`; None when undecided (a small
+        group, or an interval that straddles a band's edge).
+    """
+
+    name: str
+    value: float | None
+    low: float | None
+    high: float | None
+    groups: tuple[str, ...]
+    passed: bool | None = None
+
+
+def _binary(frame: pl.DataFrame, column: str) -> pl.Series:
+    if column not in frame.columns:
+        raise ValueError(MSG_MISSING_COLUMN.format(column=column, columns=", ".join(frame.columns)))
+    series = frame.get_column(column)
+    if series.dtype == pl.Boolean:
+        series = series.cast(pl.Int64)
+    # Compared as floats, so that a score of 0.3 is refused rather than truncated to 0.
+    numbers = series.cast(pl.Float64, strict=False)
+    bad = numbers.is_null() | ~numbers.is_in([0.0, 1.0])
+    values = numbers.fill_null(0.0).cast(pl.Int64)
+    if bad.any():
+        row = int(bad.arg_max())
+        raise ValueError(MSG_NOT_BINARY.format(column=column, row=row + 1, value=series[row]))
+    return values
+
+
+def group_counts(frame: pl.DataFrame, *, y_true: str, y_pred: str, groups: Sequence[str]) -> pl.DataFrame:
+    """Confusion counts per group (and per intersection when several group columns are given).
+
+    Parameters
+    ----------
+    frame : polars.DataFrame
+        One row per customer.
+    y_true, y_pred : str
+        0/1 columns: the outcome and the decision.
+    groups : sequence of str
+        Protected attribute columns; the counts are per combination of their values.
+
+    Returns
+    -------
+    polars.DataFrame
+        ``group`` (the values joined by " · "), ``tp``, ``fp``, ``tn``, ``fn``, ``n``.
+
+    Raises
+    ------
+    ValueError
+        A missing column, labels outside {0, 1}, or no group column.
+    """
+    if not groups:
+        raise ValueError(MSG_NO_GROUPS)
+    for column in groups:
+        if column not in frame.columns:
+            raise ValueError(MSG_MISSING_COLUMN.format(column=column, columns=", ".join(frame.columns)))
+    y, p = _binary(frame, y_true), _binary(frame, y_pred)
+    data = frame.select(
+        pl.concat_str(
+            [pl.col(c).cast(pl.String).fill_null("(missing)") for c in groups], separator=" · "
+        ).alias("group")
+    ).with_columns(y=y, p=p)
+    return (
+        data.group_by("group")
+        .agg(
+            ((pl.col("y") == 1) & (pl.col("p") == 1)).sum().alias("tp"),
+            ((pl.col("y") == 0) & (pl.col("p") == 1)).sum().alias("fp"),
+            ((pl.col("y") == 0) & (pl.col("p") == 0)).sum().alias("tn"),
+            ((pl.col("y") == 1) & (pl.col("p") == 0)).sum().alias("fn"),
+            pl.len().alias("n"),
+        )
+        .with_columns(pl.col(*COUNT_COLUMNS, "n").cast(pl.Int64))
+        .sort("group")
+    )
+
+
+def _rate(numerator: int, denominator: int) -> float | None:
+    return numerator / denominator if denominator else None
+
+
+def _wilson(numerator: int, denominator: int) -> tuple[float | None, float | None]:
+    if not denominator:
+        return None, None
+    low, high = proportion_confint(numerator, denominator, alpha=0.05, method="wilson")
+    return float(low), float(high)
+
+
+def group_metrics(counts: pl.DataFrame) -> pl.DataFrame:
+    """Per-group rates with Wilson intervals, small groups and undefined rates marked.
+
+    Parameters
+    ----------
+    counts : polars.DataFrame
+        :func:`group_counts`.
+
+    Returns
+    -------
+    polars.DataFrame
+        ``group``, ``n``, ``selection_rate`` (+ ``_low``/``_high``), ``true_positive_rate``,
+        ``false_positive_rate``, ``precision``, ``accuracy`` (each with its interval),
+        ``small`` (fewer than :data:`MIN_GROUP_SIZE`) and ``undefined`` (the reasons).
+    """
+    rows = []
+    for r in counts.iter_rows(named=True):
+        tp, fp, tn, fn, n = r["tp"], r["fp"], r["tn"], r["fn"], r["n"]
+        parts = {
+            "selection_rate": (tp + fp, n, "no customers"),
+            "true_positive_rate": (tp, tp + fn, "no actual positives in the group"),
+            "false_positive_rate": (fp, fp + tn, "no actual negatives in the group"),
+            "precision": (tp, tp + fp, "nobody selected in the group"),
+            "accuracy": (tp + tn, n, "no customers"),
+        }
+        row: dict = {"group": r["group"], "n": n, "small": n < MIN_GROUP_SIZE}
+        reasons = []
+        for name, (num, den, why) in parts.items():
+            row[name] = _rate(num, den)
+            row[f"{name}_low"], row[f"{name}_high"] = _wilson(num, den)
+            if not den:
+                reasons.append(f"{name.replace('_', ' ')} undefined: {why}")
+        row["undefined"] = "; ".join(reasons)
+        rows.append(row)
+    return pl.DataFrame(rows)
+
+
+def _pair_interval(
+    counts: pl.DataFrame, first: str, second: str, numerator: str, denominator: str, *, compare: str
+) -> tuple[float | None, float | None]:
+    """95% interval of rate(first) - rate(second) (Newcombe) or rate(first) / rate(second) (Katz log)."""
+
+    def num_den(group: str) -> tuple[int, int]:
+        row = counts.filter(pl.col("group") == group).row(0, named=True)
+        return sum(row[c] for c in numerator.split("+")), sum(row[c] for c in denominator.split("+"))
+
+    (c1, n1), (c2, n2) = num_den(first), num_den(second)
+    if not (n1 and n2) or (compare == "ratio" and (c1 == 0 or c2 == 0)):
+        return None, None
+    method = "newcomb" if compare == "diff" else "log"
+    low, high = confint_proportions_2indep(c1, n1, c2, n2, method=method, compare=compare)
+    return float(low), float(high)
+
+
+_RATE_COUNTS = {
+    "selection_rate": ("tp+fp", "tp+fp+tn+fn"),
+    "true_positive_rate": ("tp", "tp+fn"),
+    "false_positive_rate": ("fp", "fp+tn"),
+}
+
+
+def disparities(counts: pl.DataFrame) -> list[Disparity]:
+    """Demographic parity and equalized odds (difference and ratio) and the four-fifths rule.
+
+    Differences are the largest minus the smallest rate over the groups, ratios the smallest
+    over the largest (fairlearn's definitions); equalized odds takes the worse of the true and
+    false positive rates. Small groups take part in the figures (as in fairlearn) but the
+    four-fifths verdict is withheld (None) when the defining pair has a small group or the
+    ratio's interval straddles a band edge.
+
+    Parameters
+    ----------
+    counts : polars.DataFrame
+        :func:`group_counts` with at least two groups.
+
+    Returns
+    -------
+    list of Disparity
+        demographic_parity_difference, demographic_parity_ratio, equalized_odds_difference,
+        equalized_odds_ratio, four_fifths_rule.
+
+    Raises
+    ------
+    ValueError
+        With a single group (:data:`MSG_SINGLE_GROUP`).
+    """
+    if counts.height < 2:
+        group = counts.get_column("group")[0] if counts.height else "none"
+        raise ValueError(MSG_SINGLE_GROUP.format(column="group", group=group))
+    metrics = group_metrics(counts)
+    small = dict(zip(metrics["group"].to_list(), metrics["small"].to_list(), strict=True))
+
+    def extremes(rate: str) -> tuple[str, str, float, float] | None:
+        known = metrics.filter(pl.col(rate).is_not_null()).sort([rate, "group"])
+        if known.height < 2:
+            return None
+        low_row, high_row = known.row(0, named=True), known.row(-1, named=True)
+        return high_row["group"], low_row["group"], float(high_row[rate]), float(low_row[rate])
+
+    out: list[Disparity] = []
+    sel = extremes("selection_rate")
+    if sel is None:
+        out += [Disparity("demographic_parity_difference", None, None, None, ())]
+        out += [Disparity("demographic_parity_ratio", None, None, None, ())]
+    else:
+        top, bottom, hi, lo = sel
+        num, den = _RATE_COUNTS["selection_rate"]
+        d_low, d_high = _pair_interval(counts, top, bottom, num, den, compare="diff")
+        r_low, r_high = _pair_interval(counts, bottom, top, num, den, compare="ratio")
+        ratio = lo / hi if hi else None
+        out.append(Disparity("demographic_parity_difference", hi - lo, d_low, d_high, (top, bottom)))
+        out.append(Disparity("demographic_parity_ratio", ratio, r_low, r_high, (top, bottom)))
+    worst_diff, worst_ratio = None, None
+    for rate in ("true_positive_rate", "false_positive_rate"):
+        ext = extremes(rate)
+        if ext is None:
+            continue
+        top, bottom, hi, lo = ext
+        num, den = _RATE_COUNTS[rate]
+        diff_interval = _pair_interval(counts, top, bottom, num, den, compare="diff")
+        ratio_interval = _pair_interval(counts, bottom, top, num, den, compare="ratio")
+        diff = Disparity("equalized_odds_difference", hi - lo, *diff_interval, (top, bottom))
+        ratio = Disparity("equalized_odds_ratio", lo / hi if hi else None, *ratio_interval, (top, bottom))
+        # Equalized odds is the worse of the two rates: the larger difference, the smaller ratio.
+        if worst_diff is None or (diff.value or 0) > (worst_diff.value or 0):
+            worst_diff = diff
+        if ratio.value is not None and (worst_ratio is None or ratio.value < (worst_ratio.value or 1.0)):
+            worst_ratio = ratio
+    out.append(worst_diff or Disparity("equalized_odds_difference", None, None, None, ()))
+    out.append(worst_ratio or Disparity("equalized_odds_ratio", None, None, None, ()))
+    dp_ratio = out[1]
+    verdict = None
+    if dp_ratio.value is not None and not any(small.get(g, True) for g in dp_ratio.groups):
+        inside = FOUR_FIFTHS[0] <= dp_ratio.value <= FOUR_FIFTHS[1]
+        if dp_ratio.low is not None and dp_ratio.high is not None:
+            clear = dp_ratio.low >= FOUR_FIFTHS[0] or dp_ratio.high < FOUR_FIFTHS[0]
+            verdict = inside if clear else None
+        else:
+            verdict = inside
+    out.append(
+        Disparity("four_fifths_rule", dp_ratio.value, dp_ratio.low, dp_ratio.high, dp_ratio.groups, verdict)
+    )
+    return out

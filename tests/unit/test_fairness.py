@@ -1,0 +1,145 @@
+"""Fairness metrics from per-group counts against fairlearn's MetricFrame on the same rows (1e-9),
+intervals against statsmodels, small groups and undefined rates, and the refusals."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+from fairlearn.metrics import (
+    MetricFrame,
+    demographic_parity_difference,
+    demographic_parity_ratio,
+    equalized_odds_difference,
+    equalized_odds_ratio,
+    false_positive_rate,
+    selection_rate,
+    true_positive_rate,
+)
+from sklearn.metrics import accuracy_score, precision_score
+from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
+
+from analytics import fairness
+
+
+def _rows(seed: int = 0, n: int = 6000) -> pl.DataFrame:
+    rng = np.random.default_rng(seed)
+    gender = rng.choice(["female", "male"], n)
+    age = rng.choice(["18-24", "25-44", "45-64", "65+"], n, p=[0.15, 0.4, 0.3, 0.15])
+    y = rng.binomial(1, np.where(gender == "female", 0.3, 0.4))
+    # A biased decision: men selected more often at the same outcome.
+    p = rng.binomial(1, np.where(y == 1, 0.7, 0.2) * np.where(gender == "male", 1.2, 0.8))
+    return pl.DataFrame({"gender": gender, "age_band": age, "y": y, "p": p})
+
+
+@pytest.mark.parametrize("groups", [["gender"], ["age_band"], ["gender", "age_band"]])
+def test_every_metric_and_disparity_equals_fairlearn_on_the_same_rows(groups):
+    rows = _rows()
+    counts = fairness.group_counts(rows, y_true="y", y_pred="p", groups=groups)
+    metrics = fairness.group_metrics(counts)
+    y, p = rows["y"].to_numpy(), rows["p"].to_numpy()
+    sensitive = rows.select(groups).to_pandas()
+    frame = MetricFrame(
+        metrics={
+            "selection_rate": selection_rate,
+            "true_positive_rate": true_positive_rate,
+            "false_positive_rate": false_positive_rate,
+            "precision": lambda a, b: precision_score(a, b, zero_division=0),
+            "accuracy": accuracy_score,
+        },
+        y_true=y,
+        y_pred=p,
+        sensitive_features=sensitive,
+    )
+    by_group = frame.by_group.reset_index()
+    by_group["group"] = by_group[groups].astype(str).agg(" · ".join, axis=1)
+    reference = by_group.set_index("group")
+    assert sorted(metrics["group"].to_list()) == sorted(reference.index)
+    for row in metrics.iter_rows(named=True):
+        for name in ("selection_rate", "true_positive_rate", "false_positive_rate", "precision", "accuracy"):
+            assert row[name] == pytest.approx(reference.loc[row["group"], name], abs=1e-9), (
+                row["group"],
+                name,
+            )
+    found = {d.name: d for d in fairness.disparities(counts)}
+    kwargs = {"y_true": y, "y_pred": p, "sensitive_features": sensitive}
+    assert found["demographic_parity_difference"].value == pytest.approx(
+        demographic_parity_difference(**kwargs), abs=1e-9
+    )
+    assert found["demographic_parity_ratio"].value == pytest.approx(
+        demographic_parity_ratio(**kwargs), abs=1e-9
+    )
+    assert found["equalized_odds_difference"].value == pytest.approx(
+        equalized_odds_difference(**kwargs), abs=1e-9
+    )
+    assert found["equalized_odds_ratio"].value == pytest.approx(equalized_odds_ratio(**kwargs), abs=1e-9)
+
+
+def test_intervals_are_statsmodels_wilson_newcombe_and_katz():
+    rows = _rows(seed=1)
+    counts = fairness.group_counts(rows, y_true="y", y_pred="p", groups=["gender"])
+    metrics = fairness.group_metrics(counts)
+    female = counts.filter(pl.col("group") == "female").row(0, named=True)
+    male = counts.filter(pl.col("group") == "male").row(0, named=True)
+    f_sel, m_sel = female["tp"] + female["fp"], male["tp"] + male["fp"]
+    row = metrics.filter(pl.col("group") == "female").row(0, named=True)
+    low, high = proportion_confint(f_sel, female["n"], method="wilson")
+    assert (row["selection_rate_low"], row["selection_rate_high"]) == pytest.approx((low, high), abs=1e-12)
+    found = {d.name: d for d in fairness.disparities(counts)}
+    dp = found["demographic_parity_difference"]
+    assert dp.groups == ("male", "female")
+    expected = confint_proportions_2indep(
+        m_sel, male["n"], f_sel, female["n"], method="newcomb", compare="diff"
+    )
+    assert (dp.low, dp.high) == pytest.approx(expected, abs=1e-12)
+    ratio = found["demographic_parity_ratio"]
+    expected = confint_proportions_2indep(f_sel, female["n"], m_sel, male["n"], method="log", compare="ratio")
+    assert (ratio.low, ratio.high) == pytest.approx(expected, abs=1e-12)
+    assert ratio.low <= ratio.value <= ratio.high
+
+
+def test_the_planted_bias_fails_the_four_fifths_rule_and_an_unbiased_decision_passes():
+    rows = _rows(seed=2, n=20000)
+    biased = {
+        d.name: d
+        for d in fairness.disparities(fairness.group_counts(rows, y_true="y", y_pred="p", groups=["gender"]))
+    }
+    assert biased["four_fifths_rule"].passed is False and biased["four_fifths_rule"].value < 0.8
+    rng = np.random.default_rng(3)
+    fair = rows.with_columns(pl.Series("p", rng.binomial(1, 0.3, rows.height)))
+    unbiased = {
+        d.name: d
+        for d in fairness.disparities(fairness.group_counts(fair, y_true="y", y_pred="p", groups=["gender"]))
+    }
+    assert unbiased["four_fifths_rule"].passed is True
+
+
+def test_small_groups_are_not_judged_and_undefined_rates_say_why():
+    rows = pl.DataFrame(
+        {"g": ["a"] * 200 + ["b"] * 10, "y": [0, 1] * 100 + [0] * 10, "p": [0, 1, 1, 0] * 50 + [1] * 10}
+    )
+    counts = fairness.group_counts(rows, y_true="y", y_pred="p", groups=["g"])
+    metrics = fairness.group_metrics(counts)
+    b = metrics.filter(pl.col("group") == "b").row(0, named=True)
+    assert b["small"] is True
+    assert b["true_positive_rate"] is None and "no actual positives in the group" in b["undefined"]
+    verdict = {d.name: d for d in fairness.disparities(counts)}["four_fifths_rule"]
+    assert verdict.passed is None  # b has 10 customers: reported, neither passed nor failed
+
+
+def test_refusals_name_the_column_and_row():
+    rows = _rows().head(50)
+    with pytest.raises(ValueError, match="Column 'region' is not in the table"):
+        fairness.group_counts(rows, y_true="y", y_pred="p", groups=["region"])
+    with pytest.raises(ValueError, match="No group columns were given"):
+        fairness.group_counts(rows, y_true="y", y_pred="p", groups=[])
+    scores = rows.with_columns(pl.Series("p", np.linspace(0, 1, 50)))
+    with pytest.raises(
+        ValueError, match="Column 'p' must hold only 0 and 1 \\(or true/false\\); row 2 holds"
+    ):
+        fairness.group_counts(scores, y_true="y", y_pred="p", groups=["gender"])
+    single = fairness.group_counts(
+        rows.with_columns(pl.lit("x").alias("gender")), y_true="y", y_pred="p", groups=["gender"]
+    )
+    with pytest.raises(ValueError, match="has a single group \\(x\\)"):
+        fairness.disparities(single)
