@@ -21,9 +21,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 
+import ibis
+import ibis.expr.types as ir
 import polars as pl
+from sklearn.metrics import roc_auc_score
 from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
+
+from analytics.rollups import age_band_expr
 
 MIN_GROUP_SIZE = 30
 """Groups with fewer customers are reported but neither passed nor failed."""
@@ -283,3 +289,144 @@ def disparities(counts: pl.DataFrame) -> list[Disparity]:
         Disparity("four_fifths_rule", dp_ratio.value, dp_ratio.low, dp_ratio.high, dp_ratio.groups, verdict)
     )
     return out
+
+
+PROTECTED_ATTRIBUTES: tuple[str, ...] = ("gender", "age_band")
+"""The sample bank's protected attributes: audited even though no model uses them as features."""
+
+MSG_UNKNOWN_ATTRIBUTE = "Unknown protected attribute {name!r}: choose from {choices}."
+MSG_BAD_THRESHOLD = "The threshold must be between 0 and 1, got {threshold}."
+
+
+def _model_rows(backend: ibis.BaseBackend, model_id: str, *, threshold: float, as_of: date) -> ir.Table:
+    """A registered model's test customers with outcome, score, decision and protected attributes."""
+    scores = backend.table("model_test_scores")
+    customers = backend.table("customers")
+    rows = scores.filter(scores.model_id == ibis.literal(model_id, type="string")).join(
+        customers.select("customer_id", "gender", "birth_date"), "customer_id"
+    )
+    return rows.select(
+        "customer_id",
+        y_true=rows.label,
+        score=rows.score,
+        y_pred=(rows.score >= ibis.literal(float(threshold))).cast("int64"),
+        gender=rows.gender,
+        age_band=age_band_expr(rows.birth_date, as_of),
+    )
+
+
+def model_group_counts(
+    backend: ibis.BaseBackend,
+    model_id: str,
+    *,
+    threshold: float,
+    as_of: date,
+    groups: Sequence[str] = ("gender",),
+) -> pl.DataFrame:
+    """Confusion counts of a registered model's decisions by protected group, in the database.
+
+    The model's test cut-off customers (``model_test_scores``) are flagged when their calibrated
+    score is at or above ``threshold``; the counts are one GROUP BY of the join with
+    ``customers`` (gender, and the age band on ``as_of``, the test cut-off).
+
+    Parameters
+    ----------
+    backend : ibis.BaseBackend
+        Backend over the Tailor database.
+    model_id : str
+        A registered model (a bound value).
+    threshold : float
+        The operating threshold.
+    as_of : datetime.date
+        Date of the age bands (the model's test cut-off).
+    groups : sequence of str
+        Protected attributes from :data:`PROTECTED_ATTRIBUTES`; several give their intersections.
+
+    Returns
+    -------
+    polars.DataFrame
+        As :func:`group_counts`.
+    """
+    if not groups:
+        raise ValueError(MSG_NO_GROUPS)
+    for name in groups:
+        if name not in PROTECTED_ATTRIBUTES:
+            raise ValueError(MSG_UNKNOWN_ATTRIBUTE.format(name=name, choices=", ".join(PROTECTED_ATTRIBUTES)))
+    if not 0 <= threshold <= 1:
+        raise ValueError(MSG_BAD_THRESHOLD.format(threshold=threshold))
+    rows = _model_rows(backend, model_id, threshold=threshold, as_of=as_of)
+    labels = [rows[name].cast("string").fill_null("(missing)") for name in groups]
+    group = labels[0] if len(labels) == 1 else ibis.literal(" · ").join(labels)
+    labelled = rows.mutate(group=group)
+    y, p = labelled.y_true, labelled.y_pred
+    counts = (
+        labelled.group_by("group")
+        .aggregate(
+            tp=((y == 1) & (p == 1)).cast("int64").sum(),
+            fp=((y == 0) & (p == 1)).cast("int64").sum(),
+            tn=((y == 0) & (p == 0)).cast("int64").sum(),
+            fn=((y == 1) & (p == 0)).cast("int64").sum(),
+            n=labelled.count(),
+        )
+        .order_by("group")
+        .to_polars()
+    )
+    return counts.with_columns(pl.col(*COUNT_COLUMNS, "n").cast(pl.Int64))
+
+
+def score_quality_by_group(
+    backend: ibis.BaseBackend, model_id: str, *, as_of: date, group: str = "gender"
+) -> pl.DataFrame:
+    """AUC and calibration (mean score against observed rate) of a model's scores per group.
+
+    AUC needs the scores' order, not counts, so the test rows of the model (a few thousand to a
+    few hundred thousand) are read and scikit-learn's ``roc_auc_score`` runs per group.
+
+    Parameters
+    ----------
+    backend : ibis.BaseBackend
+        Backend over the Tailor database.
+    model_id : str
+        A registered model.
+    as_of : datetime.date
+        Date of the age bands.
+    group : str
+        One of :data:`PROTECTED_ATTRIBUTES`.
+
+    Returns
+    -------
+    polars.DataFrame
+        ``group``, ``n``, ``positives``, ``auc`` (None with one class only), ``mean_score``,
+        ``observed_rate``, ``calibration_gap`` (mean score minus observed rate).
+    """
+    if group not in PROTECTED_ATTRIBUTES:
+        raise ValueError(MSG_UNKNOWN_ATTRIBUTE.format(name=group, choices=", ".join(PROTECTED_ATTRIBUTES)))
+    frame = _model_rows(backend, model_id, threshold=1.0, as_of=as_of).to_polars()
+    rows = []
+    for name in sorted(frame.get_column(group).cast(pl.String).fill_null("(missing)").unique().to_list()):
+        part = frame.filter(pl.col(group).cast(pl.String).fill_null("(missing)") == name)
+        y, s = part.get_column("y_true").to_numpy(), part.get_column("score").to_numpy()
+        both = 0 < y.sum() < y.size
+        rows.append(
+            {
+                "group": name,
+                "n": part.height,
+                "positives": int(y.sum()),
+                "auc": float(roc_auc_score(y, s)) if both else None,
+                "mean_score": float(s.mean()),
+                "observed_rate": float(y.mean()),
+                "calibration_gap": float(s.mean() - y.mean()),
+            }
+        )
+    return pl.DataFrame(
+        rows,
+        schema={
+            "group": pl.String,
+            "n": pl.Int64,
+            "positives": pl.Int64,
+            "auc": pl.Float64,
+            "mean_score": pl.Float64,
+            "observed_rate": pl.Float64,
+            "calibration_gap": pl.Float64,
+        },
+    )
