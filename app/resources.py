@@ -341,6 +341,12 @@ def current_pseudonyms(path: str) -> dict[str, int]:
     return dict(zip(pseudonymize_ids(ids, pseudonym_key(db)).to_list(), ids.to_list(), strict=True))
 
 
+def masked_id(path: str, customer_id: int) -> str:
+    """One customer's masked id (a single keyed hash: no scan of every customer's)."""
+    db = get_database(path)
+    return pseudonymize_ids(pl.Series([customer_id], dtype=pl.Int64), pseudonym_key(db))[0]
+
+
 @st.cache_data(ttl=600, max_entries=16, show_spinner=False)
 def top_scored(path: str, model_id: str, role: str, n: int = 20) -> pl.DataFrame:
     """The highest-scored consented customers, labelled as the role may see them."""

@@ -17,6 +17,7 @@ import sys
 import time
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 FLOOR_SQL = (
     "select date_trunc('month', ts) as month, count(distinct customer_id) as active_customers, "
@@ -318,10 +319,10 @@ def task_cohort(args: argparse.Namespace) -> dict:
     }
 
 
-def task_cohort_floor(args: argparse.Namespace) -> dict:
-    """One raw DuckDB pass over customer_month, cold, then warm."""
+def _time_query(args: argparse.Namespace, sql: str) -> tuple[Any, dict]:
+    """A floor: one raw query in a fresh process, cold (connection included), then the warm median."""
     t0 = time.perf_counter()
-    # Database.query runs on the thread's Ibis-backed cursor: the same imports as task_cohort.
+    # Database.query runs on the thread's Ibis-backed cursor: count Ibis's lazy imports as imports.
     import ibis.backends.duckdb  # noqa: F401
     import ibis.backends.duckdb.converter  # noqa: F401
 
@@ -330,21 +331,27 @@ def task_cohort_floor(args: argparse.Namespace) -> dict:
     imported = time.perf_counter()
     start = time.perf_counter()
     db = Database(args.db, read_only=True, threads=args.threads)
-    rows = db.query(COHORT_FLOOR_SQL).item(0, "n")
+    result = db.query(sql)
     cold = time.perf_counter() - start
     warm = []
     for _ in range(WARM_REPEATS):
         s = time.perf_counter()
-        db.query(COHORT_FLOOR_SQL)
+        db.query(sql)
         warm.append(time.perf_counter() - s)
     db.close()
-    return {
+    timing = {
         "import_seconds": imported - t0,
         "seconds": cold,
         "warm_seconds": statistics.median(warm),
-        "customer_months": rows,
         "peak_rss_mb": _peak_rss_mb(),
     }
+    return result, timing
+
+
+def task_cohort_floor(args: argparse.Namespace) -> dict:
+    """One raw DuckDB pass over customer_month, cold, then warm."""
+    result, timing = _time_query(args, COHORT_FLOOR_SQL)
+    return timing | {"customer_months": result.item(0, "n")}
 
 
 def task_features(args: argparse.Namespace) -> dict:
@@ -1366,30 +1373,8 @@ def task_abtest_cold(args: argparse.Namespace) -> dict:
 
 def task_abtest_floor(args: argparse.Namespace) -> dict:
     """The floor of the A/B read-out: one DuckDB pass over the transactions (count, sum), cold then warm."""
-    t0 = time.perf_counter()
-    import ibis.backends.duckdb  # noqa: F401 - Database.query runs on the Ibis backend's cursor
-    import ibis.backends.duckdb.converter  # noqa: F401
-
-    from analytics.db import Database
-
-    imported = time.perf_counter()
-    start = time.perf_counter()
-    db = Database(args.db, read_only=True, threads=args.threads)
-    row = db.query(ABTEST_FLOOR_SQL).row(0, named=True)
-    cold = time.perf_counter() - start
-    warm = []
-    for _ in range(WARM_REPEATS):
-        s = time.perf_counter()
-        db.query(ABTEST_FLOOR_SQL)
-        warm.append(time.perf_counter() - s)
-    db.close()
-    return {
-        "import_seconds": imported - t0,
-        "seconds": cold,
-        "warm_seconds": statistics.median(warm),
-        "transactions": int(row["n"]),
-        "peak_rss_mb": _peak_rss_mb(),
-    }
+    result, timing = _time_query(args, ABTEST_FLOOR_SQL)
+    return timing | {"transactions": int(result.item(0, "n"))}
 
 
 ABTEST_PAGE_RERUNS = 3

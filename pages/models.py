@@ -307,7 +307,7 @@ def customer_section(path: str, record, user) -> None:
         return
     model = resources.loaded_model(path, record.model_id)
     result = explanations.explain_customer(model, row, typical=typical)
-    masked = next((k for k, v in resources.current_pseudonyms(path).items() if v == customer_id), text)
+    masked = resources.masked_id(path, customer_id)
     shown_id = f"{customer_id} ({masked})" if raw else masked
     components.log_view_once(
         resources.get_database(path),
