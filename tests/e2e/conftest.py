@@ -17,6 +17,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from analytics import auth
 from analytics.db import Database
@@ -37,6 +38,12 @@ CHROMIUM_ARGS = [
 E2E_USER = "e2e_executive"
 E2E_PASSWORD = "e2e-password-123"
 E2E_ANALYST = "e2e_analyst"
+# Playwright's assertions wait 5 s by default. On a fresh two-core CI image, with the
+# other xdist worker's server fitting a model, a page switch has taken longer than that
+# (CI failure on the KPIs page, stop 10), so every assertion waits up to 30 s; a
+# passing assertion still returns as soon as its condition holds.
+EXPECT_TIMEOUT_MS = 30_000
+expect.set_options(timeout=EXPECT_TIMEOUT_MS)
 
 
 def _free_port() -> int:
