@@ -19,12 +19,14 @@ with the reason, never 0.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
 import ibis
 import ibis.expr.types as ir
+import numpy as np
 import polars as pl
 from sklearn.metrics import roc_auc_score
 from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
@@ -38,6 +40,9 @@ FOUR_FIFTHS = (0.8, 1.25)
 """The four-fifths rule: a selection-rate ratio to the most favoured group inside this band passes."""
 
 COUNT_COLUMNS = ("tp", "fp", "tn", "fn")
+
+BOOTSTRAP_REPLICATES = 2000
+"""Replicates of the count bootstrap used when more than two groups define a disparity."""
 
 MSG_MISSING_COLUMN = "Column {column!r} is not in the table. Its columns are: {columns}."
 MSG_SINGLE_GROUP = "Column {column!r} has a single group ({group}): there is nothing to compare."
@@ -62,6 +67,9 @@ class Disparity:
     passed : bool or None
         For the four-fifths rule: inside :data:`FOUR_FIFTHS`; None when undecided (a small
         group, or an interval that straddles a band's edge).
+    method : str
+        How the interval was made: "newcombe" or "katz-log" (two groups), "bootstrap" (more),
+        "" when there is none.
     """
 
     name: str
@@ -70,6 +78,7 @@ class Disparity:
     high: float | None
     groups: tuple[str, ...]
     passed: bool | None = None
+    method: str = ""
 
 
 def _binary(frame: pl.DataFrame, column: str) -> pl.Series:
@@ -207,7 +216,48 @@ _RATE_COUNTS = {
 }
 
 
-def disparities(counts: pl.DataFrame) -> list[Disparity]:
+def _bootstrap_rates(counts: pl.DataFrame, *, replicates: int, random_state: int) -> dict[str, np.ndarray]:
+    """Each group's rates in ``replicates`` resamples of its confusion counts (replicates x groups).
+
+    A parametric bootstrap on the counts: a group's four cells are redrawn from the multinomial
+    with the observed cell shares and the group's size, which is what resampling its rows
+    would give, without touching a row (Efron & Tibshirani 1993, ch. 6).
+    """
+    rng = np.random.default_rng(random_state)
+    cells = counts.select(COUNT_COLUMNS).to_numpy().astype(np.float64)
+    sizes = cells.sum(axis=1)
+    draws = np.zeros((replicates, cells.shape[0], 4))
+    for g, (row, size) in enumerate(zip(cells, sizes, strict=True)):
+        if size:
+            draws[:, g, :] = rng.multinomial(int(size), row / size, size=replicates)
+    tp, fp, tn, fn = (draws[..., i] for i in range(4))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return {
+            "selection_rate": (tp + fp) / sizes,
+            "true_positive_rate": tp / (tp + fn),
+            "false_positive_rate": fp / (fp + tn),
+        }
+
+
+def _spread(rates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per replicate: largest minus smallest rate, and smallest over largest (NaN when undefined)."""
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN replicates stay NaN
+        high, low = np.nanmax(rates, axis=1), np.nanmin(rates, axis=1)
+        return high - low, np.where(high > 0, low / high, np.nan)
+
+
+def _percentile(values: np.ndarray) -> tuple[float | None, float | None]:
+    known = values[~np.isnan(values)]
+    if known.size < 2:
+        return None, None
+    low, high = np.percentile(known, [2.5, 97.5])
+    return float(low), float(high)
+
+
+def disparities(
+    counts: pl.DataFrame, *, replicates: int = BOOTSTRAP_REPLICATES, random_state: int = 0
+) -> list[Disparity]:
     """Demographic parity and equalized odds (difference and ratio) and the four-fifths rule.
 
     Differences are the largest minus the smallest rate over the groups, ratios the smallest
@@ -216,10 +266,21 @@ def disparities(counts: pl.DataFrame) -> list[Disparity]:
     four-fifths verdict is withheld (None) when the defining pair has a small group or the
     ratio's interval straddles a band edge.
 
+    Intervals (95%): with two groups, statsmodels' score-based intervals for the pair
+    (Newcombe's hybrid score interval for a difference, Katz's log interval for a ratio). With
+    more groups the disparity is a largest-minus-smallest over many rates, and an interval for
+    the one extreme pair would ignore that the pair itself was picked by chance; the interval
+    is then the percentile bootstrap of the disparity itself, resampling every group's
+    confusion counts (:func:`_bootstrap_rates`), so it is still arithmetic on counts.
+
     Parameters
     ----------
     counts : polars.DataFrame
         :func:`group_counts` with at least two groups.
+    replicates : int
+        Bootstrap replicates (more than two groups).
+    random_state : int
+        Seed of the bootstrap, so that an audit reproduces.
 
     Returns
     -------
@@ -237,13 +298,31 @@ def disparities(counts: pl.DataFrame) -> list[Disparity]:
         raise ValueError(MSG_SINGLE_GROUP.format(column="group", group=group))
     metrics = group_metrics(counts)
     small = dict(zip(metrics["group"].to_list(), metrics["small"].to_list(), strict=True))
+    boot: dict[str, np.ndarray] | None = None
 
-    def extremes(rate: str) -> tuple[str, str, float, float] | None:
+    def extremes(rate: str) -> tuple[str, str, float, float, int] | None:
         known = metrics.filter(pl.col(rate).is_not_null()).sort([rate, "group"])
         if known.height < 2:
             return None
         low_row, high_row = known.row(0, named=True), known.row(-1, named=True)
-        return high_row["group"], low_row["group"], float(high_row[rate]), float(low_row[rate])
+        return high_row["group"], low_row["group"], float(high_row[rate]), float(low_row[rate]), known.height
+
+    def boot_spread(rate: str) -> tuple[np.ndarray, np.ndarray]:
+        nonlocal boot
+        if boot is None:
+            boot = _bootstrap_rates(counts, replicates=replicates, random_state=random_state)
+        # Only the groups whose rate is defined in the data take part, as in the point value.
+        defined = metrics.get_column(rate).is_not_null().to_numpy()
+        return _spread(boot[rate][:, defined])
+
+    def intervals(rate: str, top: str, bottom: str, groups_known: int) -> tuple[tuple, tuple, str, str]:
+        if groups_known == 2:
+            num, den = _RATE_COUNTS[rate]
+            diff = _pair_interval(counts, top, bottom, num, den, compare="diff")
+            ratio = _pair_interval(counts, bottom, top, num, den, compare="ratio")
+            return diff, ratio, "newcombe", "katz-log"
+        diffs, ratios = boot_spread(rate)
+        return _percentile(diffs), _percentile(ratios), "bootstrap", "bootstrap"
 
     out: list[Disparity] = []
     sel = extremes("selection_rate")
@@ -251,29 +330,48 @@ def disparities(counts: pl.DataFrame) -> list[Disparity]:
         out += [Disparity("demographic_parity_difference", None, None, None, ())]
         out += [Disparity("demographic_parity_ratio", None, None, None, ())]
     else:
-        top, bottom, hi, lo = sel
-        num, den = _RATE_COUNTS["selection_rate"]
-        d_low, d_high = _pair_interval(counts, top, bottom, num, den, compare="diff")
-        r_low, r_high = _pair_interval(counts, bottom, top, num, den, compare="ratio")
+        top, bottom, hi, lo, known = sel
+        (d_low, d_high), (r_low, r_high), d_method, r_method = intervals("selection_rate", top, bottom, known)
         ratio = lo / hi if hi else None
-        out.append(Disparity("demographic_parity_difference", hi - lo, d_low, d_high, (top, bottom)))
-        out.append(Disparity("demographic_parity_ratio", ratio, r_low, r_high, (top, bottom)))
+        out.append(
+            Disparity("demographic_parity_difference", hi - lo, d_low, d_high, (top, bottom), method=d_method)
+        )
+        out.append(
+            Disparity("demographic_parity_ratio", ratio, r_low, r_high, (top, bottom), method=r_method)
+        )
     worst_diff, worst_ratio = None, None
+    defined_rates = {}
     for rate in ("true_positive_rate", "false_positive_rate"):
         ext = extremes(rate)
         if ext is None:
             continue
-        top, bottom, hi, lo = ext
-        num, den = _RATE_COUNTS[rate]
-        diff_interval = _pair_interval(counts, top, bottom, num, den, compare="diff")
-        ratio_interval = _pair_interval(counts, bottom, top, num, den, compare="ratio")
-        diff = Disparity("equalized_odds_difference", hi - lo, *diff_interval, (top, bottom))
-        ratio = Disparity("equalized_odds_ratio", lo / hi if hi else None, *ratio_interval, (top, bottom))
+        top, bottom, hi, lo, known = ext
+        defined_rates[rate] = known
+        diff_interval, ratio_interval, d_method, r_method = intervals(rate, top, bottom, known)
+        diff = Disparity("equalized_odds_difference", hi - lo, *diff_interval, (top, bottom), method=d_method)
+        ratio = Disparity(
+            "equalized_odds_ratio", lo / hi if hi else None, *ratio_interval, (top, bottom), method=r_method
+        )
         # Equalized odds is the worse of the two rates: the larger difference, the smaller ratio.
         if worst_diff is None or (diff.value or 0) > (worst_diff.value or 0):
             worst_diff = diff
         if ratio.value is not None and (worst_ratio is None or ratio.value < (worst_ratio.value or 1.0)):
             worst_ratio = ratio
+    if len(defined_rates) == 2 and max(defined_rates.values()) > 2:
+        # With more than two groups the interval is that of the combined statistic (the worse
+        # of the two rates in every replicate), not of whichever rate happened to be worse.
+        tpr_d, tpr_r = boot_spread("true_positive_rate")
+        fpr_d, fpr_r = boot_spread("false_positive_rate")
+        if worst_diff is not None:
+            low, high = _percentile(np.fmax(tpr_d, fpr_d))
+            worst_diff = Disparity(
+                worst_diff.name, worst_diff.value, low, high, worst_diff.groups, method="bootstrap"
+            )
+        if worst_ratio is not None:
+            low, high = _percentile(np.fmin(tpr_r, fpr_r))
+            worst_ratio = Disparity(
+                worst_ratio.name, worst_ratio.value, low, high, worst_ratio.groups, method="bootstrap"
+            )
     out.append(worst_diff or Disparity("equalized_odds_difference", None, None, None, ()))
     out.append(worst_ratio or Disparity("equalized_odds_ratio", None, None, None, ()))
     dp_ratio = out[1]
@@ -286,7 +384,15 @@ def disparities(counts: pl.DataFrame) -> list[Disparity]:
         else:
             verdict = inside
     out.append(
-        Disparity("four_fifths_rule", dp_ratio.value, dp_ratio.low, dp_ratio.high, dp_ratio.groups, verdict)
+        Disparity(
+            "four_fifths_rule",
+            dp_ratio.value,
+            dp_ratio.low,
+            dp_ratio.high,
+            dp_ratio.groups,
+            verdict,
+            method=dp_ratio.method,
+        )
     )
     return out
 
@@ -374,13 +480,104 @@ def model_group_counts(
     return counts.with_columns(pl.col(*COUNT_COLUMNS, "n").cast(pl.Int64))
 
 
+def score_quality(frame: pl.DataFrame, *, y_true: str, score: str, groups: Sequence[str]) -> pl.DataFrame:
+    """AUC and calibration (mean score against observed rate) per group of a scored table.
+
+    AUC needs the scores' order, not counts, so scikit-learn's ``roc_auc_score`` runs on each
+    group's rows.
+
+    Parameters
+    ----------
+    frame : polars.DataFrame
+        One row per customer.
+    y_true : str
+        0/1 outcome column.
+    score : str
+        Score column (probabilities in [0, 1]).
+    groups : sequence of str
+        Group columns; several give their intersections, labelled as in :func:`group_counts`.
+
+    Returns
+    -------
+    polars.DataFrame
+        ``group``, ``n``, ``positives``, ``auc`` (None with one class only), ``mean_score``,
+        ``observed_rate``, ``calibration_gap`` (mean score minus observed rate).
+    """
+    if not groups:
+        raise ValueError(MSG_NO_GROUPS)
+    for column in (*groups, score):
+        if column not in frame.columns:
+            raise ValueError(MSG_MISSING_COLUMN.format(column=column, columns=", ".join(frame.columns)))
+    y = _binary(frame, y_true).to_numpy()
+    s = frame.get_column(score).cast(pl.Float64).to_numpy()
+    data = pl.DataFrame(
+        {
+            "group": frame.select(
+                pl.concat_str(
+                    [pl.col(c).cast(pl.String).fill_null("(missing)") for c in groups], separator=" · "
+                )
+            ).to_series(),
+            "y": y,
+            "s": s,
+        }
+    )
+    rows = []
+    for (name,), part in data.partition_by("group", as_dict=True, maintain_order=False).items():
+        gy, gs = part.get_column("y").to_numpy(), part.get_column("s").to_numpy()
+        both = 0 < gy.sum() < gy.size
+        rows.append(
+            {
+                "group": name,
+                "n": int(gy.size),
+                "positives": int(gy.sum()),
+                "auc": float(roc_auc_score(gy, gs)) if both else None,
+                "mean_score": float(gs.mean()),
+                "observed_rate": float(gy.mean()),
+                "calibration_gap": float(gs.mean() - gy.mean()),
+            }
+        )
+    return pl.DataFrame(rows, schema=QUALITY_SCHEMA).sort("group")
+
+
+QUALITY_SCHEMA = pl.Schema(
+    {
+        "group": pl.String,
+        "n": pl.Int64,
+        "positives": pl.Int64,
+        "auc": pl.Float64,
+        "mean_score": pl.Float64,
+        "observed_rate": pl.Float64,
+        "calibration_gap": pl.Float64,
+    }
+)
+
+
+def model_rows(backend: ibis.BaseBackend, model_id: str, *, threshold: float, as_of: date) -> pl.DataFrame:
+    """A registered model's test customers: outcome, score, decision at ``threshold``, gender, age band.
+
+    Parameters
+    ----------
+    backend : ibis.BaseBackend
+        Backend over the Tailor database.
+    model_id : str
+        A registered model.
+    threshold : float
+        Operating threshold (the decision ``y_pred`` is score >= threshold).
+    as_of : datetime.date
+        Date of the age bands (the model's test cut-off).
+
+    Returns
+    -------
+    polars.DataFrame
+        ``customer_id``, ``y_true``, ``score``, ``y_pred``, ``gender``, ``age_band``.
+    """
+    return _model_rows(backend, model_id, threshold=threshold, as_of=as_of).to_polars()
+
+
 def score_quality_by_group(
     backend: ibis.BaseBackend, model_id: str, *, as_of: date, group: str = "gender"
 ) -> pl.DataFrame:
-    """AUC and calibration (mean score against observed rate) of a model's scores per group.
-
-    AUC needs the scores' order, not counts, so the test rows of the model (a few thousand to a
-    few hundred thousand) are read and scikit-learn's ``roc_auc_score`` runs per group.
+    """AUC and calibration of a registered model's test scores per protected group.
 
     Parameters
     ----------
@@ -396,37 +593,9 @@ def score_quality_by_group(
     Returns
     -------
     polars.DataFrame
-        ``group``, ``n``, ``positives``, ``auc`` (None with one class only), ``mean_score``,
-        ``observed_rate``, ``calibration_gap`` (mean score minus observed rate).
+        As :func:`score_quality`.
     """
     if group not in PROTECTED_ATTRIBUTES:
         raise ValueError(MSG_UNKNOWN_ATTRIBUTE.format(name=group, choices=", ".join(PROTECTED_ATTRIBUTES)))
-    frame = _model_rows(backend, model_id, threshold=1.0, as_of=as_of).to_polars()
-    rows = []
-    for name in sorted(frame.get_column(group).cast(pl.String).fill_null("(missing)").unique().to_list()):
-        part = frame.filter(pl.col(group).cast(pl.String).fill_null("(missing)") == name)
-        y, s = part.get_column("y_true").to_numpy(), part.get_column("score").to_numpy()
-        both = 0 < y.sum() < y.size
-        rows.append(
-            {
-                "group": name,
-                "n": part.height,
-                "positives": int(y.sum()),
-                "auc": float(roc_auc_score(y, s)) if both else None,
-                "mean_score": float(s.mean()),
-                "observed_rate": float(y.mean()),
-                "calibration_gap": float(s.mean() - y.mean()),
-            }
-        )
-    return pl.DataFrame(
-        rows,
-        schema={
-            "group": pl.String,
-            "n": pl.Int64,
-            "positives": pl.Int64,
-            "auc": pl.Float64,
-            "mean_score": pl.Float64,
-            "observed_rate": pl.Float64,
-            "calibration_gap": pl.Float64,
-        },
-    )
+    frame = model_rows(backend, model_id, threshold=1.0, as_of=as_of)
+    return score_quality(frame, y_true="y_true", score="score", groups=[group])
