@@ -59,7 +59,7 @@ METRIC_WORDS = {
 GUARDRAILS: tuple[str, ...] = ("sessions",)
 """Metrics that must not get significantly worse, whatever the primary metric (digital engagement)."""
 
-SegmentDimension = Literal["region", "age_band", "preferred_channel"]
+SegmentDimension = Literal["region", "age_band", "preferred_channel", "gender"]
 SEGMENT_DIMENSIONS: tuple[str, ...] = get_args(SegmentDimension)
 MAX_LOOKS = 30
 """Looks of the sequential chart: every day of a window up to 30 days, else evenly spaced days."""
@@ -867,7 +867,7 @@ def segment_breakdown(
         The experiment.
     metric : str
         The metric (raw, without CUPED: groups are read for their direction, not precision).
-    dimension : {"region", "age_band", "preferred_channel"}
+    dimension : {"region", "age_band", "preferred_channel", "gender"}
         Customer attribute (the age band on the start date).
     alpha : float
         Significance level.
