@@ -10,7 +10,8 @@ Intervals come from statsmodels: Wilson score intervals for each group's rates
 (``proportion_confint(method="wilson")``), Newcombe's hybrid score interval for a difference of
 two rates and the Katz log interval for a ratio (``confint_proportions_2indep``, methods
 "newcomb" and "log"). A disparity's interval is that of the pair of groups that defines it (the
-most and least favoured groups), which is the comparison the four-fifths rule reads.
+most and least favoured groups); the four-fifths rule compares every large-enough group with the
+most favoured one, each with its own Katz interval.
 
 A group under :data:`MIN_GROUP_SIZE` customers is marked "too small" rather than passed or
 failed; a rate with nothing under it (no actual positives for the true positive rate) is None
@@ -19,14 +20,12 @@ with the reason, never 0.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
 import ibis
 import ibis.expr.types as ir
-import numpy as np
 import polars as pl
 from sklearn.metrics import roc_auc_score
 from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
@@ -41,8 +40,6 @@ FOUR_FIFTHS = (0.8, 1.25)
 
 COUNT_COLUMNS = ("tp", "fp", "tn", "fn")
 
-BOOTSTRAP_REPLICATES = 2000
-"""Replicates of the count bootstrap used when more than two groups define a disparity."""
 
 MSG_MISSING_COLUMN = "Column {column!r} is not in the table. Its columns are: {columns}."
 MSG_SINGLE_GROUP = "Column {column!r} has a single group ({group}): there is nothing to compare."
@@ -68,8 +65,8 @@ class Disparity:
         For the four-fifths rule: inside :data:`FOUR_FIFTHS`; None when undecided (a small
         group, or an interval that straddles a band's edge).
     method : str
-        How the interval was made: "newcombe" or "katz-log" (two groups), "bootstrap" (more),
-        "" when there is none.
+        How the interval was made: "newcombe" (a difference) or "katz-log" (a ratio), "" when
+        there is none.
     """
 
     name: str
@@ -216,71 +213,65 @@ _RATE_COUNTS = {
 }
 
 
-def _bootstrap_rates(counts: pl.DataFrame, *, replicates: int, random_state: int) -> dict[str, np.ndarray]:
-    """Each group's rates in ``replicates`` resamples of its confusion counts (replicates x groups).
+def _four_fifths(counts: pl.DataFrame, metrics: pl.DataFrame) -> Disparity:
+    """The four-fifths rule: every group's selection rate against the most favoured group's.
 
-    A parametric bootstrap on the counts: a group's four cells are redrawn from the multinomial
-    with the observed cell shares and the group's size, which is what resampling its rows
-    would give, without touching a row (Efron & Tibshirani 1993, ch. 6).
+    Only groups of at least :data:`MIN_GROUP_SIZE` customers are judged (and only they can be
+    the most favoured group). Each is compared with the most favoured one by the ratio of their
+    selection rates and its Katz log interval (statsmodels). The rule fails when, for some pair
+    of such groups, the whole interval of the lower rate over the higher lies below 0.8 (the
+    pair with the smallest ratio is reported), passes when every group's lower bound against
+    the most favoured group is at least 0.8, and is undecided otherwise, or when fewer than two
+    groups are large enough.
     """
-    rng = np.random.default_rng(random_state)
-    cells = counts.select(COUNT_COLUMNS).to_numpy().astype(np.float64)
-    sizes = cells.sum(axis=1)
-    draws = np.zeros((replicates, cells.shape[0], 4))
-    for g, (row, size) in enumerate(zip(cells, sizes, strict=True)):
-        if size:
-            draws[:, g, :] = rng.multinomial(int(size), row / size, size=replicates)
-    tp, fp, tn, fn = (draws[..., i] for i in range(4))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return {
-            "selection_rate": (tp + fp) / sizes,
-            "true_positive_rate": tp / (tp + fn),
-            "false_positive_rate": fp / (fp + tn),
-        }
+    judged = metrics.filter(~pl.col("small") & pl.col("selection_rate").is_not_null()).sort(
+        ["selection_rate", "group"]
+    )
+    if judged.height < 2:
+        return Disparity("four_fifths_rule", None, None, None, (), None, method="katz-log")
+    top = judged.row(-1, named=True)
+    if not top["selection_rate"]:
+        return Disparity("four_fifths_rule", None, None, None, (), None, method="katz-log")
+    num, den = _RATE_COUNTS["selection_rate"]
+    rows = judged.select("group", "selection_rate").rows()
+    failing = []
+    # Fail on any pair, not only against the top group: a small most-favoured group has a wide
+    # interval and must not hide a clear gap between two large groups below it.
+    for i, (low_group, low_rate) in enumerate(rows):
+        for high_group, high_rate in rows[i + 1 :]:
+            if not high_rate:
+                continue
+            low, high = _pair_interval(counts, low_group, high_group, num, den, compare="ratio")
+            if high is not None and high < FOUR_FIFTHS[0]:
+                failing.append((low_rate / high_rate, low, high, (high_group, low_group)))
+    if failing:
+        ratio, low, high, pair = min(failing)
+        return Disparity("four_fifths_rule", ratio, low, high, pair, False, method="katz-log")
+    to_top = []
+    for group, rate in rows[:-1]:
+        low, high = _pair_interval(counts, group, top["group"], num, den, compare="ratio")
+        to_top.append((rate / top["selection_rate"], low, high, group))
+    ratio, low, high, group = min(to_top)
+    passed = True if all(t[1] is not None and t[1] >= FOUR_FIFTHS[0] for t in to_top) else None
+    return Disparity("four_fifths_rule", ratio, low, high, (top["group"], group), passed, method="katz-log")
 
 
-def _spread(rates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per replicate: largest minus smallest rate, and smallest over largest (NaN when undefined)."""
-    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN replicates stay NaN
-        high, low = np.nanmax(rates, axis=1), np.nanmin(rates, axis=1)
-        return high - low, np.where(high > 0, low / high, np.nan)
-
-
-def _percentile(values: np.ndarray) -> tuple[float | None, float | None]:
-    known = values[~np.isnan(values)]
-    if known.size < 2:
-        return None, None
-    low, high = np.percentile(known, [2.5, 97.5])
-    return float(low), float(high)
-
-
-def disparities(
-    counts: pl.DataFrame, *, replicates: int = BOOTSTRAP_REPLICATES, random_state: int = 0
-) -> list[Disparity]:
+def disparities(counts: pl.DataFrame) -> list[Disparity]:
     """Demographic parity and equalized odds (difference and ratio) and the four-fifths rule.
 
     Differences are the largest minus the smallest rate over the groups, ratios the smallest
-    over the largest (fairlearn's definitions); equalized odds takes the worse of the true and
-    false positive rates. Small groups take part in the figures (as in fairlearn) but the
-    four-fifths verdict is withheld (None) when the defining pair has a small group or the
-    ratio's interval straddles a band edge.
-
-    Intervals (95%): with two groups, statsmodels' score-based intervals for the pair
-    (Newcombe's hybrid score interval for a difference, Katz's log interval for a ratio). With
-    more groups the disparity is a largest-minus-smallest over many rates, and an interval for
-    the one extreme pair would ignore that the pair itself was picked by chance; the interval
-    is then the percentile bootstrap of the disparity itself, resampling every group's
-    confusion counts (:func:`_bootstrap_rates`), so it is still arithmetic on counts.
+    over the largest (fairlearn's definitions, small groups included); equalized odds takes the
+    worse of the true and false positive rates. Each interval (95%) is statsmodels'
+    score-based interval for the pair of groups that defines the disparity: Newcombe's hybrid
+    score interval for a difference, Katz's log interval for a ratio. A percentile bootstrap
+    of the largest-minus-smallest over many groups was tried and dropped: at tied rates it is
+    biased away from equality (its interval excluded the estimate itself), see
+    docs/fairness.md. The four-fifths rule is judged group by group (:func:`_four_fifths`).
 
     Parameters
     ----------
     counts : polars.DataFrame
         :func:`group_counts` with at least two groups.
-    replicates : int
-        Bootstrap replicates (more than two groups).
-    random_state : int
-        Seed of the bootstrap, so that an audit reproduces.
 
     Returns
     -------
@@ -297,32 +288,19 @@ def disparities(
         group = counts.get_column("group")[0] if counts.height else "none"
         raise ValueError(MSG_SINGLE_GROUP.format(column="group", group=group))
     metrics = group_metrics(counts)
-    small = dict(zip(metrics["group"].to_list(), metrics["small"].to_list(), strict=True))
-    boot: dict[str, np.ndarray] | None = None
 
-    def extremes(rate: str) -> tuple[str, str, float, float, int] | None:
+    def extremes(rate: str) -> tuple[str, str, float, float] | None:
         known = metrics.filter(pl.col(rate).is_not_null()).sort([rate, "group"])
         if known.height < 2:
             return None
         low_row, high_row = known.row(0, named=True), known.row(-1, named=True)
-        return high_row["group"], low_row["group"], float(high_row[rate]), float(low_row[rate]), known.height
+        return high_row["group"], low_row["group"], float(high_row[rate]), float(low_row[rate])
 
-    def boot_spread(rate: str) -> tuple[np.ndarray, np.ndarray]:
-        nonlocal boot
-        if boot is None:
-            boot = _bootstrap_rates(counts, replicates=replicates, random_state=random_state)
-        # Only the groups whose rate is defined in the data take part, as in the point value.
-        defined = metrics.get_column(rate).is_not_null().to_numpy()
-        return _spread(boot[rate][:, defined])
-
-    def intervals(rate: str, top: str, bottom: str, groups_known: int) -> tuple[tuple, tuple, str, str]:
-        if groups_known == 2:
-            num, den = _RATE_COUNTS[rate]
-            diff = _pair_interval(counts, top, bottom, num, den, compare="diff")
-            ratio = _pair_interval(counts, bottom, top, num, den, compare="ratio")
-            return diff, ratio, "newcombe", "katz-log"
-        diffs, ratios = boot_spread(rate)
-        return _percentile(diffs), _percentile(ratios), "bootstrap", "bootstrap"
+    def pair(rate: str, top: str, bottom: str) -> tuple[tuple, tuple]:
+        num, den = _RATE_COUNTS[rate]
+        diff = _pair_interval(counts, top, bottom, num, den, compare="diff")
+        ratio = _pair_interval(counts, bottom, top, num, den, compare="ratio")
+        return diff, ratio
 
     out: list[Disparity] = []
     sel = extremes("selection_rate")
@@ -330,75 +308,43 @@ def disparities(
         out += [Disparity("demographic_parity_difference", None, None, None, ())]
         out += [Disparity("demographic_parity_ratio", None, None, None, ())]
     else:
-        top, bottom, hi, lo, known = sel
-        (d_low, d_high), (r_low, r_high), d_method, r_method = intervals("selection_rate", top, bottom, known)
+        top, bottom, hi, lo = sel
+        (d_low, d_high), (r_low, r_high) = pair("selection_rate", top, bottom)
         ratio = lo / hi if hi else None
         out.append(
-            Disparity("demographic_parity_difference", hi - lo, d_low, d_high, (top, bottom), method=d_method)
+            Disparity(
+                "demographic_parity_difference", hi - lo, d_low, d_high, (top, bottom), method="newcombe"
+            )
         )
         out.append(
-            Disparity("demographic_parity_ratio", ratio, r_low, r_high, (top, bottom), method=r_method)
+            Disparity("demographic_parity_ratio", ratio, r_low, r_high, (top, bottom), method="katz-log")
         )
     worst_diff, worst_ratio = None, None
-    defined_rates = {}
     for rate in ("true_positive_rate", "false_positive_rate"):
         ext = extremes(rate)
         if ext is None:
             continue
-        top, bottom, hi, lo, known = ext
-        defined_rates[rate] = known
-        diff_interval, ratio_interval, d_method, r_method = intervals(rate, top, bottom, known)
-        diff = Disparity("equalized_odds_difference", hi - lo, *diff_interval, (top, bottom), method=d_method)
+        top, bottom, hi, lo = ext
+        diff_interval, ratio_interval = pair(rate, top, bottom)
+        diff = Disparity(
+            "equalized_odds_difference", hi - lo, *diff_interval, (top, bottom), method="newcombe"
+        )
         ratio = Disparity(
-            "equalized_odds_ratio", lo / hi if hi else None, *ratio_interval, (top, bottom), method=r_method
+            "equalized_odds_ratio", lo / hi if hi else None, *ratio_interval, (top, bottom), method="katz-log"
         )
         # Equalized odds is the worse of the two rates: the larger difference, the smaller ratio.
         if worst_diff is None or (diff.value or 0) > (worst_diff.value or 0):
             worst_diff = diff
-        if ratio.value is not None and (worst_ratio is None or ratio.value < (worst_ratio.value or 1.0)):
+        if ratio.value is not None and (worst_ratio is None or ratio.value < worst_ratio.value):
             worst_ratio = ratio
-    if len(defined_rates) == 2 and max(defined_rates.values()) > 2:
-        # With more than two groups the interval is that of the combined statistic (the worse
-        # of the two rates in every replicate), not of whichever rate happened to be worse.
-        tpr_d, tpr_r = boot_spread("true_positive_rate")
-        fpr_d, fpr_r = boot_spread("false_positive_rate")
-        if worst_diff is not None:
-            low, high = _percentile(np.fmax(tpr_d, fpr_d))
-            worst_diff = Disparity(
-                worst_diff.name, worst_diff.value, low, high, worst_diff.groups, method="bootstrap"
-            )
-        if worst_ratio is not None:
-            low, high = _percentile(np.fmin(tpr_r, fpr_r))
-            worst_ratio = Disparity(
-                worst_ratio.name, worst_ratio.value, low, high, worst_ratio.groups, method="bootstrap"
-            )
     out.append(worst_diff or Disparity("equalized_odds_difference", None, None, None, ()))
     out.append(worst_ratio or Disparity("equalized_odds_ratio", None, None, None, ()))
-    dp_ratio = out[1]
-    verdict = None
-    if dp_ratio.value is not None and not any(small.get(g, True) for g in dp_ratio.groups):
-        inside = FOUR_FIFTHS[0] <= dp_ratio.value <= FOUR_FIFTHS[1]
-        if dp_ratio.low is not None and dp_ratio.high is not None:
-            clear = dp_ratio.low >= FOUR_FIFTHS[0] or dp_ratio.high < FOUR_FIFTHS[0]
-            verdict = inside if clear else None
-        else:
-            verdict = inside
-    out.append(
-        Disparity(
-            "four_fifths_rule",
-            dp_ratio.value,
-            dp_ratio.low,
-            dp_ratio.high,
-            dp_ratio.groups,
-            verdict,
-            method=dp_ratio.method,
-        )
-    )
+    out.append(_four_fifths(counts, metrics))
     return out
 
 
 PROTECTED_ATTRIBUTES: tuple[str, ...] = ("gender", "age_band")
-"""The sample bank's protected attributes: audited even though no model uses them as features."""
+"""The sample bank's protected attributes, audited for every model (the models take age, not gender)."""
 
 MSG_UNKNOWN_ATTRIBUTE = "Unknown protected attribute {name!r}: choose from {choices}."
 MSG_BAD_THRESHOLD = "The threshold must be between 0 and 1, got {threshold}."

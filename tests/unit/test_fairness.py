@@ -228,44 +228,70 @@ def test_model_counts_in_the_database_equal_fairlearn_on_the_same_rows(model_db)
         fairness.model_group_counts(model_db.backend(), record.model_id, threshold=1.5, as_of=as_of)
 
 
-def test_the_bootstrap_interval_covers_the_true_disparity_near_its_nominal_rate():
-    # Four groups with known rates: the disparities are a largest-minus-smallest over four rates,
-    # so the intervals are the count bootstrap. 300 simulated audits of 2,000 customers a group.
-    tpr, fpr, base, n = np.array([0.6, 0.65, 0.7, 0.8]), np.array([0.1, 0.12, 0.15, 0.2]), 0.3, 2000
-    selection = base * tpr + (1 - base) * fpr
-    true_dp = selection.max() - selection.min()
-    true_ratio = selection.min() / selection.max()
-    true_eo = max(tpr.max() - tpr.min(), fpr.max() - fpr.min())
+def test_the_score_intervals_cover_the_true_disparity_near_their_nominal_rate():
+    # Two groups with known selection rates: 400 simulated audits of 1,500 and 800 customers.
+    rates, sizes, sims = np.array([0.30, 0.22]), np.array([1500, 800]), 400
+    true_diff, true_ratio = rates[0] - rates[1], rates[1] / rates[0]
     rng = np.random.default_rng(7)
-    covered = {"dp": 0, "ratio": 0, "eo": 0}
-    sims = 300
-    for sim in range(sims):
-        positives = rng.binomial(n, base, size=4)
-        tp = rng.binomial(positives, tpr)
-        fp = rng.binomial(n - positives, fpr)
+    covered = {"newcombe": 0, "katz-log": 0}
+    for _ in range(sims):
+        selected = rng.binomial(sizes, rates)
         counts = pl.DataFrame(
             {
-                "group": list("abcd"),
-                "tp": tp,
-                "fp": fp,
-                "tn": n - positives - fp,
-                "fn": positives - tp,
-                "n": [n] * 4,
+                "group": ["a", "b"],
+                "tp": [0, 0],
+                "fp": selected,
+                "tn": sizes - selected,
+                "fn": [0, 0],
+                "n": sizes,
             }
         )
-        found = {d.name: d for d in fairness.disparities(counts, replicates=1000, random_state=sim)}
-        assert found["demographic_parity_difference"].method == "bootstrap"
-        covered["dp"] += (
-            found["demographic_parity_difference"].low
-            <= true_dp
-            <= found["demographic_parity_difference"].high
-        )
-        covered["ratio"] += (
-            found["demographic_parity_ratio"].low <= true_ratio <= found["demographic_parity_ratio"].high
-        )
-        covered["eo"] += (
-            found["equalized_odds_difference"].low <= true_eo <= found["equalized_odds_difference"].high
-        )
-    for name, hits in covered.items():
-        # Nominal 95%; with 300 simulations the standard error of a coverage is about 1.3 points.
-        assert 0.91 <= hits / sims <= 0.985, (name, hits / sims)
+        found = {d.name: d for d in fairness.disparities(counts)}
+        diff, ratio = found["demographic_parity_difference"], found["demographic_parity_ratio"]
+        # The interval is of the defining pair in its order: (more favoured, less favoured).
+        sign = 1 if diff.groups == ("a", "b") else -1
+        covered["newcombe"] += diff.low <= sign * true_diff <= diff.high
+        covered["katz-log"] += ratio.low <= (true_ratio if sign == 1 else 1 / true_ratio) <= ratio.high
+    for method, hits in covered.items():
+        # Nominal 95%; with 400 simulations the standard error of a coverage is about 1.1 points.
+        assert 0.92 <= hits / sims <= 0.98, (method, hits / sims)
+
+
+def _four_fifths(rates: np.ndarray, sizes: np.ndarray, rng: np.random.Generator) -> bool | None:
+    selected = rng.binomial(sizes, rates)
+    counts = pl.DataFrame(
+        {
+            "group": [f"g{i}" for i in range(rates.size)],
+            "tp": 0,
+            "fp": selected,
+            "tn": sizes - selected,
+            "fn": 0,
+            "n": sizes,
+        }
+    )
+    return {d.name: d for d in fairness.disparities(counts)}["four_fifths_rule"].passed
+
+
+LARGE, WITH_SMALL = np.array([3000, 3000, 2000, 1000]), np.array([3000, 3000, 2000, 250])
+
+
+@pytest.mark.parametrize(
+    ("rates", "sizes", "expected", "at_least", "at_most"),
+    [
+        # Equal rates over four large groups: the rule passes almost always...
+        (np.array([0.3, 0.3, 0.3, 0.3]), LARGE, True, 0.85, 1.0),
+        # ...with a group of 250 the interval is too wide to pass often, but it never fails...
+        (np.array([0.3, 0.3, 0.3, 0.3]), WITH_SMALL, False, 0.0, 0.01),
+        # ...a true ratio of 0.9 is failed no more often than the 5% an interval allows...
+        (np.array([0.3, 0.3, 0.3, 0.27]), LARGE, False, 0.0, 0.05),
+        # ...and a true ratio of 0.6 is failed almost always.
+        (np.array([0.3, 0.3, 0.3, 0.18]), LARGE, False, 0.95, 1.0),
+    ],
+)
+def test_the_four_fifths_verdict_errs_no_more_than_its_intervals_allow(
+    rates, sizes, expected, at_least, at_most
+):
+    rng = np.random.default_rng(11)
+    verdicts = [_four_fifths(rates, sizes, rng) for _ in range(300)]
+    share = sum(v is expected for v in verdicts) / len(verdicts)
+    assert at_least <= share <= at_most, share
