@@ -37,6 +37,7 @@ import ibis
 import ibis.expr.types as ir
 import numpy as np
 import polars as pl
+import polars.selectors as cs
 from scipy import stats
 
 from analytics import experiments as experiments_lib
@@ -141,8 +142,10 @@ class FairnessAudit:
     notes : tuple of str
         What the reader must know (e.g. which rates do not apply).
     strata : polars.DataFrame or None
-        The credit decision within credit bands (``stratum``, ``group``, ``n``, ``selected``,
-        ``selection_rate``, ``ratio``, ``low``, ``high``, ``verdict``).
+        The credit decision within credit bands (``attribute``, ``stratum``, ``group``, ``n``,
+        ``selected``, ``selection_rate``, ``reference`` (the group the four-fifths rule compared
+        with), ``ratio`` (to the reference), ``low``, ``high`` and ``verdict`` on the row the rule
+        reads).
     """
 
     kind: AuditKind
@@ -194,7 +197,9 @@ def _hash(*parts: object) -> str:
     digest = hashlib.sha256()
     for part in parts:
         if isinstance(part, pl.DataFrame):
-            digest.update(part.write_csv().encode())
+            # Floats (mean scores) are summed in row order; ten decimals keep the same data's hash
+            # the same whatever order its rows arrive in.
+            digest.update(part.with_columns(cs.float().round(10)).write_csv().encode())
         else:
             digest.update(json.dumps(part, default=str, sort_keys=True).encode())
     return digest.hexdigest()
@@ -212,7 +217,6 @@ def audit_from_counts(
     *,
     quality_by_set: dict[tuple[str, ...], pl.DataFrame] | None = None,
     has_outcome: bool = True,
-    random_state: int = 0,
 ) -> tuple[AttributeAudit, ...]:
     """Metrics, disparities and verdicts for each attribute set from its confusion counts.
 
@@ -224,8 +228,6 @@ def audit_from_counts(
         Attribute tuple -> :func:`analytics.fairness.score_quality`, joined on the group.
     has_outcome : bool
         Without outcomes (exposure), the outcome rates are dropped and equalized odds is None.
-    random_state : int
-        Seed of the bootstrap intervals.
 
     Returns
     -------
@@ -239,7 +241,7 @@ def audit_from_counts(
             group = counts.get_column("group")[0] if counts.height else "none"
             raise ValueError(fairness.MSG_SINGLE_GROUP.format(column=name, group=group))
         metrics = fairness.group_metrics(counts)
-        found = fairness.disparities(counts, random_state=random_state)
+        found = fairness.disparities(counts)
         if not has_outcome:
             metrics = metrics.with_columns(
                 pl.lit(None, dtype=pl.Float64).alias(c)
@@ -291,8 +293,8 @@ def audit_model(
     """A registered model's decisions at its operating threshold, by protected group.
 
     The customers are the model's test cut-off (``model_test_scores``: outcomes known, never
-    seen in training); gender and the age band on the test cut-off come from ``customers`` even
-    though the model does not use them.
+    seen in training); gender and the age band on the test cut-off come from ``customers`` (the
+    models take age as an input, not gender).
 
     Parameters
     ----------
@@ -339,7 +341,9 @@ def audit_model(
         n=rows.height,
         attributes=attributes,
         verdict=_overall([a.verdict for a in attributes]),
-        data_hash=_hash(model_id, record.training_snapshot_hash, threshold, *counts.values()),
+        data_hash=_hash(
+            model_id, record.training_snapshot_hash, threshold, *counts.values(), *quality.values()
+        ),
         model_version=record.version,
         notes=(
             f"Customers: the {rows.height:,} customers of the test cut-off {as_of}, whose outcome over the "
@@ -513,7 +517,7 @@ def audit_targeting(
     ValueError
         An empty list, or ids outside the contactable population (how many, one example).
     """
-    ids = pl.Series("customer_id", customer_ids, dtype=pl.Int64).unique()
+    ids = pl.Series("customer_id", customer_ids, dtype=pl.Int64).unique().sort()
     if ids.len() == 0:
         raise ValueError(MSG_EMPTY_TARGETING)
     population = _population(backend, as_of)
@@ -603,7 +607,9 @@ def audit_credit_decision(
             rule = next(d for d in fairness.disparities(counts) if d.name == "four_fifths_rule")
             verdict, _ = _verdict([rule])
             rates = dict(zip(counts["group"], (counts["fp"] / counts["n"]).to_list(), strict=True))
-            top_rate = rates.get(rule.groups[0]) if rule.groups else None
+            # Ratios are to the group the rule compared with (the more favoured of its pair).
+            reference = rule.groups[0] if rule.groups else None
+            top_rate = rates.get(reference) if reference else None
             for r in counts.iter_rows(named=True):
                 rate = rates[r["group"]]
                 defining = bool(rule.groups) and r["group"] == rule.groups[1]
@@ -615,6 +621,7 @@ def audit_credit_decision(
                         "n": r["n"],
                         "selected": r["fp"],
                         "selection_rate": rate,
+                        "reference": reference,
                         "ratio": rate / top_rate if top_rate else None,
                         "low": rule.low if defining else None,
                         "high": rule.high if defining else None,
@@ -630,6 +637,7 @@ def audit_credit_decision(
             "n": pl.Int64,
             "selected": pl.Int64,
             "selection_rate": pl.Float64,
+            "reference": pl.String,
             "ratio": pl.Float64,
             "low": pl.Float64,
             "high": pl.Float64,
@@ -669,7 +677,10 @@ def _decisions(
     if score not in frame.columns:
         raise ValueError(fairness.MSG_MISSING_COLUMN.format(column=score, columns=", ".join(frame.columns)))
     if threshold is None:
-        raise ValueError(MSG_SCORE_NEEDS_THRESHOLD.format(column=score, row=1, value=frame[score][0]))
+        numbers = frame.get_column(score).cast(pl.Float64, strict=False)
+        odd = numbers.is_not_null() & ~numbers.is_in([0.0, 1.0])
+        row = int(odd.arg_max()) if odd.any() else 0
+        raise ValueError(MSG_SCORE_NEEDS_THRESHOLD.format(column=score, row=row + 1, value=frame[score][row]))
     if not 0 <= threshold <= 1:
         raise ValueError(fairness.MSG_BAD_THRESHOLD.format(threshold=threshold))
     values = frame.get_column(score).cast(pl.Float64, strict=False)
@@ -754,7 +765,7 @@ def audit_frame(
         n=frame.height,
         attributes=attributes,
         verdict=_overall([a.verdict for a in attributes]),
-        data_hash=_hash(source, threshold, *counts.values()),
+        data_hash=_hash(source, threshold, *counts.values(), *quality.values()),
     )
 
 
@@ -937,3 +948,40 @@ class SignOff:
     decision: SignOffDecision
     comment: str
     signed_at: datetime
+
+
+# -- individual decisions -----------------------------------------------------------------------------
+def adverse_reasons(explanation, *, threshold: float, n: int = 3) -> tuple[bool, tuple[str, ...]]:
+    """Whether a customer's decision was adverse (not selected), and its principal reasons.
+
+    Being selected by a model means receiving something (an offer, retention contact), so the
+    adverse outcome is a score below the threshold. Its reasons are the contributions that
+    lowered the score most (as an adverse-action notice lists the principal reasons against the
+    applicant), in the plain words of :func:`analytics.explanations.reason_text`; a favourable
+    decision gets the contributions that raised it.
+
+    Parameters
+    ----------
+    explanation : analytics.explanations.CustomerExplanation
+        :func:`analytics.explanations.explain_customer` for the customer.
+    threshold : float
+        The operating threshold.
+    n : int
+        Number of reasons.
+
+    Returns
+    -------
+    tuple
+        (adverse, reasons).
+    """
+    from analytics.explanations import reason_text
+
+    adverse = explanation.score < threshold
+    contributions = explanation.contributions.filter(
+        pl.col("points") < 0 if adverse else pl.col("points") > 0
+    ).sort("points", descending=not adverse)
+    reasons = tuple(
+        reason_text(explanation.target, r["feature"], r["value"], r["typical"], r["points"])
+        for r in contributions.head(n).iter_rows(named=True)
+    )
+    return adverse, reasons
