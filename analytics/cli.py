@@ -15,7 +15,7 @@ import json
 import sys
 import time
 from collections.abc import Callable, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -940,6 +940,140 @@ def cmd_power(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- fairness ---------------------------------------------------------------------------
+MSG_FAIRNESS_SUBJECT = (
+    "Say what to audit: --input FILE (with --y-true, --group and --y-pred or --score/--threshold), "
+    "--model ID, --target NAME, --campaign ID or --credit-decision."
+)
+MSG_REPORT_SUFFIX = "--report must end in .html or .pdf, got {path}."
+
+
+def _disparity_payload(d) -> dict:
+    return {
+        "name": d.name,
+        "value": d.value,
+        "low": d.low,
+        "high": d.high,
+        "interval_method": d.method,
+        "groups": list(d.groups),
+        "passed": d.passed,
+    }
+
+
+def _audit_payload(audit) -> dict:
+    return {
+        "kind": audit.kind,
+        "subject_id": audit.subject_id,
+        "title": audit.title,
+        "decision": audit.decision,
+        "threshold": audit.threshold,
+        "as_of": audit.as_of,
+        "customers": audit.n,
+        "model_version": audit.model_version,
+        "data_hash": audit.data_hash,
+        "verdict": audit.verdict,
+        "notes": list(audit.notes),
+        "attributes": [
+            {
+                "attribute": a.attribute,
+                "verdict": a.verdict,
+                "reason": a.reason,
+                "groups": a.metrics.to_dicts(),
+                "disparities": [_disparity_payload(d) for d in a.disparities],
+            }
+            for a in audit.attributes
+        ],
+        "strata": audit.strata.to_dicts() if audit.strata is not None else None,
+    }
+
+
+def _fairness_audit(args: argparse.Namespace):
+    from analytics import fairness_audit, model_registry
+
+    if args.input:
+        if not args.y_true or not args.group:
+            raise CliError("--input needs --y-true and --group.")
+        table = _read_table(args.input)
+        groups = [g.strip() for g in args.group.split(",") if g.strip()]
+        return fairness_audit.audit_frame(
+            table,
+            y_true=args.y_true,
+            y_pred=args.y_pred,
+            score=args.score,
+            threshold=args.threshold,
+            groups=groups,
+            source=Path(args.input).name,
+        ), None
+    if not (args.model or args.target or args.campaign is not None or args.credit_decision):
+        raise CliError(MSG_FAIRNESS_SUBJECT)
+    db = open_database(args.db, read_only=True)
+    try:
+        backend = db.backend()
+        if args.model or args.target:
+            model_id = args.model or model_registry.latest_model(backend, args.target).model_id
+            audit = fairness_audit.audit_model(backend, model_id, threshold=args.threshold)
+            from analytics import fairness_report
+
+            return audit, fairness_report.model_card(backend, model_id, audit=audit)
+        if args.campaign is not None:
+            return fairness_audit.audit_exposure(backend, args.campaign), None
+        return fairness_audit.audit_credit_decision(backend), None
+    finally:
+        db.close()
+
+
+def cmd_fairness(args: argparse.Namespace) -> int:
+    """Audit decisions by protected group: a file, a registered model, a campaign or the credit decision."""
+    report = Path(args.report) if args.report else None
+    if report is not None and report.suffix.lower() not in {".html", ".pdf"}:
+        raise CliError(MSG_REPORT_SUFFIX.format(path=report))
+    started = time.perf_counter()
+    try:
+        audit, card = _fairness_audit(args)
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+    _progress(f"audited {audit.n:,} decisions in {time.perf_counter() - started:.2f} s")
+    payload = _audit_payload(audit)
+    if report is not None:
+        from analytics import fairness_report
+
+        now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+        if report.suffix.lower() == ".html":
+            content = fairness_report.render_html(audit, card=card, generated_at=now).encode("utf-8")
+        else:
+            content = fairness_report.render_pdf(audit, card=card, generated_at=now)
+        report.write_bytes(content)
+        payload["report"] = {
+            "path": str(report),
+            "sha256": fairness_report.sha256_hex(content),
+            "signed": False,
+        }
+        _progress(f"report written to {report} (unsigned: sign it on the Fairness page)")
+    _emit(payload, as_json=args.json, text=lambda: _fairness_text(payload))
+    return 0
+
+
+def _fairness_text(payload: dict) -> str:
+    lines = [f"{payload['title']}: {payload['decision']}; {payload['customers']:,} customers"]
+    lines.append(f"verdict: {payload['verdict'].upper()}  (data hash {payload['data_hash'][:12]})")
+    for a in payload["attributes"]:
+        lines.append(f"\n{a['attribute']}: {a['verdict']} - {a['reason']}")
+        for g in a["groups"]:
+            rate = "n/a" if g["selection_rate"] is None else f"{g['selection_rate']:.3f}"
+            small = "  (too small to judge)" if g["small"] else ""
+            lines.append(f"  {g['group']:<28} n={g['n']:>8,}  selection rate {rate}{small}")
+        for d in a["disparities"]:
+            if d["value"] is None:
+                continue
+            interval = (
+                "" if d["low"] is None else f" [{d['low']:.3f}, {d['high']:.3f}] ({d['interval_method']})"
+            )
+            lines.append(f"  {d['name']:<30} {d['value']:.3f}{interval}")
+    if "report" in payload:
+        lines.append(f"\nreport: {payload['report']['path']} (sha256 {payload['report']['sha256']})")
+    return "\n".join(lines)
+
+
 # -- parser -----------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m analytics``."""
@@ -1148,6 +1282,30 @@ def build_parser() -> argparse.ArgumentParser:
         "--daily-traffic", type=float, help="customers entering per day, both arms: runtime"
     )
     power_cmd.set_defaults(func=cmd_power)
+
+    fair_cmd = sub.add_parser(
+        "fairness",
+        parents=[common],
+        help="audit decisions by protected group: a file, a model, a campaign or the credit decision",
+    )
+    fair_cmd.add_argument("--input", help="CSV or Parquet, one row per customer")
+    fair_cmd.add_argument("--y-true", help="the 0/1 outcome column")
+    fair_cmd.add_argument("--y-pred", help="the 0/1 decision column")
+    fair_cmd.add_argument("--score", help="a score column in [0, 1] (with --threshold)")
+    fair_cmd.add_argument(
+        "--threshold", type=float, help="decision threshold for --score (bank models: default top 10%%)"
+    )
+    fair_cmd.add_argument(
+        "--group", help="protected attribute columns, comma-separated (their intersection too)"
+    )
+    fair_cmd.add_argument("--model", help="bank: a registered model id")
+    fair_cmd.add_argument("--target", help="bank: the latest model for a target (churn, credit_card, ...)")
+    fair_cmd.add_argument("--campaign", type=int, help="bank: a campaign's exposure")
+    fair_cmd.add_argument(
+        "--credit-decision", action="store_true", help="bank: the historical credit decision"
+    )
+    fair_cmd.add_argument("--report", help="write the (unsigned) audit report: a .html or .pdf path")
+    fair_cmd.set_defaults(func=cmd_fairness)
     return parser
 
 

@@ -549,7 +549,7 @@ AUDIT_LOG = TableSpec(
         "role": "Role at the time; null for failed sign-ins.",
         "action": (
             "sign_in, sign_in_failed, sign_in_locked, sign_out, unlock, user_added, user_removed,"
-            " view_personal_data, export."
+            " view_personal_data, export, fairness_signoff, fairness_mitigation."
         ),
         "target": "What was acted on: a page, table or customer.",
         "details": "JSON with further facts (filters, row counts).",
@@ -613,7 +613,90 @@ SEGMENT_MEMBERS = TableSpec(
     not_null=("segment_id", "customer_id"),
 )
 
-APP_TABLES: tuple[TableSpec, ...] = (USERS, AUDIT_LOG, DATASET_META, SEGMENTS, SEGMENT_MEMBERS)
+FAIRNESS_SIGNOFFS = TableSpec(
+    name="fairness_signoffs",
+    description=(
+        "Reviewers' sign-offs of fairness audits, one row per signature, with the signed report and its"
+        " SHA-256 (Fairness page, docs/fairness.md). Kept across data loads: they are the record."
+    ),
+    schema=pl.Schema(
+        {
+            "signoff_id": pl.String,
+            "kind": pl.String,
+            "subject_id": pl.String,
+            "title": pl.String,
+            "model_version": pl.Int64,
+            "threshold": pl.Float64,
+            "data_as_of": pl.Date,
+            "data_hash": pl.String,
+            "audit_verdict": pl.String,
+            "decision": pl.String,
+            "comment": pl.String,
+            "reviewer": pl.String,
+            "reviewer_role": pl.String,
+            "signed_at": TS,
+            "report_sha256": pl.String,
+            "pdf_sha256": pl.String,
+            "report_html": pl.String,
+        }
+    ),
+    columns={
+        "signoff_id": "Identifier of the sign-off (printed in the report).",
+        "kind": "What was audited: model, offers, credit_decision, targeting or upload.",
+        "subject_id": "The model id, campaign id, list hash or file name.",
+        "title": "Heading of the audit.",
+        "model_version": "Version of the audited model; null for other decisions.",
+        "threshold": "Operating threshold of a scored decision; null for exposure.",
+        "data_as_of": "Date of the audited decisions.",
+        "data_hash": "SHA-256 of the per-group counts the audit read (the data snapshot).",
+        "audit_verdict": "pass, fail or undecided: what the four-fifths rule said.",
+        "decision": "approved, approved_with_conditions or rejected: what the reviewer said.",
+        "comment": "Conditions or justification (required to approve a failing audit).",
+        "reviewer": "User name of the reviewer.",
+        "reviewer_role": "Their role when signing.",
+        "signed_at": "When, UTC.",
+        "report_sha256": "SHA-256 of the signed HTML report (sha256sum of the downloaded file).",
+        "pdf_sha256": "SHA-256 of the signed PDF report.",
+        "report_html": "The signed HTML report itself.",
+    },
+    primary_key=("signoff_id",),
+    not_null=(
+        "signoff_id",
+        "kind",
+        "subject_id",
+        "title",
+        "data_hash",
+        "audit_verdict",
+        "decision",
+        "reviewer",
+        "reviewer_role",
+        "signed_at",
+        "report_sha256",
+        "pdf_sha256",
+        "report_html",
+    ),
+    rules=(
+        Rule(
+            "decision",
+            pl.col("decision").is_in(["approved", "approved_with_conditions", "rejected"]),
+            "is not approved, approved_with_conditions or rejected",
+        ),
+        Rule(
+            "audit_verdict",
+            pl.col("audit_verdict").is_in(["pass", "fail", "undecided"]),
+            "is not pass, fail or undecided",
+        ),
+    ),
+)
+
+APP_TABLES: tuple[TableSpec, ...] = (
+    USERS,
+    AUDIT_LOG,
+    DATASET_META,
+    SEGMENTS,
+    SEGMENT_MEMBERS,
+    FAIRNESS_SIGNOFFS,
+)
 
 APP_META_KEYS: tuple[str, ...] = ("pseudonym_key",)
 """Keys of ``dataset_meta`` that belong to the app, not to the data: kept across loads."""

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -479,3 +481,64 @@ def test_power_prints_the_sample_size_and_the_detectable_effect(capsys):
     assert "per arm" in text and "days at 2,000 a day" in text
     assert cli.main(["power", "--baseline", "1.5", "--mde", "0.1"]) == 1
     assert "strictly between 0 and 1" in capsys.readouterr().err
+
+
+def test_fairness_on_a_file_matches_fairlearn_and_writes_the_report(tmp_path, capsys):
+    from fairlearn.metrics import MetricFrame, demographic_parity_ratio, selection_rate
+
+    rng = np.random.default_rng(5)
+    n = 3000
+    sex = rng.choice(["f", "m"], n)
+    region = rng.choice(["north", "south", "west"], n)
+    y = rng.binomial(1, 0.3, n)
+    score = np.clip(rng.normal(0.35 + 0.2 * y + np.where(sex == "m", 0.08, 0.0), 0.15), 0, 1)
+    source = tmp_path / "decisions.csv"
+    pl.DataFrame({"y": y, "s": score, "sex": sex, "region": region}).write_csv(source)
+    report = tmp_path / "audit.html"
+    args = ["fairness", "--input", str(source), "--y-true", "y", "--score", "s", "--threshold", "0.5"]
+    assert cli.main([*args, "--group", "sex,region", "--report", str(report), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [a["attribute"] for a in out["attributes"]] == ["sex", "region", "sex · region"]
+    decisions = (score >= 0.5).astype(int)
+    frame = MetricFrame(metrics=selection_rate, y_true=y, y_pred=decisions, sensitive_features=sex)
+    sex_groups = {g["group"]: g for g in out["attributes"][0]["groups"]}
+    for group, expected in frame.by_group.items():
+        assert sex_groups[group]["selection_rate"] == pytest.approx(expected, abs=1e-9)
+    ratio = next(d for d in out["attributes"][0]["disparities"] if d["name"] == "demographic_parity_ratio")
+    assert ratio["value"] == pytest.approx(
+        demographic_parity_ratio(y, decisions, sensitive_features=sex), abs=1e-9
+    )
+    assert ratio["interval_method"] == "katz-log" and ratio["low"] < ratio["value"] < ratio["high"]
+    content = report.read_bytes()
+    assert out["report"]["sha256"] == hashlib.sha256(content).hexdigest() and out["report"]["signed"] is False
+    assert b"Not signed" in content and out["data_hash"].encode() in content
+
+
+def test_fairness_refusals_name_the_problem(tmp_path, capsys):
+    source = tmp_path / "d.csv"
+    pl.DataFrame({"y": [0, 1, 2, 0], "s": [0.1, 0.9, 0.4, 0.7], "g": ["a", "b", "a", "b"]}).write_csv(source)
+    base = ["fairness", "--input", str(source), "--y-true", "y"]
+    assert cli.main([*base, "--y-pred", "s", "--group", "g"]) == 1
+    assert (
+        "Column 's' holds scores, not 0/1 decisions (row 1: 0.1): give a threshold" in capsys.readouterr().err
+    )
+    assert cli.main([*base, "--score", "s", "--threshold", "0.5", "--group", "x"]) == 1
+    assert "Column 'x' is not in the table. Its columns are: y, s, g." in capsys.readouterr().err
+    assert cli.main([*base, "--score", "s", "--threshold", "0.5", "--group", "g"]) == 1
+    assert "Column 'y' must hold only 0 and 1 (or true/false); row 3 holds 2." in capsys.readouterr().err
+    assert cli.main(["fairness"]) == 1
+    assert "Say what to audit" in capsys.readouterr().err
+    assert cli.main([*base, "--score", "s", "--threshold", "0.5", "--group", "g", "--report", "x.txt"]) == 1
+    assert "--report must end in .html or .pdf" in capsys.readouterr().err
+
+
+def test_fairness_flags_the_planted_credit_decision(sample_bank_path, capsys):
+    assert cli.main(["fairness", "--credit-decision", "--db", str(sample_bank_path), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["verdict"] == "fail"
+    gender = out["attributes"][0]
+    assert gender["attribute"] == "gender" and gender["verdict"] == "fail"
+    female = [r for r in out["strata"] if r["attribute"] == "gender" and r["group"] == "female"]
+    # 0.7 times the men's rate in every band; 600-649's interval reaches 0.80: undecided, not passed.
+    assert len(female) == 4 and {r["verdict"] for r in female} <= {"fail", "undecided"}
+    assert sum(r["verdict"] == "fail" for r in female) >= 3
