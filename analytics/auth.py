@@ -51,6 +51,9 @@ PAGE_ACCESS: dict[str, tuple[Role, ...]] = {
     "segments": ("marketing_analyst", "admin"),
     "models": ("marketing_analyst", "compliance_reviewer", "admin"),
     "ab_tests": ("marketing_analyst", "admin"),
+    # Reviewers and admins audit and sign; analysts read the latest signed results; executives
+    # see only the pass/fail summary (the page decides what each role sees).
+    "fairness": ("executive", "marketing_analyst", "compliance_reviewer", "admin"),
     "account": ROLES,
 }
 

@@ -35,6 +35,7 @@ PAGES: tuple[tuple[str, str, str, str], ...] = (
     ("segments", "../pages/segments.py", "Segments", ":material/scatter_plot:"),
     ("models", "../pages/models.py", "Models & explanations", ":material/model_training:"),
     ("ab_tests", "../pages/ab_tests.py", "A/B tests", ":material/science:"),
+    ("fairness", "../pages/fairness.py", "Fairness & compliance", ":material/balance:"),
     ("account", "../pages/account.py", "Account", ":material/person:"),
 )
 

@@ -11,6 +11,7 @@ from analytics import (
     engagement,
     experiments,
     explanations,
+    fairness_audit,
     features,
     kpis,
     model_registry,
@@ -18,6 +19,7 @@ from analytics import (
     retention,
     segment_store,
     segments,
+    signoffs,
 )
 from analytics.db import Database, open_database, resolve_db_path
 from analytics.privacy import pseudonym_key, pseudonymize_ids, sees_raw_personal_data
@@ -418,3 +420,69 @@ def experiment_segments(
     return experiments.segment_breakdown(
         db.backend(), experiment, metric=metric, dimension=dimension, alpha=alpha
     )
+
+
+# -- fairness -------------------------------------------------------------------------------
+@st.cache_data(ttl=600, max_entries=16, show_spinner=False)
+def fairness_model_audit(path: str, model_id: str, threshold: float | None) -> fairness_audit.FairnessAudit:
+    """A registered model's audit at a threshold (None: its operating threshold)."""
+    return fairness_audit.audit_model(get_database(path).backend(), model_id, threshold=threshold)
+
+
+@st.cache_data(ttl=600, max_entries=16, show_spinner=False)
+def fairness_exposure_audit(path: str, campaign_id: int | None) -> fairness_audit.FairnessAudit:
+    """A campaign's exposure audit, or the historical credit decision's (``campaign_id`` None)."""
+    backend = get_database(path).backend()
+    if campaign_id is None:
+        return fairness_audit.audit_credit_decision(backend)
+    return fairness_audit.audit_exposure(backend, campaign_id)
+
+
+@st.cache_data(ttl=600, max_entries=16, show_spinner=False)
+def fairness_experiment(path: str, experiment_id: str, attribute: str) -> fairness_audit.ExperimentEquity:
+    """Whether an experiment's treatment helps one group less."""
+    db = get_database(path)
+    return fairness_audit.experiment_equity(
+        db.backend(), experiment_id, snapshot=db.snapshot_date(), attribute=attribute
+    )
+
+
+@st.cache_data(ttl=600, max_entries=16, show_spinner=False)
+def model_card(path: str, model_id: str, threshold: float | None):
+    """A model's card with the fairness results at the threshold."""
+    from analytics import fairness_report
+
+    audit = fairness_model_audit(path, model_id, threshold)
+    return fairness_report.model_card(get_database(path).backend(), model_id, audit=audit)
+
+
+@st.cache_data(ttl=600, max_entries=8, show_spinner=False)
+def mitigation(path: str, model_id: str, threshold: float, attribute: str, constraint: str):
+    """ThresholdOptimizer's trade-off for a model by one protected attribute (about a second of work)."""
+    from analytics import fairness, mitigation
+
+    db = get_database(path)
+    audit = fairness_model_audit(path, model_id, threshold)
+    rows = fairness.model_rows(db.backend(), model_id, threshold=threshold, as_of=audit.as_of)
+    return mitigation.compare_thresholds(
+        rows.get_column("y_true"),
+        rows.get_column("score"),
+        rows.get_column(attribute).cast(pl.String).fill_null("(missing)"),
+        constraint=constraint,
+        threshold=threshold,
+        # The outcomes are rare (2% churn): plain accuracy is best served by selecting almost
+        # nobody, so the reviewer's trade-off is drawn for balanced accuracy (docs/fairness.md).
+        objective="balanced_accuracy_score",
+    )
+
+
+@st.cache_data(ttl=30, max_entries=4, show_spinner=False)
+def signoff_list(path: str) -> pl.DataFrame:
+    """Every sign-off, newest first (cleared when a reviewer signs)."""
+    return signoffs.list_signoffs(get_database(path).backend())
+
+
+@st.cache_data(ttl=600, max_entries=16, show_spinner=False)
+def signed_report(path: str, signoff_id: str) -> str:
+    """A stored signed report."""
+    return signoffs.load_report(get_database(path).backend(), signoff_id)

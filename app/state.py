@@ -35,6 +35,8 @@ MODEL_THRESHOLD = "model_threshold"
 SHAP_KIND = "shap_kind"
 DEPENDENCE_FEATURE = "dependence_feature"
 CUSTOMER_REF = "customer_ref"
+FAIRNESS_SECTION = "fairness_section"
+FAIRNESS_SIGNED = "fairness_signed"
 
 PERIOD_PRESETS: dict[str, int | None] = {
     "Last month": 1,
@@ -74,6 +76,8 @@ DEFAULTS: dict[str, Any] = {
     SHAP_KIND: "tree",
     DEPENDENCE_FEATURE: None,
     CUSTOMER_REF: "",
+    FAIRNESS_SECTION: "models",
+    FAIRNESS_SIGNED: None,
 }
 
 
