@@ -59,8 +59,11 @@ METRIC_WORDS = {
 GUARDRAILS: tuple[str, ...] = ("sessions",)
 """Metrics that must not get significantly worse, whatever the primary metric (digital engagement)."""
 
-SegmentDimension = Literal["region", "age_band", "preferred_channel", "gender"]
+SegmentDimension = Literal["region", "age_band", "preferred_channel"]
 SEGMENT_DIMENSIONS: tuple[str, ...] = get_args(SegmentDimension)
+BREAKDOWN_DIMENSIONS: tuple[str, ...] = (*SEGMENT_DIMENSIONS, "gender")
+"""What :func:`segment_breakdown` accepts: the page's dimensions, and gender for the fairness audit
+of experiment effects (protected attributes are shown with the fairness page's safeguards only)."""
 MAX_LOOKS = 30
 """Looks of the sequential chart: every day of a window up to 30 days, else evenly spaced days."""
 
@@ -854,7 +857,7 @@ def segment_breakdown(
     experiment: Experiment,
     *,
     metric: str,
-    dimension: SegmentDimension,
+    dimension: SegmentDimension | Literal["gender"],
     alpha: float = 0.05,
 ) -> pl.DataFrame:
     """Each treatment's lift within every group of a customer dimension, BH-adjusted across groups.
@@ -868,7 +871,8 @@ def segment_breakdown(
     metric : str
         The metric (raw, without CUPED: groups are read for their direction, not precision).
     dimension : {"region", "age_band", "preferred_channel", "gender"}
-        Customer attribute (the age band on the start date).
+        Customer attribute (the age band on the start date); gender is for the fairness audit
+        (:data:`BREAKDOWN_DIMENSIONS`).
     alpha : float
         Significance level.
 
@@ -880,9 +884,9 @@ def segment_breakdown(
         ``p_adjusted`` (Benjamini-Hochberg), ``significant``, ``note`` (why a group was not
         compared).
     """
-    if dimension not in SEGMENT_DIMENSIONS:
+    if dimension not in BREAKDOWN_DIMENSIONS:
         raise ValueError(
-            MSG_UNKNOWN_DIMENSION.format(dimension=dimension, choices=", ".join(SEGMENT_DIMENSIONS))
+            MSG_UNKNOWN_DIMENSION.format(dimension=dimension, choices=", ".join(BREAKDOWN_DIMENSIONS))
         )
     from analytics.rollups import age_band_expr
 
