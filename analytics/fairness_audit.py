@@ -18,9 +18,10 @@ hash of the figures it read, so a signed report can name exactly what was audite
 - :func:`experiment_equity`: does a treatment help one group less? Per-group lifts and
   Cochran's Q test of their heterogeneity.
 
-The verdict reads the four-fifths rule: an attribute fails when the selection-rate ratio of
-its least to its most favoured group is clearly outside 0.8-1.25 (the interval too), passes
-when clearly inside, and is undecided otherwise (a small group, an interval across 0.8).
+The verdict reads the four-fifths rule (:func:`analytics.fairness.disparities`): among groups
+of at least 30 customers, an attribute fails when some group's selection rate is clearly below
+0.8 times a more favoured group's (its whole Katz interval), passes when every group's interval
+against the most favoured group lies at or above 0.8, and is undecided otherwise.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ CREDIT_PRODUCT = "personal_loan"
 """The product of the historical credit-offer decision (the pre-approved personal loan campaign)."""
 
 OPERATING_SHARE = 0.1
-"""A model's default operating threshold flags this share of current customers (one campaign's reach)."""
+"""A model's default operating threshold flags this share of its test customers (one campaign's reach)."""
 
 HETEROGENEITY_ALPHA = 0.05
 
@@ -68,8 +69,10 @@ MSG_NO_CREDIT_CAMPAIGN = (
 )
 MSG_NO_SCORES = "Model {model_id} has no stored test scores: train it again with `python -m analytics train`."
 MSG_NEEDS_DECISION = (
-    "Give either a 0/1 decision column (--y-pred) or a score column with a threshold, not both."
+    "Name the decision: either a 0/1 decision column or a score column with a threshold (one of the two)."
 )
+MSG_GROUP_TYPE = "Column {column!r} holds {dtype} values: a protected attribute must hold plain values."
+MSG_EMPTY_TABLE = "The table {source!r} has no rows: there is nothing to audit."
 MSG_SCORE_NEEDS_THRESHOLD = (
     "Column {column!r} holds scores, not 0/1 decisions (row {row}: {value!r}): give a threshold to turn "
     "them into decisions."
@@ -260,27 +263,27 @@ def audit_from_counts(
 
 
 # -- a registered model ------------------------------------------------------------------------
-def operating_threshold(backend: ibis.BaseBackend, model_id: str, *, share: float = OPERATING_SHARE) -> float:
-    """The score that flags the top ``share`` of current customers (the Models page's default).
+def operating_threshold(scores: np.ndarray | pl.Series, *, share: float = OPERATING_SHARE) -> float:
+    """The default operating threshold: the score that flags the top ``share`` of the test customers.
+
+    The same rule as the Models page's default (``analytics.explanations.operating_threshold``
+    on the stored test scores), so a reviewer audits the decision the analyst sees.
 
     Parameters
     ----------
-    backend : ibis.BaseBackend
-        Backend over the Tailor database.
-    model_id : str
-        A registered model with stored predictions.
+    scores : array-like
+        The model's calibrated test scores.
     share : float
         Share of customers flagged.
 
     Returns
     -------
     float
-        The ``1 - share`` quantile of the stored scores, to three decimals (0.5 without scores).
+        The ``1 - share`` quantile, to three decimals.
     """
-    preds = backend.table("model_predictions")
-    mine = preds.filter(preds.model_id == ibis.literal(model_id, type="string"))
-    value = mine.score.quantile(1.0 - share).to_pyarrow().as_py()
-    return 0.5 if value is None else round(float(value), 3)
+    from analytics.explanations import operating_threshold as models_page_threshold
+
+    return models_page_threshold(np.asarray(scores, dtype=np.float64), share=share)
 
 
 def audit_model(
@@ -303,7 +306,8 @@ def audit_model(
     model_id : str
         A registered model.
     threshold : float, optional
-        Operating threshold; :func:`operating_threshold` when omitted.
+        Operating threshold; when omitted, :func:`operating_threshold` of the test scores (the
+        top 10%, the Models page's default).
     groups : sequence of str
         Protected attributes; with several, their intersection is audited too.
 
@@ -316,11 +320,14 @@ def audit_model(
 
     record = model_registry.get_model(backend, model_id)
     as_of = date.fromisoformat(record.parameters["cutoffs"]["test"])
-    if threshold is None:
-        threshold = operating_threshold(backend, model_id)
-    rows = fairness.model_rows(backend, model_id, threshold=threshold, as_of=as_of)
+    rows = fairness.model_rows(
+        backend, model_id, threshold=1.0 if threshold is None else threshold, as_of=as_of
+    )
     if rows.height == 0:
         raise ValueError(MSG_NO_SCORES.format(model_id=model_id))
+    if threshold is None:
+        threshold = operating_threshold(rows.get_column("score"))
+        rows = rows.with_columns((pl.col("score") >= threshold).cast(pl.Int64).alias("y_pred"))
     counts, quality = {}, {}
     for attrs in _attribute_sets(groups):
         counts[attrs] = fairness.model_group_counts(
@@ -427,6 +434,27 @@ def _exposure_audit(
         verdict=_overall([a.verdict for a in attributes]),
         data_hash=_hash(kind, subject_id, as_of, *counts.values()),
         notes=(EXPOSURE_NOTE, *notes),
+    )
+
+
+def list_campaigns(backend: ibis.BaseBackend) -> pl.DataFrame:
+    """The campaigns whose exposure can be audited, in start order.
+
+    Parameters
+    ----------
+    backend : ibis.BaseBackend
+        Backend over the Tailor database.
+
+    Returns
+    -------
+    polars.DataFrame
+        ``campaign_id``, ``name``, ``product_id``, ``channel``, ``start_date``.
+    """
+    campaigns = backend.table("campaigns")
+    return (
+        campaigns.select("campaign_id", "name", "product_id", "channel", "start_date")
+        .order_by("start_date", "campaign_id")
+        .to_polars()
     )
 
 
@@ -671,7 +699,7 @@ def _decisions(
             row = int(odd.arg_max())
             raise ValueError(MSG_SCORE_NEEDS_THRESHOLD.format(column=y_pred, row=row + 1, value=values[row]))
         if threshold is None:
-            return values
+            return fairness.binary_column(frame, y_pred)
         score = y_pred
     assert score is not None
     if score not in frame.columns:
@@ -734,11 +762,16 @@ def audit_frame(
     """
     if not groups:
         raise ValueError(fairness.MSG_NO_GROUPS)
+    if frame.height == 0:
+        raise ValueError(MSG_EMPTY_TABLE.format(source=source))
     for column in (y_true, *groups):
         if column not in frame.columns:
             raise ValueError(
                 fairness.MSG_MISSING_COLUMN.format(column=column, columns=", ".join(frame.columns))
             )
+    for column in groups:
+        if frame.schema[column].is_nested():
+            raise ValueError(MSG_GROUP_TYPE.format(column=column, dtype=frame.schema[column]))
     decisions = _decisions(frame, y_pred=y_pred, score=score, threshold=threshold)
     scored_by = score or (y_pred if threshold is not None else None)
     data = frame.select(*dict.fromkeys([y_true, *groups])).with_columns(decisions.alias("__decision"))

@@ -120,7 +120,8 @@ def sign_audit(
         raise ValueError(MSG_NEEDS_COMMENT.format(verdict=verdict))
     if decision == "approved_with_conditions" and not comment:
         raise ValueError(MSG_CONDITIONS)
-    signed_at = (now or datetime.now(UTC)).replace(tzinfo=None, microsecond=0)
+    # Microseconds are kept: two signatures of one audit in the same second must still order.
+    signed_at = (now or datetime.now(UTC)).replace(tzinfo=None)
     signoff = SignOff(
         signoff_id=uuid.uuid4().hex[:16],
         reviewer=reviewer,

@@ -476,6 +476,12 @@ def mitigation(path: str, model_id: str, threshold: float, attribute: str, const
     )
 
 
+@st.cache_data(ttl=60, max_entries=4, show_spinner=False)
+def campaign_list(path: str) -> pl.DataFrame:
+    """Campaigns in start order, for the exposure audit."""
+    return fairness_audit.list_campaigns(get_database(path).backend())
+
+
 @st.cache_data(ttl=30, max_entries=4, show_spinner=False)
 def signoff_list(path: str) -> pl.DataFrame:
     """Every sign-off, newest first (cleared when a reviewer signs)."""

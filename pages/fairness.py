@@ -16,6 +16,7 @@ What each role sees:
 
 from __future__ import annotations
 
+import base64
 import json
 
 import plotly.graph_objects as go
@@ -78,7 +79,9 @@ def selection_figure(attribute: fairness_audit.AttributeAudit) -> go.Figure:
     """Selection rate per group with its 95% interval; the four-fifths line under the top group."""
     m = attribute.metrics.sort("group")
     rates = m.get_column("selection_rate").fill_null(0).to_numpy()
-    top = float(rates.max()) if rates.size else 0.0
+    # The rule judges groups of at least 30 customers only: the line is 4/5 of the top such group.
+    judged = m.filter(~pl.col("small")).get_column("selection_rate").drop_nulls()
+    top = float(judged.max()) if judged.len() else 0.0
     colors = [
         SMALL_COLOR if small else (FAIL_COLOR if top and rate < 0.8 * top else BAR_COLOR)
         for small, rate in zip(m.get_column("small").to_list(), rates, strict=True)
@@ -99,7 +102,10 @@ def selection_figure(attribute: fairness_audit.AttributeAudit) -> go.Figure:
     )
     if top:
         figure.add_hline(
-            y=0.8 * top, line_dash="dash", line_color=FAIL_COLOR, annotation_text="4/5 of the top group"
+            y=0.8 * top,
+            line_dash="dash",
+            line_color=FAIL_COLOR,
+            annotation_text=f"4/5 of the top group of {MIN_GROUP}+",
         )
     figure.update_layout(
         title=f"Selection rate by {attribute.attribute.replace('_', ' ')} (95% Wilson intervals)",
@@ -277,7 +283,11 @@ def models_section(path: str, user) -> None:
         for r in latest.iter_rows(named=True)
     }
     model_id = st.selectbox("Model", list(labels), format_func=labels.get, key="fairness_model")
-    default = resources.fairness_model_audit(path, model_id, None).threshold
+    try:
+        default = resources.fairness_model_audit(path, model_id, None).threshold
+    except ValueError as exc:
+        st.error(str(exc))
+        return
     threshold = st.slider(
         "Operating threshold (customers at or above it are selected)",
         0.0,
@@ -286,11 +296,15 @@ def models_section(path: str, user) -> None:
         step=0.001,
         format="%.3f",
         key=f"fairness_threshold_{model_id}",
-        help="The default flags the top 10% of current customers, as on the Models page.",
+        help="The default flags the top 10% of the test customers, as on the Models page.",
     )
-    with st.spinner("Auditing the model's decisions"):
-        audit = resources.fairness_model_audit(path, model_id, threshold)
-        card = resources.model_card(path, model_id, threshold)
+    try:
+        with st.spinner("Auditing the model's decisions"):
+            audit = resources.fairness_model_audit(path, model_id, threshold)
+            card = resources.model_card(path, model_id, threshold)
+    except ValueError as exc:
+        st.error(str(exc))
+        return
     show_audit(audit, key=f"model_{model_id}")
     with st.expander("Model card", expanded=False):
         model_card_view(card)
@@ -369,6 +383,9 @@ def mitigation_view(path: str, user, audit: FairnessAudit) -> None:
                 "model_id": audit.subject_id,
                 "attribute": attribute,
                 "threshold": audit.threshold,
+                "objective": result.objective,
+                "fit_share": result.fit_share,
+                "random_state": result.random_state,
                 "before": before.__dict__,
                 "after": after.__dict__,
                 "group_thresholds": result.group_thresholds.to_dicts(),
@@ -431,7 +448,7 @@ def individual_decision(path: str, user, audit: FairnessAudit) -> None:
 
 def offers_section(path: str, user) -> None:
     """A campaign's exposure, or the historical credit decision."""
-    campaigns = resources.get_database(path).backend().table("campaigns").order_by("start_date").to_polars()
+    campaigns = resources.campaign_list(path)
     options = {CREDIT_DECISION: "Historical credit decision (pre-approved personal loan)"} | {
         str(r["campaign_id"]): f"Campaign: {r['name']} ({r['start_date']})"
         for r in campaigns.iter_rows(named=True)
@@ -620,7 +637,10 @@ def analyst_view(path: str) -> None:
         mime="text/html",
         on_click="ignore",
     )
-    st.html(html)
+    # A data: URL gives the report its own opaque origin: its styles cannot restyle the app and
+    # nothing in it can reach the app (st.html would inline its <style>).
+    encoded = base64.b64encode(html.encode("utf-8")).decode("ascii")
+    st.iframe(f"data:text/html;base64,{encoded}", height=900)
 
 
 def executive_view(path: str) -> None:

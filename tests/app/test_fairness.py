@@ -40,9 +40,11 @@ def test_a_reviewer_sees_the_model_audit_with_rates_equal_to_a_direct_count(mode
     assert not at.exception
     assert at.title[0].value == "Fairness & compliance"
     backend = app_db().backend()
-    threshold = fairness_audit.operating_threshold(backend, churn_id())
     scores = backend.table("model_test_scores")
     rows = scores.filter(scores.model_id == churn_id()).to_polars()
+    # The default threshold flags the top 10% of the test customers, as on the Models page.
+    threshold = round(float(np.quantile(rows["score"].to_numpy(), 0.9)), 3)
+    assert at.slider(key=f"fairness_threshold_{churn_id()}").value == threshold
     customers = backend.table("customers").select("customer_id", "gender").to_polars()
     joined = rows.join(customers, on="customer_id")
     female = joined.filter(pl.col("gender") == "female")
@@ -200,3 +202,51 @@ def test_an_upload_with_scores_and_no_threshold_is_refused_by_name(model_bank):
     at.multiselect(key="fair_up_groups").set_value(["g"]).run()
     assert not at.exception
     assert any("holds scores, not 0/1 decisions" in e.value and "threshold" in e.value for e in at.error)
+
+
+def test_one_customers_decision_shows_its_reasons_and_is_audited(model_bank):
+    from analytics import explanations
+    from analytics.privacy import pseudonym_key, pseudonymize_ids, sees_raw_personal_data
+
+    backend = app_db().backend()
+    scores = backend.table("model_predictions")
+    lowest = scores.filter(scores.model_id == churn_id()).order_by("score").limit(1).to_polars()
+    customer = int(lowest["customer_id"][0])
+    masked = pseudonymize_ids(pl.Series([customer]), pseudonym_key(app_db()))[0]
+    at = page().run()
+    at.text_input(key="fairness_customer").input(masked).run()
+    assert not at.exception
+    text = " ".join(m.value for m in at.markdown)
+    assert "not selected (adverse)" in text and "Principal reasons against selection" in text
+    record = model_registry.get_model(backend, churn_id())
+    expected = explanations.explain_customer(
+        resources.loaded_model(resources.database_path(), churn_id()),
+        resources.customer_row(resources.database_path(), customer),
+        typical=explanations.load_explanation_meta(backend, record.model_id)["tree"].typical,
+    )
+    assert f"Score **{expected.score:.1%}**" in text
+    log = app_db().query("select target, details from audit_log where target = 'fairness_decision'")
+    # Reviewers see customer numbers, so the entry names the customer by number.
+    logged = str(customer) if sees_raw_personal_data("compliance_reviewer") else masked
+    assert log.height == 1 and json.loads(log["details"][0])["customer"] == logged
+
+
+def test_the_analyst_reads_the_signed_report_in_its_own_frame(model_bank):
+    import base64
+
+    signoff_id = _sign_credit_decision()
+    at = page("marketing_analyst").run()
+    assert not at.exception
+    frames = at.get("iframe")
+    assert len(frames) == 1
+    source = frames[0].proto.src
+    assert source.startswith("data:text/html;base64,")
+    stored = signoffs.load_report(app_db().backend(), signoff_id)
+    assert base64.b64decode(source.split(",", 1)[1]).decode("utf-8") == stored
+
+
+def test_a_model_without_test_scores_is_a_message_not_a_traceback(model_bank):
+    app_db().execute("delete from model_test_scores where model_id = ?", [churn_id()])
+    at = page().run()
+    assert not at.exception
+    assert any(e.value == fairness_audit.MSG_NO_SCORES.format(model_id=churn_id()) for e in at.error)

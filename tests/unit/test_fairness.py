@@ -295,3 +295,40 @@ def test_the_four_fifths_verdict_errs_no_more_than_its_intervals_allow(
     verdicts = [_four_fifths(rates, sizes, rng) for _ in range(300)]
     share = sum(v is expected for v in verdicts) / len(verdicts)
     assert at_least <= share <= at_most, share
+
+
+def test_a_group_nobody_is_selected_from_fails_and_the_katz_intervals_equal_statsmodels():
+    counts = pl.DataFrame(
+        {
+            "group": ["a", "b", "c"],
+            "tp": [0, 0, 0],
+            "fp": [0, 500, 480],
+            "tn": [1000, 500, 520],
+            "fn": [0, 0, 0],
+        }
+    ).with_columns(n=pl.col("fp") + pl.col("tn"))
+    rule = {d.name: d for d in fairness.disparities(counts)}["four_fifths_rule"]
+    assert rule.passed is False and rule.groups == ("b", "a") and rule.value == 0.0
+    expected = confint_proportions_2indep(0, 1000, 500, 1000, method="log-adjusted", compare="ratio")
+    assert (rule.low, rule.high) == pytest.approx(expected, abs=1e-12)
+    # The vectorized Katz interval the rule uses for many groups is statsmodels' "log" method.
+    c1, n1, c2, n2 = np.array([30, 400]), np.array([900, 1000]), np.array([80, 500]), np.array([700, 1000])
+    low, high = fairness._katz_below(c1, n1, c2, n2)
+    for k in range(2):
+        reference = confint_proportions_2indep(c1[k], n1[k], c2[k], n2[k], method="log", compare="ratio")
+        assert (low[k], high[k]) == pytest.approx(reference, abs=1e-12)
+
+
+def test_the_equalized_odds_ratio_is_undefined_when_a_rate_is_zero_everywhere():
+    from fairlearn.metrics import equalized_odds_ratio
+
+    # Nobody with the outcome is selected in either group: the TPR ratio is 0/0.
+    y = np.array([1, 0, 0, 1, 0, 0] * 20)
+    p = np.array([0, 1, 0, 0, 0, 1] * 20)
+    g = np.array(["a", "a", "a", "b", "b", "b"] * 20)
+    counts = fairness.group_counts(
+        pl.DataFrame({"y": y, "p": p, "g": g}), y_true="y", y_pred="p", groups=["g"]
+    )
+    found = {d.name: d for d in fairness.disparities(counts)}
+    assert np.isnan(equalized_odds_ratio(y, p, sensitive_features=g))
+    assert found["equalized_odds_ratio"].value is None

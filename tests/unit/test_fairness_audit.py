@@ -479,8 +479,9 @@ def test_model_audit_counts_threshold_and_auc_equal_numpy_and_sklearn(model_db):
     backend = model_db.backend()
     record = model_registry.latest_model(backend, "churn")
     audit = fairness_audit.audit_model(backend, record.model_id)
-    current = model_db.query("select score from model_predictions where model_id = ?", [record.model_id])
-    assert audit.threshold == round(float(np.quantile(current["score"].to_numpy(), 0.9)), 3)
+    # The Models page's default: the top 10% of the model's test customers.
+    test_scores = model_db.query("select score from model_test_scores where model_id = ?", [record.model_id])
+    assert audit.threshold == round(float(np.quantile(test_scores["score"].to_numpy(), 0.9)), 3)
     assert audit.kind == "model" and audit.has_outcome and audit.model_version == record.version
     rows = model_db.query(
         "select s.label as y, s.score, c.gender from model_test_scores s join customers c using (customer_id)"
@@ -569,6 +570,21 @@ def _bad_input_cases():
             fairness.MSG_BAD_THRESHOLD.format(threshold=1.5),
             id="threshold-outside-0-1",
         ),
+        pytest.param(
+            rows.with_columns(pl.Series("decision", ["yes", "no"] * (rows.height // 2))),
+            base | {"score": None, "threshold": None, "y_pred": "decision"},
+            fairness.MSG_NOT_BINARY.format(column="decision", row=1, value="yes"),
+            id="decision-in-words-names-the-users-column",
+        ),
+        pytest.param(
+            rows.with_columns(pl.Series("tags", [["a"], ["b"]] * (rows.height // 2))),
+            base | {"groups": ["tags"]},
+            fairness_audit.MSG_GROUP_TYPE.format(column="tags", dtype=pl.List(pl.String)),
+            id="nested-group-column",
+        ),
+        pytest.param(
+            rows.head(0), base, fairness_audit.MSG_EMPTY_TABLE.format(source="table"), id="empty-table"
+        ),
     ]
 
 
@@ -614,3 +630,30 @@ def test_the_data_hash_is_stable_for_the_same_data_and_changes_with_the_threshol
     shorter = fairness_audit.audit_targeting(backend, ids[1:], as_of=snapshot, groups=("gender",))
     assert (shuffled.subject_id, shuffled.data_hash) == (listed.subject_id, listed.data_hash)
     assert shorter.data_hash != listed.data_hash and shorter.subject_id != listed.subject_id
+
+
+def test_an_adverse_decision_lists_the_contributions_that_lowered_the_score():
+    from analytics.explanations import CustomerExplanation, reason_text
+
+    contributions = pl.DataFrame(
+        {
+            "feature": ["support_contacts_12m", "sessions_90d", "nps_last", "tenure_months"],
+            "label": ["", "", "", ""],
+            "value": [0.0, 40.0, 9.0, 80.0],
+            "typical": [1.0, 20.0, 7.0, 60.0],
+            "shap": [-0.2, -0.5, -0.1, 0.3],
+            "points": [-0.01, -0.03, -0.004, 0.02],
+        }
+    )
+    explanation = CustomerExplanation("m", "churn", 1, 0.02, -3.0, -3.9, contributions, ())
+    adverse, reasons = fairness_audit.adverse_reasons(explanation, threshold=0.05)
+    assert adverse is True
+    # The three contributions that lowered the score most, largest first, in the Models page's words.
+    expected = [
+        reason_text("churn", r["feature"], r["value"], r["typical"], r["points"])
+        for r in contributions.sort("points").head(3).iter_rows(named=True)
+    ]
+    assert list(reasons) == expected and len(reasons) == 3
+    favourable, reasons = fairness_audit.adverse_reasons(explanation, threshold=0.01)
+    assert favourable is False
+    assert list(reasons) == [reason_text("churn", "tenure_months", 80.0, 60.0, 0.02)]
