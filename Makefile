@@ -51,7 +51,7 @@ browser: ## Debian's Chromium for the browser tests (never a downloaded browser)
 	  fi; \
 	fi
 
-bench: install ## build tiers S and M and the A/B test bank (1M customers), write BENCHMARKS.md
+bench: install ## build tiers S and M and the A/B test bank (1M customers), audit 1M predictions against fairlearn, write BENCHMARKS.md
 	$(BIN)/python -m bench.run
 
 lint: install

@@ -1,4 +1,4 @@
-"""Benchmark of the executive KPIs and of the KPIs, Segments, Models and A/B tests pages.
+"""Benchmark of the executive KPIs, the KPIs, Segments, Models and A/B tests pages, and the fairness audit.
 
 Run with ``python -m bench.run`` (``make bench``).
 
@@ -27,12 +27,18 @@ as tests/conftest.py does), then measures, each in a fresh process (bench.tasks)
   events (8M debit transactions, 1M sessions, 1M campaign offers); the read-out cold as the
   page's cached call computes it (``app.resources.experiment_readout``: load, aggregation with
   the sequential looks, read-out, sequential series), the aggregation alone, its floor (one
-  DuckDB pass over the transactions), and the page's first run and cached reruns (AppTest).
+  DuckDB pass over the transactions), and the page's first run and cached reruns (AppTest);
+- the fairness audit, on 1,000,000 synthetic predictions built in its process (no bank):
+  ``analytics.fairness_audit.audit_frame`` by gender, age band and their intersection, with every
+  interval, against fairlearn's ``MetricFrame`` with the same metrics (no interval; its own
+  bootstrap timed once and extrapolated) and a polars floor, in turns; the audit's per-group
+  metrics and disparities must equal MetricFrame's to 1e-9.
 
-A complete run (both tiers, the pages and the A/B bank included) writes BENCHMARKS.md. A partial
-run, for development, writes only to the ``--out`` it is given, e.g. the Models page's targets
-alone: ``python -m bench.run --only models --out /tmp/models-bench.md``, or the A/B tests
-page's: ``python -m bench.run --only abtest --out /tmp/abtest-bench.md``.
+A complete run (both tiers, the pages, the A/B bank and the fairness audit included) writes
+BENCHMARKS.md. A partial run, for development, writes only to the ``--out`` it is given, e.g. the
+Models page's targets alone: ``python -m bench.run --only models --out /tmp/models-bench.md``, the
+A/B tests page's: ``python -m bench.run --only abtest --out /tmp/abtest-bench.md``, or the fairness
+audit's: ``python -m bench.run --only fairness --out /tmp/fair-bench.md``.
 
 Thread counts are set on purpose: ``OMP_NUM_THREADS=1`` and DuckDB ``threads=2``.
 """
@@ -79,6 +85,7 @@ TARGET_CUSTOMER_EXPLANATION_SECONDS = 0.300
 TARGET_MODELS_PAGE_SECONDS = 1.0
 TARGET_ABTEST_COLD_SECONDS = 3.0
 TARGET_ABTEST_CACHED_SECONDS = 0.200
+TARGET_FAIRNESS_SECONDS = 2.0
 MODEL_TIERS = ("M",)
 """Tiers the Models page is measured on (its targets are set for M; training takes about a minute)."""
 CLV_REPEATS = 3
@@ -420,11 +427,18 @@ def _verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
 
-def render(results: list[TierResult], *, repeats: int, elapsed: float, abtest: dict | None = None) -> str:
+def render(
+    results: list[TierResult],
+    *,
+    repeats: int,
+    elapsed: float,
+    abtest: dict | None = None,
+    fairness: dict | None = None,
+) -> str:
     """BENCHMARKS.md."""
     m = machine()
     lines = [
-        "# Benchmarks: executive KPIs and the KPIs, Segments, Models and A/B tests pages",
+        "# Benchmarks: executive KPIs, the KPIs, Segments, Models and A/B tests pages, the fairness audit",
         "",
         "Written by `python -m bench.run` (bench/run.py); do not edit by hand. See docs/kpis.md for what",
         "is computed and bench/pandas_baseline.py for the baseline.",
@@ -478,6 +492,7 @@ def render(results: list[TierResult], *, repeats: int, elapsed: float, abtest: d
         "checks that the page raised nothing and drew the stored map as a WebGL scatter (`scattergl`).",
         _models_method(),
         *([_abtest_method()] if abtest is not None else []),
+        *([_fairness_method()] if fairness is not None else []),
         _SHARED_MACHINE_NOTE,
         "",
     ]
@@ -620,6 +635,8 @@ def render(results: list[TierResult], *, repeats: int, elapsed: float, abtest: d
         lines.append("")
     if abtest is not None:
         lines += [*_abtest_table_lines(abtest), ""]
+    if fairness is not None:
+        lines += [*_fairness_table_lines(fairness), ""]
 
     lines += ["## Targets", "", "| target | measured | result |", "|---|---|---|"]
     verdicts = []
@@ -760,6 +777,8 @@ def render(results: list[TierResult], *, repeats: int, elapsed: float, abtest: d
         lines += _target_lines(rows, verdicts)
     if abtest is not None:
         lines += _target_lines(_abtest_target_rows(abtest), verdicts)
+    if fairness is not None:
+        lines += _target_lines(_fairness_target_rows(fairness), verdicts)
     lines += ["", f"Whole run: {elapsed / 60:.1f} min. Overall: {_verdict(all(verdicts))}.", ""]
     return "\n".join(lines)
 
@@ -1247,6 +1266,234 @@ def render_abtest_only(abtest: dict, *, elapsed: float) -> str:
     return "\n".join(lines)
 
 
+# -- the fairness audit ------------------------------------------------------------------------
+def measure_fairness() -> dict:
+    """The fairness audit of a million synthetic predictions against fairlearn, in one fresh process.
+
+    A failure (among them the audit disagreeing with MetricFrame beyond 1e-9) becomes a note; the
+    fairness targets then fail with it.
+    """
+    from bench.tasks import FAIRNESS_REPEATS, FAIRNESS_ROWS
+
+    print(
+        f"[bench] fairness audit of {FAIRNESS_ROWS:,} predictions against fairlearn's MetricFrame "
+        f"({FAIRNESS_REPEATS} rounds of the audit, MetricFrame once: about 2 min)...",
+        file=sys.stderr,
+        flush=True,
+    )
+    started = time.perf_counter()
+    out = _try_task("fairness", "--seed", str(SEED))
+    out["wall_seconds"] = time.perf_counter() - started
+    return out
+
+
+def _fairness_method() -> str:
+    from bench.tasks import (
+        FAIRNESS_BOOT_REPLICATES,
+        FAIRNESS_BOOT_TARGET,
+        FAIRNESS_FAIRLEARN_REPEATS,
+        FAIRNESS_GENDER_SHARES,
+        FAIRNESS_GENDERS,
+        FAIRNESS_REPEATS,
+        FAIRNESS_ROWS,
+        FAIRNESS_SCORE_MALE,
+        FAIRNESS_SCORE_OFFSET,
+        FAIRNESS_SCORE_SIGNAL,
+        FAIRNESS_THRESHOLD,
+        FAIRNESS_TOLERANCE,
+    )
+
+    genders = " / ".join(FAIRNESS_GENDERS)
+    shares = " / ".join(f"{share:.0%}" for share in FAIRNESS_GENDER_SHARES)
+    return (
+        f"- Fairness audit, on {FAIRNESS_ROWS:,} synthetic predictions of one model (bench/tasks.py "
+        f"`_fairness_predictions`, numpy with seed {SEED}, into polars; no bank): an outcome `y_true` "
+        "(about 10% positive, its log-odds a little higher for men and the young), a score "
+        f"`logistic(N(0, 1) + {FAIRNESS_SCORE_SIGNAL:g} y + {FAIRNESS_SCORE_MALE:g} [male] "
+        f"{'-' if FAIRNESS_SCORE_OFFSET < 0 else '+'} {abs(FAIRNESS_SCORE_OFFSET):g})` "
+        f"(AUC about 0.87, a little kinder to men), gender ({genders} at "
+        f"{shares}) and the six age bands; decisions are score >= {FAIRNESS_THRESHOLD:g}. In one fresh "
+        f"process, after the imports (not timed) and the data, {FAIRNESS_REPEATS} rounds, each running in "
+        "turn: *Tailor*: `analytics.fairness_audit.audit_frame(frame, y_true=..., score=..., "
+        f'threshold={FAIRNESS_THRESHOLD:g}, groups=["gender", "age_band"])`, the audit of gender, age band '
+        "and their intersection: the columns checked, the confusion counts (polars group_by), selection "
+        "rate, true and false positive rates, precision and accuracy per group with Wilson intervals, "
+        "demographic parity and equalized odds (differences and ratios) with their 95% intervals "
+        "(as `analytics.fairness.disparities` makes them: the methods are named in the table), the "
+        "four-fifths verdicts, "
+        "AUC (scikit-learn) and calibration per group, and the hash of the counts; the first round is the "
+        "process's first call, also shown apart, and the audit's steps are timed by wrapping "
+        "`analytics.fairness`' functions. *fairlearn*: `MetricFrame` on the same rows and decisions "
+        "(numpy arrays and a pandas frame of the two attributes, converted once before the rounds, not "
+        "timed), one per attribute set, with selection rate, true and false positive rates, precision, "
+        "accuracy and `roc_auc_score` of the score (passed through `sample_params`), and the four "
+        "disparities from its `difference()` and `ratio()` between groups (equalized odds the worse of "
+        "the two rates): how fairlearn's `demographic_parity_*` and `equalized_odds_*` functions define "
+        "them, without the two more MetricFrames per set that calling those functions would build. No "
+        "interval and no calibration: MetricFrame's only intervals are its bootstrap (`n_boot`), which "
+        "recomputes every metric on a resample of all the rows for each replicate (96 s a replicate at "
+        "1,000,000 rows when measured; "
+        + (
+            f"timed here once with n_boot = {FAIRNESS_BOOT_REPLICATES} and extrapolated to "
+            f"{FAIRNESS_BOOT_TARGET:,} replicates, not measured at that count). "
+            if FAIRNESS_BOOT_REPLICATES
+            else "not timed by default: `FAIRNESS_BOOT_REPLICATES` in bench/tasks.py turns it on). "
+        )
+        + f"MetricFrame runs in the first {FAIRNESS_FAIRLEARN_REPEATS} round(s) only (a minute a run). "
+        "*Floor*: one polars "
+        "group_by of the four confusion counts over the intersection (the decisions computed inline). "
+        f"Figures are the medians of the rounds. After them the task checks that every "
+        f"per-group metric and every disparity of the audit equals MetricFrame's within "
+        f"{FAIRNESS_TOLERANCE:g}, and the intersection's sizes and rates the floor's counts; any "
+        "difference fails the task."
+    )
+
+
+def _runs(values: list[float]) -> str:
+    return ", ".join(f"{v:.3f}" for v in values) + " s"
+
+
+def _fairness_extrapolated(f: dict) -> tuple[float, float] | None:
+    """MetricFrame's bootstrap: seconds per replicate, and the time extrapolated to FAIRNESS_BOOT_TARGET."""
+    from bench.tasks import FAIRNESS_BOOT_TARGET
+
+    boot = f.get("bootstrap", {})
+    if "seconds" not in boot:
+        return None
+    per_replicate = max(0.0, boot["seconds"] - f["fairlearn_seconds"]) / boot["replicates"]
+    return per_replicate, f["fairlearn_seconds"] + FAIRNESS_BOOT_TARGET * per_replicate
+
+
+def _fairness_table_lines(f: dict) -> list[str]:
+    """The fairness audit's section of the report: its data and its measurement table."""
+    from bench.tasks import FAIRNESS_BOOT_TARGET, FAIRNESS_ROWS, FAIRNESS_TOLERANCE
+
+    rows = f.get("rows", FAIRNESS_ROWS)
+    lines = [f"## Fairness audit: {rows:,} predictions, by gender, age band and both", ""]
+    if "seconds" not in f:
+        return [
+            *lines,
+            "| measurement | seconds | peak RSS (MiB) | notes |",
+            "|---|---:|---:|---|",
+            *_note_row("fairness audit", f),
+        ]
+    groups = ", ".join(f"{name} {count}" for name, count in f["groups"].items())
+    steps = ", ".join(f"{label} {seconds:.3f} s" for label, seconds in f["steps"].items())
+    audit, mf, floor = f["seconds"], f["fairlearn_seconds"], f["floor_seconds"]
+    lines += [
+        f"{f['rows']:,} predictions: {f['positive_share']:.1%} positive, {f['selected_share']:.1%} selected "
+        f"at the threshold {f['threshold']:g}; groups: {groups} (the smallest intersection "
+        f"{f['smallest_group']:,} rows); the audit's verdict on this synthetic model: {f['verdict']}.",
+        "",
+        "| measurement | seconds | peak RSS (MiB) | notes |",
+        "|---|---:|---:|---|",
+        f"| synthetic predictions built (numpy, polars) | {f['generate_seconds']:.3f} | | seed {f['seed']}; "
+        f"MetricFrame's inputs (numpy arrays, pandas frame of the attributes) converted in "
+        f"{f['pandas_conversion_seconds']:.3f} s, not timed below |",
+        f"| Tailor: `audit_frame`, every metric, group and intersection, with intervals | {audit:.3f} | "
+        f"{f['rss_after_first_audit_mb']:,.0f} | runs {_runs(f['runs'])} (the first is the process's first "
+        f"call: {f['first_seconds']:.3f} s); steps (medians): {steps}; disparity intervals: "
+        f"{', '.join(f['interval_methods']) or 'none'} ({f['disparities_with_interval']} of "
+        f"{f['disparities']} disparities have one); imports {f['import_seconds']:.2f} s not included; "
+        "RSS after the first audit |",
+        f"| fairlearn {f['fairlearn_version']}: `MetricFrame`, the same metrics and disparities, no "
+        f"interval | {mf:.2f} | {f['peak_rss_mb']:,.0f} | runs {_runs(f['fairlearn_runs'])}; "
+        f"{mf / audit:,.0f}x Tailor's audit; the process's peak RSS |",
+    ]
+    boot = f["bootstrap"]
+    extrapolated = _fairness_extrapolated(f)
+    if extrapolated is None:
+        lines.append(f"| fairlearn `MetricFrame` with its bootstrap | n/a | | {boot.get('note', '?')} |")
+    else:
+        per_replicate, total = extrapolated
+        lines += [
+            f"| fairlearn `MetricFrame` with its bootstrap intervals, n_boot = {boot['replicates']}, "
+            f"measured once | {boot['seconds']:.1f} | | {per_replicate:.1f} s per replicate (this run "
+            "minus the MetricFrame median, over the replicates) |",
+            f"| fairlearn `MetricFrame` with its bootstrap at {FAIRNESS_BOOT_TARGET:,} replicates: "
+            f"**extrapolated, not measured** | {total:,.0f} | | about {total / 3600:.1f} h; "
+            f"{total / audit:,.0f}x Tailor's audit, whose figure above includes its intervals |",
+        ]
+    lines += [
+        f"| floor: one polars group_by, the four confusion counts over the intersection | {floor:.3f} | | "
+        f"runs {_runs(f['floor_runs'])}; Tailor's audit is {audit / floor:,.0f}x the floor |",
+        f"| the audit against MetricFrame and the floor | | | agree: {str(f['agree']).lower()}: "
+        f"{f['fairlearn_values']} values equal to MetricFrame's within {FAIRNESS_TOLERANCE:g} (every "
+        f"group's metrics, every disparity) and {f['floor_values']} to the floor's counts (largest "
+        f"difference {f['max_difference']:.1e}) |",
+        f"| fairness measurements above, wall time | {f['wall_seconds']:.0f} | | one process: its imports, "
+        "the data and the checks included |",
+    ]
+    return lines
+
+
+def _fairness_target_rows(f: dict) -> list[tuple[str, str, bool | None]]:
+    """The fairness audit's targets: its speed, and its agreement with fairlearn."""
+    from bench.tasks import FAIRNESS_ROWS, FAIRNESS_TOLERANCE
+
+    # The rows measured: a development run of bench.tasks with fewer --rows says so.
+    label = (
+        f"fairness audit of {f.get('rows', FAIRNESS_ROWS):,} predictions (every metric, every group and "
+        "intersection, "
+        f"with intervals) < {TARGET_FAIRNESS_SECONDS:g} s"
+    )
+    agree_label = (
+        f"fairness audit's per-group metrics and disparities equal fairlearn MetricFrame's to "
+        f"{FAIRNESS_TOLERANCE:g}"
+    )
+    if "seconds" not in f:
+        note = f"not measured: {f.get('note', '?')}"
+        return [(label, note, False), (agree_label, note, False)]
+    audit, mf, floor = f["seconds"], f["fairlearn_seconds"], f["floor_seconds"]
+    extrapolated = _fairness_extrapolated(f)
+    boot = (
+        f"; with its bootstrap intervals about {extrapolated[1] / 3600:.1f} h (extrapolated)"
+        if extrapolated
+        else ""
+    )
+    measured = (
+        f"{audit:.2f} s (median of {len(f['runs'])}; first call {f['first_seconds']:.2f} s); fairlearn "
+        f"MetricFrame {mf:.1f} s without intervals: {mf / audit:,.0f}x{boot}; {audit / floor:,.0f}x the "
+        f"floor ({floor:.3f} s)"
+    )
+    agreed = (
+        f"{f['fairlearn_values']} values, {len(f['mismatches'])} differ (agree: {str(f['agree']).lower()}); "
+        f"{f['floor_values']} intersection values equal the floor's counts"
+    )
+    return [(label, measured, audit < TARGET_FAIRNESS_SECONDS), (agree_label, agreed, not f["mismatches"])]
+
+
+def render_fairness_only(fairness: dict, *, elapsed: float) -> str:
+    """The report of a partial run measuring the fairness audit only (never BENCHMARKS.md)."""
+    verdicts: list[bool] = []
+    lines = [
+        "# Benchmarks, partial run: the fairness audit only",
+        "",
+        "Written by `python -m bench.run --only fairness` (bench/run.py). A partial run for development: "
+        "`make bench` writes the complete BENCHMARKS.md.",
+        "",
+        "## Machine",
+        "",
+        *_machine_lines(machine()),
+        "## Method",
+        "",
+        _fairness_method(),
+        _SHARED_MACHINE_NOTE,
+        "",
+        *_fairness_table_lines(fairness),
+        "",
+        "## Targets",
+        "",
+        "| target | measured | result |",
+        "|---|---|---|",
+        *_target_lines(_fairness_target_rows(fairness), verdicts),
+        "",
+        f"Whole run: {elapsed / 60:.1f} min. Overall: {_verdict(all(verdicts))}.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
 def _cohort_floor_sql() -> str:
     from bench.tasks import COHORT_FLOOR_SQL
 
@@ -1274,14 +1521,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-page", action="store_true", help="skip the AppTest page measurement")
     parser.add_argument(
         "--only",
-        choices=["models", "abtest"],
+        choices=["models", "abtest", "fairness"],
         help="measure only the Models page's targets (on tier "
         + ", ".join(MODEL_TIERS)
-        + ") or the A/B tests page's (on its own bank): a partial run",
+        + "), the A/B tests page's (on its own bank) or the fairness audit's (on synthetic "
+        "predictions): a partial run",
     )
     parser.add_argument("--json", help="also write the raw measurements to this JSON file")
     args = parser.parse_args(argv)
-    default_tiers = {"models": MODEL_TIERS, "abtest": ()}.get(args.only, tuple(TIERS))
+    default_tiers = {"models": MODEL_TIERS, "abtest": (), "fairness": ()}.get(args.only, tuple(TIERS))
     tiers = [t.strip().upper() for t in (args.tiers or ",".join(default_tiers)).split(",") if t.strip()]
     unknown = [t for t in tiers if t not in TIERS]
     if unknown:
@@ -1290,6 +1538,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"the Models page is measured on tier {', '.join(MODEL_TIERS)} only")
     if args.only == "abtest" and tiers:
         parser.error("the A/B tests page is measured on its own bank: --only abtest takes no --tiers")
+    if args.only == "fairness" and tiers:
+        parser.error(
+            "the fairness audit is measured on synthetic predictions: --only fairness takes no --tiers"
+        )
     complete = set(tiers) == set(TIERS) and not args.only and not args.no_page
     official = (REPO_ROOT / "BENCHMARKS.md").resolve()
     out = Path(args.out) if args.out else official
@@ -1301,7 +1553,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["OMP_NUM_THREADS"] = str(OMP_THREADS)
     os.environ["TAILOR_DUCKDB_THREADS"] = str(DUCKDB_THREADS)
     started = time.perf_counter()
-    abtest = None
+    abtest = fairness = None
     if args.only == "models":
         results = [measure_models_only(t, TIERS[t], with_page=not args.no_page) for t in tiers]
     else:
@@ -1311,18 +1563,28 @@ def main(argv: list[str] | None = None) -> int:
         # The A/B tests page's bank is not a tier: measured in a complete run and with --only abtest.
         if complete or args.only == "abtest":
             abtest = measure_abtest(with_page=not args.no_page)
+        # Nor is the fairness audit's data: a million synthetic predictions, built in its process.
+        if complete or args.only == "fairness":
+            fairness = measure_fairness()
     elapsed = time.perf_counter() - started
     # The raw measurements first, so that they survive a report that fails to render.
     if args.json:
         tier_dicts = [{k: str(v) if isinstance(v, Path) else v for k, v in vars(r).items()} for r in results]
-        raw = tier_dicts if abtest is None else {"tiers": tier_dicts, "abtest": abtest}
+        extras = {
+            name: part for name, part in (("abtest", abtest), ("fairness", fairness)) if part is not None
+        }
+        raw = {"tiers": tier_dicts, **extras} if extras else tier_dicts
         Path(args.json).write_text(json.dumps(raw, indent=2, default=str))
     if args.only == "models":
         report = render_models_only(results, elapsed=elapsed)
     elif args.only == "abtest":
         report = render_abtest_only(abtest, elapsed=elapsed)
+    elif args.only == "fairness":
+        report = render_fairness_only(fairness, elapsed=elapsed)
     else:
-        report = render(results, repeats=max(1, args.repeats), elapsed=elapsed, abtest=abtest)
+        report = render(
+            results, repeats=max(1, args.repeats), elapsed=elapsed, abtest=abtest, fairness=fairness
+        )
     out.write_text(report)
     print(report)
     return 0

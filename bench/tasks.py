@@ -1458,6 +1458,357 @@ def task_abtest_page(args: argparse.Namespace) -> dict:
     }
 
 
+# -- the fairness audit (issue 7) ---------------------------------------------------------------
+FAIRNESS_ROWS = 1_000_000
+"""Predictions audited: one model's scores and decisions for a million customers."""
+
+FAIRNESS_THRESHOLD = 0.5
+"""The operating threshold; the synthetic scores put about 10% of the rows at or above it."""
+
+FAIRNESS_GENDERS = ("female", "male", "other")
+FAIRNESS_GENDER_SHARES = (0.49, 0.49, 0.02)
+FAIRNESS_AGE_SHARES = (0.10, 0.18, 0.19, 0.18, 0.17, 0.18)
+"""Shares of the genders and of the six age bands of ``analytics.schemas.AGE_BANDS`` (18-24 ... 65+)."""
+
+FAIRNESS_OUTCOME_LOGIT = -2.25
+FAIRNESS_GENDER_LOGIT = (-0.1, 0.1, 0.0)
+FAIRNESS_AGE_LOGIT = (0.25, 0.1, 0.0, -0.05, -0.1, -0.2)
+"""The outcome's log-odds: about 10% positive, a little more among men and the young."""
+
+FAIRNESS_SCORE_SIGNAL = 1.6
+FAIRNESS_SCORE_MALE = 0.15
+FAIRNESS_SCORE_OFFSET = -1.6
+"""score = logistic(N(0, 1) + 1.6 y + 0.15 [male] - 1.6): informative (AUC about 0.87, the normal
+shift's Phi(1.6 / sqrt 2)) and a little kinder to men at the same outcome."""
+
+FAIRNESS_GROUP_SETS: tuple[tuple[str, ...], ...] = (("gender",), ("age_band",), ("gender", "age_band"))
+"""The attribute sets audit_frame reports for groups=["gender", "age_band"]: each, then the intersection."""
+
+FAIRNESS_REPEATS = 3
+"""Runs of the audit, of MetricFrame and of the floor, interleaved in one process."""
+
+FAIRNESS_FAIRLEARN_REPEATS = 1
+"""MetricFrame runs in the first round only: about 65 s a run at 1,000,000 rows, against the audit's 1 s."""
+
+FAIRNESS_BOOT_REPLICATES = 0
+"""MetricFrame's own bootstrap (``n_boot``), timed once with this many replicates and extrapolated;
+0 skips it. Each replicate recomputes every metric on a resample of the million rows (96 s when it
+was measured with 2), and Tailor's intervals are closed-form, so the default run leaves it out."""
+
+FAIRNESS_BOOT_TARGET = 2000
+"""Replicates of a percentile bootstrap's 95% intervals (Efron & Tibshirani's usual 1,000-2,000): what
+MetricFrame's bootstrap would need, extrapolated from ``FAIRNESS_BOOT_REPLICATES``."""
+
+FAIRNESS_TOLERANCE = 1e-9
+
+FAIRNESS_METRICS = {
+    "selection_rate": "selection_rate",
+    "true_positive_rate": "true_positive_rate",
+    "false_positive_rate": "false_positive_rate",
+    "precision": "precision",
+    "accuracy": "accuracy",
+    "auc": "roc_auc",
+}
+"""Tailor's per-group column -> the name of the same metric in the MetricFrame."""
+
+
+def _fairness_predictions(rows: int, seed: int):
+    """Synthetic predictions of one model (numpy, seeded, into polars): outcome, score, gender, age band."""
+    import numpy as np
+    import polars as pl
+
+    from analytics.schemas import AGE_BANDS
+
+    rng = np.random.default_rng(seed)
+    gender = rng.choice(len(FAIRNESS_GENDERS), rows, p=FAIRNESS_GENDER_SHARES)
+    age = rng.choice(len(AGE_BANDS), rows, p=FAIRNESS_AGE_SHARES)
+    gender_logit, age_logit = np.asarray(FAIRNESS_GENDER_LOGIT), np.asarray(FAIRNESS_AGE_LOGIT)
+    logit = FAIRNESS_OUTCOME_LOGIT + gender_logit[gender] + age_logit[age]
+    y = (rng.random(rows) < 1.0 / (1.0 + np.exp(-logit))).astype(np.int8)
+    latent = (
+        rng.normal(0.0, 1.0, rows)
+        + FAIRNESS_SCORE_SIGNAL * y
+        + FAIRNESS_SCORE_MALE * (gender == FAIRNESS_GENDERS.index("male"))
+        + FAIRNESS_SCORE_OFFSET
+    )
+    return pl.DataFrame(
+        [
+            pl.Series("y_true", y),
+            pl.Series("score", 1.0 / (1.0 + np.exp(-latent))),
+            pl.Series("gender", FAIRNESS_GENDERS, dtype=pl.String).gather(gender),
+            pl.Series("age_band", AGE_BANDS, dtype=pl.String).gather(age),
+        ]
+    )
+
+
+def _fairness_audit(frame):
+    """Tailor's audit as the CLI and the upload page call it: gender, age band and their intersection."""
+    from analytics import fairness_audit
+
+    return fairness_audit.audit_frame(
+        frame,
+        y_true="y_true",
+        score="score",
+        threshold=FAIRNESS_THRESHOLD,
+        groups=["gender", "age_band"],
+        source="bench predictions",
+    )
+
+
+def _fairlearn_metrics() -> dict:
+    """The audit's per-group metrics as MetricFrame metrics (AUC reads the score through sample_params)."""
+    from fairlearn.metrics import false_positive_rate, selection_rate, true_positive_rate
+    from sklearn.metrics import accuracy_score, precision_score, roc_auc_score
+
+    def precision(y_true, y_pred):
+        return precision_score(y_true, y_pred, zero_division=0)
+
+    def roc_auc(y_true, y_pred, score):
+        return roc_auc_score(y_true, score)
+
+    return {
+        "selection_rate": selection_rate,
+        "true_positive_rate": true_positive_rate,
+        "false_positive_rate": false_positive_rate,
+        "precision": precision,
+        "accuracy": accuracy_score,
+        "roc_auc": roc_auc,
+    }
+
+
+def _fairlearn_audit(y, score, sensitive, **bootstrap) -> dict:
+    """The same metrics and disparities through fairlearn's MetricFrame, for each attribute set.
+
+    The disparities come from each MetricFrame's ``difference()`` and ``ratio()`` (between groups),
+    which is how ``demographic_parity_difference`` and the other three functions define them;
+    calling those functions would build two more MetricFrames per set over the same rows.
+    With ``n_boot`` and ``ci_quantiles`` in ``bootstrap``, MetricFrame's own bootstrap intervals
+    of every metric, difference and ratio are computed too.
+    """
+    import numpy as np
+    from fairlearn.metrics import MetricFrame
+
+    y_pred = (score >= FAIRNESS_THRESHOLD).astype(np.int64)
+    out = {}
+    for attrs in FAIRNESS_GROUP_SETS:
+        frame = MetricFrame(
+            metrics=_fairlearn_metrics(),
+            y_true=y,
+            y_pred=y_pred,
+            sensitive_features=sensitive[list(attrs)],
+            sample_params={"roc_auc": {"score": score}},
+            **bootstrap,
+        )
+        difference, ratio = frame.difference(), frame.ratio()
+        if bootstrap:
+            frame.difference_ci(), frame.ratio_ci()
+        out[attrs] = (frame.by_group, difference, ratio)
+    return out
+
+
+def _fairness_floor(frame):
+    """The floor: one polars group_by of the four confusion counts over the intersection."""
+    import polars as pl
+
+    y, p = pl.col("y_true") == 1, pl.col("score") >= FAIRNESS_THRESHOLD
+    return frame.group_by("gender", "age_band").agg(
+        (y & p).sum().alias("tp"),
+        (~y & p).sum().alias("fp"),
+        (~y & ~p).sum().alias("tn"),
+        (y & ~p).sum().alias("fn"),
+        pl.len().alias("n"),
+    )
+
+
+def _fairness_agreement(audit, reference: dict, floor) -> dict:
+    """Every per-group metric and disparity of the audit against MetricFrame's, and the intersection's
+    rates against the floor's counts: values compared, the largest difference and every mismatch."""
+    import math
+
+    found = {"fairlearn": 0, "floor": 0}
+    worst = 0.0
+    problems: list[str] = []
+
+    def check(source: str, what: str, ours, theirs) -> None:
+        nonlocal worst
+        found[source] += 1
+        theirs = None if theirs is None else float(theirs)
+        usable = ours is not None and theirs is not None and math.isfinite(theirs)
+        if not usable or abs(ours - theirs) > FAIRNESS_TOLERANCE:
+            problems.append(f"{what}: Tailor {ours!r}, {source} {theirs!r}")
+        else:
+            worst = max(worst, abs(ours - theirs))
+
+    for attrs, attribute in zip(FAIRNESS_GROUP_SETS, audit.attributes, strict=True):
+        by_group, difference, ratio = reference[attrs]
+        labels = [" · ".join(map(str, k)) if isinstance(k, tuple) else str(k) for k in by_group.index]
+        theirs = dict(zip(labels, by_group.to_dict("records"), strict=True))
+        ours = {row["group"]: row for row in attribute.metrics.iter_rows(named=True)}
+        if sorted(ours) != sorted(theirs):
+            problems.append(f"{attribute.attribute}: groups {sorted(ours)} vs MetricFrame's {sorted(theirs)}")
+            continue
+        name = attribute.attribute
+        for group, row in ours.items():
+            for column, metric in FAIRNESS_METRICS.items():
+                check("fairlearn", f"{name} {group} {column}", row[column], theirs[group][metric])
+        pairs = (
+            ("demographic_parity_difference", difference["selection_rate"]),
+            ("demographic_parity_ratio", ratio["selection_rate"]),
+            (
+                "equalized_odds_difference",
+                max(difference["true_positive_rate"], difference["false_positive_rate"]),
+            ),
+            ("equalized_odds_ratio", min(ratio["true_positive_rate"], ratio["false_positive_rate"])),
+        )
+        for disparity, value in pairs:
+            check("fairlearn", f"{name} {disparity}", attribute.disparity(disparity).value, value)
+    intersection = {row["group"]: row for row in audit.attributes[-1].metrics.iter_rows(named=True)}
+    for r in floor.iter_rows(named=True):
+        group = f"{r['gender']} · {r['age_band']}"
+        row = intersection.get(group)
+        if row is None:
+            problems.append(f"intersection {group}: in the floor's counts, not in the audit")
+            continue
+        tp, fp, tn, fn, n = r["tp"], r["fp"], r["tn"], r["fn"], r["n"]
+        expected = {
+            "n": n,
+            "selection_rate": (tp + fp) / n,
+            "true_positive_rate": tp / (tp + fn),
+            "false_positive_rate": fp / (fp + tn),
+            "precision": tp / (tp + fp),
+            "accuracy": (tp + tn) / n,
+        }
+        for column, value in expected.items():
+            check("floor", f"intersection {group} {column}", row[column], value)
+    return {
+        "fairlearn_values": found["fairlearn"],
+        "floor_values": found["floor"],
+        "max_difference": worst,
+        "mismatches": problems,
+    }
+
+
+def _fairlearn_bootstrap(y, score, sensitive) -> dict[str, Any]:
+    """MetricFrame with its own bootstrap intervals, timed once (or why it failed)."""
+    try:
+        s = time.perf_counter()
+        _fairlearn_audit(
+            y, score, sensitive, n_boot=FAIRNESS_BOOT_REPLICATES, ci_quantiles=[0.025, 0.975], random_state=0
+        )
+        return {"seconds": time.perf_counter() - s}
+    except Exception as exc:  # an extra line of the report: its failure becomes a note, not a failed task
+        return {"note": f"MetricFrame's bootstrap failed: {type(exc).__name__}: {exc}"}
+
+
+def task_fairness(args: argparse.Namespace) -> dict:
+    """The fairness audit of a million predictions against fairlearn's MetricFrame and a polars floor.
+
+    Builds ``--rows`` synthetic predictions (seeded), then, ``FAIRNESS_REPEATS`` times in turn:
+    ``audit_frame`` (every metric with Wilson intervals, the disparities with their intervals, AUC
+    and calibration per group, for gender, age band and their intersection; its steps timed by
+    :class:`_Stopwatch`), MetricFrame with the same metrics and disparities but no interval, and
+    the floor. The first audit is the process's first call. Then the audit's every per-group
+    metric and disparity must equal MetricFrame's within ``FAIRNESS_TOLERANCE``, and the
+    intersection's rates the floor's counts: the task fails (exit 1) on any difference. Last,
+    MetricFrame with its own bootstrap (``n_boot=FAIRNESS_BOOT_REPLICATES``), timed once.
+    """
+    t0 = time.perf_counter()
+    import fairlearn
+    import polars as pl  # noqa: F401 - imported before the clock starts
+    import sklearn.metrics  # noqa: F401
+    from fairlearn.metrics import MetricFrame  # noqa: F401
+
+    from analytics import fairness, fairness_audit  # noqa: F401
+
+    imported = time.perf_counter()
+    rss_imports = _peak_rss_mb()
+    s = time.perf_counter()
+    frame = _fairness_predictions(args.rows, args.seed)
+    generated = time.perf_counter() - s
+    # MetricFrame's inputs: numpy arrays and a pandas frame of the attributes (converted once, apart).
+    s = time.perf_counter()
+    y, score = frame.get_column("y_true").to_numpy(), frame.get_column("score").to_numpy()
+    sensitive = frame.select("gender", "age_band").to_pandas()
+    converted = time.perf_counter() - s
+    watch = _Stopwatch()
+    for name, label in (
+        ("group_counts", "confusion counts (polars group_by)"),
+        ("score_quality", "AUC and calibration (scikit-learn per group)"),
+        ("group_metrics", "rates with Wilson intervals"),
+        ("disparities", "disparities with intervals"),
+    ):
+        watch.wrap(fairness, name, label)
+    runs: dict[str, list[float]] = {"audit": [], "fairlearn": [], "floor": []}
+    steps: list[dict[str, float]] = []
+    rss_after_audit = 0.0
+    for i in range(FAIRNESS_REPEATS):
+        before = dict(watch.seconds)
+        s = time.perf_counter()
+        audit = _fairness_audit(frame)
+        runs["audit"].append(time.perf_counter() - s)
+        run_steps = {label: seconds - before.get(label, 0.0) for label, seconds in watch.seconds.items()}
+        run_steps["other (validation, decisions, hash)"] = runs["audit"][-1] - sum(run_steps.values())
+        steps.append(run_steps)
+        if i == 0:
+            rss_after_audit = _peak_rss_mb()
+        if i < FAIRNESS_FAIRLEARN_REPEATS:
+            s = time.perf_counter()
+            reference = _fairlearn_audit(y, score, sensitive)
+            runs["fairlearn"].append(time.perf_counter() - s)
+        s = time.perf_counter()
+        floor = _fairness_floor(frame)
+        runs["floor"].append(time.perf_counter() - s)
+    peak = _peak_rss_mb()
+    agreement = _fairness_agreement(audit, reference, floor)
+    if agreement["mismatches"]:
+        # One line, so that bench.run's note (the last line of the error) says it all.
+        shown = "; ".join(agreement["mismatches"][:5])
+        raise RuntimeError(
+            f"audit_frame and MetricFrame (or the floor) disagree on {len(agreement['mismatches'])} "
+            f"values beyond {FAIRNESS_TOLERANCE:g}, e.g. {shown}"
+        )
+    boot: dict[str, Any] = {"replicates": FAIRNESS_BOOT_REPLICATES}
+    if not FAIRNESS_BOOT_REPLICATES:
+        boot["note"] = (
+            "not measured (FAIRNESS_BOOT_REPLICATES = 0 in bench/tasks.py): one replicate recomputes every "
+            "metric on a resample of all the rows, about 96 s at 1,000,000 rows when it was measured"
+        )
+    else:
+        boot |= _fairlearn_bootstrap(y, score, sensitive)
+    disparities = [d for a in audit.attributes for d in a.disparities]
+    return {
+        "import_seconds": imported - t0,
+        "rows": frame.height,
+        "seed": args.seed,
+        "generate_seconds": generated,
+        "pandas_conversion_seconds": converted,
+        "threshold": FAIRNESS_THRESHOLD,
+        "positive_share": float(y.mean()),
+        "selected_share": float((score >= FAIRNESS_THRESHOLD).mean()),
+        "groups": {a.attribute: a.metrics.height for a in audit.attributes},
+        "smallest_group": int(audit.attributes[-1].metrics.get_column("n").min()),
+        "interval_methods": sorted({d.method for d in disparities if d.method}),
+        "disparities": len(disparities),
+        "disparities_with_interval": sum(d.low is not None and d.high is not None for d in disparities),
+        "verdict": audit.verdict,
+        "seconds": statistics.median(runs["audit"]),
+        "first_seconds": runs["audit"][0],
+        "runs": runs["audit"],
+        "steps": {label: statistics.median(s[label] for s in steps) for label in steps[0]},
+        "fairlearn_seconds": statistics.median(runs["fairlearn"]),
+        "fairlearn_runs": runs["fairlearn"],
+        "floor_seconds": statistics.median(runs["floor"]),
+        "floor_runs": runs["floor"],
+        "agree": True,
+        **agreement,
+        "bootstrap": boot,
+        "fairlearn_version": fairlearn.__version__,
+        "rss_after_imports_mb": rss_imports,
+        "rss_after_first_audit_mb": rss_after_audit,
+        "peak_rss_mb": peak,
+    }
+
+
 TASKS = {
     "generate": task_generate,
     "summary": task_summary,
@@ -1481,13 +1832,17 @@ TASKS = {
     "abtest_cold": task_abtest_cold,
     "abtest_floor": task_abtest_floor,
     "abtest_page": task_abtest_page,
+    "fairness": task_fairness,
 }
+
+NO_DB_TASKS = frozenset({"fairness"})
+"""Tasks that build their own data and read no bank."""
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.tasks")
     parser.add_argument("task", choices=sorted(TASKS))
-    parser.add_argument("--db", required=True)
+    parser.add_argument("--db", help="the bank (every task but those of NO_DB_TASKS)")
     parser.add_argument("--truth")
     parser.add_argument("--customers", type=int, default=20000)
     parser.add_argument("--seed", type=int, default=42)
@@ -1497,7 +1852,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true")
     parser.add_argument("--work", help="folder of the Models tasks' copy of the bank")
     parser.add_argument("--model-id", help="the model the Models tasks read")
+    parser.add_argument("--rows", type=int, default=FAIRNESS_ROWS, help="predictions of the fairness task")
     args = parser.parse_args(argv)
+    if args.db is None and args.task not in NO_DB_TASKS:
+        parser.error(f"the task {args.task} needs --db")
     result = TASKS[args.task](args)
     sys.stdout.write(json.dumps(result, default=str) + "\n")
     return 0
