@@ -1024,12 +1024,21 @@ def _models_target_rows(r: TierResult) -> list[tuple[str, str, bool | None]]:
     return rows
 
 
-def render_models_only(results: list[TierResult], *, elapsed: float) -> str:
-    """The report of a partial run measuring the Models page only (never BENCHMARKS.md)."""
+def render_partial(
+    what: str,
+    flag: str,
+    method: str,
+    sections: list[str],
+    targets: list[tuple[str, str, bool | None]],
+    *,
+    elapsed: float,
+) -> str:
+    """The report of a partial run (``--only FLAG``) measuring one page's targets (never BENCHMARKS.md)."""
+    verdicts: list[bool] = []
     lines = [
-        "# Benchmarks, partial run: the Models page only",
+        f"# Benchmarks, partial run: {what} only",
         "",
-        "Written by `python -m bench.run --only models` (bench/run.py). A partial run for development: "
+        f"Written by `python -m bench.run --only {flag}` (bench/run.py). A partial run for development: "
         "`make bench` writes the complete BENCHMARKS.md.",
         "",
         "## Machine",
@@ -1037,12 +1046,25 @@ def render_models_only(results: list[TierResult], *, elapsed: float) -> str:
         *_machine_lines(machine()),
         "## Method",
         "",
-        _models_method(),
+        method,
         _SHARED_MACHINE_NOTE,
         "",
+        *sections,
+        "",
+        "## Targets",
+        "",
+        "| target | measured | result |",
+        "|---|---|---|",
+        *_target_lines(targets, verdicts),
+        "",
+        f"Whole run: {elapsed / 60:.1f} min. Overall: {_verdict(all(verdicts))}.",
+        "",
     ]
-    verdicts: list[bool] = []
-    targets = []
+    return "\n".join(lines)
+
+
+def _models_sections(results: list[TierResult]) -> list[str]:
+    lines: list[str] = []
     for r in results:
         lines += [
             f"## Tier {r.name}: {r.customers:,} customers",
@@ -1052,10 +1074,7 @@ def render_models_only(results: list[TierResult], *, elapsed: float) -> str:
             *_models_table_rows(r),
             "",
         ]
-        targets += _target_lines(_models_target_rows(r), verdicts)
-    lines += ["## Targets", "", "| target | measured | result |", "|---|---|---|", *targets]
-    lines += ["", f"Whole run: {elapsed / 60:.1f} min. Overall: {_verdict(all(verdicts))}.", ""]
-    return "\n".join(lines)
+    return lines
 
 
 # -- the A/B tests page -----------------------------------------------------------------------
@@ -1233,37 +1252,6 @@ def _abtest_target_rows(a: dict) -> list[tuple[str, str, bool | None]]:
             )
             rows.append((label, measured, page["seconds"] < TARGET_ABTEST_CACHED_SECONDS and drawn))
     return rows
-
-
-def render_abtest_only(abtest: dict, *, elapsed: float) -> str:
-    """The report of a partial run measuring the A/B tests page only (never BENCHMARKS.md)."""
-    verdicts: list[bool] = []
-    lines = [
-        "# Benchmarks, partial run: the A/B tests page only",
-        "",
-        "Written by `python -m bench.run --only abtest` (bench/run.py). A partial run for development: "
-        "`make bench` writes the complete BENCHMARKS.md.",
-        "",
-        "## Machine",
-        "",
-        *_machine_lines(machine()),
-        "## Method",
-        "",
-        _abtest_method(),
-        _SHARED_MACHINE_NOTE,
-        "",
-        *_abtest_table_lines(abtest),
-        "",
-        "## Targets",
-        "",
-        "| target | measured | result |",
-        "|---|---|---|",
-        *_target_lines(_abtest_target_rows(abtest), verdicts),
-        "",
-        f"Whole run: {elapsed / 60:.1f} min. Overall: {_verdict(all(verdicts))}.",
-        "",
-    ]
-    return "\n".join(lines)
 
 
 # -- the fairness audit ------------------------------------------------------------------------
@@ -1463,37 +1451,6 @@ def _fairness_target_rows(f: dict) -> list[tuple[str, str, bool | None]]:
     return [(label, measured, audit < TARGET_FAIRNESS_SECONDS), (agree_label, agreed, not f["mismatches"])]
 
 
-def render_fairness_only(fairness: dict, *, elapsed: float) -> str:
-    """The report of a partial run measuring the fairness audit only (never BENCHMARKS.md)."""
-    verdicts: list[bool] = []
-    lines = [
-        "# Benchmarks, partial run: the fairness audit only",
-        "",
-        "Written by `python -m bench.run --only fairness` (bench/run.py). A partial run for development: "
-        "`make bench` writes the complete BENCHMARKS.md.",
-        "",
-        "## Machine",
-        "",
-        *_machine_lines(machine()),
-        "## Method",
-        "",
-        _fairness_method(),
-        _SHARED_MACHINE_NOTE,
-        "",
-        *_fairness_table_lines(fairness),
-        "",
-        "## Targets",
-        "",
-        "| target | measured | result |",
-        "|---|---|---|",
-        *_target_lines(_fairness_target_rows(fairness), verdicts),
-        "",
-        f"Whole run: {elapsed / 60:.1f} min. Overall: {_verdict(all(verdicts))}.",
-        "",
-    ]
-    return "\n".join(lines)
-
-
 def _cohort_floor_sql() -> str:
     from bench.tasks import COHORT_FLOOR_SQL
 
@@ -1576,11 +1533,28 @@ def main(argv: list[str] | None = None) -> int:
         raw = {"tiers": tier_dicts, **extras} if extras else tier_dicts
         Path(args.json).write_text(json.dumps(raw, indent=2, default=str))
     if args.only == "models":
-        report = render_models_only(results, elapsed=elapsed)
+        targets = [row for r in results for row in _models_target_rows(r)]
+        report = render_partial(
+            "the Models page", "models", _models_method(), _models_sections(results), targets, elapsed=elapsed
+        )
     elif args.only == "abtest":
-        report = render_abtest_only(abtest, elapsed=elapsed)
+        report = render_partial(
+            "the A/B tests page",
+            "abtest",
+            _abtest_method(),
+            _abtest_table_lines(abtest),
+            _abtest_target_rows(abtest),
+            elapsed=elapsed,
+        )
     elif args.only == "fairness":
-        report = render_fairness_only(fairness, elapsed=elapsed)
+        report = render_partial(
+            "the fairness audit",
+            "fairness",
+            _fairness_method(),
+            _fairness_table_lines(fairness),
+            _fairness_target_rows(fairness),
+            elapsed=elapsed,
+        )
     else:
         report = render(
             results, repeats=max(1, args.repeats), elapsed=elapsed, abtest=abtest, fairness=fairness
