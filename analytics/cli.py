@@ -943,9 +943,12 @@ def cmd_power(args: argparse.Namespace) -> int:
 # -- fairness ---------------------------------------------------------------------------
 MSG_FAIRNESS_SUBJECT = (
     "Say what to audit: --input FILE (with --y-true, --group and --y-pred or --score/--threshold), "
-    "--model ID, --target NAME, --campaign ID or --credit-decision."
+    "--model ID, --target NAME, --campaign ID, --credit-decision or --targeting FILE."
 )
 MSG_REPORT_SUFFIX = "--report must end in .html or .pdf, got {path}."
+MSG_TARGETING_COLUMN = (
+    "{path} needs a customer_id column (one row per customer on the list); it has: {columns}."
+)
 
 
 def _disparity_payload(d) -> dict:
@@ -1004,7 +1007,7 @@ def _fairness_audit(args: argparse.Namespace):
             groups=groups,
             source=Path(args.input).name,
         ), None
-    if not (args.model or args.target or args.campaign is not None or args.credit_decision):
+    if not (args.model or args.target or args.campaign is not None or args.credit_decision or args.targeting):
         raise CliError(MSG_FAIRNESS_SUBJECT)
     db = open_database(args.db, read_only=True)
     try:
@@ -1017,6 +1020,17 @@ def _fairness_audit(args: argparse.Namespace):
             return audit, fairness_report.model_card(backend, model_id, audit=audit)
         if args.campaign is not None:
             return fairness_audit.audit_exposure(backend, args.campaign), None
+        if args.targeting:
+            listing = _read_table(args.targeting)
+            if "customer_id" not in listing.columns:
+                raise CliError(
+                    MSG_TARGETING_COLUMN.format(path=args.targeting, columns=", ".join(listing.columns))
+                )
+            as_of = _parse_day(args.as_of, "--as-of") or db.snapshot_date()
+            title = f"Targeting list: {Path(args.targeting).name}"
+            return fairness_audit.audit_targeting(
+                backend, listing.get_column("customer_id"), as_of=as_of, title=title
+            ), None
         return fairness_audit.audit_credit_decision(backend), None
     finally:
         db.close()
@@ -1303,6 +1317,13 @@ def build_parser() -> argparse.ArgumentParser:
     fair_cmd.add_argument("--campaign", type=int, help="bank: a campaign's exposure")
     fair_cmd.add_argument(
         "--credit-decision", action="store_true", help="bank: the historical credit decision"
+    )
+    fair_cmd.add_argument(
+        "--targeting",
+        help="bank: a targeting list (CSV or Parquet with customer_id) against the contactable customers",
+    )
+    fair_cmd.add_argument(
+        "--as-of", help="bank: the day the targeting list would be sent (default: the snapshot)"
     )
     fair_cmd.add_argument("--report", help="write the (unsigned) audit report: a .html or .pdf path")
     fair_cmd.set_defaults(func=cmd_fairness)

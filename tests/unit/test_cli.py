@@ -542,3 +542,34 @@ def test_fairness_flags_the_planted_credit_decision(sample_bank_path, capsys):
     # 0.7 times the men's rate in every band; 600-649's interval reaches 0.80: undecided, not passed.
     assert len(female) == 4 and {r["verdict"] for r in female} <= {"fail", "undecided"}
     assert sum(r["verdict"] == "fail" for r in female) >= 3
+
+
+def test_fairness_audits_a_targeting_list_against_the_contactable_customers(
+    sample_bank_path, tmp_path, capsys
+):
+    db = Database(sample_bank_path, read_only=True)
+    snapshot = db.snapshot_date()
+    customers = db.query(
+        "select customer_id, gender from customers where consent_marketing and joined_at <= ? "
+        "and (closed_at is null or closed_at > ?)",
+        [snapshot, snapshot],
+    )
+    db.close()
+    # Every man and a third of the women: the list fails on gender.
+    men = customers.filter(pl.col("gender") == "male")
+    women = customers.filter(pl.col("gender") == "female")
+    listing = pl.concat([men, women.head(women.height // 3)]).select("customer_id")
+    source = tmp_path / "list.csv"
+    listing.write_csv(source)
+    args = ["fairness", "--targeting", str(source), "--db", str(sample_bank_path), "--json"]
+    assert cli.main(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["kind"] == "targeting" and out["customers"] == customers.height
+    gender = {g["group"]: g for g in out["attributes"][0]["groups"]}
+    assert gender["male"]["selection_rate"] == 1.0
+    assert gender["female"]["selection_rate"] == pytest.approx((women.height // 3) / women.height, abs=1e-12)
+    assert out["attributes"][0]["verdict"] == "fail"
+    wrong = tmp_path / "wrong.csv"
+    pl.DataFrame({"id": [1]}).write_csv(wrong)
+    assert cli.main(["fairness", "--targeting", str(wrong), "--db", str(sample_bank_path)]) == 1
+    assert "needs a customer_id column" in capsys.readouterr().err
