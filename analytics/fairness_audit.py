@@ -174,7 +174,10 @@ class FairnessAudit:
 def _verdict(disparities: Sequence[Disparity], *, subject: str = "selection rate") -> tuple[Verdict, str]:
     rule = next(d for d in disparities if d.name == "four_fifths_rule")
     if rule.value is None:
-        return "undecided", f"No {subject} ratio can be computed: nobody was selected in any group."
+        return "undecided", (
+            f"No {subject} ratio can be judged: fewer than two groups have "
+            f"{fairness.MIN_GROUP_SIZE} customers or more, or nobody was selected."
+        )
     low, high = rule.groups[1], rule.groups[0]
     interval = f" [{rule.low:.2f}, {rule.high:.2f}]" if rule.low is not None and rule.high is not None else ""
     text = f"{subject.capitalize()} of {low} is {rule.value:.2f}{interval} times that of {high}"

@@ -44,7 +44,7 @@ DISPARITY_LABELS = {
     "demographic_parity_ratio": "Demographic parity ratio",
     "equalized_odds_difference": "Equalized odds difference",
     "equalized_odds_ratio": "Equalized odds ratio",
-    "four_fifths_rule": "Four-fifths rule (ratio to the most favoured group)",
+    "four_fifths_rule": "Four-fifths rule (selection-rate ratio of the pair it judged)",
 }
 CREDIT_DECISION = "credit"
 MIN_GROUP = fairness.MIN_GROUP_SIZE

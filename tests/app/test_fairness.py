@@ -250,3 +250,19 @@ def test_a_model_without_test_scores_is_a_message_not_a_traceback(model_bank):
     at = page().run()
     assert not at.exception
     assert any(e.value == fairness_audit.MSG_NO_SCORES.format(model_id=churn_id()) for e in at.error)
+
+
+def test_an_admin_audits_and_signs_like_a_reviewer(model_bank):
+    at = page("admin", fairness_section="offers").run()
+    assert not at.exception
+    assert at.get("segmented_control")
+    at.radio[0].set_value("approved_with_conditions")
+    at.text_area[0].input("Only with a re-run of the pre-approval rule without gender-correlated inputs.")
+    at.button[0].click().run()
+    assert not at.exception
+    row = signoffs.list_signoffs(app_db().backend()).row(0, named=True)
+    assert (row["reviewer"], row["reviewer_role"], row["decision"]) == (
+        "test_admin",
+        "admin",
+        "approved_with_conditions",
+    )
