@@ -281,8 +281,15 @@ def _four_fifths(counts: pl.DataFrame, metrics: pl.DataFrame) -> Disparity:
         )
     top = len(groups) - 1
     to_top = np.flatnonzero(j == top)
-    k = to_top[np.argmin(ratio[to_top])]
     passed = True if bool(np.all(low[to_top] >= FOUR_FIFTHS[0])) else None
+    # A pass reports the least favoured group. An undecided rule reports, among the groups that
+    # keep it open (lower bound under 0.8), the one closest to failing (lowest upper bound): not
+    # always the one with the smallest ratio, whose interval may lie clear of 0.8.
+    if passed:
+        k = to_top[np.argmin(ratio[to_top])]
+    else:
+        open_ = to_top[low[to_top] < FOUR_FIFTHS[0]]
+        k = open_[np.argmin(high[open_])]
     pair = (groups[top], groups[i[k]])
     return Disparity(
         "four_fifths_rule", float(ratio[k]), float(low[k]), float(high[k]), pair, passed, method=method

@@ -182,12 +182,12 @@ def _verdict(disparities: Sequence[Disparity], *, subject: str = "selection rate
     interval = f" [{rule.low:.2f}, {rule.high:.2f}]" if rule.low is not None and rule.high is not None else ""
     text = f"{subject.capitalize()} of {low} is {rule.value:.2f}{interval} times that of {high}"
     if rule.passed is True:
-        return "pass", f"{text}: within 0.8-1.25."
+        return "pass", f"{text}: every group's interval lies at or above 0.8."
     if rule.passed is False:
         return "fail", f"{text}: below 0.8, the four-fifths rule fails."
     return (
         "undecided",
-        f"{text}: a group is under {fairness.MIN_GROUP_SIZE} customers or the interval crosses 0.8.",
+        f"{text}: the interval reaches below 0.8, so the rule is neither passed nor failed.",
     )
 
 

@@ -332,3 +332,23 @@ def test_the_equalized_odds_ratio_is_undefined_when_a_rate_is_zero_everywhere():
     found = {d.name: d for d in fairness.disparities(counts)}
     assert np.isnan(equalized_odds_ratio(y, p, sensitive_features=g))
     assert found["equalized_odds_ratio"].value is None
+
+
+def test_an_undecided_rule_names_the_group_that_keeps_it_open():
+    # female is clearly within the rule against male (0.92 of 8,500 customers), "other" (260
+    # customers) is too uncertain to say: the verdict is undecided, and it names "other".
+    counts = pl.DataFrame(
+        {
+            "group": ["female", "male", "other"],
+            "tp": 0,
+            "fp": [808, 902, 25],
+            "tn": [7701, 7772, 235],
+            "fn": 0,
+        }
+    ).with_columns(n=pl.col("fp") + pl.col("tn"))
+    rule = {d.name: d for d in fairness.disparities(counts)}["four_fifths_rule"]
+    other = confint_proportions_2indep(25, 260, 902, 8674, method="log", compare="ratio")
+    female = confint_proportions_2indep(808, 8509, 902, 8674, method="log", compare="ratio")
+    assert female[0] >= 0.8 > other[0]
+    assert rule.passed is None and rule.groups == ("male", "other")
+    assert (rule.low, rule.high) == pytest.approx(other, abs=1e-12)
