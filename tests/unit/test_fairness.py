@@ -7,19 +7,15 @@ import numpy as np
 import polars as pl
 import pytest
 from fairlearn.metrics import (
-    MetricFrame,
     demographic_parity_difference,
     demographic_parity_ratio,
     equalized_odds_difference,
     equalized_odds_ratio,
-    false_positive_rate,
-    selection_rate,
-    true_positive_rate,
 )
-from sklearn.metrics import accuracy_score, precision_score
 from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
 
 from analytics import fairness
+from tests.fairlearn_reference import fairlearn_by_group
 
 
 def _rows(seed: int = 0, n: int = 6000) -> pl.DataFrame:
@@ -39,21 +35,7 @@ def test_every_metric_and_disparity_equals_fairlearn_on_the_same_rows(groups):
     metrics = fairness.group_metrics(counts)
     y, p = rows["y"].to_numpy(), rows["p"].to_numpy()
     sensitive = rows.select(groups).to_pandas()
-    frame = MetricFrame(
-        metrics={
-            "selection_rate": selection_rate,
-            "true_positive_rate": true_positive_rate,
-            "false_positive_rate": false_positive_rate,
-            "precision": lambda a, b: precision_score(a, b, zero_division=0),
-            "accuracy": accuracy_score,
-        },
-        y_true=y,
-        y_pred=p,
-        sensitive_features=sensitive,
-    )
-    by_group = frame.by_group.reset_index()
-    by_group["group"] = by_group[groups].astype(str).agg(" · ".join, axis=1)
-    reference = by_group.set_index("group")
+    reference = fairlearn_by_group(y, p, sensitive, groups)
     assert sorted(metrics["group"].to_list()) == sorted(reference.index)
     for row in metrics.iter_rows(named=True):
         for name in ("selection_rate", "true_positive_rate", "false_positive_rate", "precision", "accuracy"):

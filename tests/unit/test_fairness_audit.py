@@ -12,22 +12,19 @@ import numpy as np
 import polars as pl
 import pytest
 from fairlearn.metrics import (
-    MetricFrame,
     demographic_parity_difference,
     demographic_parity_ratio,
     equalized_odds_difference,
     equalized_odds_ratio,
-    false_positive_rate,
-    selection_rate,
-    true_positive_rate,
 )
 from scipy import stats
-from sklearn.metrics import accuracy_score, precision_score, roc_auc_score
+from sklearn.metrics import roc_auc_score
 from statsmodels.stats.meta_analysis import combine_effects
 from statsmodels.stats.proportion import confint_proportions_2indep
 
 from analytics import fairness, fairness_audit
 from analytics.db import open_database
+from tests.fairlearn_reference import fairlearn_by_group
 
 THRESHOLD = 0.5
 RATES = ("selection_rate", "true_positive_rate", "false_positive_rate", "precision", "accuracy")
@@ -53,24 +50,6 @@ def _labels(frame: pl.DataFrame, attrs: tuple[str, ...]) -> np.ndarray:
     return frame.select(pl.concat_str([pl.col(a) for a in attrs], separator=" · ")).to_series().to_numpy()
 
 
-def _fairlearn_by_group(y: np.ndarray, p: np.ndarray, sensitive, attrs: tuple[str, ...]):
-    frame = MetricFrame(
-        metrics={
-            "selection_rate": selection_rate,
-            "true_positive_rate": true_positive_rate,
-            "false_positive_rate": false_positive_rate,
-            "precision": lambda a, b: precision_score(a, b, zero_division=0),
-            "accuracy": accuracy_score,
-        },
-        y_true=y,
-        y_pred=p,
-        sensitive_features=sensitive,
-    )
-    by_group = frame.by_group.reset_index()
-    by_group["group"] = by_group[list(attrs)].astype(str).agg(" · ".join, axis=1)
-    return by_group.set_index("group")
-
-
 def test_audit_frame_equals_fairlearn_and_sklearn_on_the_same_rows():
     rows = _upload()
     assert (rows["score"] == THRESHOLD).sum() > 0  # ties on the threshold are decided "at or above"
@@ -84,7 +63,7 @@ def test_audit_frame_equals_fairlearn_and_sklearn_on_the_same_rows():
     p = (s >= THRESHOLD).astype(np.int64)
     for attrs, attribute in zip(GROUP_SETS, audit.attributes, strict=True):
         sensitive = rows.select(attrs).to_pandas()
-        reference = _fairlearn_by_group(y, p, sensitive, attrs)
+        reference = fairlearn_by_group(y, p, sensitive, attrs)
         metrics = attribute.metrics
         assert sorted(metrics["group"].to_list()) == sorted(reference.index)
         labels = _labels(rows, attrs)
