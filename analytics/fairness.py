@@ -564,30 +564,3 @@ def model_rows(backend: ibis.BaseBackend, model_id: str, *, threshold: float, as
         ``customer_id``, ``y_true``, ``score``, ``y_pred``, ``gender``, ``age_band``.
     """
     return _model_rows(backend, model_id, threshold=threshold, as_of=as_of).to_polars()
-
-
-def score_quality_by_group(
-    backend: ibis.BaseBackend, model_id: str, *, as_of: date, group: str = "gender"
-) -> pl.DataFrame:
-    """AUC and calibration of a registered model's test scores per protected group.
-
-    Parameters
-    ----------
-    backend : ibis.BaseBackend
-        Backend over the Tailor database.
-    model_id : str
-        A registered model.
-    as_of : datetime.date
-        Date of the age bands.
-    group : str
-        One of :data:`PROTECTED_ATTRIBUTES`.
-
-    Returns
-    -------
-    polars.DataFrame
-        As :func:`score_quality`.
-    """
-    if group not in PROTECTED_ATTRIBUTES:
-        raise ValueError(MSG_UNKNOWN_ATTRIBUTE.format(name=group, choices=", ".join(PROTECTED_ATTRIBUTES)))
-    frame = model_rows(backend, model_id, threshold=1.0, as_of=as_of)
-    return score_quality(frame, y_true="y_true", score="score", groups=[group])

@@ -193,9 +193,8 @@ def test_model_counts_in_the_database_equal_fairlearn_on_the_same_rows(model_db)
         "sensitive_features": defined.select("gender", "age_band").to_pandas(),
     }
     assert found["equalized_odds_difference"] == pytest.approx(equalized_odds_difference(**kept), abs=1e-9)
-    quality = fairness.score_quality_by_group(
-        model_db.backend(), record.model_id, as_of=as_of, group="gender"
-    )
+    scored = fairness.model_rows(model_db.backend(), record.model_id, threshold=threshold, as_of=as_of)
+    quality = fairness.score_quality(scored, y_true="y_true", score="score", groups=["gender"])
     from sklearn.metrics import roc_auc_score
 
     for row in quality.iter_rows(named=True):
