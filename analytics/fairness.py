@@ -62,10 +62,11 @@ class Disparity:
     low, high : float or None
         95% interval of the defining pair's difference or ratio (statsmodels), if computable.
     groups : tuple of str
-        The (most favoured, least favoured) groups it compares.
+        The (more favoured, less favoured) groups it compares; for the four-fifths rule the
+        pair that decided it (see :func:`_four_fifths`).
     passed : bool or None
-        For the four-fifths rule: inside :data:`FOUR_FIFTHS`; None when undecided (a small
-        group, or an interval that straddles a band's edge).
+        For the four-fifths rule: True when every judged group's interval lies at or above 0.8,
+        False when a pair's lies wholly below it, None when undecided.
     method : str
         How the interval was made: "newcombe" (a difference) or "katz-log" (a ratio), "" when
         there is none.

@@ -128,8 +128,8 @@ class DecisionQuality:
     four_fifths_ratio : float or None
         Smallest over largest selection rate.
     four_fifths_passed : bool or None
-        The audit's four-fifths verdict (None when undecided: a small group, or an interval
-        straddling 0.8).
+        The audit's four-fifths verdict (None when undecided: fewer than two groups of 30, or an
+        interval reaching below 0.8).
     """
 
     accuracy: float
