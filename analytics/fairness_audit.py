@@ -289,6 +289,33 @@ def operating_threshold(scores: np.ndarray | pl.Series, *, share: float = OPERAT
     return models_page_threshold(np.asarray(scores, dtype=np.float64), share=share)
 
 
+def default_threshold(backend: ibis.BaseBackend, model_id: str) -> float:
+    """A registered model's default operating threshold: :func:`operating_threshold` of its test scores.
+
+    Parameters
+    ----------
+    backend : ibis.BaseBackend
+        Backend over the Tailor database.
+    model_id : str
+        A registered model.
+
+    Returns
+    -------
+    float
+        The score that flags the top 10% of the test customers.
+
+    Raises
+    ------
+    ValueError
+        For a model without stored test scores (:data:`MSG_NO_SCORES`).
+    """
+    scores = backend.table("model_test_scores")
+    mine = scores.filter(scores.model_id == ibis.literal(model_id, type="string")).select("score").to_polars()
+    if mine.height == 0:
+        raise ValueError(MSG_NO_SCORES.format(model_id=model_id))
+    return operating_threshold(mine.get_column("score"))
+
+
 def audit_model(
     backend: ibis.BaseBackend,
     model_id: str,
@@ -309,8 +336,8 @@ def audit_model(
     model_id : str
         A registered model.
     threshold : float, optional
-        Operating threshold; when omitted, :func:`operating_threshold` of the test scores (the
-        top 10%, the Models page's default).
+        Operating threshold; :func:`default_threshold` (the top 10% of the test customers, the
+        Models page's default) when omitted.
     groups : sequence of str
         Protected attributes; with several, their intersection is audited too.
 
@@ -323,14 +350,11 @@ def audit_model(
 
     record = model_registry.get_model(backend, model_id)
     as_of = date.fromisoformat(record.parameters["cutoffs"]["test"])
-    rows = fairness.model_rows(
-        backend, model_id, threshold=1.0 if threshold is None else threshold, as_of=as_of
-    )
+    if threshold is None:
+        threshold = default_threshold(backend, model_id)
+    rows = fairness.model_rows(backend, model_id, threshold=threshold, as_of=as_of)
     if rows.height == 0:
         raise ValueError(MSG_NO_SCORES.format(model_id=model_id))
-    if threshold is None:
-        threshold = operating_threshold(rows.get_column("score"))
-        rows = rows.with_columns((pl.col("score") >= threshold).cast(pl.Int64).alias("y_pred"))
     counts, quality = {}, {}
     for attrs in _attribute_sets(groups):
         counts[attrs] = fairness.model_group_counts(

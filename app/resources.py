@@ -424,8 +424,14 @@ def experiment_segments(
 
 # -- fairness -------------------------------------------------------------------------------
 @st.cache_data(ttl=600, max_entries=16, show_spinner=False)
-def fairness_model_audit(path: str, model_id: str, threshold: float | None) -> fairness_audit.FairnessAudit:
-    """A registered model's audit at a threshold (None: its operating threshold)."""
+def fairness_default_threshold(path: str, model_id: str) -> float:
+    """A model's default operating threshold (top 10% of its test customers)."""
+    return fairness_audit.default_threshold(get_database(path).backend(), model_id)
+
+
+@st.cache_data(ttl=600, max_entries=16, show_spinner=False)
+def fairness_model_audit(path: str, model_id: str, threshold: float) -> fairness_audit.FairnessAudit:
+    """A registered model's audit at a threshold."""
     return fairness_audit.audit_model(get_database(path).backend(), model_id, threshold=threshold)
 
 
@@ -448,7 +454,7 @@ def fairness_experiment(path: str, experiment_id: str, attribute: str) -> fairne
 
 
 @st.cache_data(ttl=600, max_entries=16, show_spinner=False)
-def model_card(path: str, model_id: str, threshold: float | None):
+def model_card(path: str, model_id: str, threshold: float):
     """A model's card with the fairness results at the threshold."""
     from analytics import fairness_report
 
@@ -486,6 +492,12 @@ def campaign_list(path: str) -> pl.DataFrame:
 def signoff_list(path: str) -> pl.DataFrame:
     """Every sign-off, newest first (cleared when a reviewer signs)."""
     return signoffs.list_signoffs(get_database(path).backend())
+
+
+@st.cache_data(ttl=30, max_entries=4, show_spinner=False)
+def latest_signoffs(path: str) -> pl.DataFrame:
+    """The latest sign-off of every audited subject (cleared when a reviewer signs)."""
+    return signoffs.latest_signoffs(get_database(path).backend())
 
 
 @st.cache_data(ttl=600, max_entries=16, show_spinner=False)

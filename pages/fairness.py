@@ -23,7 +23,7 @@ import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
-from analytics import explanations, fairness, fairness_audit, model_registry, signoffs, uploads
+from analytics import explanations, fairness, fairness_audit, signoffs, uploads
 from analytics.fairness_audit import SIGN_OFF_DECISIONS, FairnessAudit
 from analytics.privacy import sees_raw_personal_data
 from app import components, resources, state
@@ -237,6 +237,7 @@ def signoff_panel(path: str, user, audit: FairnessAudit, *, card=None, key: str)
             st.error(str(exc))
         else:
             resources.signoff_list.clear()
+            resources.latest_signoffs.clear()
             st.session_state[state.FAIRNESS_SIGNED] = {
                 "key": key,
                 "signoff_id": signed.signoff.signoff_id,
@@ -284,7 +285,7 @@ def models_section(path: str, user) -> None:
     }
     model_id = st.selectbox("Model", list(labels), format_func=labels.get, key="fairness_model")
     try:
-        default = resources.fairness_model_audit(path, model_id, None).threshold
+        default = resources.fairness_default_threshold(path, model_id)
     except ValueError as exc:
         st.error(str(exc))
         return
@@ -426,19 +427,17 @@ def individual_decision(path: str, user, audit: FairnessAudit) -> None:
     except ValueError as exc:
         st.error(str(exc))
         return
-    record = model_registry.get_model(resources.get_database(path).backend(), audit.subject_id)
-    meta = resources.explanation_meta(path, record.model_id).get("tree")
+    model_id = audit.subject_id
+    meta = resources.explanation_meta(path, model_id).get("tree")
     typical = meta.typical if meta is not None else {}
-    result = explanations.explain_customer(
-        resources.loaded_model(path, record.model_id), row, typical=typical
-    )
+    result = explanations.explain_customer(resources.loaded_model(path, model_id), row, typical=typical)
     assert audit.threshold is not None
     adverse, reasons = fairness_audit.adverse_reasons(result, threshold=audit.threshold)
     components.log_view_once(
         resources.get_database(path),
         user,
         target="fairness_decision",
-        details={"model_id": record.model_id, "customer": str(customer_id) if raw else text},
+        details={"model_id": model_id, "customer": str(customer_id) if raw else text},
     )
     outcome = "not selected (adverse)" if adverse else "selected"
     st.markdown(f"Score **{result.score:.1%}** against the threshold {audit.threshold:.3f}: **{outcome}**.")
@@ -619,9 +618,7 @@ def signoff_frame(listing: pl.DataFrame) -> pl.DataFrame:
 def analyst_view(path: str) -> None:
     """The latest signed result of each audited decision, and its report."""
     st.caption("The latest signed result of every audited decision. Audits are run and signed by compliance.")
-    latest = resources.signoff_list(path).unique(
-        subset=["kind", "subject_id"], keep="first", maintain_order=True
-    )
+    latest = resources.latest_signoffs(path)
     if latest.height == 0:
         st.info(MSG_NO_SIGNOFFS)
         return
@@ -645,9 +642,7 @@ def analyst_view(path: str) -> None:
 
 def executive_view(path: str) -> None:
     """Pass/fail per audited decision, nothing more."""
-    latest = resources.signoff_list(path).unique(
-        subset=["kind", "subject_id"], keep="first", maintain_order=True
-    )
+    latest = resources.latest_signoffs(path)
     if latest.height == 0:
         st.info(MSG_NO_SIGNOFFS)
         return

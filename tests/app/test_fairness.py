@@ -110,6 +110,7 @@ def _sign_credit_decision() -> str:
         app_db(), audit, reviewer="test_compliance_reviewer", role="compliance_reviewer", decision="rejected"
     )
     resources.signoff_list.clear()
+    resources.latest_signoffs.clear()
     return signed.signoff.signoff_id
 
 
