@@ -10,7 +10,7 @@ from datetime import date
 import polars as pl
 import streamlit as st
 
-from analytics import auth
+from analytics import auth, uploads
 from analytics.db import Database
 from analytics.formatting import format_change, format_interval, format_month, format_value
 from analytics.privacy import log_personal_data_view
@@ -264,6 +264,23 @@ def csv_download(frame: pl.DataFrame, *, file_name: str, key: str, label: str = 
         icon=":material/download:",
         on_click="ignore",
     )
+
+
+def read_upload(upload, *, max_rows: int | None = None, too_many: str = "") -> pl.DataFrame | None:
+    """An uploaded CSV or Parquet file as a table, or None after showing why it cannot be read.
+
+    ``too_many`` is the page's message for a file over ``max_rows`` (formatted with ``name``,
+    ``rows`` and ``limit``).
+    """
+    try:
+        frame = uploads.read_table(upload.getvalue(), name=upload.name)
+    except ValueError as exc:
+        st.error(str(exc))
+        return None
+    if max_rows is not None and frame.height > max_rows:
+        st.error(too_many.format(name=upload.name, rows=frame.height, limit=max_rows))
+        return None
+    return frame
 
 
 def log_view_once(db: Database, user: User, *, target: str, details: dict) -> None:

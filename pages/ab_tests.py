@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
-from analytics import experiment_stats, experiments, uploads
+from analytics import experiment_stats, experiments
 from app import components, resources
 
 SECTIONS = {"readout": "Read-out", "power": "Power & sample size", "upload": "External experiment"}
@@ -394,10 +394,8 @@ def upload_section() -> None:
     upload = st.file_uploader("Experiment file (CSV or Parquet)", type=["csv", "parquet"], key="ab_upload")
     if upload is None:
         return
-    try:
-        frame = uploads.read_table(upload.getvalue(), name=upload.name)
-    except ValueError as exc:
-        st.error(str(exc))
+    frame = components.read_upload(upload)
+    if frame is None:
         return
     summary = st.toggle("Rows are per-arm summaries (n, sum, sum_sq)", key="ab_upload_summary")
     columns = frame.columns

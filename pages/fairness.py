@@ -23,7 +23,7 @@ import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
-from analytics import explanations, fairness, fairness_audit, signoffs, uploads
+from analytics import explanations, fairness, fairness_audit, signoffs
 from analytics.fairness_audit import SIGN_OFF_DECISIONS, FairnessAudit
 from analytics.privacy import sees_raw_personal_data
 from app import components, resources, state
@@ -535,13 +535,8 @@ def upload_section(path: str, user) -> None:
             "Columns: a 0/1 outcome, a 0/1 decision or a score in [0, 1], and the protected attributes."
         )
         return
-    try:
-        table = uploads.read_table(file.getvalue(), name=file.name)
-    except ValueError as exc:
-        st.error(str(exc))
-        return
-    if table.height > MAX_UPLOAD_ROWS:
-        st.error(MSG_TOO_MANY_ROWS.format(name=file.name, rows=table.height, limit=MAX_UPLOAD_ROWS))
+    table = components.read_upload(file, max_rows=MAX_UPLOAD_ROWS, too_many=MSG_TOO_MANY_ROWS)
+    if table is None:
         return
     columns = table.columns
     cols = st.columns(3)

@@ -27,7 +27,7 @@ import math
 import polars as pl
 import streamlit as st
 
-from analytics import explanations, model_quality, segment_store, table_model, uploads
+from analytics import explanations, model_quality, segment_store, table_model
 from analytics.privacy import sees_raw_personal_data
 from app import components, resources, state
 from app import model_charts as charts
@@ -441,13 +441,8 @@ def upload_section() -> None:
     upload = st.file_uploader("Customer table (CSV or Parquet)", type=["csv", "parquet"], key="model_upload")
     if upload is None:
         return
-    try:
-        frame = uploads.read_table(upload.getvalue(), name=upload.name)
-    except ValueError as exc:
-        st.error(str(exc))
-        return
-    if frame.height > MAX_UPLOAD_ROWS:
-        st.error(MSG_TOO_MANY_ROWS.format(rows=frame.height, limit=MAX_UPLOAD_ROWS))
+    frame = components.read_upload(upload, max_rows=MAX_UPLOAD_ROWS, too_many=MSG_TOO_MANY_ROWS)
+    if frame is None:
         return
     st.caption(f"{upload.name}: {frame.height:,} rows, {frame.width} columns.")
     target = st.selectbox("Outcome column", frame.columns, index=None, key="upload_target")

@@ -15,7 +15,7 @@ from fairlearn.metrics import (
 from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
 
 from analytics import fairness
-from tests.fairlearn_reference import fairlearn_by_group
+from tests.fairness_reference import fairlearn_by_group, with_age_band
 
 
 def _rows(seed: int = 0, n: int = 6000) -> pl.DataFrame:
@@ -144,15 +144,7 @@ def _independent_rows(db, model_id: str, threshold: float, as_of) -> pl.DataFram
         " from model_test_scores s join customers c using (customer_id) where s.model_id = ?",
         [model_id],
     )
-    month, day = pl.col("birth_date").dt.month(), pl.col("birth_date").dt.day()
-    before_birthday = (month > as_of.month) | ((month == as_of.month) & (day > as_of.day))
-    age = as_of.year - pl.col("birth_date").dt.year() - before_birthday.cast(pl.Int32)
-    band = (
-        pl.when(age < 25).then(pl.lit("18-24")).when(age < 35).then(pl.lit("25-34")).when(age < 45)
-        .then(pl.lit("35-44")).when(age < 55).then(pl.lit("45-54")).when(age < 65).then(pl.lit("55-64"))
-        .otherwise(pl.lit("65+"))
-    )  # fmt: skip
-    return rows.with_columns(band.alias("age_band"), (pl.col("score") >= threshold).cast(pl.Int64).alias("p"))
+    return with_age_band(rows, as_of).with_columns((pl.col("score") >= threshold).cast(pl.Int64).alias("p"))
 
 
 def test_model_counts_in_the_database_equal_fairlearn_on_the_same_rows(model_db):

@@ -24,7 +24,7 @@ from statsmodels.stats.proportion import confint_proportions_2indep
 
 from analytics import fairness, fairness_audit
 from analytics.db import open_database
-from tests.fairlearn_reference import fairlearn_by_group
+from tests.fairness_reference import fairlearn_by_group, with_age_band
 
 THRESHOLD = 0.5
 RATES = ("selection_rate", "true_positive_rate", "false_positive_rate", "precision", "accuracy")
@@ -132,18 +132,6 @@ def _contactable(customers: pl.DataFrame, day: date) -> pl.DataFrame:
         & (pl.col("closed_at").is_null() | (pl.col("closed_at") > day))
         & pl.col("consent_marketing")
     )
-
-
-def _with_age_band(frame: pl.DataFrame, as_of: date) -> pl.DataFrame:
-    month, day = pl.col("birth_date").dt.month(), pl.col("birth_date").dt.day()
-    before_birthday = (month > as_of.month) | ((month == as_of.month) & (day > as_of.day))
-    age = as_of.year - pl.col("birth_date").dt.year() - before_birthday.cast(pl.Int32)
-    band = (
-        pl.when(age < 25).then(pl.lit("18-24")).when(age < 35).then(pl.lit("25-34")).when(age < 45)
-        .then(pl.lit("35-44")).when(age < 55).then(pl.lit("45-54")).when(age < 65).then(pl.lit("55-64"))
-        .otherwise(pl.lit("65+"))
-    )  # fmt: skip
-    return frame.with_columns(band.alias("age_band"))
 
 
 def _selection(population: pl.DataFrame, selected_ids, by: list[str]) -> dict[str, tuple[int, int]]:
@@ -335,7 +323,7 @@ def test_exposure_rates_equal_polars_on_the_raw_tables_and_outcome_rates_do_not_
     campaigns = sample_db.query("select campaign_id, start_date from campaigns order by campaign_id")
     campaign = campaigns.row(0, named=True)
     start = campaign["start_date"]
-    population = _with_age_band(_contactable(customers, start), start)
+    population = with_age_band(_contactable(customers, start), start)
     offered = sample_db.query(
         "select customer_id from offers where campaign_id = ?", [campaign["campaign_id"]]
     )["customer_id"]
