@@ -54,8 +54,9 @@ browser: ## Debian's Chromium for the browser tests (never a downloaded browser)
 bench: install ## build tiers S and M and the A/B test bank (1M customers), audit 1M predictions against fairlearn, write BENCHMARKS.md
 	$(BIN)/python -m bench.run
 
-lint: install
+lint: install ## ruff, and no Python callbacks inside polars expressions in server code (they deadlock it)
 	$(BIN)/ruff check .
+	$(BIN)/python -m tools.polars_callbacks
 
 clean:
 	rm -rf .cache .pytest_cache test-artifacts bench/data

@@ -13,9 +13,9 @@ import streamlit as st
 
 from analytics.formatting import format_change, format_interval, format_period, format_value
 from analytics.kpis import HIGHER_IS_BETTER, KPI_LABELS, KPI_UNITS
-from app import components, resources, state
+from app import components, resources, state, tables
+from app.tables import DIMENSION_LABELS
 
-DIMENSION_LABELS = {"region": "Region", "age_band": "Age band", "product": "Product held"}
 CHART_COLOR = "#0F4C81"
 MSG_NO_DATA = "The database holds no monthly data yet. Load data, then reload this page."
 MSG_NOBODY = "No customers match these filters ({what}, {period}). Widen the filters in the sidebar."
@@ -165,23 +165,7 @@ if movers.height == 0:
         else "No group changed enough to list for these filters."
     )
 else:
-    shown = movers.with_columns(
-        pl.col("kpi").replace_strict(KPI_LABELS, default=pl.col("kpi")).alias("KPI"),
-        pl.col("dimension").replace_strict(DIMENSION_LABELS, default=pl.col("dimension")).alias("By"),
-        pl.col("value").replace_strict(components.PRODUCT_LABELS, default=pl.col("value")).alias("Group"),
-        pl.struct("previous", "kpi")
-        .map_elements(lambda r: format_value(r["previous"], KPI_UNITS[r["kpi"]]), return_dtype=pl.String)
-        .alias("Previous"),
-        pl.struct("current", "kpi")
-        .map_elements(lambda r: format_value(r["current"], KPI_UNITS[r["kpi"]]), return_dtype=pl.String)
-        .alias("Current"),
-        pl.struct("change", "kpi")
-        .map_elements(lambda r: format_change(r["change"], KPI_UNITS[r["kpi"]]), return_dtype=pl.String)
-        .alias("Change"),
-        pl.col("significant")
-        .replace_strict({True: "yes", False: "no"}, default="n/a", return_dtype=pl.String)
-        .alias("Significant"),
-    ).select("KPI", "By", "Group", "Previous", "Current", "Change", "Significant")
+    shown = tables.movers_table(movers)
     st.dataframe(shown, hide_index=True)
     components.csv_download(movers, file_name="tailor_kpi_movers.csv", key="movers_csv")
 

@@ -1,0 +1,1 @@
+"""Project checks run by ``make lint`` and the test suite."""
