@@ -975,11 +975,13 @@ def _audit_payload(audit) -> dict:
         "model_version": audit.model_version,
         "data_hash": audit.data_hash,
         "verdict": audit.verdict,
+        **audit.rule.as_dict(),
         "notes": list(audit.notes),
         "attributes": [
             {
                 "attribute": a.attribute,
                 "verdict": a.verdict,
+                **a.rule.as_dict(),
                 "reason": a.reason,
                 "groups": a.metrics.to_dicts(),
                 "disparities": [_disparity_payload(d) for d in a.disparities],
@@ -1070,6 +1072,11 @@ def cmd_fairness(args: argparse.Namespace) -> int:
 def _fairness_text(payload: dict) -> str:
     lines = [f"{payload['title']}: {payload['decision']}; {payload['customers']:,} customers"]
     lines.append(f"verdict: {payload['verdict'].upper()}  (data hash {payload['data_hash'][:12]})")
+    lines.append(
+        f"rule: {payload['rule']} (threshold {payload['rule_threshold']:g}, "
+        f"{payload['confidence_level']:.0%} {payload['interval_method']} intervals, "
+        f"groups of at least {payload['min_group_size']})"
+    )
     for a in payload["attributes"]:
         lines.append(f"\n{a['attribute']}: {a['verdict']} - {a['reason']}")
         for g in a["groups"]:

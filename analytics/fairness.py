@@ -43,6 +43,78 @@ FOUR_FIFTHS = (0.8, 1.25)
 COUNT_COLUMNS = ("tp", "fp", "tn", "fn")
 
 
+@dataclass(frozen=True)
+class VerdictRule:
+    """The rule a verdict reads: its name, the line it draws and the interval it judges with.
+
+    Every verdict (an attribute's, an audit's, a credit band's, an experiment's) carries one, so
+    a reader of the JSON or the report knows what "pass", "fail" and "undecided" mean.
+
+    Parameters
+    ----------
+    rule : str
+        The rule's name, e.g. "four-fifths" or "cochran-q".
+    threshold : float
+        The line it draws: the lowest acceptable selection-rate ratio for the four-fifths rule
+        (0.8), the significance level for a test of heterogeneity (0.05).
+    threshold_meaning : str
+        What the threshold is compared with, in words.
+    interval_method : str
+        How the interval the verdict reads was made ("katz-log"; "katz-log, 0.5 added" when the
+        deciding group had nobody selected), or "none" when the rule reads a p-value.
+    confidence_level : float
+        Level of that interval (or one minus the test's significance level).
+    min_group_size : int
+        Groups (or arms) smaller than this are reported but neither pass nor fail.
+
+    Examples
+    --------
+    >>> FOUR_FIFTHS_RULE.as_dict()["rule"]
+    'four-fifths'
+    """
+
+    rule: str
+    threshold: float
+    threshold_meaning: str
+    interval_method: str
+    confidence_level: float
+    min_group_size: int
+
+    def as_dict(self) -> dict[str, object]:
+        """The fields under the names a verdict record uses (``rule_threshold`` for the threshold)."""
+        return {
+            "rule": self.rule,
+            "rule_threshold": self.threshold,
+            "rule_threshold_meaning": self.threshold_meaning,
+            "interval_method": self.interval_method,
+            "confidence_level": self.confidence_level,
+            "min_group_size": self.min_group_size,
+        }
+
+    def describe(self) -> str:
+        """One line for a report, e.g. "four-fifths rule: ... at least 0.8; 95% katz-log intervals; ..."."""
+        interval = (
+            f"{self.confidence_level:.0%} {self.interval_method} intervals"
+            if self.interval_method != "none"
+            else f"tested at {1 - self.confidence_level:g}"
+        )
+        return (
+            f"{self.rule} rule: {self.threshold_meaning} {self.threshold:g}; {interval}; "
+            f"groups of at least {self.min_group_size} judged"
+        )
+
+
+FOUR_FIFTHS_RULE = VerdictRule(
+    rule="four-fifths",
+    threshold=FOUR_FIFTHS[0],
+    threshold_meaning="each group's selection rate over the most favoured group's, passing at or above",
+    interval_method="katz-log",
+    confidence_level=0.95,
+    min_group_size=MIN_GROUP_SIZE,
+)
+"""The rule of every fairness audit's verdict (:func:`_four_fifths`)."""
+
+
 MSG_MISSING_COLUMN = "Column {column!r} is not in the table. Its columns are: {columns}."
 MSG_SINGLE_GROUP = "Column {column!r} has a single group ({group}): there is nothing to compare."
 MSG_NOT_BINARY = "Column {column!r} must hold only 0 and 1 (or true/false); row {row} holds {value!r}."

@@ -30,7 +30,7 @@ import hashlib
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Literal
 
@@ -62,6 +62,16 @@ OPERATING_SHARE = 0.1
 """A model's default operating threshold flags this share of its test customers (one campaign's reach)."""
 
 HETEROGENEITY_ALPHA = 0.05
+
+HETEROGENEITY_RULE = fairness.VerdictRule(
+    rule="cochran-q",
+    threshold=HETEROGENEITY_ALPHA,
+    threshold_meaning="the lifts differ between groups when Cochran's Q has a p-value below",
+    interval_method="none",
+    confidence_level=1 - HETEROGENEITY_ALPHA,
+    min_group_size=fairness.MIN_GROUP_SIZE,
+)
+"""The rule of an experiment's equity verdict (:func:`experiment_equity`)."""
 
 MSG_UNKNOWN_CAMPAIGN = "Campaign {campaign_id} does not exist. Campaigns: {known}."
 MSG_NO_CREDIT_CAMPAIGN = (
@@ -99,6 +109,8 @@ class AttributeAudit:
         The four-fifths rule's reading.
     reason : str
         One sentence that says why.
+    rule : VerdictRule
+        The rule the verdict reads, with the interval method of the deciding pair.
     """
 
     attribute: str
@@ -106,6 +118,7 @@ class AttributeAudit:
     disparities: tuple[Disparity, ...]
     verdict: Verdict
     reason: str
+    rule: fairness.VerdictRule = fairness.FOUR_FIFTHS_RULE
 
     def disparity(self, name: str) -> Disparity:
         """The disparity called ``name`` (e.g. "demographic_parity_ratio")."""
@@ -148,7 +161,9 @@ class FairnessAudit:
         The credit decision within credit bands (``attribute``, ``stratum``, ``group``, ``n``,
         ``selected``, ``selection_rate``, ``reference`` (the group the four-fifths rule compared
         with), ``ratio`` (to the reference), ``low``, ``high`` and ``verdict`` on the row the rule
-        reads).
+        reads, with ``rule``, ``rule_threshold`` and ``interval_method`` on that row).
+    rule : VerdictRule
+        The rule the overall verdict reads (the same as every attribute's).
     """
 
     kind: AuditKind
@@ -165,10 +180,17 @@ class FairnessAudit:
     model_version: int | None = None
     notes: tuple[str, ...] = ()
     strata: pl.DataFrame | None = None
+    rule: fairness.VerdictRule = fairness.FOUR_FIFTHS_RULE
 
     def attribute(self, name: str) -> AttributeAudit:
         """The audit of attribute ``name``."""
         return next(a for a in self.attributes if a.attribute == name)
+
+
+def _rule_of(rule: Disparity) -> fairness.VerdictRule:
+    """The four-fifths rule with the interval method its deciding pair used."""
+    default = fairness.FOUR_FIFTHS_RULE
+    return replace(default, interval_method=rule.method or default.interval_method)
 
 
 def _verdict(disparities: Sequence[Disparity], *, subject: str = "selection rate") -> tuple[Verdict, str]:
@@ -261,7 +283,8 @@ def audit_from_counts(
         if quality_by_set and attrs in quality_by_set:
             metrics = metrics.join(quality_by_set[attrs].drop("n"), on="group", how="left")
         verdict, reason = _verdict(found)
-        out.append(AttributeAudit(name, metrics, tuple(found), verdict, reason))
+        rule = _rule_of(next(d for d in found if d.name == "four_fifths_rule"))
+        out.append(AttributeAudit(name, metrics, tuple(found), verdict, reason, rule))
     return tuple(out)
 
 
@@ -681,6 +704,9 @@ def audit_credit_decision(
                         "low": rule.low if defining else None,
                         "high": rule.high if defining else None,
                         "verdict": verdict if defining else "",
+                        "rule": fairness.FOUR_FIFTHS_RULE.rule if defining else "",
+                        "rule_threshold": fairness.FOUR_FIFTHS_RULE.threshold if defining else None,
+                        "interval_method": _rule_of(rule).interval_method if defining else "",
                     }
                 )
     strata = pl.DataFrame(
@@ -697,6 +723,9 @@ def audit_credit_decision(
             "low": pl.Float64,
             "high": pl.Float64,
             "verdict": pl.String,
+            "rule": pl.String,
+            "rule_threshold": pl.Float64,
+            "interval_method": pl.String,
         },
     )
     # A gap inside a credit band is not explained by creditworthiness: it fails the decision
@@ -850,6 +879,8 @@ class ExperimentEquity:
         The group with the smallest lift.
     reason : str
         One sentence.
+    rule : VerdictRule
+        The rule the verdict reads (:data:`HETEROGENEITY_RULE`).
     """
 
     experiment_id: str
@@ -862,6 +893,7 @@ class ExperimentEquity:
     verdict: Verdict
     least_helped: str | None
     reason: str
+    rule: fairness.VerdictRule = HETEROGENEITY_RULE
 
 
 def cochran_q(effects: np.ndarray, standard_errors: np.ndarray) -> tuple[float, int, float]:

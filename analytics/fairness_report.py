@@ -238,6 +238,8 @@ class CardFairness:
         Overall verdict.
     attributes : tuple of AttributeFairness
         One per attribute audited.
+    rule : VerdictRule
+        The rule the verdicts read.
     """
 
     title: str
@@ -248,6 +250,7 @@ class CardFairness:
     data_hash: str
     verdict: Verdict
     attributes: tuple[AttributeFairness, ...]
+    rule: fairness.VerdictRule = fairness.FOUR_FIFTHS_RULE
 
 
 @dataclass(frozen=True)
@@ -365,6 +368,7 @@ def _card_fairness(audit: FairnessAudit) -> CardFairness:
         data_hash=audit.data_hash,
         verdict=audit.verdict,
         attributes=tuple(rows),
+        rule=audit.rule,
     )
 
 
@@ -649,6 +653,7 @@ class _AttributeBlock:
     name: str
     verdict: str
     reason: str
+    rule: str
     groups: _Table
     disparities: _Table
 
@@ -674,6 +679,7 @@ class _Layout:
     mono_facts: frozenset[str]
     verdict: str
     verdict_meaning: str
+    rule: str
     reasons: tuple[str, ...]
     attributes: tuple[_AttributeBlock, ...]
     strata: _Table | None
@@ -819,7 +825,10 @@ def _strata_table(strata: pl.DataFrame) -> _Table:
             )
         )
     return _Table(
-        caption="Within credit bands (a legitimate factor held fixed)",
+        caption=(
+            "Within credit bands (a legitimate factor held fixed); verdicts by the "
+            f"{fairness.FOUR_FIFTHS_RULE.describe()}"
+        ),
         headers=("Attribute", "Credit band", "Group", "n", "Selected", "Selection rate",
                  "Ratio to reference", "95% interval", "Verdict"),
         rows=tuple(rows),
@@ -891,7 +900,7 @@ def _card_block(card: ModelCard) -> _CardBlock:
         fairness_text = (
             f"{f.title}: {f.decision}; {f.n:,} customers"
             + (f" on {f.as_of.isoformat()}" if f.as_of else "")
-            + f". Overall verdict: {VERDICT_WORDS[f.verdict]}. Data hash {f.data_hash}."
+            + f". Overall verdict: {VERDICT_WORDS[f.verdict]} ({f.rule.describe()}). Data hash {f.data_hash}."
         )
         fairness_table = _Table(
             caption="Fairness by attribute",
@@ -960,6 +969,7 @@ def _layout(
             name=a.attribute,
             verdict=a.verdict,
             reason=a.reason,
+            rule=f"Rule: {a.rule.describe()}.",
             groups=_groups_table(a, has_outcome=audit.has_outcome),
             disparities=_disparities_table(a, has_outcome=audit.has_outcome),
         )
@@ -982,6 +992,7 @@ def _layout(
         mono_facts=frozenset({"Data snapshot hash (SHA-256)"}),
         verdict=audit.verdict,
         verdict_meaning=VERDICT_MEANING[audit.verdict],
+        rule=f"Rule: {audit.rule.describe()}.",
         reasons=tuple(reasons),
         attributes=attributes,
         strata=_strata_table(audit.strata) if audit.strata is not None and audit.strata.height else None,
@@ -1050,6 +1061,7 @@ footer { margin-top: 24px; color: #57606a; font-size: 8pt; }
 <div class="verdict {{ r.verdict }}">
 <span class="word">{{ words[r.verdict] }}</span>
 <p>{{ r.verdict_meaning }}</p>
+<p class="rule">{{ r.rule }}</p>
 {% for line in r.reasons %}
 <p>{{ line }}</p>
 {% endfor %}
@@ -1084,6 +1096,7 @@ footer { margin-top: 24px; color: #57606a; font-size: 8pt; }
 {% for a in r.attributes %}
 <h2>{{ a.name }}: <span class="{{ a.verdict }}">{{ words[a.verdict] }}</span></h2>
 <p>{{ a.reason }}</p>
+<p class="rule">{{ a.rule }}</p>
 {{ table(a.groups) }}
 {{ table(a.disparities) }}
 {% endfor %}
@@ -1393,12 +1406,14 @@ def render_pdf(
     _pdf_paragraph(pdf, VERDICT_WORDS[layout.verdict], style="B", size=14)
     pdf.set_text_color(0, 0, 0)
     _pdf_paragraph(pdf, layout.verdict_meaning)
+    _pdf_paragraph(pdf, layout.rule)
     for line in layout.reasons:
         _pdf_paragraph(pdf, line)
 
     for a in layout.attributes:
         _pdf_heading(pdf, f"{a.name}: {VERDICT_WORDS[a.verdict]}")
         _pdf_paragraph(pdf, a.reason)
+        _pdf_paragraph(pdf, a.rule)
         pdf.ln(1)
         _pdf_table(pdf, a.groups)
         _pdf_table(pdf, a.disparities)

@@ -24,6 +24,7 @@ import polars as pl
 import streamlit as st
 
 from analytics import explanations, fairness, fairness_audit, signoffs
+from analytics.fairness import VerdictRule
 from analytics.fairness_audit import SIGN_OFF_DECISIONS, FairnessAudit
 from analytics.privacy import sees_raw_personal_data
 from app import components, resources, state
@@ -69,8 +70,8 @@ def _interval(low: float | None, high: float | None, *, pct: bool) -> str:
     return f"[{low:.1%}, {high:.1%}]" if pct else f"[{low:.3f}, {high:.3f}]"
 
 
-def _verdict_banner(verdict: str, text: str) -> None:
-    message = f"**{VERDICT_WORDS[verdict]}** · {text}"
+def _verdict_banner(verdict: str, text: str, rule: VerdictRule) -> None:
+    message = f"**{VERDICT_WORDS[verdict]}** · {text}  \nRule: {rule.describe()}."
     {"pass": st.success, "fail": st.error, "undecided": st.warning}[verdict](message)
 
 
@@ -177,7 +178,7 @@ def disparity_table(audit: FairnessAudit, attribute: fairness_audit.AttributeAud
 
 def show_audit(audit: FairnessAudit, *, key: str) -> None:
     """The verdict, then per attribute the chart, the groups and the disparities."""
-    _verdict_banner(audit.verdict, f"{audit.title}: {audit.decision}")
+    _verdict_banner(audit.verdict, f"{audit.title}: {audit.decision}", audit.rule)
     facts = [f"{audit.n:,} customers"]
     if audit.as_of is not None:
         facts.append(f"decisions of {audit.as_of}")
@@ -190,7 +191,7 @@ def show_audit(audit: FairnessAudit, *, key: str) -> None:
     tabs = st.tabs([a.attribute.replace("_", " ") for a in audit.attributes])
     for tab, attribute in zip(tabs, audit.attributes, strict=True):
         with tab:
-            _verdict_banner(attribute.verdict, attribute.reason)
+            _verdict_banner(attribute.verdict, attribute.reason, attribute.rule)
             st.plotly_chart(selection_figure(attribute), key=f"{key}_{attribute.attribute}_chart")
             st.dataframe(group_table(audit, attribute), hide_index=True)
             st.dataframe(disparity_table(audit, attribute), hide_index=True)
@@ -206,6 +207,8 @@ def show_audit(audit: FairnessAudit, *, key: str) -> None:
             pl.col("reference").alias("Compared with"),
             pl.col("ratio").round(3).alias("Ratio"),
             pl.col("verdict").alias("Verdict"),
+            pl.col("rule").alias("Rule"),
+            pl.col("interval_method").alias("Interval"),
         )
         st.dataframe(strata, hide_index=True)
 
@@ -488,7 +491,7 @@ def experiments_section(path: str) -> None:
         except ValueError as exc:
             st.error(str(exc))
             return
-    _verdict_banner(equity.verdict, equity.reason)
+    _verdict_banner(equity.verdict, equity.reason, equity.rule)
     lifts = equity.lifts.select(
         pl.col("group").alias("Group"),
         pl.col("treatment").alias("Treatment"),
@@ -618,6 +621,7 @@ def analyst_view(path: str) -> None:
         st.info(MSG_NO_SIGNOFFS)
         return
     st.dataframe(signoff_frame(latest), hide_index=True)
+    st.caption(f"Verdicts read the {fairness.FOUR_FIFTHS_RULE.describe()}.")
     ids = latest.get_column("signoff_id").to_list()
     titles = dict(zip(ids, latest.get_column("title").to_list(), strict=True))
     chosen = st.selectbox("Read the signed report of", ids, format_func=titles.get, key="analyst_report")
@@ -655,6 +659,7 @@ def executive_view(path: str) -> None:
         ),
         hide_index=True,
     )
+    st.caption(f"Fairness checks read the {fairness.FOUR_FIFTHS_RULE.describe()}.")
 
 
 # -- page ---------------------------------------------------------------------------------------

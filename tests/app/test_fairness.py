@@ -62,7 +62,11 @@ def test_the_credit_decision_fails_and_the_gap_holds_within_credit_bands(model_b
     assert not at.exception
     assert at.selectbox(key="fairness_offer").value == "credit"
     assert at.error and at.error[0].value.startswith("**Fail**")
+    banner = at.error[0].value
+    assert "Rule: four-fifths rule" in banner and "0.8; 95% katz-log intervals" in banner
     strata = frame(at, "Credit band")
+    judged = strata[strata["Verdict"] != ""]
+    assert set(judged["Rule"]) == {"four-fifths"} and all(judged["Interval"].str.startswith("katz-log"))
     female = strata[(strata["Attribute"] == "gender") & (strata["Group"] == "female")]
     # Women are pre-approved at 0.7 times the men's rate in every band; where a band's Katz interval
     # reaches 0.8 (600-649: [0.61, 0.80]) the band is undecided, never passed.
@@ -165,6 +169,8 @@ def test_experiment_lifts_by_group_with_cochrans_q(model_bank):
     effects = usable[lift_col].to_numpy()
     w = 1 / se**2
     q = float(np.sum(w * (effects - np.sum(w * effects) / w.sum()) ** 2))
+    banner = (at.success or at.error or at.warning)[0].value
+    assert "Rule: cochran-q rule" in banner and "p-value below 0.05" in banner
     caption = next(c.value for c in at.caption if c.value.startswith("Cochran's Q"))
     # The table rounds lifts to 5 decimals; the Q in the caption is from the unrounded lifts.
     shown = float(caption.split("=")[1].split()[0])

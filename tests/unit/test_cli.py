@@ -542,6 +542,32 @@ def test_fairness_flags_the_planted_credit_decision(sample_bank_path, capsys):
     # 0.7 times the men's rate in every band; 600-649's interval reaches 0.80: undecided, not passed.
     assert len(female) == 4 and {r["verdict"] for r in female} <= {"fail", "undecided"}
     assert sum(r["verdict"] == "fail" for r in female) >= 3
+    # Every verdict record names its rule, threshold and interval method (issue 12.4).
+    for record in (out, gender):
+        assert record["rule"] == "four-fifths" and record["rule_threshold"] == 0.8
+        assert record["interval_method"] == "katz-log" and record["confidence_level"] == 0.95
+        assert record["min_group_size"] == 30
+    judged = [r for r in out["strata"] if r["verdict"]]
+    assert judged
+    assert all((r["rule"], r["rule_threshold"]) == ("four-fifths", 0.8) for r in judged)
+    assert all(r["interval_method"].startswith("katz-log") for r in judged)
+    assert all(r["rule"] == "" and r["rule_threshold"] is None for r in out["strata"] if not r["verdict"])
+
+
+def test_fairness_text_names_the_rule_of_an_undecided_verdict(tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    # Two groups of 40 with equal rates: the Katz interval is wide, so the rule cannot decide.
+    group = ["a"] * 40 + ["b"] * 40
+    source = tmp_path / "d.csv"
+    pl.DataFrame({"y": rng.binomial(1, 0.5, 80), "d": [1, 0] * 40, "g": group}).write_csv(source)
+    args = ["fairness", "--input", str(source), "--y-true", "y", "--y-pred", "d", "--group", "g"]
+    assert cli.main([*args, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["verdict"] == "undecided"
+    assert (out["rule"], out["attributes"][0]["rule"]) == ("four-fifths", "four-fifths")
+    assert cli.main(args) == 0
+    text = capsys.readouterr().out
+    assert "rule: four-fifths (threshold 0.8, 95% katz-log intervals, groups of at least 30)" in text
 
 
 def test_fairness_audits_a_targeting_list_against_the_contactable_customers(

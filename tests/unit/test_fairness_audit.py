@@ -296,6 +296,21 @@ def test_a_list_of_all_the_men_and_a_third_of_the_women_fails(backend, customers
     assert gender.disparity("demographic_parity_ratio").value == pytest.approx(min(rates.values()), abs=1e-12)
     rule = gender.disparity("four_fifths_rule")
     assert rule.groups[0] == "male" and rule.groups[1] in {"female", "other"} and rule.passed is False
+    assert (gender.rule.rule, gender.rule.threshold) == ("four-fifths", 0.8)
+    assert gender.rule.interval_method == "katz-log"
+    assert audit.rule.rule == "four-fifths" and audit.rule.min_group_size == fairness.MIN_GROUP_SIZE
+
+
+def test_a_verdict_decided_by_a_group_nobody_was_selected_from_names_the_adjusted_interval():
+    # Group b: 50 customers, none selected; a: 50, half selected. Katz's log interval needs a
+    # selected count above 0, so 0.5 is added and the rule record says so.
+    frame = pl.DataFrame({"y": [0, 1] * 50, "d": [1, 0] * 25 + [0] * 50, "g": ["a"] * 50 + ["b"] * 50})
+    audit = fairness_audit.audit_frame(frame, y_true="y", y_pred="d", groups=["g"], source="t")
+    attribute = audit.attribute("g")
+    assert attribute.verdict == "fail"
+    assert attribute.rule.interval_method == "katz-log, 0.5 added"
+    assert attribute.rule.as_dict()["rule"] == "four-fifths"
+    assert attribute.rule.as_dict()["rule_threshold"] == 0.8
 
 
 def test_targeting_lists_outside_the_population_or_empty_are_refused(backend, customers, snapshot):

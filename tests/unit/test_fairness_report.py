@@ -155,6 +155,11 @@ def test_html_shows_the_audit_every_group_and_the_verdict(audit):
     assert f"Report generated {GENERATED:%Y-%m-%d %H:%M:%S} UTC" in text
     assert audit.verdict == "undecided"  # the small group defines the region comparison
     assert "Verdict UNDECIDED" in text
+    # The verdict names its rule, threshold and interval method (issue 12.4).
+    assert (
+        "Rule: four-fifths rule: each group's selection rate over the most favoured group's, passing at "
+        "or above 0.8; 95% katz-log intervals; groups of at least 30 judged."
+    ) in text
     for attribute in audit.attributes:
         for group in attribute.metrics["group"].to_list():
             assert group in text
