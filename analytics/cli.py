@@ -559,12 +559,34 @@ def _retention_text(payload: dict) -> str:
 
 
 # -- segments ---------------------------------------------------------------------------
+MSG_BAD_SCALING = (
+    "--scaling takes column=scaling pairs separated by commas, e.g. spend=log,age=standard (got {item!r})."
+)
+MSG_SCALING_TWICE = "--scaling names the column {column!r} twice."
+
+
+def _parse_scaling(text: str | None) -> dict[str, str]:
+    """``col=log,col2=standard`` as a dict (the values are checked by features.override_scaling)."""
+    chosen: dict[str, str] = {}
+    for item in (text or "").split(","):
+        if not item.strip():
+            continue
+        column, sep, scaling = item.rpartition("=")
+        if not sep or not column.strip() or not scaling.strip():
+            raise CliError(MSG_BAD_SCALING.format(item=item.strip()))
+        if column.strip() in chosen:
+            raise CliError(MSG_SCALING_TWICE.format(column=column.strip()))
+        chosen[column.strip()] = scaling.strip()
+    return chosen
+
+
 def cmd_segments(args: argparse.Namespace) -> int:
     """Segment the bank's customers (or any customer-level file) and profile the segments."""
     from analytics import features as feats
     from analytics import segments
 
     started = time.perf_counter()
+    overrides = _parse_scaling(args.scaling)
     try:
         columns = [c.strip() for c in args.features.split(",") if c.strip()] if args.features else None
         if args.input:
@@ -583,6 +605,7 @@ def cmd_segments(args: argparse.Namespace) -> int:
             output = Path(args.output or "segments.csv")
         for notice in frame.notices:
             _progress(f"note: {notice}")
+        frame = feats.override_scaling(frame, overrides)
         result = segments.run_segmentation(
             frame, algorithm=args.algorithm, k=args.k, random_state=args.seed, progress=_progress
         )
@@ -606,6 +629,7 @@ def cmd_segments(args: argparse.Namespace) -> int:
         "noise": result.noise,
         "warnings": list(result.warnings),
         "notices": list(frame.notices),
+        "scaling": frame.scaling,
         "evidence": result.evidence,
         "profiles": profiles.select("segment", "customers", "share", "top_features", "suggested_name"),
         "assignment_file": str(output),
@@ -632,6 +656,8 @@ def _segments_text(payload: dict) -> str:
     for row in payload["profiles"].iter_rows(named=True):
         size = f"{row['customers']:>8,} ({row['share']:.1%})"
         lines.append(f"  segment {row['segment']:>2}: {size}  {row['suggested_name']}")
+    chosen = payload["scaling"].select(pl.format("{}={}", "column", "scaling")).to_series()
+    lines.append(f"scaling: {', '.join(chosen)}")
     lines += [f"warning: {w}" for w in payload["warnings"]]
     lines.append(f"assignment: {payload['assignment_file']}")
     return "\n".join(lines)
@@ -1179,6 +1205,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--algorithm", default="kmeans", choices=["kmeans", "gmm", "hdbscan", "agglomerative"], help="method"
     )
     segments_cmd.add_argument("--k", type=int, help="number of segments (default: chosen from the evidence)")
+    segments_cmd.add_argument(
+        "--scaling",
+        help="scaling per column, e.g. spend=log,age=standard (log, yeo_johnson, standard, share, flag;"
+        " default: the bank's for its features, chosen from the distribution for other columns)",
+    )
     segments_cmd.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     segments_cmd.add_argument("--output", help="assignment CSV (default INPUT_segments.csv, or segments.csv)")
     segments_cmd.set_defaults(func=cmd_segments)

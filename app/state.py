@@ -23,6 +23,7 @@ ENGAGEMENT_DIMENSION = "engagement_dimension"
 COHORT_METRIC = "cohort_metric"
 SURVIVAL_BY = "survival_by"
 LOGGED_VIEWS = "logged_personal_data_views"
+SEGMENT_SOURCE = "segment_source"
 SEGMENT_FEATURE_SET = "segment_feature_set"
 SEGMENT_ALGORITHM = "segment_algorithm"
 SEGMENT_K = "segment_k"
@@ -64,6 +65,7 @@ DEFAULTS: dict[str, Any] = {
     COHORT_METRIC: "retained_share",
     SURVIVAL_BY: "none",
     LOGGED_VIEWS: None,
+    SEGMENT_SOURCE: "bank",
     SEGMENT_FEATURE_SET: "life stage and income",
     SEGMENT_ALGORITHM: "kmeans",
     SEGMENT_K: 0,

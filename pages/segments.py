@@ -6,7 +6,10 @@ evidence for k, clustering), ``analytics.segments.profile_segments`` and
 ``analytics.segments.segment_kpis`` for the profiles, ``analytics.embedding`` for the map
 (PCA at once, UMAP fitted on request with a progress bar and stored), and
 ``analytics.segment_store`` to save a segment (from a cluster or a lasso on the map) and
-to export its members.
+to export its members. "Your own table" segments an uploaded customer table instead:
+``analytics.features.prepare_feature_frame`` (whose ``choose_scaling`` picks each column's
+scaling from its distribution, shown as a table), ``analytics.features.override_scaling``
+(the user's choice per column), then ``run_segmentation`` and ``profile_segments``.
 """
 
 from __future__ import annotations
@@ -46,6 +49,11 @@ KPI_COLUMNS = {
 MAP_COLORS = {"probability_alive": "P(alive)", "predicted_clv": "Predictive CLV EUR"}
 """Per-customer values the map can be coloured by, besides the segment and the features."""
 MSG_NO_FEATURES = "The database has no customer features yet. Rebuild it with `make data`, then reload."
+SOURCES = {"bank": "The bank's customers", "upload": "Your own table"}
+MAX_UPLOAD_ROWS = 500_000
+MSG_TOO_MANY_ROWS = "The file has {rows:,} rows; the page segments at most {limit:,} (use the CLI for more)."
+AUTOMATIC = "auto"
+"""The scaling choice that keeps the automatic one (``choose_scaling``'s)."""
 
 
 def _feature_label(column: str) -> str:
@@ -137,9 +145,124 @@ def _save(db, user, *, name: str, customer_ids, source: str, parameters: dict) -
     )
 
 
+def _scaling_view(scaling: pl.DataFrame) -> pl.DataFrame:
+    return scaling.select(
+        pl.col("column").alias("Column"),
+        pl.col("scaling").alias("Scaling"),
+        pl.col("reason").alias("Why"),
+        pl.col("chosen_by").alias("Chosen by"),
+    )
+
+
+def _scaling_overrides(prepared: feats.FeatureFrame) -> dict[str, str]:
+    """One choice per column (automatic by default); the columns the user changed."""
+    automatic = dict(
+        zip(prepared.scaling.get_column("column"), prepared.scaling.get_column("scaling"), strict=True)
+    )
+    chosen = {}
+    with st.expander("Change the scaling of a column"):
+        columns = st.columns(3)
+        for i, name in enumerate(prepared.features):
+            choice = columns[i % 3].selectbox(
+                name,
+                [AUTOMATIC, *feats.SCALINGS],
+                format_func=lambda c, name=name: f"automatic ({automatic[name]})" if c == AUTOMATIC else c,
+                key=f"segment_upload_scaling_{name}",
+            )
+            if choice != AUTOMATIC:
+                chosen[name] = choice
+    return chosen
+
+
+def upload_section() -> None:
+    """Segment an uploaded customer table, each column's scaling shown and open to change."""
+    st.caption(
+        "One row per customer, the id in a column named customer_id or id; every other numeric column is a"
+        " feature (text, constant and empty columns are left out with a note). Each column's scaling is"
+        " chosen from its distribution: log for non-negative, strongly right-skewed columns such as spend"
+        " (docs/segments.md). Nothing is stored: the assignment is for download. The same as"
+        " `python -m analytics segments --input FILE [--scaling col=log,…] --json`."
+    )
+    upload = st.file_uploader(
+        "Customer table (CSV or Parquet)", type=["csv", "parquet"], key="segment_upload"
+    )
+    if upload is None:
+        return
+    table = components.read_upload(upload, max_rows=MAX_UPLOAD_ROWS, too_many=MSG_TOO_MANY_ROWS)
+    if table is None:
+        return
+    try:
+        prepared = feats.prepare_feature_frame(table)
+    except ValueError as exc:
+        st.error(str(exc))
+        return
+    st.caption(
+        f"{upload.name}: {prepared.n_customers:,} customers, {len(prepared.features)} feature columns."
+    )
+    for notice in prepared.notices:
+        st.warning(notice)
+    st.markdown("**How each column is scaled**")
+    table_slot = st.container()
+    overrides = _scaling_overrides(prepared)
+    try:
+        chosen = feats.override_scaling(prepared, overrides)
+    except ValueError as exc:
+        st.error(str(exc))
+        return
+    table_slot.dataframe(_scaling_view(chosen.scaling), hide_index=True)
+    left, right = st.columns(2)
+    algorithm = left.selectbox(
+        "Algorithm", list(ALGORITHM_LABELS), format_func=ALGORITHM_LABELS.get, key="segment_upload_algorithm"
+    )
+    k_value = right.number_input(
+        "Number of segments (0 = from the evidence)",
+        min_value=0,
+        max_value=30,
+        step=1,
+        key="segment_upload_k",
+    )
+    if not st.button("Segment the table", key="segment_upload_run", type="primary"):
+        return
+    k = None if algorithm == "hdbscan" else (int(k_value) or None)
+    with st.status("Segmenting the table…", expanded=False) as status:
+        try:
+            result = seg.run_segmentation(chosen, algorithm=algorithm, k=k, progress=status.write)
+            labels = result.assignment.get_column("segment").to_numpy()
+            profiles = seg.profile_segments(chosen.frame.select(result.features), labels)
+        except ValueError as exc:
+            status.update(label="The segmentation was refused", state="error")
+            st.error(str(exc))
+            return
+        status.update(label=f"{ALGORITHM_LABELS[algorithm]}: {result.k} segments", state="complete")
+    for warning in result.warnings:
+        st.warning(warning)
+    cols = st.columns(3)
+    cols[0].metric("Segments", result.k, border=True)
+    cols[1].metric(
+        "Silhouette", "n/a" if result.silhouette is None else f"{result.silhouette:.3f}", border=True
+    )
+    cols[2].metric(
+        "Davies-Bouldin",
+        "n/a" if result.davies_bouldin is None else f"{result.davies_bouldin:.2f}",
+        border=True,
+    )
+    if result.evidence is not None:
+        _evidence_charts(result.evidence, result.k)
+    names = dict(zip(profiles.get_column("segment"), profiles.get_column("suggested_name"), strict=True))
+    st.dataframe(_profiles_view(profiles, names), hide_index=True)
+    stem = upload.name.rsplit(".", 1)[0]
+    components.csv_download(
+        result.assignment.rename({"customer_id": chosen.id_column}),
+        file_name=f"{stem}_segments.csv",
+        key="segment_upload_csv",
+        label="Download the assignment",
+    )
+
+
 # -- page ---------------------------------------------------------------------------------
 user = components.require_access("segments")
 for key, default in (
+    (state.SEGMENT_SOURCE, "bank"),
     (state.SEGMENT_FEATURE_SET, feats.DEFAULT_FEATURE_SET),
     (state.SEGMENT_ALGORITHM, "kmeans"),
     (state.SEGMENT_K, 0),
@@ -150,6 +273,12 @@ for key, default in (
 path = resources.database_path()
 db = resources.get_database(path)
 st.title("Segments")
+source = st.segmented_control(
+    "Customers", list(SOURCES), format_func=SOURCES.get, key=state.SEGMENT_SOURCE, required=True
+)
+if source == "upload":
+    upload_section()
+    st.stop()
 
 with st.form("segmentation"):
     left, middle, right = st.columns([1.3, 1.2, 1])

@@ -1,12 +1,17 @@
 """AppTest of the Segments page: run a segmentation, name and save a segment, see it offered
-as a filter on the executive page; consent, roles, every algorithm."""
+as a filter on the executive page; consent, roles, every algorithm; an uploaded table with its
+scaling per column."""
 
 from __future__ import annotations
 
 import json
 
+import numpy as np
+import polars as pl
 import pytest
+from sklearn.datasets import make_blobs
 
+from analytics import features
 from analytics.schemas import User
 from app import components, resources
 from tests.app.conftest import MAIN, REPO, new_app
@@ -115,3 +120,44 @@ def test_review_edge_cases_hdbscan_on_everything_no_clv_colours_and_filters(bank
     north = page(segment_k=3, filter_regions=["North"]).run()
     assert not north.exception
     assert north.dataframe[0].value.equals(plain.dataframe[0].value)
+
+
+def _blobs() -> pl.DataFrame:
+    X, _ = make_blobs(n_samples=600, centers=3, n_features=3, random_state=2)
+    return pl.DataFrame(
+        {"customer_id": np.arange(600), "spend": np.exp(X[:, 0]), "x1": X[:, 1], "x2": X[:, 2]}
+    )
+
+
+def _upload(at, table: pl.DataFrame):
+    return at.file_uploader[0].set_value(("customers.csv", table.write_csv().encode(), "text/csv")).run()
+
+
+def test_an_upload_shows_each_columns_scaling_and_takes_an_override(bank):
+    table = _blobs()
+    at = _upload(page(segment_source="upload").run(), table)
+    assert not at.exception
+    shown = pl.from_pandas(at.dataframe[0].value)
+    expected = features.choose_scaling(table, ["spend", "x1", "x2"])
+    assert shown.rows() == expected.rows()
+    assert shown.get_column("Scaling").to_list() == ["log", "standard", "standard"]
+    at.selectbox(key="segment_upload_scaling_x1").set_value("yeo_johnson").run()
+    at.number_input(key="segment_upload_k").set_value(3).run()
+    at.button(key="segment_upload_run").click().run()
+    assert not at.exception
+    x1 = pl.from_pandas(at.dataframe[0].value).row(1, named=True)
+    assert (x1["Scaling"], x1["Chosen by"]) == ("yeo_johnson", "user")
+    assert x1["Why"].startswith("set by the user (automatic: standard, skewness")
+    assert at.metric[0].value == "3"
+    assert at.dataframe[1].value["Customers"].sum() == 600
+
+
+def test_an_override_that_does_not_fit_the_column_is_refused_by_name(bank):
+    table = _blobs()
+    at = _upload(page(segment_source="upload").run(), table)
+    at.selectbox(key="segment_upload_scaling_x1").set_value("share").run()
+    assert not at.exception
+    x1 = table.get_column("x1")
+    assert at.error[0].value == features.MSG_NOT_A_SHARE.format(
+        column="x1", minimum=x1.min(), maximum=x1.max()
+    )

@@ -345,6 +345,69 @@ def test_segments_on_the_database_and_on_a_file(sample_bank_path, tmp_path):
     assert too_many.returncode == 1 and "k = 500 is larger than the 300 customers" in too_many.stderr
 
 
+def test_segments_scaling_is_reported_and_can_be_set_per_column(tmp_path):
+    from sklearn.datasets import make_blobs
+
+    from analytics import features
+
+    X, _ = make_blobs(n_samples=400, centers=3, n_features=3, random_state=1)
+    table = tmp_path / "spend.csv"
+    pl.DataFrame(
+        {
+            "id": np.arange(400),
+            "spend": np.exp(X[:, 0]),
+            "x1": X[:, 1],
+            "x2": X[:, 2],
+            "vip": np.arange(400) % 2,
+        }
+    ).write_csv(table)
+    out = str(tmp_path / "out.csv")
+    chosen = run_cli(
+        "segments",
+        "--input",
+        str(table),
+        "--k",
+        "3",
+        "--output",
+        out,
+        "--scaling",
+        "x1=yeo_johnson",
+        "--json",
+    )
+    assert chosen.returncode == 0, chosen.stderr
+    scaling = {row["column"]: row for row in json.loads(chosen.stdout)["scaling"]}
+    assert {c: row["scaling"] for c, row in scaling.items()} == {
+        "spend": "log",
+        "x1": "yeo_johnson",
+        "x2": "standard",
+        "vip": "flag",
+    }
+    assert scaling["spend"]["chosen_by"] == "rule" and scaling["spend"]["reason"].startswith(
+        "non-negative, skewness"
+    )
+    assert scaling["x1"]["chosen_by"] == "user"
+    refused = run_cli(
+        "segments", "--input", str(table), "--k", "3", "--output", out, "--scaling", "spend=logg"
+    )
+    message = features.MSG_UNKNOWN_SCALING.format(
+        scaling="logg", column="spend", choices=", ".join(features.SCALINGS)
+    )
+    assert refused.returncode == 1 and message in refused.stderr
+
+
+def test_segments_scaling_option_is_parsed_and_refused_by_item():
+    assert cli._parse_scaling("spend=log, age = standard,") == {"spend": "log", "age": "standard"}
+    assert cli._parse_scaling(None) == {}
+    for text, message in (
+        ("spend", cli.MSG_BAD_SCALING.format(item="spend")),
+        ("=log", cli.MSG_BAD_SCALING.format(item="=log")),
+        ("spend=log,spend=standard", cli.MSG_SCALING_TWICE.format(column="spend")),
+    ):
+        with pytest.raises(cli.CliError) as err:
+            cli._parse_scaling(text)
+        assert str(err.value) == message
+
+
 # -- train, score -------------------------------------------------------------------------------
 def test_train_then_score_on_a_copy_of_the_bank(writable_bank):
     trained = run_cli(

@@ -1,5 +1,6 @@
 """Segmentation: planted blobs (k found, ARI ~1), every algorithm labels every row, bad input,
-the SMD against a hand computation, and the sample bank's planted personas."""
+the SMD against a hand computation, heavy-tailed uploaded columns, and the sample bank's planted
+personas."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from sklearn.datasets import make_blobs
 from sklearn.metrics import adjusted_rand_score
 
 from analytics import segments as S
-from analytics.features import FeatureFrame, load_features
+from analytics.features import FeatureFrame, load_features, override_scaling, prepare_feature_frame
 
 
 @pytest.fixture(scope="module")
@@ -93,3 +94,22 @@ def test_planted_personas_are_recovered(sample_db, sample_truth):
     assert ari >= 0.6, f"ARI {ari:.3f} with k={result.k}"
     assert abs(result.k - 6) <= 1
     assert result.excluded_no_consent > 0
+
+
+def test_heavy_tailed_upload_is_recovered_with_the_automatic_scaling():
+    # Four well-separated groups; two columns exponentiated like spend (long right tail).
+    X, y = make_blobs(n_samples=2000, centers=4, n_features=4, cluster_std=1.0, random_state=0)
+    table = pl.DataFrame(
+        {"customer_id": np.arange(len(y)), "spend": np.exp(X[:, 0]), "balance": np.exp(X[:, 1])}
+    ).with_columns(pl.Series("x2", X[:, 2]), pl.Series("x3", X[:, 3]))
+    prepared = prepare_feature_frame(table)
+    assert prepared.scaling.get_column("scaling").to_list() == ["log", "log", "standard", "standard"]
+    automatic = S.run_segmentation(prepared, algorithm="kmeans", k=4)
+    plain = S.run_segmentation(
+        override_scaling(prepared, dict.fromkeys(prepared.features, "standard")), algorithm="kmeans", k=4
+    )
+    ari_automatic = adjusted_rand_score(y, automatic.assignment["segment"])
+    ari_plain = adjusted_rand_score(y, plain.assignment["segment"])
+    assert ari_automatic >= 0.95, f"automatic {ari_automatic:.3f}"
+    # Plain standardization leaves the tails in: measured 0.713 on this table (automatic 1.000).
+    assert ari_plain < min(ari_automatic, 0.8), f"plain {ari_plain:.3f}, automatic {ari_automatic:.3f}"
