@@ -789,15 +789,43 @@ def _kpi_text(summary: Any) -> str:
 
 
 # -- abtest, power --------------------------------------------------------------------------------
-def _comparison_payload(comparison) -> dict:
-    f, b = comparison.frequentist, comparison.bayesian
-    out = {
-        "test": f.test,
+def _test_payload(f, *, scale: str) -> dict:
+    # "p_value" is the p-value of the scale asked for, next to that scale's interval; both
+    # scales' p-values are always there under their own names.
+    sequential = None
+    if f.sequential is not None:
+        s = f.sequential
+        sequential = {
+            "tuning_n": s.tuning_n,
+            "customers": s.customers,
+            "absolute_ci": list(s.absolute_ci),
+            "absolute_p_value": s.absolute_p_value,
+            "relative_ci": None if s.relative_ci is None else list(s.relative_ci),
+            "relative_p_value": s.relative_p_value,
+            "p_value": s.relative_p_value if scale == "relative" else s.absolute_p_value,
+        }
+    return {
         "absolute_lift": f.absolute_lift,
         "absolute_ci": list(f.absolute_ci),
         "relative_lift": f.relative_lift,
         "relative_ci": None if f.relative_ci is None else list(f.relative_ci),
-        "p_value": f.p_value,
+        "p_value": f.relative_p_value if scale == "relative" else f.p_value,
+        "scale": scale,
+        "absolute_p_value": f.p_value,
+        "relative_p_value": f.relative_p_value,
+        "standard_error": f.standard_error,
+        "relative_standard_error": f.relative_standard_error,
+        "interval_method": f.interval_method,
+        "df": f.df,
+        "sequential": sequential,
+    }
+
+
+def _comparison_payload(comparison, *, scale: str = "absolute") -> dict:
+    f, b = comparison.frequentist, comparison.bayesian
+    out = {
+        "test": f.test,
+        **_test_payload(f, scale=scale),
         "chance_to_beat_control": b.chance_to_beat_control,
         "expected_loss": b.expected_loss,
         "credible_interval": list(b.credible_interval),
@@ -808,15 +836,20 @@ def _comparison_payload(comparison) -> dict:
         out["cuped"] = {
             "theta": c.theta,
             "variance_reduction": c.variance_reduction,
-            "absolute_lift": c.frequentist.absolute_lift,
-            "absolute_ci": list(c.frequentist.absolute_ci),
-            "relative_lift": c.frequentist.relative_lift,
-            "relative_ci": None if c.frequentist.relative_ci is None else list(c.frequentist.relative_ci),
-            "p_value": c.frequentist.p_value,
+            **_test_payload(c.frequentist, scale=scale),
+            "relative_denominator": "control's unadjusted mean",
             "chance_to_beat_control": c.bayesian.chance_to_beat_control,
             "expected_loss": c.bayesian.expected_loss,
         }
     return out
+
+
+def _ab_options(args: argparse.Namespace) -> dict:
+    return {
+        "interval_method": args.interval_method,
+        "sequential": args.sequential,
+        "tuning_n": args.tuning_n,
+    }
 
 
 def _arm_payload(arm) -> dict:
@@ -844,14 +877,19 @@ def _abtest_file(args: argparse.Namespace) -> dict:
         summary=args.summary,
     )
     design = experiments.parse_design(args.design_split, len(arms))
+    # A summary's covariate sums turn CUPED on by themselves; per-customer rows need --covariate.
+    cuped = (args.summary or bool(args.covariate)) and not args.no_cuped
     result = experiments.read_out_external(
-        arms, kind=kind, metric=args.metric, design=design, alpha=args.alpha, cuped=bool(args.covariate)
+        arms, kind=kind, metric=args.metric, design=design, alpha=args.alpha, cuped=cuped, **_ab_options(args)
     )
     return {
         "metric": result.metric,
         "kind": result.kind,
+        "scale": args.scale,
         "arms": [_arm_payload(a) for a in result.arms],
-        "treatments": {name: _comparison_payload(c) for name, c in result.comparisons.items()},
+        "treatments": {
+            name: _comparison_payload(c, scale=args.scale) for name, c in result.comparisons.items()
+        },
         "srm": _srm_payload(result.srm),
         "decision": result.decision,
     }
@@ -866,7 +904,12 @@ def _abtest_bank(args: argparse.Namespace) -> dict:
         if not args.experiment:
             return {"experiments": experiments.list_experiments(backend)}
         result = experiments.read_out(
-            backend, args.experiment, snapshot=db.snapshot_date(), alpha=args.alpha, cuped=not args.no_cuped
+            backend,
+            args.experiment,
+            snapshot=db.snapshot_date(),
+            alpha=args.alpha,
+            cuped=not args.no_cuped,
+            **_ab_options(args),
         )
     finally:
         db.close()
@@ -874,6 +917,7 @@ def _abtest_bank(args: argparse.Namespace) -> dict:
         "experiment_id": result.experiment.experiment_id,
         "window": [result.experiment.start_date, result.experiment.window_end],
         "arm_counts": result.counts,
+        "scale": args.scale,
         "srm": _srm_payload(result.srm),
         "metrics": [
             {
@@ -881,7 +925,9 @@ def _abtest_bank(args: argparse.Namespace) -> dict:
                 "kind": m.kind,
                 "role": m.role,
                 "arms": [_arm_payload(a) for a in m.arms],
-                "treatments": {name: _comparison_payload(c) for name, c in m.comparisons.items()},
+                "treatments": {
+                    name: _comparison_payload(c, scale=args.scale) for name, c in m.comparisons.items()
+                },
                 "holm_p_value": m.adjusted_p,
                 "guardrail_breached": m.guardrail_breached,
                 "problem": m.problem,
@@ -921,16 +967,46 @@ def _abtest_text(payload: dict) -> str:
             low, high = t["absolute_ci"]
             lines.append(
                 f"  {name}: lift {t['absolute_lift']:+.6g} [{low:.6g}, {high:.6g}],"
-                f" relative {'n/a' if t['relative_lift'] is None else format(t['relative_lift'], '+.2%')},"
-                f" p = {t['p_value']:.3g},"
+                f" relative {_relative_text(t['relative_lift'], t['relative_ci'])},"
+                f" {_p_text(t['p_value'], t['scale'])} ({t['interval_method']}),"
                 f" chance to beat control {t['chance_to_beat_control']:.1%}"
             )
+            if t["sequential"]:
+                lines.append(_sequential_text(t["sequential"], t["scale"]))
             if t["cuped"]:
                 cuped = t["cuped"]
                 lines.append(
-                    f"    CUPED: variance -{cuped['variance_reduction']:.1%}, p = {cuped['p_value']:.3g}"
+                    f"    CUPED: variance -{cuped['variance_reduction']:.1%},"
+                    f" relative {_relative_text(cuped['relative_lift'], cuped['relative_ci'])},"
+                    f" {_p_text(cuped['p_value'], cuped['scale'])}"
                 )
+                if cuped["sequential"]:
+                    lines.append("  " + _sequential_text(cuped["sequential"], cuped["scale"]))
     return "\n".join(lines)
+
+
+def _relative_text(lift: float | None, interval: list[float] | None) -> str:
+    if lift is None or interval is None:
+        return "n/a"
+    return f"{lift:+.2%} [{interval[0]:+.2%}, {interval[1]:+.2%}]"
+
+
+def _p_text(p_value: float | None, scale: str) -> str:
+    label = "p (relative)" if scale == "relative" else "p"
+    return f"{label} = n/a" if p_value is None else f"{label} = {p_value:.3g}"
+
+
+def _sequential_text(sequential: dict, scale: str) -> str:
+    if scale == "relative" and sequential["relative_ci"] is not None:
+        low, high = sequential["relative_ci"]
+        interval = f"relative [{low:+.2%}, {high:+.2%}]"
+    else:
+        low, high = sequential["absolute_ci"]
+        interval = f"[{low:.6g}, {high:.6g}]"
+    return (
+        f"    always-valid (tuning {sequential['tuning_n']:,}): {interval},"
+        f" {_p_text(sequential['p_value'], scale)}"
+    )
 
 
 def cmd_power(args: argparse.Namespace) -> int:
@@ -1305,11 +1381,41 @@ def build_parser() -> argparse.ArgumentParser:
     ab_cmd.add_argument("--control", help="the control arm's name")
     ab_cmd.add_argument("--metric", help="the metric column (with --summary: its name only)")
     ab_cmd.add_argument("--covariate", help="pre-period value of the metric, for CUPED")
-    ab_cmd.add_argument("--summary", action="store_true", help="rows are per-arm summaries: n, sum, sum_sq")
+    ab_cmd.add_argument(
+        "--summary",
+        action="store_true",
+        help="rows are per-arm sums: n, sum, sum_sq; optionally x_sum, x_sum_sq, xy_sum (CUPED) or d_sum,"
+        " d_sum_sq, yd_sum (ratio); GrowthBook's names too (docs/experiments.md)",
+    )
     ab_cmd.add_argument("--design-split", help="planned shares, control first, e.g. 50,50 (default: equal)")
     ab_cmd.add_argument("--experiment", help="bank: the experiment id (without it: list the experiments)")
-    ab_cmd.add_argument("--no-cuped", action="store_true", help="bank: do not adjust for the pre-period")
+    ab_cmd.add_argument(
+        "--no-cuped",
+        action="store_true",
+        help="do not adjust for the pre-period (bank, or a summary's covariate)",
+    )
     ab_cmd.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
+    ab_cmd.add_argument(
+        "--scale",
+        choices=["absolute", "relative"],
+        default="absolute",
+        help="the p-value reported as p_value: of the absolute lift (default) or the relative one",
+    )
+    ab_cmd.add_argument(
+        "--interval-method",
+        choices=["z", "welch-t"],  # analytics.experiment_stats.INTERVAL_METHODS, not imported at start-up
+        default="z",
+        help="proportions and ratios: normal (default) or Welch's t as GrowthBook; means always Welch's t",
+    )
+    ab_cmd.add_argument(
+        "--sequential", action="store_true", help="also the always-valid intervals and p-values"
+    )
+    ab_cmd.add_argument(
+        "--tuning-n",
+        type=_positive_int,
+        default=5000,
+        help="customers (both arms) where the always-valid interval is tightest (default 5000)",
+    )
     ab_cmd.set_defaults(func=cmd_abtest)
 
     power_cmd = sub.add_parser(

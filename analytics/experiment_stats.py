@@ -6,9 +6,11 @@ sum of squares of the metric, and the cross-sums that CUPED and ratio metrics ne
 those sums and is pure (numpy, scipy, statsmodels).
 
 - :func:`compare` reads one treatment against the control: the frequentist test (two-proportion
-  z-test, Welch's t-test, or a delta-method z-test for a ratio metric), absolute and relative
-  lift with intervals (the relative one by the delta method), the Bayesian read-out (chance to
-  beat control, expected loss, credible intervals) and, on request, CUPED.
+  z-test, Welch's t-test, or a delta-method z-test for a ratio metric; on request Student's t
+  with Welch-Satterthwaite degrees of freedom for proportions and ratios too, as GrowthBook),
+  absolute and relative lift, each with its interval and p-value (the relative ones by the
+  delta method), the Bayesian read-out (chance to beat control, expected loss, credible
+  intervals) and, on request, CUPED and the always-valid (sequential) intervals and p-values.
 - :func:`srm_test` checks the split of customers against the design (sample-ratio mismatch).
 - :func:`confidence_sequence` and :func:`sequential_p_value` give an always-valid interval and
   p-value, so that looking at the result every day does not inflate false positives.
@@ -20,12 +22,16 @@ Conventions: "lift" is treatment minus control, so a metric where higher is bett
 assumed (for a metric where lower is better, read the signs the other way: the expected loss
 is the expected shortfall of the treatment). Relative lift is divided by the absolute value of
 the control mean, and is None when the control mean is 0 (a relative change from 0 is not
-defined); nothing returns NaN or infinity. Bad input raises ``ValueError`` with one of the
-``MSG_*`` messages, which name the arm or parameter at fault.
+defined); the CUPED relative lift divides the adjusted difference by the control's
+*unadjusted* mean (Deng et al. 2013, as GrowthBook), so that an imbalance of the pre-period
+covariate between the arms does not move the denominator. Nothing returns NaN or infinity.
+Bad input raises ``ValueError`` with one of the ``MSG_*`` messages, which name the arm or
+parameter at fault.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from collections.abc import Callable, Sequence
@@ -39,6 +45,10 @@ from statsmodels.stats.power import TTestIndPower
 
 MetricKind = Literal["proportion", "mean", "ratio"]
 METRIC_KINDS: tuple[str, ...] = get_args(MetricKind)
+IntervalMethod = Literal["z", "welch-t"]
+INTERVAL_METHODS: tuple[str, ...] = get_args(IntervalMethod)
+"""Reference distribution of a proportion's or ratio's test and intervals: the normal, or Student's t
+with Welch-Satterthwaite degrees of freedom (GrowthBook's choice). Means always use Welch's t."""
 PowerKind = Literal["proportion", "mean"]
 POWER_KINDS: tuple[str, ...] = get_args(PowerKind)
 AdjustMethod = Literal["holm", "bh"]
@@ -52,13 +62,16 @@ DEFAULT_TUNING_N = 5000
 """Total customers (both arms) at which the confidence sequence is tightest, as GrowthBook's default."""
 
 TEST_PROPORTION = "two-proportion z-test"
+TEST_PROPORTION_WELCH = "Welch t-test (proportion, unpooled)"
 TEST_WELCH = "Welch t-test"
 TEST_RATIO = "delta-method z-test (ratio)"
+TEST_RATIO_WELCH = "delta-method Welch t-test (ratio)"
 TEST_CUPED = "Welch t-test (CUPED-adjusted)"
 BAYES_BETA = "beta-binomial"
 BAYES_NORMAL = "normal approximation"
 
 MSG_UNKNOWN_KIND = "Unknown metric kind {kind!r}: choose one of {choices}."
+MSG_UNKNOWN_INTERVAL = "Unknown interval method {method!r}: choose one of {choices}."
 MSG_BAD_COUNT = "Arm {arm!r}: the number of customers must be a whole number >= 0, got {n}."
 MSG_EMPTY_ARM = "Arm {arm!r} has no customers."
 MSG_TOO_FEW = (
@@ -340,6 +353,35 @@ def _centred_cross(n: int, a: float, b: float, ab: float) -> float:
 
 # -- result types -----------------------------------------------------------------------------
 @dataclass(frozen=True)
+class Sequential:
+    """Always-valid intervals and p-values at the current sample size (see :func:`confidence_sequence`).
+
+    Parameters
+    ----------
+    tuning_n : int
+        Total customers at which the confidence sequence is tightest.
+    customers : int
+        Customers in both arms at this look.
+    absolute_ci : tuple of float
+        The confidence sequence of the absolute lift.
+    absolute_p_value : float
+        Its always-valid p-value.
+    relative_ci : tuple of float or None
+        The same formula applied to the relative lift and its delta-method standard error (as
+        GrowthBook); None without a relative lift.
+    relative_p_value : float or None
+        Its always-valid p-value.
+    """
+
+    tuning_n: int
+    customers: int
+    absolute_ci: tuple[float, float]
+    absolute_p_value: float
+    relative_ci: tuple[float, float] | None
+    relative_p_value: float | None
+
+
+@dataclass(frozen=True)
 class Frequentist:
     """Frequentist read-out of treatment against control.
 
@@ -365,6 +407,18 @@ class Frequentist:
         two-proportion z statistic divides by the pooled one instead).
     df : float or None
         Welch-Satterthwaite degrees of freedom of a t-test; None for z-tests.
+    relative_standard_error : float or None
+        Delta-method standard error of ``relative_lift``; None when the control mean is 0.
+    relative_p_value : float or None
+        Two-sided p-value of "no difference" on the relative scale: ``relative_lift /
+        relative_standard_error`` against the same reference distribution as the absolute test
+        (as GrowthBook reports by default); None without a relative lift or when its standard
+        error is 0.
+    interval_method : {"z", "welch-t"}
+        The reference distribution of the intervals (and of the p-values, except that the
+        two-proportion z-test's absolute p-value uses the pooled standard error).
+    sequential : Sequential or None
+        The always-valid intervals and p-values, when asked for.
 
     Notes
     -----
@@ -382,6 +436,10 @@ class Frequentist:
     statistic: float
     standard_error: float
     df: float | None
+    relative_standard_error: float | None
+    relative_p_value: float | None
+    interval_method: IntervalMethod
+    sequential: Sequential | None = None
 
     @property
     def significant(self) -> bool:
@@ -431,7 +489,10 @@ class Cuped:
     control_mean, treatment_mean : float
         Adjusted means ``mean(y) - theta (mean(x) - pooled mean(x))``.
     frequentist : Frequentist
-        Welch's t-test and intervals on the adjusted metric.
+        Welch's t-test and intervals on the adjusted metric. Its relative lift is the adjusted
+        difference over the control's unadjusted mean, with the delta-method variance of that
+        ratio (the control's y and x means are correlated; the treatment's enter the numerator
+        only).
     bayesian : Bayesian
         The normal approximation on the adjusted lift (flat prior), so that a CUPED read-out's
         chance to beat control agrees with its test.
@@ -539,6 +600,9 @@ def compare(
     kind: MetricKind,
     alpha: float = 0.05,
     cuped: bool = False,
+    interval_method: IntervalMethod = "z",
+    sequential: bool = False,
+    tuning_n: int = DEFAULT_TUNING_N,
 ) -> Comparison:
     """Read one treatment arm against the control arm.
 
@@ -547,8 +611,12 @@ def compare(
     unpooled (Wald) standard error ``sqrt(p_c q_c / n_c + p_t q_t / n_t)``. Mean: Welch's
     t-test, Welch-Satterthwaite degrees of freedom, t interval. Ratio ``sum(y) / sum(d)``:
     z-test with the delta-method variance of each arm's ratio
-    ``(var_y - 2 R cov_yd + R^2 var_d) / (n mean_d^2)``. The relative interval is the delta
-    method on ``mean_t / mean_c`` with the same critical value as the absolute one.
+    ``(var_y - 2 R cov_yd + R^2 var_d) / (n mean_d^2)``. With ``interval_method="welch-t"``
+    proportions and ratios are read as GrowthBook does: the unpooled standard error against
+    Student's t with Welch-Satterthwaite degrees of freedom, for the test and the intervals.
+    The relative lift ``(mean_t - mean_c) / |mean_c|`` gets its delta-method standard error
+    ``sqrt(var_t + (mean_t / mean_c)^2 var_c) / |mean_c|`` (variances of the means), and from it
+    an interval and a p-value with the same reference distribution as the absolute test.
 
     Parameters
     ----------
@@ -560,6 +628,14 @@ def compare(
         1 - confidence level of every interval (frequentist and Bayesian).
     cuped : bool, default False
         Also read the CUPED-adjusted metric (needs the ``x_*`` sums; proportion and mean only).
+    interval_method : {"z", "welch-t"}, default "z"
+        Reference distribution of a proportion's or ratio's test and intervals (means and CUPED
+        always use Welch's t).
+    sequential : bool, default False
+        Also compute the always-valid intervals and p-values (:class:`Sequential`, on the raw
+        and on the CUPED read-out).
+    tuning_n : int, default 5000
+        Tuning sample size of the confidence sequence (see :func:`confidence_sequence`).
 
     Returns
     -------
@@ -570,7 +646,9 @@ def compare(
     ------
     ValueError
         An empty arm, inconsistent sums, no variance in either arm, a ratio without
-        denominator sums or summing to 0, CUPED without covariate sums, alpha outside (0, 1).
+        denominator sums or summing to 0, CUPED without covariate sums, alpha outside (0, 1),
+        an unknown interval method, fewer than 2 customers in an arm or no variance within the
+        arms for a proportion's Welch t-test, a tuning size that is not positive.
 
     Examples
     --------
@@ -583,6 +661,12 @@ def compare(
     (0.002442, 0.1508)
     """
     _check_probability("alpha", alpha)
+    if interval_method not in INTERVAL_METHODS:
+        raise ValueError(
+            MSG_UNKNOWN_INTERVAL.format(method=interval_method, choices=", ".join(INTERVAL_METHODS))
+        )
+    if sequential:
+        _check_tuning(tuning_n)
     _check_arms(control, treatment, kind)
     if cuped:
         if kind == "ratio":
@@ -590,17 +674,25 @@ def compare(
         for arm in (control, treatment):
             if not arm.has_covariate:
                 raise ValueError(MSG_NEEDS_COVARIATE.format(arm=arm.name))
-    frequentist = _frequentist(control, treatment, kind, alpha)
+    frequentist = _frequentist(control, treatment, kind, alpha, interval_method)
     adjusted = _cuped(control, treatment, alpha) if cuped else None
     if adjusted is not None and (adjusted.theta == 0 or adjusted.variance_reduction <= 0):
         # A covariate that explains nothing (constant, e.g. no pre-period activity at all) would
         # only swap the exact test for a Welch approximation: the raw read-out stands.
         adjusted = None
+    if sequential:
+        customers = control.n + treatment.n
+        frequentist = _with_sequential(frequentist, customers, alpha, tuning_n)
+        if adjusted is not None:
+            adjusted = dataclasses.replace(
+                adjusted,
+                frequentist=_with_sequential(adjusted.frequentist, customers, alpha, tuning_n),
+            )
     if kind == "proportion":
         bayesian = _beta_binomial(control, treatment, alpha)
     else:
         diff = _difference(control, treatment, kind)
-        bayesian = _normal_bayes(diff, alpha)
+        bayesian = _normal_bayes(diff.lift, diff.se, diff.relative_moments(), alpha)
     return Comparison(
         control=control,
         treatment=treatment,
@@ -628,19 +720,19 @@ class _Difference:
     def se(self) -> float:
         return math.sqrt(self.var_c + self.var_t)
 
-    def relative(self, critical: float) -> tuple[float | None, tuple[float, float] | None]:
-        """Relative lift and its delta-method interval (None when the control mean is 0)."""
+    def relative_moments(self) -> tuple[float, float] | None:
+        """Relative lift and its delta-method standard error (None when the control mean is 0)."""
         if self.mean_c == 0:
-            return None, None
+            return None
         # Delta method for mean_t / mean_c with independent arms:
         # Var = var_t / m_c^2 + m_t^2 var_c / m_c^4 (the sign of m_c does not change it).
-        m_c, m_t = self.mean_c, self.mean_t
-        with np.errstate(over="ignore"):
-            se = math.sqrt(self.var_t + (m_t / m_c) ** 2 * self.var_c) / abs(m_c)
-            lift = (m_t - m_c) / abs(m_c)
+        m_c, m_t = np.float64(self.mean_c), np.float64(self.mean_t)
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            se = float(np.sqrt(self.var_t + (m_t / m_c) ** 2 * self.var_c) / abs(m_c))
+            lift = float((m_t - m_c) / abs(m_c))
         if not (math.isfinite(se) and math.isfinite(lift)):
-            return None, None  # a control mean so near 0 that the ratio overflows
-        return lift, (lift - critical * se, lift + critical * se)
+            return None  # a control mean so near 0 that the ratio overflows
+        return lift, se
 
 
 def _check_arms(control: ArmStats, treatment: ArmStats, kind: str) -> None:
@@ -700,11 +792,21 @@ def _difference(control: ArmStats, treatment: ArmStats, kind: str) -> _Differenc
     return _Difference(mean_c, mean_t, var_c, var_t)
 
 
-def _frequentist(control: ArmStats, treatment: ArmStats, kind: str, alpha: float) -> Frequentist:
+def _frequentist(
+    control: ArmStats, treatment: ArmStats, kind: str, alpha: float, interval_method: str
+) -> Frequentist:
     diff = _difference(control, treatment, kind)
     if kind == "mean":
-        return _welch(diff, control.n, treatment.n, alpha, TEST_WELCH)
-    critical = float(stats.norm.isf(alpha / 2))
+        return _welch(diff, diff.relative_moments(), control.n, treatment.n, alpha, TEST_WELCH)
+    if interval_method == "welch-t":
+        if kind == "proportion":
+            for arm in (control, treatment):
+                if arm.n < 2:  # Welch-Satterthwaite divides by n - 1
+                    raise ValueError(MSG_TOO_FEW.format(arm=arm.name, n=arm.n, kind="proportion (Welch t)"))
+            if diff.se == 0:
+                raise ValueError(_no_variance(control, treatment, MSG_NO_VARIANCE_WITHIN))
+        test = TEST_PROPORTION_WELCH if kind == "proportion" else TEST_RATIO_WELCH
+        return _welch(diff, diff.relative_moments(), control.n, treatment.n, alpha, test)
     if kind == "proportion":
         test = TEST_PROPORTION
         statistic, p_value = _proportion_z(control.sum, control.n, treatment.sum, treatment.n)
@@ -712,18 +814,49 @@ def _frequentist(control: ArmStats, treatment: ArmStats, kind: str, alpha: float
         test = TEST_RATIO
         statistic = diff.lift / diff.se
         p_value = float(2 * stats.norm.sf(abs(statistic)))
-    relative, relative_ci = diff.relative(critical)
+    relative = diff.relative_moments()
+    return _readout(
+        test, diff, relative, statistic=float(statistic), p_value=float(p_value), df=None, alpha=alpha
+    )
+
+
+def _readout(
+    test: str,
+    diff: _Difference,
+    relative: tuple[float, float] | None,
+    *,
+    statistic: float,
+    p_value: float,
+    df: float | None,
+    alpha: float,
+) -> Frequentist:
+    """Intervals of the absolute and relative lift, and the relative p-value.
+
+    One reference distribution for all: Student's t with ``df`` degrees of freedom, or the
+    normal when ``df`` is None.
+    """
+    reference = stats.norm() if df is None else stats.t(df)
+    critical = float(reference.isf(alpha / 2))
     half = critical * diff.se
+    relative_lift = relative_ci = relative_se = relative_p = None
+    if relative is not None:
+        relative_lift, relative_se = relative
+        relative_ci = (relative_lift - critical * relative_se, relative_lift + critical * relative_se)
+        if relative_se > 0:
+            relative_p = float(2 * reference.sf(abs(relative_lift / relative_se)))
     return Frequentist(
         test=test,
         absolute_lift=diff.lift,
         absolute_ci=(diff.lift - half, diff.lift + half),
-        relative_lift=relative,
+        relative_lift=relative_lift,
         relative_ci=relative_ci,
-        p_value=float(p_value),
-        statistic=float(statistic),
+        p_value=p_value,
+        statistic=statistic,
         standard_error=diff.se,
-        df=None,
+        df=df,
+        relative_standard_error=relative_se,
+        relative_p_value=relative_p,
+        interval_method="z" if df is None else "welch-t",
     )
 
 
@@ -744,23 +877,39 @@ def _welch_df(var_c: Num, var_t: Num, n_c: Num, n_t: Num) -> Num:
         return np.where(denominator > 0, (var_c + var_t) ** 2 / safe, 1.0)
 
 
-def _welch(diff: _Difference, n_c: int, n_t: int, alpha: float, test: str) -> Frequentist:
+def _welch(
+    diff: _Difference, relative: tuple[float, float] | None, n_c: int, n_t: int, alpha: float, test: str
+) -> Frequentist:
     df = float(_welch_df(diff.var_c, diff.var_t, n_c, n_t))
-    se = diff.se
-    statistic = diff.lift / se
-    critical = float(stats.t.isf(alpha / 2, df))
-    relative, relative_ci = diff.relative(critical)
-    return Frequentist(
-        test=test,
-        absolute_lift=diff.lift,
-        absolute_ci=(diff.lift - critical * se, diff.lift + critical * se),
-        relative_lift=relative,
+    statistic = diff.lift / diff.se
+    p_value = float(2 * stats.t.sf(abs(statistic), df))
+    return _readout(test, diff, relative, statistic=statistic, p_value=p_value, df=df, alpha=alpha)
+
+
+def _with_sequential(frequentist: Frequentist, customers: int, alpha: float, tuning_n: int) -> Frequentist:
+    """The read-out with its always-valid intervals and p-values (unchanged when its SE is 0)."""
+    f = frequentist
+    if f.standard_error <= 0:
+        return f
+    half = float(_cs_halfwidth(f.standard_error, customers, alpha, tuning_n))
+    p_value = float(_sequential_p(f.absolute_lift / f.standard_error, customers, alpha, tuning_n))
+    relative_ci = relative_p = None
+    if f.relative_lift is not None and f.relative_standard_error:
+        # GrowthBook's sequential read-out: the same boundary around the relative lift, scaled
+        # by its delta-method standard error.
+        rel_half = float(_cs_halfwidth(f.relative_standard_error, customers, alpha, tuning_n))
+        relative_ci = (f.relative_lift - rel_half, f.relative_lift + rel_half)
+        z = f.relative_lift / f.relative_standard_error
+        relative_p = float(_sequential_p(z, customers, alpha, tuning_n))
+    sequential = Sequential(
+        tuning_n=int(tuning_n),
+        customers=int(customers),
+        absolute_ci=(f.absolute_lift - half, f.absolute_lift + half),
+        absolute_p_value=p_value,
         relative_ci=relative_ci,
-        p_value=float(2 * stats.t.sf(abs(statistic), df)),
-        statistic=statistic,
-        standard_error=se,
-        df=df,
+        relative_p_value=relative_p,
     )
+    return dataclasses.replace(f, sequential=sequential)
 
 
 # -- CUPED ------------------------------------------------------------------------------------
@@ -793,25 +942,60 @@ def _cuped(control: ArmStats, treatment: ArmStats, alpha: float) -> Cuped | None
     if variances[0] + variances[1] <= 0:
         raise ValueError(MSG_CUPED_EXACT)
     diff = _Difference(means[0], means[1], variances[0], variances[1])
+    relative = _cuped_relative(control, treatment, diff, theta)
     return Cuped(
         theta=theta,
         variance_reduction=1 - adjusted / raw,
         control_mean=means[0],
         treatment_mean=means[1],
-        frequentist=_welch(diff, control.n, treatment.n, alpha, TEST_CUPED),
-        bayesian=_normal_bayes(diff, alpha),
+        frequentist=_welch(diff, relative, control.n, treatment.n, alpha, TEST_CUPED),
+        bayesian=_normal_bayes(diff.lift, diff.se, relative, alpha),
     )
 
 
+def _cuped_relative(
+    control: ArmStats, treatment: ArmStats, diff: _Difference, theta: float
+) -> tuple[float, float] | None:
+    """The CUPED relative lift over the control's unadjusted mean, and its delta-method SE.
+
+    r = D / ybar_c with D = (ybar_t - theta xbar_t) - (ybar_c - theta xbar_c), theta held
+    fixed. The treatment's means enter D only: var_t(adjusted) / ybar_c^2. The control's
+    ybar_c and xbar_c enter the numerator and the denominator, with gradient (-k, theta) /
+    ybar_c where k = mu_t / mu_c at the linearization point (the arms' covariate means are
+    equal there, by randomization), estimated by ybar_t / ybar_c as GrowthBook does; their part
+    is (k^2 var_y + theta^2 var_x - 2 k theta cov_xy) / (n_c ybar_c^2).
+    """
+    n = control.n
+    if control.sum == 0:
+        return None
+    mean_c = control.sum / n
+    k = (treatment.sum / treatment.n) / mean_c
+    if n > 1:
+        x_sum, x_sum_sq = float(control.x_sum or 0), float(control.x_sum_sq or 0)
+        xy_sum = float(control.xy_sum or 0)
+        var_y = _centred_sq(n, control.sum, control.sum_sq) / (n - 1)
+        var_x = _centred_sq(n, x_sum, x_sum_sq) / (n - 1)
+        cov = _centred_cross(n, x_sum, control.sum, xy_sum) / (n - 1)
+        control_part = max(k * k * var_y + theta * theta * var_x - 2 * k * theta * cov, 0.0) / n
+    else:
+        control_part = 0.0
+    se = math.sqrt(diff.var_t + control_part) / abs(mean_c)
+    lift = diff.lift / abs(mean_c)
+    if not (math.isfinite(se) and math.isfinite(lift)):
+        return None
+    return lift, se
+
+
 # -- Bayesian ---------------------------------------------------------------------------------
-def _normal_bayes(diff: _Difference, alpha: float) -> Bayesian:
+def _normal_bayes(mu: float, sigma: float, relative: tuple[float, float] | None, alpha: float) -> Bayesian:
     # Flat prior, normal likelihood of the lift: posterior N(lift, se^2).
-    mu, sigma = diff.lift, diff.se
     z = mu / sigma
     critical = float(stats.norm.isf(alpha / 2))
     # E[max(-D, 0)] for D ~ N(mu, sigma^2): sigma phi(mu / sigma) - mu Phi(-mu / sigma).
     loss = sigma * float(stats.norm.pdf(z)) - mu * float(stats.norm.sf(z))
-    _, relative_ci = diff.relative(critical)
+    relative_ci = None
+    if relative is not None:
+        relative_ci = (relative[0] - critical * relative[1], relative[0] + critical * relative[1])
     return Bayesian(
         method=BAYES_NORMAL,
         chance_to_beat_control=float(stats.norm.cdf(z)),

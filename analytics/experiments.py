@@ -551,7 +551,14 @@ def headline_test(comparison: stats.Comparison) -> stats.Frequentist:
 
 
 def _metric_readouts(
-    aggregates: pl.DataFrame, experiment: Experiment, *, alpha: float, cuped: bool
+    aggregates: pl.DataFrame,
+    experiment: Experiment,
+    *,
+    alpha: float,
+    cuped: bool,
+    interval_method: stats.IntervalMethod = "z",
+    sequential: bool = False,
+    tuning_n: int = stats.DEFAULT_TUNING_N,
 ) -> tuple[MetricReadout, ...]:
     primary = (
         experiment.primary_metric
@@ -575,7 +582,14 @@ def _metric_readouts(
         try:
             for arm in treatments:
                 comparisons[arm.name] = stats.compare(
-                    control, arm, kind=kind, alpha=alpha, cuped=cuped and kind != "ratio"
+                    control,
+                    arm,
+                    kind=kind,
+                    alpha=alpha,
+                    cuped=cuped and kind != "ratio",
+                    interval_method=interval_method,
+                    sequential=sequential,
+                    tuning_n=tuning_n,
                 )
         except ValueError as exc:
             comparisons, problem = {}, str(exc)
@@ -728,6 +742,9 @@ def read_out(
     alpha: float = 0.05,
     cuped: bool = True,
     aggregates: pl.DataFrame | None = None,
+    interval_method: stats.IntervalMethod = "z",
+    sequential: bool = False,
+    tuning_n: int = stats.DEFAULT_TUNING_N,
 ) -> ExperimentResult:
     """The full read-out of one experiment: SRM, every metric with both schools, adjusted p-values.
 
@@ -745,6 +762,13 @@ def read_out(
         Adjust conversion, spend and sessions for their pre-period values.
     aggregates : polars.DataFrame, optional
         :func:`aggregate_arms` of the experiment, when the caller has it (with looks).
+    interval_method : {"z", "welch-t"}
+        Reference distribution of the conversion's and the ratio metric's tests and intervals.
+    sequential : bool
+        Also compute every comparison's always-valid intervals and p-values at the window's end
+        (the last point of the page's sequential chart).
+    tuning_n : int
+        Tuning sample size of the confidence sequence.
 
     Returns
     -------
@@ -773,7 +797,15 @@ def read_out(
         raise ValueError(MSG_SINGLE_ARM.format(experiment_id=experiment_id, arms=", ".join(counts)))
     observed = [counts.get(v, 0) for v in experiment.variants]
     srm = stats.srm_test(observed, experiment.design_split)
-    metrics = _metric_readouts(frame, experiment, alpha=alpha, cuped=cuped)
+    metrics = _metric_readouts(
+        frame,
+        experiment,
+        alpha=alpha,
+        cuped=cuped,
+        interval_method=interval_method,
+        sequential=sequential,
+        tuning_n=tuning_n,
+    )
     return ExperimentResult(
         experiment=experiment,
         counts={v: counts.get(v, 0) for v in experiment.variants},
@@ -966,8 +998,43 @@ MSG_SUMMARY_DUPLICATE = "Arm {arm!r} appears on {count} rows of the summary: giv
 MSG_BAD_DESIGN = "The design split {design!r} must give one share per arm ({arms}), e.g. 50,50."
 MSG_FILE_NO_CONTROL = "The control arm {control!r} is not a value of column {column!r} (its values: {arms})."
 MSG_FILE_SINGLE_ARM = "Column {column!r} holds a single arm ({arms}): there is nothing to compare."
+MSG_SUMMARY_MISSING = (
+    "The summary has no column for {field} (accepted names, in any case: {names}). "
+    "Its columns are: {columns}."
+)
+MSG_SUMMARY_CONFLICT = (
+    "Columns {first!r} and {second!r} both give {field} but differ on row {row} ({a} and {b}): "
+    "keep one of them."
+)
+MSG_SUMMARY_PARTIAL = (
+    "The summary gives {given} but not {missing}: the {group} sums come as a group ({fields}), all or none."
+)
+MSG_SUMMARY_NOT_BINARY = (
+    "Arm {arm!r}: the summary has no column for {field}, which only 0/1 values can do without (their sum of "
+    "squares is their sum); {sum_field} = {value} is not a whole number between 0 and n = {n}."
+)
 SUMMARY_COLUMNS = ("n", "sum", "sum_sq")
-"""Columns of a per-arm summary file (besides the variant column)."""
+"""The sums every per-arm summary gives (besides the variant column), by the library's names."""
+SUMMARY_ALIASES: dict[str, tuple[str, ...]] = {
+    "n": ("n", "users", "count"),
+    "sum": ("sum", "main_sum"),
+    "sum_sq": ("sum_sq", "sum_squares", "sum_of_squares", "main_sum_squares"),
+    "x_sum": ("x_sum", "covariate_sum"),
+    "x_sum_sq": ("x_sum_sq", "covariate_sum_sq", "covariate_sum_squares"),
+    "xy_sum": ("xy_sum", "main_covariate_sum_product"),
+    "d_sum": ("d_sum", "denominator_sum"),
+    "d_sum_sq": ("d_sum_sq", "denominator_sum_sq", "denominator_sum_squares"),
+    "yd_sum": ("yd_sum", "main_denominator_sum_product"),
+}
+"""Column names accepted for each :class:`analytics.experiment_stats.ArmStats` sum of a summary file,
+compared without regard to case: the library's name first, then the aliases (GrowthBook's export names
+``main_sum``, ``main_sum_squares``, ``covariate_sum``, ``main_covariate_sum_product``,
+``denominator_sum``, ... and ``users`` / ``count`` for the customers)."""
+SUMMARY_GROUPS: dict[str, tuple[str, ...]] = {
+    "covariate": ("x_sum", "x_sum_sq", "xy_sum"),
+    "denominator": ("d_sum", "d_sum_sq", "yd_sum"),
+}
+"""Optional groups of sums: the pre-period covariate (CUPED) and the ratio metric's denominator."""
 
 
 @dataclass(frozen=True)
@@ -979,7 +1046,7 @@ class ExternalResult:
     metric : str
         The metric column's name.
     kind : str
-        proportion (0/1 values) or mean.
+        proportion (0/1 values), mean, or ratio (a summary with denominator sums).
     arms : tuple of analytics.experiment_stats.ArmStats
         Control first.
     comparisons : dict of str to analytics.experiment_stats.Comparison
@@ -1033,7 +1100,9 @@ def external_arms(
     ----------
     frame : polars.DataFrame
         Per-customer rows (a variant column, the metric, optionally a pre-period covariate),
-        or with ``summary`` one row per arm with :data:`SUMMARY_COLUMNS`.
+        or with ``summary`` one row per arm with the sums of :data:`SUMMARY_ALIASES`: ``n`` and
+        ``sum`` always; ``sum_sq`` unless the values are 0/1; the covariate sums (CUPED) and the
+        denominator sums (a ratio metric) as whole groups, optionally.
     variant_col : str
         The column naming each row's arm.
     control : str
@@ -1049,13 +1118,16 @@ def external_arms(
     -------
     tuple
         The arms (control first, then the others in file order) and the metric kind:
-        ``proportion`` when every value is 0 or 1, else ``mean``.
+        ``ratio`` for a summary with denominator sums, else ``proportion`` when every value is
+        0 or 1, else ``mean``.
 
     Raises
     ------
     ValueError
         Missing columns, non-numeric or missing values (naming the row), negative or empty
-        summaries, a missing control or a single arm.
+        summaries, two columns giving the same sum with different values, a partial group of
+        sums, a missing sum of squares for values that are not 0/1, sums no data could have, a
+        missing control or a single arm.
     """
     if variant_col not in frame.columns:
         raise ValueError(MSG_COLUMN_MISSING.format(column=variant_col, columns=", ".join(frame.columns)))
@@ -1073,32 +1145,7 @@ def external_arms(
         raise ValueError(MSG_FILE_SINGLE_ARM.format(column=variant_col, arms=", ".join(names)))
     order = [control, *(n for n in names if n != control)]
     if summary:
-        columns = {c: _numbers(frame, c) for c in SUMMARY_COLUMNS}
-        arms = []
-        for name in order:
-            rows = np.flatnonzero((variants == name).to_numpy())
-            if rows.size > 1:
-                raise ValueError(MSG_SUMMARY_DUPLICATE.format(arm=name, count=rows.size))
-            i = int(rows[0])
-            for column in ("n", "sum_sq"):
-                if columns[column][i] < 0:
-                    raise ValueError(
-                        MSG_SUMMARY_NEGATIVE.format(arm=name, column=column, value=columns[column][i])
-                    )
-            if columns["n"][i] != round(columns["n"][i]):
-                raise ValueError(MSG_SUMMARY_FRACTION.format(arm=name, value=columns["n"][i]))
-            if columns["n"][i] == 0:
-                raise ValueError(MSG_SUMMARY_EMPTY_ARM.format(arm=name))
-            arms.append(
-                stats.ArmStats(
-                    name=name,
-                    n=int(columns["n"][i]),
-                    sum=float(columns["sum"][i]),
-                    sum_sq=float(columns["sum_sq"][i]),
-                )
-            )
-        is_binary = all(a.sum_sq == a.sum and 0 <= a.sum <= a.n for a in arms)
-        return tuple(arms), "proportion" if is_binary else "mean"
+        return _summary_arms(frame, variants, order)
     y = _numbers(frame, metric)
     x = _numbers(frame, covariate) if covariate else None
     mask_of = {name: (variants == name).to_numpy() for name in order}
@@ -1107,6 +1154,95 @@ def external_arms(
     )
     kind: stats.MetricKind = "proportion" if np.isin(y, (0.0, 1.0)).all() else "mean"
     return arms, kind
+
+
+def _summary_columns(frame: pl.DataFrame) -> dict[str, list[str]]:
+    """The file's columns that give each sum of :data:`SUMMARY_ALIASES`, in the aliases' order."""
+    by_name: dict[str, list[str]] = {}
+    for column in frame.columns:
+        by_name.setdefault(column.lower(), []).append(column)
+    found = {}
+    for field, names in SUMMARY_ALIASES.items():
+        columns = [c for name in names for c in by_name.get(name, [])]
+        if columns:
+            found[field] = columns
+    return found
+
+
+def _summary_values(frame: pl.DataFrame, field: str, columns: list[str]) -> np.ndarray:
+    """One sum's values; several columns naming it (``users`` and ``count``) must agree."""
+    values = _numbers(frame, columns[0])
+    for other in columns[1:]:
+        more = _numbers(frame, other)
+        differ = ~np.isclose(values, more, rtol=1e-12, atol=0.0)
+        if differ.any():
+            row = int(np.flatnonzero(differ)[0])
+            raise ValueError(
+                MSG_SUMMARY_CONFLICT.format(
+                    first=columns[0], second=other, field=field, row=row + 1, a=values[row], b=more[row]
+                )
+            )
+    return values
+
+
+def _summary_arms(
+    frame: pl.DataFrame, variants: pl.Series, order: Sequence[str]
+) -> tuple[tuple[stats.ArmStats, ...], stats.MetricKind]:
+    found = _summary_columns(frame)
+    for field in ("n", "sum"):
+        if field not in found:
+            raise ValueError(
+                MSG_SUMMARY_MISSING.format(
+                    field=field, names=", ".join(SUMMARY_ALIASES[field]), columns=", ".join(frame.columns)
+                )
+            )
+    for group, fields in SUMMARY_GROUPS.items():
+        # The covariate's sum of squares may be left out for 0/1 values (checked per arm below).
+        needed = [f for f in fields if f != "x_sum_sq"]
+        given = [f for f in fields if f in found]
+        missing = [f for f in needed if f not in found]
+        if given and missing:
+            raise ValueError(
+                MSG_SUMMARY_PARTIAL.format(
+                    given=", ".join(given), missing=", ".join(missing), group=group, fields=", ".join(fields)
+                )
+            )
+    values = {field: _summary_values(frame, field, columns) for field, columns in found.items()}
+    label = {field: columns[0] for field, columns in found.items()}
+    arms = []
+    for name in order:
+        rows = np.flatnonzero((variants == name).to_numpy())
+        if rows.size > 1:
+            raise ValueError(MSG_SUMMARY_DUPLICATE.format(arm=name, count=rows.size))
+        i = int(rows[0])
+        for field in ("n", "sum_sq", "x_sum_sq", "d_sum_sq"):
+            if field in values and values[field][i] < 0:
+                raise ValueError(
+                    MSG_SUMMARY_NEGATIVE.format(arm=name, column=label[field], value=values[field][i])
+                )
+        n = values["n"][i]
+        if n != round(n):
+            raise ValueError(MSG_SUMMARY_FRACTION.format(arm=name, value=n))
+        if n == 0:
+            raise ValueError(MSG_SUMMARY_EMPTY_ARM.format(arm=name))
+        sums = {field: float(column[i]) for field, column in values.items() if field != "n"}
+        for square, total in (("sum_sq", "sum"), ("x_sum_sq", "x_sum")):
+            if square in sums or total not in sums:
+                continue
+            # 0/1 values (a conversion): the sum of squares is the sum, as GrowthBook's binomial
+            # exports leave it out.
+            if not (sums[total].is_integer() and 0 <= sums[total] <= n):
+                raise ValueError(
+                    MSG_SUMMARY_NOT_BINARY.format(
+                        arm=name, field=square, sum_field=label[total], value=sums[total], n=int(n)
+                    )
+                )
+            sums[square] = sums[total]
+        arms.append(stats.ArmStats(name=name, n=int(n), **sums))
+    if "d_sum" in found:
+        return tuple(arms), "ratio"
+    is_binary = all(a.sum_sq == a.sum and 0 <= a.sum <= a.n and a.sum.is_integer() for a in arms)
+    return tuple(arms), "proportion" if is_binary else "mean"
 
 
 def parse_design(text: str | None, arms: int) -> tuple[float, ...]:
@@ -1148,6 +1284,9 @@ def read_out_external(
     design: Sequence[float],
     alpha: float = 0.05,
     cuped: bool = False,
+    interval_method: stats.IntervalMethod = "z",
+    sequential: bool = False,
+    tuning_n: int = stats.DEFAULT_TUNING_N,
 ) -> ExternalResult:
     """Compare an uploaded experiment's treatments with its control.
 
@@ -1155,7 +1294,7 @@ def read_out_external(
     ----------
     arms : sequence of analytics.experiment_stats.ArmStats
         Control first (:func:`external_arms`).
-    kind : {"proportion", "mean"}
+    kind : {"proportion", "mean", "ratio"}
         The metric's kind.
     metric : str
         Its name, for the decision line.
@@ -1164,7 +1303,15 @@ def read_out_external(
     alpha : float
         Significance level.
     cuped : bool
-        Adjust for the covariate (when the arms carry one).
+        Adjust for the covariate (when the arms carry one; not for a ratio metric, for which
+        CUPED is not offered).
+    interval_method : {"z", "welch-t"}
+        Reference distribution of a proportion's or ratio's test and intervals
+        (:func:`analytics.experiment_stats.compare`).
+    sequential : bool
+        Also compute the always-valid intervals and p-values.
+    tuning_n : int
+        Tuning sample size of the confidence sequence.
 
     Returns
     -------
@@ -1172,9 +1319,17 @@ def read_out_external(
         Comparisons, SRM and the decision line.
     """
     control = arms[0]
+    adjust = cuped and kind != "ratio" and control.x_sum is not None
     comparisons = {
         arm.name: stats.compare(
-            control, arm, kind=kind, alpha=alpha, cuped=cuped and control.x_sum is not None
+            control,
+            arm,
+            kind=kind,
+            alpha=alpha,
+            cuped=adjust,
+            interval_method=interval_method,
+            sequential=sequential,
+            tuning_n=tuning_n,
         )
         for arm in arms[1:]
     }

@@ -532,6 +532,171 @@ def test_abtest_on_the_bank_and_on_a_file(sample_bank_path, tmp_path, capsys):
     assert "must give one share per arm" in capsys.readouterr().err
 
 
+def _abtest_summary(tmp_path, capsys, frame: pl.DataFrame, *extra: str) -> dict:
+    source = tmp_path / "summary.csv"
+    frame.write_csv(source)
+    base = ["abtest", "--input", str(source), "--summary", "--variant-col", "variation"]
+    assert cli.main([*base, "--control", "zero", "--metric", "m", "--json", *extra]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_abtest_summary_in_growthbooks_names_reads_cuped_on_the_relative_scale(tmp_path, capsys):
+    # GrowthBook's RA_STATISTICS_DF (packages/stats/tests/test_gbstats.py), exported as GrowthBook
+    # names its sums: relative lift -0.281707154, p 0.003732549 (CUPED, relative scale).
+    frame = pl.DataFrame(
+        {
+            "dimension": ["All", "All"],
+            "variation": ["one", "zero"],
+            "main_sum": [222, 300],
+            "main_sum_squares": [555, 600],
+            "covariate_sum": [120, 210],
+            "covariate_sum_squares": [405, 415],
+            "main_covariate_sum_product": [-10, -20],
+            "users": [3000, 3001],
+            "count": [3000, 3001],
+        }
+    )
+    out = _abtest_summary(tmp_path, capsys, frame, "--scale", "relative", "--sequential")
+    assert out["kind"] == "mean" and out["scale"] == "relative"
+    assert [a["n"] for a in out["arms"]] == [3001, 3000]
+    treatment = out["treatments"]["one"]
+    cuped = treatment["cuped"]
+    assert cuped["relative_lift"] == pytest.approx(-0.281707154, abs=5e-10)
+    assert cuped["p_value"] == cuped["relative_p_value"] == pytest.approx(0.003732549, abs=5e-10)
+    assert cuped["absolute_p_value"] > cuped["relative_p_value"]
+    assert cuped["relative_denominator"] == "control's unadjusted mean"
+    # Every earlier key is still there; the new ones sit next to them.
+    assert set(treatment) >= {
+        "test",
+        "absolute_lift",
+        "absolute_ci",
+        "relative_lift",
+        "relative_ci",
+        "p_value",
+        "chance_to_beat_control",
+        "expected_loss",
+        "credible_interval",
+        "cuped",
+        "absolute_p_value",
+        "relative_p_value",
+        "interval_method",
+        "sequential",
+    }
+    assert treatment["interval_method"] == "welch-t"  # a mean
+    sequential = cuped["sequential"]
+    assert sequential["tuning_n"] == 5000 and sequential["customers"] == 6001
+    assert sequential["p_value"] == sequential["relative_p_value"]
+    low, high = sequential["relative_ci"]
+    assert low < cuped["relative_ci"][0] and high > cuped["relative_ci"][1]  # the price of peeking
+    # --no-cuped reads the same file raw; the default scale keeps the absolute p-value.
+    raw = _abtest_summary(tmp_path, capsys, frame, "--no-cuped")["treatments"]["one"]
+    assert raw["cuped"] is None and raw["sequential"] is None
+    assert raw["p_value"] == raw["absolute_p_value"] == treatment["absolute_p_value"]
+
+
+def test_abtest_summary_of_conversions_with_welch_t_and_of_a_ratio(tmp_path, capsys):
+    # GrowthBook's test_two_sided_ttest_binom (packages/stats/tests/frequentist/test_tests.py):
+    # 14/28 against 16/30, relative ci (-0.47767, 0.61101), p 0.80707 with t and Welch's df.
+    conversions = pl.DataFrame({"variation": ["zero", "one"], "n": [28, 30], "sum": [14, 16]})
+    out = _abtest_summary(
+        tmp_path, capsys, conversions, "--interval-method", "welch-t", "--scale", "relative"
+    )
+    treatment = out["treatments"]["one"]
+    assert out["kind"] == "proportion" and treatment["interval_method"] == "welch-t"
+    assert treatment["relative_ci"] == pytest.approx([-0.47767, 0.61101], abs=5e-6)
+    assert treatment["p_value"] == pytest.approx(0.80707, abs=5e-6)
+    default = _abtest_summary(tmp_path, capsys, conversions)["treatments"]["one"]
+    assert default["interval_method"] == "z" and default["df"] is None
+    # A ratio metric by the library's names: spend per session (y spend, d sessions).
+    rng = np.random.default_rng(12)
+    rows, ratios = [], []
+    for arm, per_session in (("zero", 10.0), ("one", 11.0)):
+        d = rng.poisson(3, 400).astype(float)
+        y = rng.gamma(2.0, per_session / 2, 400) * d
+        sums = {"sum": y.sum(), "sum_sq": y @ y, "d_sum": d.sum(), "d_sum_sq": d @ d, "yd_sum": y @ d}
+        rows.append({"variation": arm, "n": 400, **sums})
+        ratios.append(y.sum() / d.sum())
+    out = _abtest_summary(tmp_path, capsys, pl.DataFrame(rows))
+    assert out["kind"] == "ratio"
+    assert [a["mean"] for a in out["arms"]] == pytest.approx(ratios, rel=1e-12)
+    assert out["treatments"]["one"]["test"] == "delta-method z-test (ratio)"
+
+
+def test_abtest_summary_examples_of_the_docs_read_as_documented(tmp_path, capsys):
+    text = (REPO / "docs" / "experiments.md").read_text()
+    growthbook, library = [block.split("```")[0] for block in text.split("```csv\n")[1:3]]
+    (tmp_path / "ra.csv").write_text(growthbook)
+    args = ["abtest", "--input", str(tmp_path / "ra.csv"), "--summary", "--variant-col", "variation"]
+    assert cli.main([*args, "--control", "zero", "--metric", "orders", "--scale", "relative", "--json"]) == 0
+    cuped = json.loads(capsys.readouterr().out)["treatments"]["one"]["cuped"]
+    assert round(cuped["relative_lift"], 6) == -0.281707 and round(cuped["p_value"], 6) == 0.003733
+    (tmp_path / "ratio.csv").write_text(library)
+    args = ["abtest", "--input", str(tmp_path / "ratio.csv"), "--summary", "--variant-col", "arm"]
+    args += ["--control", "control", "--metric", "spend", "--scale", "relative", "--json"]
+    assert cli.main(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    treatment = out["treatments"]["treatment"]
+    assert out["kind"] == "ratio" and [round(a["mean"], 3) for a in out["arms"]] == [9.645, 10.733]
+    assert [round(v, 4) for v in (treatment["relative_lift"], *treatment["relative_ci"])] == [
+        0.1127,
+        -0.0074,
+        0.2329,
+    ]
+    assert round(treatment["p_value"], 3) == 0.066
+
+
+def test_abtest_summary_refusals_name_the_columns(tmp_path, capsys):
+    from analytics import experiments
+
+    source = tmp_path / "summary.csv"
+    base = [*"abtest --summary --variant-col v --control a --metric m".split(), "--input", str(source)]
+
+    def refusal(frame: pl.DataFrame) -> str:
+        frame.write_csv(source)
+        assert cli.main(base) == 1
+        return capsys.readouterr().err
+
+    both = pl.DataFrame({"v": ["a", "b"], "users": [100, 100], "count": [100, 90], "sum": [10, 12]})
+    assert experiments.MSG_SUMMARY_CONFLICT.format(
+        first="users", second="count", field="n", row=2, a=100.0, b=90.0
+    ) in refusal(both)
+    partial = pl.DataFrame({"v": ["a", "b"], "n": [100, 100], "sum": [10, 12], "covariate_sum": [5, 6]})
+    assert experiments.MSG_SUMMARY_PARTIAL.format(
+        given="x_sum", missing="xy_sum", group="covariate", fields="x_sum, x_sum_sq, xy_sum"
+    ) in refusal(partial)
+    no_n = pl.DataFrame({"v": ["a", "b"], "sum": [10, 12]})
+    assert "The summary has no column for n (accepted names, in any case: n, users, count)" in refusal(no_n)
+    no_squares = pl.DataFrame({"v": ["a", "b"], "N": [100, 100], "SUM": [10.5, 12.0]})
+    assert experiments.MSG_SUMMARY_NOT_BINARY.format(
+        arm="a", field="sum_sq", sum_field="SUM", value=10.5, n=100
+    ) in refusal(no_squares)
+
+
+def test_abtest_sequential_on_the_bank_is_the_pages_last_look(sample_bank_path, capsys):
+    from analytics import experiments
+
+    args = ["abtest", "--db", str(sample_bank_path), "--experiment", "exp01_savings_nudge", "--json"]
+    assert cli.main([*args, "--sequential", "--scale", "relative"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    primary = payload["metrics"][0]
+    assert primary["metric"] == "conversion" and payload["scale"] == "relative"
+    treatment = primary["treatments"]["treatment"]
+    assert treatment["p_value"] == treatment["relative_p_value"] != treatment["absolute_p_value"]
+    # The page's sequential chart, at its last look (the window's end), shows the same interval.
+    db = Database(sample_bank_path, read_only=True)
+    try:
+        backend = db.backend()
+        experiment = experiments.load_experiment(backend, "exp01_savings_nudge", snapshot=db.snapshot_date())
+        looks = experiments.look_days(experiment)
+        aggregates = experiments.aggregate_arms(backend, experiment, looks=looks, look_metrics=["conversion"])
+        chart = experiments.sequential_series(aggregates, experiment, metric="conversion", looks=looks)
+    finally:
+        db.close()
+    last = chart.row(-1, named=True)
+    assert treatment["sequential"]["absolute_ci"] == pytest.approx([last["low"], last["high"]], rel=1e-9)
+    assert treatment["sequential"]["customers"] == last["customers"]
+
+
 def test_power_prints_the_sample_size_and_the_detectable_effect(capsys):
     assert (
         cli.main(["power", "--baseline", "0.5", "--mde", "0.25", "--absolute", "--power", "0.9", "--json"])
