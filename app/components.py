@@ -10,12 +10,13 @@ from datetime import date
 import polars as pl
 import streamlit as st
 
-from analytics import auth, uploads
-from analytics.db import Database
-from analytics.formatting import format_change, format_interval, format_month, format_value
-from analytics.privacy import log_personal_data_view
-from analytics.schemas import AGE_BANDS, PRODUCT_IDS, REGIONS, KpiFilters, User
-from analytics.segment_store import segment_label
+from analytics.access import auth
+from analytics.access.privacy import log_personal_data_view
+from analytics.common import uploads
+from analytics.common.formatting import format_change, format_interval, format_month, format_value
+from analytics.common.types import AGE_BANDS, PRODUCT_IDS, REGIONS, KpiFilters, User
+from analytics.segments.store import segment_label
+from analytics.store.database import Database
 from app import state
 
 log = logging.getLogger("tailor")

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from analytics.auth import can_view
-from analytics.db import DatabaseError
+from analytics.access.auth import can_view
+from analytics.store.database import DatabaseError
 from app import components, resources
 
 

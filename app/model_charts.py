@@ -5,7 +5,8 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import polars as pl
 
-from analytics import explanations, model_quality
+from analytics.models import explanations
+from analytics.models import quality as model_quality
 
 MODEL_COLOR, BASELINE_COLOR, RAISE_COLOR, LOWER_COLOR = "#0F4C81", "#9E9E9E", "#C62828", "#2E7D32"
 PSI_COLORS = {"stable": "#2E7D32", "watch": "#F9A825", "shifted": "#C62828"}

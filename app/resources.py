@@ -5,25 +5,23 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from analytics import (
-    clv_store,
-    embedding,
-    engagement,
-    experiments,
-    explanations,
-    fairness_audit,
-    features,
-    kpis,
-    model_registry,
-    nps,
-    retention,
-    segment_store,
-    segments,
-    signoffs,
-)
-from analytics.db import Database, open_database, resolve_db_path
-from analytics.privacy import pseudonym_key, pseudonymize_ids, sees_raw_personal_data
-from analytics.schemas import KpiFilters
+from analytics.access.privacy import pseudonym_key, pseudonymize_ids, sees_raw_personal_data
+from analytics.clv import store as clv_store
+from analytics.common.types import KpiFilters
+from analytics.experiments import readout as experiments
+from analytics.fairness import audits as fairness_audit
+from analytics.fairness import metrics as fairness
+from analytics.fairness import mitigation as mitigation_lib
+from analytics.fairness import report as fairness_report
+from analytics.fairness import signoffs
+from analytics.kpis import engagement, nps, retention
+from analytics.kpis import summary as kpis
+from analytics.models import explanations
+from analytics.models import registry as model_registry
+from analytics.segments import clustering as segments
+from analytics.segments import embedding, features
+from analytics.segments import store as segment_store
+from analytics.store.database import Database, open_database, resolve_db_path
 
 
 def database_path() -> str:
@@ -456,8 +454,6 @@ def fairness_experiment(path: str, experiment_id: str, attribute: str) -> fairne
 @st.cache_data(ttl=600, max_entries=16, show_spinner=False)
 def model_card(path: str, model_id: str, threshold: float):
     """A model's card with the fairness results at the threshold."""
-    from analytics import fairness_report
-
     audit = fairness_model_audit(path, model_id, threshold)
     return fairness_report.model_card(get_database(path).backend(), model_id, audit=audit)
 
@@ -465,12 +461,10 @@ def model_card(path: str, model_id: str, threshold: float):
 @st.cache_data(ttl=600, max_entries=8, show_spinner=False)
 def mitigation(path: str, model_id: str, threshold: float, attribute: str, constraint: str):
     """ThresholdOptimizer's trade-off for a model by one protected attribute (about a second of work)."""
-    from analytics import fairness, mitigation
-
     db = get_database(path)
     audit = fairness_model_audit(path, model_id, threshold)
     rows = fairness.model_rows(db.backend(), model_id, threshold=threshold, as_of=audit.as_of)
-    return mitigation.compare_thresholds(
+    return mitigation_lib.compare_thresholds(
         rows.get_column("y_true"),
         rows.get_column("score"),
         rows.get_column(attribute).cast(pl.String).fill_null("(missing)"),

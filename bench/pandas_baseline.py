@@ -2,7 +2,7 @@
 
 This is the baseline of the benchmark (what an analyst would write without the
 ``customer_month`` rollup) and, because it never reads the rollup, the independent
-reference the KPI tests compare :func:`analytics.kpis.compute_executive_summary` against.
+reference the KPI tests compare :func:`analytics.kpis.summary.compute_executive_summary` against.
 It follows the definitions in docs/kpis.md, written again from the raw tables:
 
 - a customer is in month m from the month of ``joined_at`` to the month of ``closed_at``
@@ -32,9 +32,9 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from analytics.db import Database
-from analytics.kpis import KPI_NAMES  # names only; every number below is computed independently
-from analytics.schemas import AGE_BANDS, KpiFilters
+from analytics.common.types import AGE_BANDS, KpiFilters
+from analytics.kpis.summary import KPI_NAMES
+from analytics.store.database import Database
 
 # The columns each raw table is read with (all the baseline needs, nothing more).
 RAW_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -440,7 +440,7 @@ def compute_summary(
 
 
 def compare(summary, baseline: PandasSummary, *, tol: float = 1e-6) -> tuple[int, float, list[str]]:
-    """Compare :class:`analytics.kpis.ExecutiveSummary` with the baseline, value by value.
+    """Compare :class:`analytics.kpis.summary.ExecutiveSummary` with the baseline, value by value.
 
     Two numbers agree when both are undefined or ``|a - b| <= tol * max(1, |b|)``.
 

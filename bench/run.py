@@ -29,7 +29,7 @@ as tests/conftest.py does), then measures, each in a fresh process (bench.tasks)
   the sequential looks, read-out, sequential series), the aggregation alone, its floor (one
   DuckDB pass over the transactions), and the page's first run and cached reruns (AppTest);
 - the fairness audit, on 1,000,000 synthetic predictions built in its process (no bank):
-  ``analytics.fairness_audit.audit_frame`` by gender, age band and their intersection, with every
+  ``analytics.fairness.audits.audit_frame`` by gender, age band and their intersection, with every
   interval, against fairlearn's ``MetricFrame`` with the same metrics (no interval; its own
   bootstrap timed once and extrapolated) and a polars floor, in turns; the audit's per-group
   metrics and disparities must equal MetricFrame's to 1e-9.
@@ -168,8 +168,8 @@ def ensure_tier(name: str, customers: int) -> tuple[Path, dict, bool]:
 
 def default_period(path: Path) -> tuple[str, str]:
     """The executive page's default period on this bank (the last three full months)."""
-    from analytics.db import Database
-    from analytics.kpis import default_filters
+    from analytics.kpis.summary import default_filters
+    from analytics.store.database import Database
 
     db = Database(path, read_only=True, threads=DUCKDB_THREADS)
     try:
@@ -467,22 +467,23 @@ def render(
         "excluded from its compute time), then computes the same numbers with groupbys on the raw tables, "
         "never the rollup; its numbers are compared with ours value by value.",
         "- The floor is one DuckDB pass over every transaction: `" + _floor_sql() + "`.",
-        "- KPIs page: the cohort matrix (`analytics.retention.compute_cohort_matrix`, every cohort, "
+        "- KPIs page: the cohort matrix (`analytics.kpis.retention.compute_cohort_matrix`, every cohort, "
         "from the maintained `cohort_cube`) cold against its own floor, one DuckDB pass over the rollup "
         "it summarises: `"
         + _cohort_floor_sql()
-        + "`; predictive CLV (`analytics.clv_store.compute_bank_clv`): the daily debit-spend query, "
+        + "`; predictive CLV (`analytics.clv.store.compute_bank_clv`): the daily debit-spend query, "
         "the check fit (summary to 26 weeks before the snapshot, BG/NBD and Gamma-Gamma, the holdout "
         "table) and the "
         f"final fit (summary to the snapshot, both models, every customer's predictions); median of "
         f"{CLV_REPEATS} processes; the write to the database is not included.",
-        "- Segments page, on the default feature set (`analytics.features.DEFAULT_FEATURE_SET`): the "
-        "customer features table (`analytics.rollups.build_customer_features` to the snapshot, "
+        "- Segments page, on the default feature set (`analytics.segments.features.DEFAULT_FEATURE_SET`): "
+        "the "
+        "customer features table (`analytics.kpis.rollups.build_customer_features` to the snapshot, "
         "materialized into polars) cold on a read-only connection; k-means "
-        "(`analytics.segments.run_segmentation`, scaling included) with a fixed k = 6 after "
+        "(`analytics.segments.clustering.run_segmentation`, scaling included) with a fixed k = 6 after "
         "`load_features` (read time shown apart), and with k chosen from the evidence (k = 2-10, "
         f"silhouette, Davies-Bouldin, bootstrap stability) for information; median of {SEGMENT_REPEATS} "
-        "processes each. UMAP (`analytics.embedding.fit_umap_map` with the stored parameters of "
+        "processes each. UMAP (`analytics.segments.embedding.fit_umap_map` with the stored parameters of "
         '`map_params("umap")`, seeded, so on one thread): one process per tier; `import umap` and a '
         "warm-up fit (6,000 rows, 5,000 fitted, numba's compilation) are timed apart, then the fit on a "
         "50,000 sample and the transform of the rest, as `fit_and_store_map` times it (the store shown "
@@ -833,7 +834,7 @@ def _models_method() -> str:
     return (
         f"- Models page, on tier {' and '.join(MODEL_TIERS)} only, on one copy of the bank per run (the "
         "registry writes tables and artifacts; the copy and its artifacts are removed afterwards). "
-        f'Training: `analytics.model_registry.train_and_register(target="{MODEL_TARGET}")` end to end '
+        f'Training: `analytics.models.registry.train_and_register(target="{MODEL_TARGET}")` end to end '
         "in a fresh process, one run: point-in-time features at the four cut-offs (three to train, "
         "validation, test), labels, the hash of the training rows, the HistGradientBoosting pipeline and "
         "the logistic baseline, Platt calibration, the importance table (SHAP on 1,000 test rows), PSI "
@@ -845,7 +846,7 @@ def _models_method() -> str:
         "`HistGradientBoostingClassifier` with the hyperparameters of `make_tree_pipeline` fitted on the "
         "same stacked training matrix (built first, not timed). The same process then scores every "
         "current customer and stores the SHAP sample (`publish_model`, shown apart): the model the "
-        "next measurements read. Stored SHAP: `analytics.explanations.store_explanations` on "
+        "next measurements read. Stored SHAP: `analytics.models.explanations.store_explanations` on "
         f"{SHAP_ROWS:,} customers (model loaded and checksummed, current features, exact tree SHAP of "
         "the calibrated score, linear SHAP of the baseline, the rows replaced in one transaction), cold, "
         "one run; its floor, after it in the same process: `shap.TreeExplainer(booster).shap_values(X)` "
@@ -1302,16 +1303,16 @@ def _fairness_method() -> str:
         f"(AUC about 0.87, a little kinder to men), gender ({genders} at "
         f"{shares}) and the six age bands; decisions are score >= {FAIRNESS_THRESHOLD:g}. In one fresh "
         f"process, after the imports (not timed) and the data, {FAIRNESS_REPEATS} rounds, each running in "
-        "turn: *Tailor*: `analytics.fairness_audit.audit_frame(frame, y_true=..., score=..., "
+        "turn: *Tailor*: `analytics.fairness.audits.audit_frame(frame, y_true=..., score=..., "
         f'threshold={FAIRNESS_THRESHOLD:g}, groups=["gender", "age_band"])`, the audit of gender, age band '
         "and their intersection: the columns checked, the confusion counts (polars group_by), selection "
         "rate, true and false positive rates, precision and accuracy per group with Wilson intervals, "
         "demographic parity and equalized odds (differences and ratios) with their 95% intervals "
-        "(as `analytics.fairness.disparities` makes them: the methods are named in the table), the "
+        "(as `analytics.fairness.metrics.disparities` makes them: the methods are named in the table), the "
         "four-fifths verdicts, "
         "AUC (scikit-learn) and calibration per group, and the hash of the counts; the first round is the "
         "process's first call, also shown apart, and the audit's steps are timed by wrapping "
-        "`analytics.fairness`' functions. *fairlearn*: `MetricFrame` on the same rows and decisions "
+        "`analytics.fairness.metrics`' functions. *fairlearn*: `MetricFrame` on the same rows and decisions "
         "(numpy arrays and a pandas frame of the two attributes, converted once before the rounds, not "
         "timed), one per attribute set, with selection rate, true and false positive rates, precision, "
         "accuracy and `roc_auc_score` of the score (passed through `sample_params`), and the four "

@@ -35,7 +35,7 @@ def _peak_rss_mb() -> float:
 
 
 def _filters(args: argparse.Namespace, **slices):
-    from analytics.schemas import KpiFilters
+    from analytics.common.types import KpiFilters
 
     return KpiFilters(date.fromisoformat(args.start), date.fromisoformat(args.end), **slices)
 
@@ -66,8 +66,8 @@ def task_summary(args: argparse.Namespace) -> dict:
     import ibis.backends.duckdb  # noqa: F401
     import ibis.backends.duckdb.converter  # noqa: F401
 
-    from analytics.db import Database
-    from analytics.kpis import compute_executive_summary
+    from analytics.kpis.summary import compute_executive_summary
+    from analytics.store.database import Database
 
     imported = time.perf_counter()
     rss_imports = _peak_rss_mb()
@@ -133,8 +133,8 @@ def task_pandas(args: argparse.Namespace) -> dict:
     }
     if args.check:
         # After the measurement: our numbers for the same filters, compared value by value.
-        from analytics.db import Database
-        from analytics.kpis import compute_executive_summary
+        from analytics.kpis.summary import compute_executive_summary
+        from analytics.store.database import Database
 
         db = Database(args.db, read_only=True, threads=args.threads)
         summary = compute_executive_summary(db.backend(), _filters(args))
@@ -146,7 +146,7 @@ def task_pandas(args: argparse.Namespace) -> dict:
 
 def task_floor(args: argparse.Namespace) -> dict:
     t0 = time.perf_counter()
-    from analytics.db import Database
+    from analytics.store.database import Database
 
     imported = time.perf_counter()
     rss_imports = _peak_rss_mb()
@@ -174,7 +174,7 @@ def task_floor(args: argparse.Namespace) -> dict:
 
 
 def task_sizes(args: argparse.Namespace) -> dict:
-    from analytics.db import Database
+    from analytics.store.database import Database
 
     db = Database(args.db, read_only=True, threads=args.threads)
     names = (
@@ -207,7 +207,7 @@ def task_page(args: argparse.Namespace) -> dict:
 
     from streamlit.testing.v1 import AppTest
 
-    from analytics.schemas import User
+    from analytics.common.types import User
 
     main = Path(__file__).resolve().parent.parent / "app" / "main.py"
     with tempfile.TemporaryDirectory() as tmp:
@@ -257,8 +257,8 @@ def task_clv(args: argparse.Namespace) -> dict:
     every customer's predictions). Phases are timed from the pipeline's progress lines.
     """
     t0 = time.perf_counter()
-    from analytics.clv_store import compute_bank_clv
-    from analytics.db import Database
+    from analytics.clv.store import compute_bank_clv
+    from analytics.store.database import Database
 
     imported = time.perf_counter()
     rss_imports = _peak_rss_mb()
@@ -296,8 +296,8 @@ def task_cohort(args: argparse.Namespace) -> dict:
     import ibis.backends.duckdb  # noqa: F401 - Ibis's lazy imports count as imports (see task_summary)
     import ibis.backends.duckdb.converter  # noqa: F401
 
-    from analytics.db import Database
-    from analytics.retention import compute_cohort_matrix
+    from analytics.kpis.retention import compute_cohort_matrix
+    from analytics.store.database import Database
 
     imported = time.perf_counter()
     start = time.perf_counter()
@@ -326,7 +326,7 @@ def _time_query(args: argparse.Namespace, sql: str) -> tuple[Any, dict]:
     import ibis.backends.duckdb  # noqa: F401
     import ibis.backends.duckdb.converter  # noqa: F401
 
-    from analytics.db import Database
+    from analytics.store.database import Database
 
     imported = time.perf_counter()
     start = time.perf_counter()
@@ -360,8 +360,8 @@ def task_features(args: argparse.Namespace) -> dict:
     import ibis.backends.duckdb  # noqa: F401 - Ibis's lazy imports count as imports (see task_summary)
     import ibis.backends.duckdb.converter  # noqa: F401
 
-    from analytics.db import Database
-    from analytics.rollups import build_customer_features
+    from analytics.kpis.rollups import build_customer_features
+    from analytics.store.database import Database
 
     imported = time.perf_counter()
     start = time.perf_counter()
@@ -383,7 +383,7 @@ def task_features(args: argparse.Namespace) -> dict:
 
 def _segment_frame(db):
     """The default feature set's features (consented customers), as the page loads them."""
-    from analytics import features
+    from analytics.segments import features
 
     return features.load_features(
         db.backend(), columns=list(features.resolve_feature_set(features.DEFAULT_FEATURE_SET))
@@ -396,8 +396,8 @@ def task_kmeans(args: argparse.Namespace) -> dict:
     import ibis.backends.duckdb  # noqa: F401
     import ibis.backends.duckdb.converter  # noqa: F401
 
-    from analytics.db import Database
-    from analytics.segments import run_segmentation
+    from analytics.segments.clustering import run_segmentation
+    from analytics.store.database import Database
 
     imported = time.perf_counter()
     start = time.perf_counter()
@@ -438,7 +438,7 @@ def _scaled_matrix(db):
 
 def _umap_warmup(X) -> dict:
     """Import umap-learn, then a small fit and transform (numba compilation), timed apart."""
-    from analytics import embedding
+    from analytics.segments import embedding
 
     s = time.perf_counter()
     import umap  # noqa: F401
@@ -456,8 +456,8 @@ def task_umap(args: argparse.Namespace) -> dict:
     import ibis.backends.duckdb  # noqa: F401
     import ibis.backends.duckdb.converter  # noqa: F401
 
-    from analytics import embedding
-    from analytics.db import Database
+    from analytics.segments import embedding
+    from analytics.store.database import Database
 
     imported = time.perf_counter()
     s = time.perf_counter()
@@ -497,9 +497,9 @@ def task_segments_page(args: argparse.Namespace) -> dict:
 
     from streamlit.testing.v1 import AppTest
 
-    from analytics import embedding, features
-    from analytics.db import Database
-    from analytics.schemas import User
+    from analytics.common.types import User
+    from analytics.segments import embedding, features
+    from analytics.store.database import Database
 
     page = Path(__file__).resolve().parent.parent / "pages" / "segments.py"
     with tempfile.TemporaryDirectory() as tmp:
@@ -582,7 +582,7 @@ MODEL_TARGET = "churn"
 """The target of the Models page's measurements (the page opens on it)."""
 
 SHAP_ROWS = 10_000
-"""Size of the stored SHAP sample measured (``analytics.explanations.SAMPLE_ROWS``)."""
+"""Size of the stored SHAP sample measured (``analytics.models.explanations.SAMPLE_ROWS``)."""
 
 CUSTOMER_CALLS = 20
 """Customers explained one after another (warm) after the first, cold, one."""
@@ -639,7 +639,9 @@ def _training_stopwatch() -> _Stopwatch:
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import Pipeline
 
-    from analytics import model_quality, model_registry, models
+    from analytics.models import quality as model_quality
+    from analytics.models import registry as model_registry
+    from analytics.models import training as models
 
     watch = _Stopwatch()
     # Module attributes: the registry and models modules call these through their module globals.
@@ -673,8 +675,9 @@ def task_model_train(args: argparse.Namespace) -> dict:
     import ibis.backends.duckdb  # noqa: F401 - Ibis's lazy imports count as imports (see task_summary)
     import ibis.backends.duckdb.converter  # noqa: F401
 
-    from analytics import explanations, model_registry
-    from analytics.db import Database
+    from analytics.models import explanations
+    from analytics.models import registry as model_registry
+    from analytics.store.database import Database
 
     imported = time.perf_counter()
     work = Path(args.work)
@@ -729,7 +732,7 @@ def task_model_train(args: argparse.Namespace) -> dict:
 def task_model_fit_floor(args: argparse.Namespace) -> dict:
     """The training floor: a bare HistGradientBoostingClassifier on the same stacked training matrix.
 
-    Same hyperparameters as ``analytics.models.make_tree_pipeline`` (its ``model`` step), no
+    Same hyperparameters as ``analytics.models.training.make_tree_pipeline`` (its ``model`` step), no
     imputation (the booster takes missing values itself), fitted on the training cut-offs' rows
     of the default split, built first and not timed.
     """
@@ -739,8 +742,8 @@ def task_model_fit_floor(args: argparse.Namespace) -> dict:
     import polars as pl
     from sklearn.base import clone
 
-    from analytics import models
-    from analytics.db import Database
+    from analytics.models import training as models
+    from analytics.store.database import Database
 
     imported = time.perf_counter()
     db = Database(args.db, read_only=True, threads=args.threads)
@@ -787,8 +790,10 @@ def task_model_shap(args: argparse.Namespace) -> dict:
     import numpy as np
     import shap
 
-    from analytics import explanations, model_registry, models
-    from analytics.db import Database
+    from analytics.models import explanations
+    from analytics.models import registry as model_registry
+    from analytics.models import training as models
+    from analytics.store.database import Database
 
     imported = time.perf_counter()
     marks: list[float] = []
@@ -847,8 +852,9 @@ def task_model_customer(args: argparse.Namespace) -> dict:
     import ibis.backends.duckdb.converter  # noqa: F401
     import numpy as np
 
-    from analytics import explanations, model_registry
-    from analytics.db import Database
+    from analytics.models import explanations
+    from analytics.models import registry as model_registry
+    from analytics.store.database import Database
 
     imported = time.perf_counter()
     db = Database(args.db, read_only=True, threads=args.threads)
@@ -903,9 +909,9 @@ def task_models_page(args: argparse.Namespace) -> dict:
     import polars as pl
     from streamlit.testing.v1 import AppTest
 
-    from analytics.db import Database
-    from analytics.privacy import pseudonym_key, pseudonymize_ids
-    from analytics.schemas import User
+    from analytics.access.privacy import pseudonym_key, pseudonymize_ids
+    from analytics.common.types import User
+    from analytics.store.database import Database
     from app import state
 
     db = Database(args.db, threads=args.threads)
@@ -997,7 +1003,8 @@ def _abtest_tables(seed: int) -> tuple[dict, dict, dict]:
     import numpy as np
     import polars as pl
 
-    from analytics.schemas import CANONICAL_TABLES, REGIONS
+    from analytics.common.types import REGIONS
+    from analytics.store.contracts import CANONICAL_TABLES
     from sample_data.core import DAY_US, MINUTE_US, SECOND_US, str_series, to_day, ts_series
     from sample_data.marketing import products_frame
 
@@ -1226,7 +1233,7 @@ def task_abtest_generate(args: argparse.Namespace) -> dict:
     """
     import os
 
-    from analytics.db import Database
+    from analytics.store.database import Database
 
     target = Path(args.db)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -1270,7 +1277,7 @@ def _abtest_readout(db, experiment_id: str, marks: dict[str, float]):
     the statistics) is the target; the sequential chart's looks of the primary metric
     (``experiment_sequence``, aggregated when the chart asks for it) are timed apart.
     """
-    from analytics import experiments
+    from analytics.experiments import readout as experiments
 
     def step(label: str, started: float) -> float:
         now = time.perf_counter()
@@ -1311,8 +1318,8 @@ def task_abtest_cold(args: argparse.Namespace) -> dict:
     import ibis.backends.duckdb  # noqa: F401 - Ibis's lazy imports count as imports (see task_summary)
     import ibis.backends.duckdb.converter  # noqa: F401
 
-    from analytics import experiments
-    from analytics.db import Database
+    from analytics.experiments import readout as experiments
+    from analytics.store.database import Database
 
     imported = time.perf_counter()
     rss_imports = _peak_rss_mb()
@@ -1397,8 +1404,8 @@ def task_abtest_page(args: argparse.Namespace) -> dict:
 
     from streamlit.testing.v1 import AppTest
 
-    from analytics import experiments
-    from analytics.schemas import User
+    from analytics.common.types import User
+    from analytics.experiments import readout as experiments
 
     watch = _Stopwatch()
     for name in (
@@ -1468,7 +1475,7 @@ FAIRNESS_THRESHOLD = 0.5
 FAIRNESS_GENDERS = ("female", "male", "other")
 FAIRNESS_GENDER_SHARES = (0.49, 0.49, 0.02)
 FAIRNESS_AGE_SHARES = (0.10, 0.18, 0.19, 0.18, 0.17, 0.18)
-"""Shares of the genders and of the six age bands of ``analytics.schemas.AGE_BANDS`` (18-24 ... 65+)."""
+"""Shares of the genders and of the six age bands of ``analytics.common.types.AGE_BANDS`` (18-24 ... 65+)."""
 
 FAIRNESS_OUTCOME_LOGIT = -2.25
 FAIRNESS_GENDER_LOGIT = (-0.1, 0.1, 0.0)
@@ -1517,7 +1524,7 @@ def _fairness_predictions(rows: int, seed: int):
     import numpy as np
     import polars as pl
 
-    from analytics.schemas import AGE_BANDS
+    from analytics.common.types import AGE_BANDS
 
     rng = np.random.default_rng(seed)
     gender = rng.choice(len(FAIRNESS_GENDERS), rows, p=FAIRNESS_GENDER_SHARES)
@@ -1543,7 +1550,7 @@ def _fairness_predictions(rows: int, seed: int):
 
 def _fairness_audit(frame):
     """Tailor's audit as the CLI and the upload page call it: gender, age band and their intersection."""
-    from analytics import fairness_audit
+    from analytics.fairness import audits as fairness_audit
 
     return fairness_audit.audit_frame(
         frame,
@@ -1718,7 +1725,7 @@ def task_fairness(args: argparse.Namespace) -> dict:
     import sklearn.metrics  # noqa: F401
     from fairlearn.metrics import MetricFrame  # noqa: F401
 
-    from analytics import fairness, fairness_audit  # noqa: F401
+    from analytics.fairness import metrics as fairness
 
     imported = time.perf_counter()
     rss_imports = _peak_rss_mb()

@@ -1,8 +1,8 @@
 """A/B tests: did the personalized treatment work, and can the read-out be trusted?
 
-Calls ``analytics.experiments`` (metrics per customer aggregated in DuckDB into each arm's
+Calls ``analytics.experiments.readout`` (metrics per customer aggregated in DuckDB into each arm's
 sufficient statistics, the read-out, the sequential series and the segment breakdown) and
-``analytics.experiment_stats`` (frequentist and Bayesian comparisons, CUPED, the
+``analytics.experiments.stats`` (frequentist and Bayesian comparisons, CUPED, the
 sample-ratio check, always-valid confidence sequences, Holm / Benjamini-Hochberg, power).
 An external experiment can be uploaded as per-customer rows or per-arm summaries.
 """
@@ -15,7 +15,8 @@ import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
-from analytics import experiment_stats, experiments
+from analytics.experiments import readout as experiments
+from analytics.experiments import stats as experiment_stats
 from app import components, resources
 
 SECTIONS = {"readout": "Read-out", "power": "Power & sample size", "upload": "External experiment"}

@@ -1,11 +1,11 @@
 """Account: who am I signed in as, what may I open, and my recent sign-ins.
 
-Calls ``analytics.auth.recent_activity`` and ``analytics.auth.can_view``.
+Calls ``analytics.access.auth.recent_activity`` and ``analytics.access.auth.can_view``.
 """
 
 import streamlit as st
 
-from analytics import auth
+from analytics.access import auth
 from app import components, resources
 
 user = components.require_access("account")

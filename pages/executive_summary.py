@@ -1,6 +1,6 @@
 """Executive summary: how are the bank's customer KPIs doing, and what moved?
 
-Calls ``analytics.kpis.compute_executive_summary`` (through the cached
+Calls ``analytics.kpis.summary.compute_executive_summary`` (through the cached
 ``app.resources.executive_summary``) for the shared sidebar filters, and draws
 the KPI tiles with their change against the previous period, monthly trends, a
 breakdown by region, age band and product, and the biggest movers. Every chart
@@ -11,8 +11,8 @@ import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
-from analytics.formatting import format_change, format_interval, format_period, format_value
-from analytics.kpis import HIGHER_IS_BETTER, KPI_LABELS, KPI_UNITS
+from analytics.common.formatting import format_change, format_interval, format_period, format_value
+from analytics.kpis.summary import HIGHER_IS_BETTER, KPI_LABELS, KPI_UNITS
 from app import components, resources, state, tables
 from app.tables import DIMENSION_LABELS
 

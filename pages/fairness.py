@@ -3,12 +3,12 @@
 What each role sees:
 
 - compliance reviewers and admins audit and sign: a registered model at its operating threshold
-  (``analytics.fairness_audit.audit_model``, with the model card from
-  ``analytics.fairness_report.model_card``, ThresholdOptimizer's trade-off from
-  ``analytics.mitigation.compare_thresholds`` and one customer's decision with its reasons), a
+  (``analytics.fairness.audits.audit_model``, with the model card from
+  ``analytics.fairness.report.model_card``, ThresholdOptimizer's trade-off from
+  ``analytics.fairness.mitigation.compare_thresholds`` and one customer's decision with its reasons), a
   campaign's exposure and the historical credit decision (``audit_exposure``,
   ``audit_credit_decision``), experiment lifts by group (``experiment_equity``), an uploaded
-  table (``audit_frame``); signing (``analytics.signoffs.sign_audit``) stores the report and its
+  table (``audit_frame``); signing (``analytics.fairness.signoffs.sign_audit``) stores the report and its
   hash and offers the HTML and PDF;
 - marketing analysts read the latest signed results and their reports;
 - executives see only the pass/fail summary.
@@ -23,10 +23,14 @@ import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
-from analytics import explanations, fairness, fairness_audit, signoffs
-from analytics.fairness import VerdictRule
-from analytics.fairness_audit import SIGN_OFF_DECISIONS, FairnessAudit
-from analytics.privacy import sees_raw_personal_data
+from analytics.access.privacy import sees_raw_personal_data
+from analytics.fairness import audits as fairness_audit
+from analytics.fairness import metrics as fairness
+from analytics.fairness import signoffs
+from analytics.fairness.audits import SIGN_OFF_DECISIONS, FairnessAudit
+from analytics.fairness.metrics import VerdictRule
+from analytics.fairness.report import sha256_hex
+from analytics.models import explanations
 from app import components, resources, state
 
 SECTIONS = {
@@ -583,8 +587,6 @@ def signoffs_section(path: str) -> None:
         "Check a report file against the record", type=["html", "pdf"], key="verify_report"
     )
     if file is not None:
-        from analytics.fairness_report import sha256_hex
-
         digest = sha256_hex(file.getvalue())
         found = signoffs.find_report(resources.get_database(path).backend(), digest)
         if found is None:

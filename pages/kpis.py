@@ -3,15 +3,15 @@
 Four sections, one drawn at a time (each reads its own cached results for the sidebar
 filters):
 
-- NPS: ``analytics.nps.compute_nps_drilldown`` (promoters, passives and detractors by
-  month and by group with 95% intervals and tests), ``analytics.nps.compare_nps`` for two
-  chosen groups, ``analytics.nps.nps_comments`` for the comments behind a clicked bar,
-  redacted with ``analytics.privacy.redact_comments`` for the viewer's role;
-- Retention: ``analytics.retention`` (cohort heat maps of customers and revenue, monthly
+- NPS: ``analytics.kpis.nps.compute_nps_drilldown`` (promoters, passives and detractors by
+  month and by group with 95% intervals and tests), ``analytics.kpis.nps.compare_nps`` for two
+  chosen groups, ``analytics.kpis.nps.nps_comments`` for the comments behind a clicked bar,
+  redacted with ``analytics.access.privacy.redact_comments`` for the viewer's role;
+- Retention: ``analytics.kpis.retention`` (cohort heat maps of customers and revenue, monthly
   retention and churn, Kaplan-Meier curves);
 - Predictive CLV: the BG/NBD + Gamma-Gamma fit stored by ``python -m analytics clv``
-  (``analytics.clv``), with the calibration/holdout check;
-- Engagement & RFM: ``analytics.engagement`` (score distribution, drivers, movement by
+  (``analytics.clv.predictive``), with the calibration/holdout check;
+- Engagement & RFM: ``analytics.kpis.engagement`` (score distribution, drivers, movement by
   segment, RFM groups).
 """
 
@@ -24,17 +24,17 @@ import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
-from analytics import clv_store
-from analytics import engagement as engagement_lib
-from analytics import nps as nps_lib
-from analytics import retention as retention_lib
-from analytics.formatting import format_month, format_period
-from analytics.privacy import (
+from analytics.access.privacy import (
     mask_personal_data,
     pseudonym_key,
     redact_comments,
     sees_raw_personal_data,
 )
+from analytics.clv import store as clv_store
+from analytics.common.formatting import format_month, format_period
+from analytics.kpis import engagement as engagement_lib
+from analytics.kpis import nps as nps_lib
+from analytics.kpis import retention as retention_lib
 from app import components, resources, state
 
 SECTIONS = {"nps": "NPS", "retention": "Retention", "clv": "Predictive CLV", "engagement": "Engagement & RFM"}

@@ -1,13 +1,13 @@
 """Models & explanations: how good are the churn and take-up scores, and why did a customer get theirs?
 
-Reads the registry (``analytics.model_registry``: models trained, scored and explained in
+Reads the registry (``analytics.models.registry``: models trained, scored and explained in
 batch by ``python -m analytics train``) and draws five sections, one at a time:
 
-- Quality: ``analytics.model_quality`` on the model's stored test scores (ROC and PR
+- Quality: ``analytics.models.quality`` on the model's stored test scores (ROC and PR
   curves, calibration, lift and gains, the confusion matrix at a threshold the analyst
   moves, the comparison with the logistic baseline) and the stored population stability
   index per feature;
-- Explanations: the stored SHAP sample (``analytics.explanations``: global importance,
+- Explanations: the stored SHAP sample (``analytics.models.explanations``: global importance,
   beeswarm, dependence coloured by the strongest interaction);
 - One customer: a masked id (or a pick among the highest scores) gives the score, its
   waterfall and three reason codes (``explanations.explain_customer``); the what-if form
@@ -15,7 +15,7 @@ batch by ``python -m analytics train``) and draws five sections, one at a time:
 - Segments: mean |SHAP| in a saved segment against the rest
   (``explanations.segment_comparison``);
 - Your own table: an uploaded CSV or Parquet file trained and explained by
-  ``analytics.table_model.train_on_table``, with the predictions and SHAP values to download.
+  ``analytics.models.table_model.train_on_table``, with the predictions and SHAP values to download.
 
 The figures are drawn by ``app.model_charts``.
 """
@@ -27,8 +27,10 @@ import math
 import polars as pl
 import streamlit as st
 
-from analytics import explanations, model_quality, segment_store, table_model
-from analytics.privacy import sees_raw_personal_data
+from analytics.access.privacy import sees_raw_personal_data
+from analytics.models import explanations, table_model
+from analytics.models import quality as model_quality
+from analytics.segments import store as segment_store
 from app import components, resources, state
 from app import model_charts as charts
 

@@ -1,14 +1,14 @@
 """Segments: which groups of customers should we personalize for, and how do they differ?
 
-Calls ``analytics.features.load_features`` (the ``customer_features`` table, customers
-without profiling consent left out) and ``analytics.segments.run_segmentation`` (scaling,
-evidence for k, clustering), ``analytics.segments.profile_segments`` and
-``analytics.segments.segment_kpis`` for the profiles, ``analytics.embedding`` for the map
+Calls ``analytics.segments.features.load_features`` (the ``customer_features`` table, customers
+without profiling consent left out) and ``analytics.segments.clustering.run_segmentation`` (scaling,
+evidence for k, clustering), ``analytics.segments.clustering.profile_segments`` and
+``analytics.segments.clustering.segment_kpis`` for the profiles, ``analytics.segments.embedding`` for the map
 (PCA at once, UMAP fitted on request with a progress bar and stored), and
-``analytics.segment_store`` to save a segment (from a cluster or a lasso on the map) and
+``analytics.segments.store`` to save a segment (from a cluster or a lasso on the map) and
 to export its members. "Your own table" segments an uploaded customer table instead:
-``analytics.features.prepare_feature_frame`` (whose ``choose_scaling`` picks each column's
-scaling from its distribution, shown as a table), ``analytics.features.override_scaling``
+``analytics.segments.features.prepare_feature_frame`` (whose ``choose_scaling`` picks each column's
+scaling from its distribution, shown as a table), ``analytics.segments.features.override_scaling``
 (the user's choice per column), then ``run_segmentation`` and ``profile_segments``.
 """
 
@@ -20,10 +20,11 @@ import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
-from analytics import embedding, segment_store
-from analytics import features as feats
-from analytics import segments as seg
-from analytics.privacy import sees_raw_personal_data
+from analytics.access.privacy import sees_raw_personal_data
+from analytics.segments import clustering as seg
+from analytics.segments import embedding
+from analytics.segments import features as feats
+from analytics.segments import store as segment_store
 from app import components, resources, state
 
 CHART_COLOR = "#0F4C81"

@@ -11,7 +11,7 @@ from sample_data.generate import DEFAULT_TRUTH_PATH, build_sample_database
 
 def main(argv: list[str] | None = None) -> int:
     """Parse the arguments, build the database and print progress lines on stderr."""
-    from analytics.db import resolve_db_path
+    from analytics.store.database import resolve_db_path
 
     parser = argparse.ArgumentParser(prog="python -m sample_data", description=__doc__)
     parser.add_argument("--customers", type=int, default=20_000, help="number of customers (default 20000)")

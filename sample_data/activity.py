@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from analytics.schemas import PRODUCT_IDS
+from analytics.common.types import PRODUCT_IDS
 from sample_data import personas as P
 from sample_data import text as T
 from sample_data.core import (

@@ -1,9 +1,9 @@
 """Generate the sample bank and load it into DuckDB, all or nothing.
 
 :func:`generate_bank` returns the eleven canonical tables as Polars frames
-(exactly the contracts in ``analytics.schemas``), the planted truths and the
+(exactly the contracts in ``analytics.store.contracts``), the planted truths and the
 data set's meta facts. :func:`build_sample_database` loads them through
-``analytics.db.Database.load_dataset`` into a temporary file next to the
+``analytics.store.database.Database.load_dataset`` into a temporary file next to the
 target and moves it into place only when everything succeeded.
 """
 
@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from analytics.schemas import CANONICAL_TABLES
+from analytics.store.contracts import CANONICAL_TABLES
 from sample_data import activity, feedback, marketing, people, truth
 from sample_data.core import Streams, Window
 
@@ -43,8 +43,12 @@ def code_fingerprint() -> str:
     may reuse a file whose name carries it.
     """
     repo = Path(__file__).resolve().parent.parent
+    analytics = repo / "analytics"
     sources = sorted((repo / "sample_data").glob("*.py")) + [
-        repo / "analytics" / name for name in ("schemas.py", "rollups.py", "db.py")
+        *sorted((analytics / "store").glob("*.py")),
+        *sorted((analytics / "common").glob("*.py")),
+        analytics / "kpis" / "rollups.py",
+        analytics / "segments" / "features.py",
     ]
     digest = hashlib.sha256()
     for path in sources:
@@ -217,7 +221,7 @@ def build_sample_database(
     dict
         The planted truths (as written to the truth file).
     """
-    from analytics.db import Database
+    from analytics.store.database import Database
 
     say = progress or (lambda _line: None)
     target = Path(path).expanduser().resolve()

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
-from analytics.schemas import PRODUCT_IDS
+from analytics.common.types import PRODUCT_IDS
 from sample_data import personas as P
 from sample_data.activity import PRODUCT_INDEX, BaseHoldings
 from sample_data.core import (

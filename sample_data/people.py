@@ -10,7 +10,7 @@ import numpy as np
 import polars as pl
 from faker import Faker
 
-from analytics.schemas import REGIONS
+from analytics.common.types import REGIONS
 from sample_data import personas as P
 from sample_data.core import (
     NEVER,

@@ -3,7 +3,7 @@
 Every number that shapes the sample bank lives here, so the planted truths can
 be read in one place (and are copied into the truth file). Arrays are indexed
 by persona in the order of :data:`PERSONAS` and by product in the order of
-``analytics.schemas.PRODUCT_IDS``.
+``analytics.common.types.PRODUCT_IDS``.
 """
 
 from __future__ import annotations

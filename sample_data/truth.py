@@ -13,7 +13,7 @@ from datetime import timedelta
 import numpy as np
 import polars as pl
 
-from analytics.schemas import PRODUCT_IDS
+from analytics.common.types import PRODUCT_IDS
 from sample_data import marketing as M
 from sample_data import personas as P
 from sample_data import text as T

@@ -12,7 +12,7 @@ from typing import Any
 
 import polars as pl
 
-from analytics.schemas import CANONICAL_TABLES, CUSTOMERS
+from analytics.store.contracts import CANONICAL_TABLES, CUSTOMERS
 
 _SPECS = {spec.name: spec for spec in CANONICAL_TABLES}
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from analytics.db import Database
+from analytics.store.database import Database
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CACHE_DIR = REPO_ROOT / ".cache"
@@ -48,7 +48,7 @@ MODEL_BANK_SHAP_ROWS = 4000
 
 def _model_code_fingerprint() -> str:
     digest = hashlib.sha256()
-    for path in sorted((REPO_ROOT / "analytics").glob("*.py")):
+    for path in sorted((REPO_ROOT / "analytics").rglob("*.py")):
         digest.update(path.read_bytes())
     return digest.hexdigest()[:12]
 
@@ -60,7 +60,7 @@ def build_model_bank() -> Path:
     artifacts sit next to that database (the registry holds their absolute paths), so copies
     of the file load the same artifacts read-only.
     """
-    from analytics import explanations
+    from analytics.models import explanations
 
     bank, _ = build_cached_bank()
     folder = CACHE_DIR / f"models-{bank.stem}-{_model_code_fingerprint()}"

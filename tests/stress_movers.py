@@ -17,8 +17,8 @@ import sys
 import threading
 import time
 
-from analytics import kpis
-from analytics.db import Database
+from analytics.kpis import summary as kpis
+from analytics.store.database import Database
 from app.tables import movers_table
 
 

@@ -10,9 +10,10 @@ import polars as pl
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from analytics import auth
-from analytics.db import Database
-from analytics.schemas import CANONICAL_TABLES, ROLES, User
+from analytics.access import auth
+from analytics.common.types import ROLES, User
+from analytics.store.contracts import CANONICAL_TABLES
+from analytics.store.database import Database
 
 REPO = Path(__file__).resolve().parents[2]
 MAIN = str(REPO / "app" / "main.py")

@@ -8,8 +8,8 @@ import json
 import polars as pl
 import pytest
 
-from analytics import experiment_stats
-from analytics.schemas import User
+from analytics.common.types import User
+from analytics.experiments import stats as experiment_stats
 from tests.app.conftest import REPO, new_app
 
 PAGE = str(REPO / "pages" / "ab_tests.py")

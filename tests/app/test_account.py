@@ -2,7 +2,7 @@
 
 import pytest
 
-from analytics.schemas import ROLES, User
+from analytics.common.types import ROLES, User
 from tests.app.conftest import PASSWORD, REPO, new_app
 
 PAGE = str(REPO / "pages" / "account.py")
@@ -25,8 +25,8 @@ def test_account_page_refuses_anonymous_visitors(bank):
 
 
 def test_sign_in_history_reads_in_plain_words_and_has_no_kpi_filters(bank):
-    from analytics import auth
-    from analytics.db import Database
+    from analytics.access import auth
+    from analytics.store.database import Database
 
     db = Database(bank)
     auth.authenticate(db, "test_compliance_reviewer", "wrong password")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from analytics import auth
-from analytics.schemas import User
+from analytics.access import auth
+from analytics.common.types import User
 from app import components
 from tests.app.conftest import MAIN, PASSWORD, REPO, new_app
 
@@ -110,8 +110,8 @@ def test_corrupt_database_names_the_rebuild_command(tmp_path, monkeypatch):
 
 
 def test_page_default_period_is_the_clis_default(bank):
-    from analytics import kpis
-    from analytics.db import Database
+    from analytics.kpis import summary as kpis
+    from analytics.store.database import Database
 
     db = Database(bank, read_only=False)
     expected = kpis.default_filters(db.backend())
@@ -133,8 +133,8 @@ def test_a_period_whose_previous_period_predates_the_data_says_so(bank):
 
 
 def test_a_saved_segment_is_offered_as_a_filter_and_filters_the_tiles(bank):
-    from analytics import segment_store
-    from analytics.db import Database
+    from analytics.segments import store as segment_store
+    from analytics.store.database import Database
 
     db = Database(bank)
     north = db.query("SELECT customer_id FROM customers WHERE region = 'North'").get_column("customer_id")

@@ -10,8 +10,10 @@ import numpy as np
 import polars as pl
 from scipy import stats
 
-from analytics import fairness_audit, model_registry, signoffs
-from analytics.schemas import User
+from analytics.common.types import User
+from analytics.fairness import audits as fairness_audit
+from analytics.fairness import signoffs
+from analytics.models import registry as model_registry
 from app import resources
 from tests.app.conftest import REPO, new_app
 
@@ -212,8 +214,8 @@ def test_an_upload_with_scores_and_no_threshold_is_refused_by_name(model_bank):
 
 
 def test_one_customers_decision_shows_its_reasons_and_is_audited(model_bank):
-    from analytics import explanations
-    from analytics.privacy import pseudonym_key, pseudonymize_ids, sees_raw_personal_data
+    from analytics.access.privacy import pseudonym_key, pseudonymize_ids, sees_raw_personal_data
+    from analytics.models import explanations
 
     backend = app_db().backend()
     scores = backend.table("model_predictions")

@@ -6,9 +6,10 @@ import json
 
 import pytest
 
-from analytics import kpis, nps
-from analytics.db import Database
-from analytics.schemas import User
+from analytics.common.types import User
+from analytics.kpis import nps
+from analytics.kpis import summary as kpis
+from analytics.store.database import Database
 from app import components, resources
 from tests.app.conftest import REPO, new_app
 

@@ -12,9 +12,12 @@ import polars as pl
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from analytics import auth, explanations, model_registry, segment_store
-from analytics.privacy import pseudonym_key, pseudonymize_ids
-from analytics.schemas import User
+from analytics.access import auth
+from analytics.access.privacy import pseudonym_key, pseudonymize_ids
+from analytics.common.types import User
+from analytics.models import explanations
+from analytics.models import registry as model_registry
+from analytics.segments import store as segment_store
 from app import resources
 from tests.app.conftest import REPO, new_app
 

@@ -11,8 +11,8 @@ import polars as pl
 import pytest
 from sklearn.datasets import make_blobs
 
-from analytics import features
-from analytics.schemas import User
+from analytics.common.types import User
+from analytics.segments import features
 from app import components, resources
 from tests.app.conftest import MAIN, REPO, new_app
 
@@ -77,8 +77,8 @@ def test_other_algorithms_run(bank, algorithm):
 
 
 def test_pca_preview_and_an_audited_masked_export(bank):
-    from analytics import segment_store
-    from analytics.db import Database
+    from analytics.segments import store as segment_store
+    from analytics.store.database import Database
 
     db = Database(bank)
     ids = db.query("SELECT customer_id FROM customers WHERE region = 'West'").get_column("customer_id")

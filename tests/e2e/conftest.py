@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from analytics import auth
-from analytics.db import Database
+from analytics.access import auth
+from analytics.store.database import Database
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"

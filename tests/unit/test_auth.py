@@ -1,12 +1,12 @@
-"""Sign-in, the user store, lock-out and role access (analytics.auth)."""
+"""Sign-in, the user store, lock-out and role access (analytics.access.auth)."""
 
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from argon2 import PasswordHasher
 
-from analytics import auth
-from analytics.db import Database
+from analytics.access import auth
+from analytics.store.database import Database
 
 
 @pytest.fixture()

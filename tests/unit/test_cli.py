@@ -13,9 +13,10 @@ import numpy as np
 import polars as pl
 import pytest
 
-from analytics import cli, kpis
-from analytics.db import Database
-from analytics.schemas import KpiFilters
+from analytics.cli import main as cli
+from analytics.common.types import KpiFilters
+from analytics.kpis import summary as kpis
+from analytics.store.database import Database
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -93,7 +94,7 @@ def test_users_demo_prints_passwords_once_and_they_work(empty_db):
     )
     second = run_cli("users", "demo", "--db", db)
     assert "no demo users created" in second.stdout
-    from analytics import auth
+    from analytics.access import auth
 
     database = Database(empty_db)
     assert all(auth.authenticate(database, u["username"], u["password"]).ok for u in created)
@@ -197,7 +198,7 @@ def test_sample_data_builds_a_small_bank_and_skips_an_existing_one(tmp_path):
 
 # -- nps, engagement, clv, retention ----------------------------------------------------------
 def test_nps_json_is_the_drilldown_of_the_library(sample_bank_path):
-    from analytics import engagement, nps
+    from analytics.kpis import engagement, nps
 
     result = run_cli("nps", "--db", str(sample_bank_path), "--start", "2026-03", "--end", "2026-03", "--json")
     assert result.returncode == 0, result.stderr
@@ -287,7 +288,7 @@ def test_clv_on_the_bank_is_stored_once(writable_bank):
 
 
 def test_retention_json_is_what_the_library_computes(sample_bank_path):
-    from analytics import retention
+    from analytics.kpis import retention
 
     result = run_cli("retention", "--db", str(sample_bank_path), "--by", "region", "--json")
     assert result.returncode == 0, result.stderr
@@ -348,7 +349,7 @@ def test_segments_on_the_database_and_on_a_file(sample_bank_path, tmp_path):
 def test_segments_scaling_is_reported_and_can_be_set_per_column(tmp_path):
     from sklearn.datasets import make_blobs
 
-    from analytics import features
+    from analytics.segments import features
 
     X, _ = make_blobs(n_samples=400, centers=3, n_features=3, random_state=1)
     table = tmp_path / "spend.csv"
@@ -646,7 +647,7 @@ def test_abtest_summary_examples_of_the_docs_read_as_documented(tmp_path, capsys
 
 
 def test_abtest_summary_refusals_name_the_columns(tmp_path, capsys):
-    from analytics import experiments
+    from analytics.experiments import readout as experiments
 
     source = tmp_path / "summary.csv"
     base = [*"abtest --summary --variant-col v --control a --metric m".split(), "--input", str(source)]
@@ -673,7 +674,7 @@ def test_abtest_summary_refusals_name_the_columns(tmp_path, capsys):
 
 
 def test_abtest_sequential_on_the_bank_is_the_pages_last_look(sample_bank_path, capsys):
-    from analytics import experiments
+    from analytics.experiments import readout as experiments
 
     args = ["abtest", "--db", str(sample_bank_path), "--experiment", "exp01_savings_nudge", "--json"]
     assert cli.main([*args, "--sequential", "--scale", "relative"]) == 0

@@ -34,7 +34,7 @@ import polars as pl
 import pytest
 from scipy import optimize, special
 
-from analytics import clv
+from analytics.clv import predictive as clv
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CACHE_DIR = REPO_ROOT / ".cache"

@@ -8,9 +8,9 @@ from datetime import timedelta
 import polars as pl
 import pytest
 
-from analytics import clv_store
-from analytics.db import Database, DataValidationError
-from analytics.schemas import CANONICAL_TABLES, CLV_FITS, CLV_PREDICTIONS
+from analytics.clv import store as clv_store
+from analytics.store.contracts import CANONICAL_TABLES, CLV_FITS, CLV_PREDICTIONS
+from analytics.store.database import Database, DataValidationError
 
 
 @pytest.fixture(scope="module")

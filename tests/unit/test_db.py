@@ -7,9 +7,15 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from analytics import db as dbmod
-from analytics.db import Database, DatabaseError, DataValidationError, open_database, validate_frame
-from analytics.schemas import ALL_TABLES, CANONICAL_TABLES, CUSTOMERS, PRODUCTS, TRANSACTIONS
+from analytics.store import database as dbmod
+from analytics.store.contracts import ALL_TABLES, CANONICAL_TABLES, CUSTOMERS, PRODUCTS, TRANSACTIONS
+from analytics.store.database import (
+    Database,
+    DatabaseError,
+    DataValidationError,
+    open_database,
+    validate_frame,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -244,7 +250,7 @@ def customer(customer_id: int) -> pl.DataFrame:
 
 
 def test_a_load_whose_rollups_fail_leaves_the_previous_data(monkeypatch):
-    from analytics import rollups
+    from analytics.store import derived
 
     db = Database(":memory:")
     tables = empty_tables()
@@ -254,7 +260,7 @@ def test_a_load_whose_rollups_fail_leaves_the_previous_data(monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("rollup failed")
 
-    monkeypatch.setattr(rollups, "build_kpi_cube_product", broken)
+    monkeypatch.setitem(derived._BUILDERS, "kpi_cube_product", derived.Builder("kpi_cube_product", broken, 2))
     replacement = dict(tables)
     replacement["products"] = products(monthly_fee=9.0)
     replacement["customers"] = customer(7)
@@ -283,7 +289,7 @@ def test_value_rules_name_row_column_and_value(column, value, message):
 
 
 def test_survey_scores_must_be_on_their_scale():
-    from analytics.schemas import SURVEYS
+    from analytics.store.contracts import SURVEYS
 
     surveys = pl.DataFrame(
         {
@@ -317,7 +323,7 @@ def test_rows_pointing_at_unknown_customers_are_refused_and_nothing_is_written()
 
 
 def test_a_reload_replaces_the_data_facts_but_keeps_the_pseudonym_key():
-    from analytics import privacy
+    from analytics.access import privacy
 
     db = Database(":memory:")
     tables = empty_tables()
@@ -331,7 +337,7 @@ def test_a_reload_replaces_the_data_facts_but_keeps_the_pseudonym_key():
 
 
 def test_model_output_deletes_and_appends_in_one_transaction():
-    from analytics.schemas import MODEL_PREDICTIONS
+    from analytics.store.contracts import MODEL_PREDICTIONS
 
     db = Database(":memory:")
     db.ensure_schema()

@@ -17,9 +17,9 @@ from sklearn.decomposition import PCA
 from sklearn.manifold import trustworthiness
 from sklearn.neighbors import KNeighborsClassifier
 
-from analytics import embedding
-from analytics.db import Database
-from analytics.schemas import CANONICAL_TABLES, SEGMENT_MAP_POINTS, SEGMENT_MAPS
+from analytics.segments import embedding
+from analytics.store.contracts import CANONICAL_TABLES, SEGMENT_MAP_POINTS, SEGMENT_MAPS
+from analytics.store.database import Database
 
 
 def _blobs(n: int, *, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -336,6 +336,6 @@ def test_importing_the_module_does_not_load_umap():
     import subprocess
     import sys
 
-    code = "import sys, analytics.embedding; print('umap' in sys.modules, 'numba' in sys.modules)"
+    code = "import sys, analytics.segments.embedding; print('umap' in sys.modules, 'numba' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]

@@ -15,10 +15,11 @@ import pytest
 import statsmodels.api as sm
 from scipy import stats
 
-from analytics import engagement as eng
-from analytics import kpis
-from analytics.db import Database
-from analytics.schemas import KpiFilters
+from analytics.common.months import add_months
+from analytics.common.types import KpiFilters
+from analytics.kpis import engagement as eng
+from analytics.kpis import summary as kpis
+from analytics.store.database import Database
 from tests import banks
 
 # -- the hand-built bank ------------------------------------------------------------------------
@@ -362,7 +363,7 @@ def _months(frame: pl.DataFrame, filters: KpiFilters) -> pl.DataFrame:
 
 
 def test_rfm_measures_against_the_raw_tables(sample, period, rfm):
-    last_day = kpis.add_months(period.end_month, 1) - timedelta(days=1)
+    last_day = add_months(period.end_month, 1) - timedelta(days=1)
     customers = sample.table("customers").to_polars()
     at_end = customers.filter(
         pl.col("joined_at") <= last_day, pl.col("closed_at").is_null() | (pl.col("closed_at") > last_day)

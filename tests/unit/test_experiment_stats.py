@@ -17,8 +17,8 @@ from statsmodels.stats.proportion import confint_proportions_2indep, proportions
 from statsmodels.stats.proportion import test_proportions_2indep as proportions_2indep  # not a test
 from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
 
-from analytics import experiment_stats as es
-from analytics.experiment_stats import (
+from analytics.experiments import stats as es
+from analytics.experiments.stats import (
     ArmStats,
     adjust_p_values,
     arm_stats,

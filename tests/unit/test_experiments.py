@@ -11,8 +11,8 @@ import polars as pl
 import pytest
 from statsmodels.stats.multitest import multipletests
 
-from analytics import experiment_stats as stats
-from analytics import experiments
+from analytics.experiments import readout as experiments
+from analytics.experiments import stats
 
 
 @pytest.fixture(scope="module")

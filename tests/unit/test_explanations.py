@@ -15,9 +15,12 @@ from polars.testing import assert_frame_equal
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.frozen import FrozenEstimator
 
-from analytics import explanations, model_quality, model_registry, models
-from analytics.db import Database
-from analytics.privacy import pseudonymize_ids
+from analytics.access.privacy import pseudonymize_ids
+from analytics.models import explanations
+from analytics.models import quality as model_quality
+from analytics.models import registry as model_registry
+from analytics.models import training as models
+from analytics.store.database import Database
 from tests.unit.test_models import DRIVER_FEATURES
 
 

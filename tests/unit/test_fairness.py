@@ -14,7 +14,7 @@ from fairlearn.metrics import (
 )
 from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
 
-from analytics import fairness
+from analytics.fairness import metrics as fairness
 from tests.fairness_reference import fairlearn_by_group, with_age_band
 
 
@@ -130,7 +130,7 @@ def test_refusals_name_the_column_and_row():
 # -- a registered model's decisions, counted in the database ------------------------------------
 @pytest.fixture(scope="module")
 def model_db(model_bank_path):
-    from analytics.db import Database
+    from analytics.store.database import Database
 
     db = Database(model_bank_path, read_only=True)
     yield db
@@ -150,7 +150,7 @@ def _independent_rows(db, model_id: str, threshold: float, as_of) -> pl.DataFram
 def test_model_counts_in_the_database_equal_fairlearn_on_the_same_rows(model_db):
     from datetime import date
 
-    from analytics import model_registry
+    from analytics.models import registry as model_registry
 
     record = model_registry.latest_model(model_db.backend(), "churn")
     as_of = date.fromisoformat(record.parameters["cutoffs"]["test"])

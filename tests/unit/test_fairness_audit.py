@@ -22,8 +22,9 @@ from sklearn.metrics import roc_auc_score
 from statsmodels.stats.meta_analysis import combine_effects
 from statsmodels.stats.proportion import confint_proportions_2indep
 
-from analytics import fairness, fairness_audit
-from analytics.db import open_database
+from analytics.fairness import audits as fairness_audit
+from analytics.fairness import metrics as fairness
+from analytics.store.database import open_database
 from tests.fairness_reference import fairlearn_by_group, with_age_band
 
 THRESHOLD = 0.5
@@ -456,7 +457,7 @@ def model_db(model_bank_path):
 
 
 def test_model_audit_counts_threshold_and_auc_equal_numpy_and_sklearn(model_db):
-    from analytics import model_registry
+    from analytics.models import registry as model_registry
 
     backend = model_db.backend()
     record = model_registry.latest_model(backend, "churn")
@@ -615,7 +616,7 @@ def test_the_data_hash_is_stable_for_the_same_data_and_changes_with_the_threshol
 
 
 def test_an_adverse_decision_lists_the_contributions_that_lowered_the_score():
-    from analytics.explanations import CustomerExplanation, reason_text
+    from analytics.models.explanations import CustomerExplanation, reason_text
 
     contributions = pl.DataFrame(
         {

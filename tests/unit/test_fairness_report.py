@@ -15,9 +15,11 @@ import polars as pl
 import pytest
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
-from analytics import fairness, fairness_report, model_registry
-from analytics.db import open_database
-from analytics.fairness_audit import FairnessAudit, SignOff, audit_frame, audit_from_counts, audit_model
+from analytics.fairness import metrics as fairness
+from analytics.fairness import report as fairness_report
+from analytics.fairness.audits import FairnessAudit, SignOff, audit_frame, audit_from_counts, audit_model
+from analytics.models import registry as model_registry
+from analytics.store.database import open_database
 
 GENERATED = datetime(2026, 11, 29, 12, 0, 0)
 ISLAND = "island & <b>co</b>"  # the small group: 20 customers, none with the outcome

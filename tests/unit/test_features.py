@@ -10,8 +10,8 @@ import polars as pl
 import pytest
 from sklearn.utils.estimator_checks import estimator_checks_generator
 
-from analytics import features as F
-from analytics.rollups import feature_window_start
+from analytics.kpis.rollups import feature_window_start
+from analytics.segments import features as F
 
 
 @pytest.fixture(scope="module")

@@ -1,10 +1,10 @@
-"""Number formats shown on tiles and in the CLI (analytics.formatting)."""
+"""Number formats shown on tiles and in the CLI (analytics.common.formatting)."""
 
 from datetime import date
 
 import pytest
 
-from analytics.formatting import format_change, format_interval, format_period, format_value
+from analytics.common.formatting import format_change, format_interval, format_period, format_value
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ Each case configures Tailor to GrowthBook's definition where Tailor has it:
   ``interval_method="welch-t"``;
 - its CUPED relative lift divides by the control's unadjusted mean: Tailor's only definition;
 - its sequential intervals apply the confidence-sequence boundary to the relative standard
-  error: :class:`analytics.experiment_stats.Sequential`'s relative fields.
+  error: :class:`analytics.experiments.stats.Sequential`'s relative fields.
 
 Where Tailor's definition differs and cannot be configured (its Bayesian read-out, CUPED for
 ratio metrics, the variances of a CUPED-adjusted conversion), the test asserts Tailor's number
@@ -29,9 +29,9 @@ import pytest
 from scipy import integrate, special, stats
 from statsmodels.stats.proportion import proportions_ztest
 
-from analytics import experiment_stats as es
-from analytics import experiments
-from analytics.experiment_stats import ArmStats, compare
+from analytics.experiments import readout as experiments
+from analytics.experiments import stats as es
+from analytics.experiments.stats import ArmStats, compare
 
 FREQUENTIST_TESTS = "packages/stats/tests/frequentist/test_tests.py"
 BAYESIAN_TESTS = "packages/stats/tests/bayesian/test_tests.py"

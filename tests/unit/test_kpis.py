@@ -12,9 +12,9 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from analytics import kpis
-from analytics.db import Database
-from analytics.schemas import KpiFilters
+from analytics.common.types import KpiFilters
+from analytics.kpis import summary as kpis
+from analytics.store.database import Database
 from tests import banks
 
 # -- the hand-built bank ------------------------------------------------------------------------
@@ -940,8 +940,8 @@ def test_incident_month_shows_in_the_nps_trend(sample_db, sample_truth):
 
 
 def test_a_previous_period_before_the_data_gives_no_changes_or_movers(sample_db):
-    from analytics.kpis import available_months, compute_executive_summary
-    from analytics.schemas import KpiFilters
+    from analytics.common.types import KpiFilters
+    from analytics.kpis.summary import available_months, compute_executive_summary
 
     months = available_months(sample_db.backend())
     # 20 months whose previous 20 months start long before the first month of data.

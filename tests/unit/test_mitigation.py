@@ -25,8 +25,8 @@ from sklearn.exceptions import NotFittedError
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, roc_auc_score
 from sklearn.model_selection import train_test_split
 
-from analytics import mitigation
-from analytics.mitigation import compare_thresholds
+from analytics.fairness import mitigation
+from analytics.fairness.mitigation import compare_thresholds
 
 THRESHOLD = 0.5
 
@@ -284,8 +284,8 @@ def test_bad_settings_are_refused_by_name(kwargs, message):
 # -- the sample bank's churn model ----------------------------------------------------------------
 @pytest.fixture(scope="module")
 def churn_rows(model_bank_path) -> pl.DataFrame:
-    from analytics import model_registry
-    from analytics.db import Database
+    from analytics.models import registry as model_registry
+    from analytics.store.database import Database
 
     db = Database(model_bank_path, read_only=True)
     try:

@@ -23,7 +23,7 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from analytics import model_quality as mq
+from analytics.models import quality as mq
 
 
 @pytest.fixture(scope="module")

@@ -17,9 +17,10 @@ import numpy as np
 import polars as pl
 import pytest
 
-from analytics import model_registry, models
-from analytics.db import Database
-from analytics.schemas import CANONICAL_TABLES
+from analytics.models import registry as model_registry
+from analytics.models import training as models
+from analytics.store.contracts import CANONICAL_TABLES
+from analytics.store.database import Database
 
 
 @pytest.fixture(scope="module")

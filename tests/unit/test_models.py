@@ -11,8 +11,8 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from analytics import models
-from analytics.db import Database
+from analytics.models import training as models
+from analytics.store.database import Database
 from tests import banks
 
 # -- the hand-built bank ------------------------------------------------------------------------

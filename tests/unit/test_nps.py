@@ -12,9 +12,16 @@ import pytest
 from scipy import stats
 from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
 
-from analytics import kpis, nps
-from analytics.privacy import REDACTED_EMAIL, REDACTED_NAME, REDACTED_PHONE, redact_comments, redact_text
-from analytics.schemas import KpiFilters
+from analytics.access.privacy import (
+    REDACTED_EMAIL,
+    REDACTED_NAME,
+    REDACTED_PHONE,
+    redact_comments,
+    redact_text,
+)
+from analytics.common.types import KpiFilters
+from analytics.kpis import nps
+from analytics.kpis import summary as kpis
 
 PERIOD = KpiFilters(start_month=date(2026, 8, 1), end_month=date(2026, 10, 1))
 

@@ -1,4 +1,4 @@
-"""Masking and pseudonymization by role (analytics.privacy)."""
+"""Masking and pseudonymization by role (analytics.access.privacy)."""
 
 import hashlib
 import hmac
@@ -7,8 +7,8 @@ from datetime import date
 import polars as pl
 import pytest
 
-from analytics import privacy
-from analytics.db import Database
+from analytics.access import privacy
+from analytics.store.database import Database
 
 KEY = b"test-key"
 

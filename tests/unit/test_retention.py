@@ -16,9 +16,10 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from analytics import kpis, retention
-from analytics.db import Database
-from analytics.schemas import KpiFilters
+from analytics.common.types import KpiFilters
+from analytics.kpis import retention
+from analytics.kpis import summary as kpis
+from analytics.store.database import Database
 from tests import banks
 
 # -- the hand-built bank ------------------------------------------------------------------------

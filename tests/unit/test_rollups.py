@@ -9,9 +9,10 @@ import pytest
 from polars.dataframe.group_by import GroupBy
 from polars.testing import assert_frame_equal
 
-from analytics.db import Database
-from analytics.rollups import JOINED_BEFORE_HISTORY, month_starts
-from analytics.schemas import CANONICAL_TABLES, CUSTOMER_MONTH, KPI_CUBE, KPI_CUBE_PRODUCT, PRODUCT_IDS
+from analytics.common.types import PRODUCT_IDS
+from analytics.kpis.rollups import JOINED_BEFORE_HISTORY, month_starts
+from analytics.store.contracts import CANONICAL_TABLES, CUSTOMER_MONTH, KPI_CUBE, KPI_CUBE_PRODUCT
+from analytics.store.database import Database
 
 AS_OF = date(2024, 3, 31)
 HISTORY_START = date(2024, 1, 1)

@@ -16,8 +16,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from analytics.db import Database, open_database, validate_frame
-from analytics.schemas import CANONICAL_TABLES, PRODUCT_IDS
+from analytics.common.types import PRODUCT_IDS
+from analytics.store.contracts import CANONICAL_TABLES
+from analytics.store.database import Database, open_database, validate_frame
 from sample_data import GeneratedBank, build_sample_database, generate_bank
 
 N_CUSTOMERS = 20_000

@@ -10,9 +10,10 @@ from datetime import date
 import polars as pl
 import pytest
 
-from analytics import kpis, segment_store
-from analytics.db import Database
-from analytics.schemas import KpiFilters
+from analytics.common.types import KpiFilters
+from analytics.kpis import summary as kpis
+from analytics.segments import store as segment_store
+from analytics.store.database import Database
 
 PERIOD = KpiFilters(start_month=date(2026, 8, 1), end_month=date(2026, 10, 1))
 

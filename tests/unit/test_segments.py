@@ -10,8 +10,8 @@ import pytest
 from sklearn.datasets import make_blobs
 from sklearn.metrics import adjusted_rand_score
 
-from analytics import segments as S
-from analytics.features import FeatureFrame, load_features, override_scaling, prepare_feature_frame
+from analytics.segments import clustering as S
+from analytics.segments.features import FeatureFrame, load_features, override_scaling, prepare_feature_frame
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""analytics.table_model: a planted signal is found, SHAP is exact, bad targets are refused."""
+"""analytics.models.table_model: a planted signal is found, SHAP is exact, bad targets are refused."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from analytics import table_model as tm
+from analytics.models import table_model as tm
 
 
 def planted_table(n: int = 3000, seed: int = 7) -> pl.DataFrame:
@@ -165,7 +165,7 @@ def test_outputs_are_written_next_to_the_input(planted, tmp_path):
 
 
 def test_a_list_target_is_refused_and_a_column_named_like_the_row_index_is_kept():
-    from analytics.table_model import train_on_table
+    from analytics.models.table_model import train_on_table
 
     frame = pl.DataFrame({"x": [1.0, 2.0], "tags": [[1], [2]]})
     with pytest.raises(ValueError, match="The target column 'tags' holds List\\(Int64\\) values"):

@@ -7,7 +7,7 @@ import io
 import polars as pl
 import pytest
 
-from analytics.uploads import read_table
+from analytics.common.uploads import read_table
 
 
 def test_csv_and_parquet_from_bytes_and_paths_read_the_same_table(tmp_path):

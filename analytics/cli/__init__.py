@@ -1,0 +1,1 @@
+"""`python -m analytics`: the command line, thin callers of the library."""

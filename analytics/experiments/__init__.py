@@ -1,0 +1,1 @@
+"""Did the change work: A/B read-outs, the statistics behind them, power."""

@@ -1,0 +1,1 @@
+"""Is a decision fair by protected group: metrics, audits, the report, mitigation, sign-offs."""

@@ -1,0 +1,1 @@
+"""How are the bank's customer KPIs doing: the executive summary, NPS, engagement, retention, rollups."""

@@ -1,0 +1,1069 @@
+"""Engagement analysis and RFM: the engagement score's distribution, drivers and movement, RFM groups.
+
+The Customer Engagement Score is the executive KPI of docs/kpis.md: each customer-month is
+scored from that month alone (:func:`analytics.kpis.rollups.engagement_parts` and
+:func:`analytics.kpis.rollups.monthly_engagement_score`, the one copy of the formula) and the KPI
+is the sum of the scores over the customer-months of the period. This module answers what
+lies behind that number:
+
+- :func:`compute_engagement_distribution`: how the customers spread over 0..100 (each
+  customer's mean monthly score, as :func:`analytics.kpis.summary.compute_engagement_scores`);
+- :func:`compute_engagement_drivers`: the exact decomposition of the KPI into its four
+  capped components, in score points, now and in the previous period, and so what drove
+  the change;
+- :func:`compute_engagement_movement`: the KPI per region, age band or RFM group in the
+  period and the one before, with a 95% interval for the change
+  (:func:`summarize_engagement_change`);
+- :func:`compute_engagement_analysis`: all three from one read of ``customer_month``.
+
+RFM (recency, frequency, monetary value of debit transactions) gives every customer at the
+end of the period quintile scores 1..5 and one of eleven named groups
+(:func:`compute_rfm`, :func:`label_rfm_groups`, :func:`summarize_rfm_groups`); the group is
+the "segment" of other breakdowns (:func:`rfm_segments`) until saved segments arrive.
+
+Every read is an Ibis expression over the rows of :func:`analytics.kpis.summary.customer_month_rows`
+(so totals equal the executive tiles for the same filters, product spans included) and the
+``transactions`` table; the results are Polars frames. Definitions, choices and the sources
+of the conventions are in docs/engagement.md.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Literal, get_args
+
+import ibis
+import ibis.expr.types as ir
+import polars as pl
+from scipy import stats
+
+from analytics.common.months import add_months
+from analytics.common.types import KpiFilters, normalize_filters
+from analytics.kpis import statistics as es
+from analytics.kpis.rollups import engagement_parts, monthly_engagement_score
+from analytics.kpis.summary import (
+    CONFIDENCE_LEVEL,
+    MSG_BAD_LEVEL,
+    MSG_NO_CUSTOMERS,
+    available_months,
+    customer_month_rows,
+    previous_period,
+)
+
+# -- choices and constants --------------------------------------------------------------------
+SegmentDimension = Literal["region", "age_band", "rfm_group"]
+SEGMENT_DIMENSIONS: tuple[str, ...] = get_args(SegmentDimension)
+"""Dimensions engagement can be broken down by. Gender is a protected attribute and is not offered."""
+
+DIMENSION_LABELS: dict[str, str] = {"region": "Region", "age_band": "Age band", "rfm_group": "RFM group"}
+
+EngagementComponent = Literal["sessions", "minutes", "products", "offers"]
+ENGAGEMENT_COMPONENTS: tuple[str, ...] = get_args(EngagementComponent)
+"""The four parts of the score, named as in :func:`analytics.kpis.rollups.engagement_parts`."""
+
+COMPONENT_LABELS: dict[str, str] = {
+    "sessions": "Digital sessions",
+    "minutes": "Session length",
+    "products": "Products held",
+    "offers": "Offer interaction",
+}
+COMPONENT_UNITS: dict[str, str] = {
+    "sessions": "sessions a month",
+    "minutes": "minutes a session",
+    "products": "products",
+    "offers": "share of offers opened and clicked (0-1)",
+}
+COMPONENT_WEIGHTS: dict[str, float] = {
+    "sessions": es.ENGAGEMENT_WEIGHT_SESSIONS,
+    "minutes": es.ENGAGEMENT_WEIGHT_MINUTES,
+    "products": es.ENGAGEMENT_WEIGHT_PRODUCTS,
+    "offers": es.ENGAGEMENT_WEIGHT_OFFERS,
+}
+COMPONENT_CAPS: dict[str, float | None] = {
+    "sessions": es.ENGAGEMENT_SESSIONS_CAP,
+    "minutes": es.ENGAGEMENT_MINUTES_CAP,
+    "products": es.ENGAGEMENT_PRODUCTS_CAP,
+    "offers": None,
+}
+"""Input that earns a component's full weight; the offer interaction is a share already (no cap)."""
+
+DEFAULT_BINS = 20
+MIN_GROUP_CUSTOMERS = 30
+"""Groups with fewer customers than this in either period are flagged as too small to read (not hidden)."""
+
+RfmGroup = Literal[
+    "Champions",
+    "Loyal Customers",
+    "Potential Loyalists",
+    "New Customers",
+    "Promising",
+    "Need Attention",
+    "About to Sleep",
+    "At Risk",
+    "Can't Lose Them",
+    "Hibernating",
+    "Lost",
+]
+RFM_GROUPS: tuple[str, ...] = get_args(RfmGroup)
+"""The eleven named RFM groups, from the best to the weakest relationship."""
+
+NO_RFM_GROUP = "(no RFM group)"
+"""Group, in engagement movement, of customers who were no longer customers at the end of the period."""
+
+RFM_GROUP_RANGES: tuple[tuple[str, int, int, int, int], ...] = (
+    # group, R from, R to, FM from, FM to: rectangles of the R vs FM grid on the 0..5 plane.
+    # Smaller rectangles lie on larger ones and come first (first match wins).
+    ("Champions", 4, 5, 4, 5),
+    ("Can't Lose Them", 0, 1, 4, 5),
+    ("Hibernating", 1, 2, 1, 2),
+    ("Loyal Customers", 2, 5, 3, 5),
+    ("Potential Loyalists", 3, 5, 1, 3),
+    ("New Customers", 4, 5, 0, 1),
+    ("Promising", 3, 4, 0, 1),
+    ("Need Attention", 2, 3, 2, 3),
+    ("About to Sleep", 2, 3, 0, 2),
+    ("At Risk", 0, 2, 2, 5),
+    ("Lost", 0, 2, 0, 2),
+)
+"""The practitioners' R vs FM grid (docs/engagement.md, "RFM groups", for the source).
+
+R is the recency score and FM the average of the frequency and monetary scores, both drawn
+on axes from 0 to 5 where a score s fills the unit cell from s - 1 to s. A rectangle
+``(from, to)`` therefore holds the scores ``from + 1 .. to``; an FM average between two
+whole scores (3.5) lies inside the upper cell (4). :data:`RFM_GROUP_GRID` is the resulting
+map of every (R, FM cell); the eleven rectangles cover the 25 cells exactly.
+"""
+
+
+def _grid_from_ranges() -> dict[tuple[int, int], str]:
+    grid: dict[tuple[int, int], str] = {}
+    for r in range(1, 6):
+        for fm in range(1, 6):
+            grid[(r, fm)] = next(
+                name for name, r0, r1, f0, f1 in RFM_GROUP_RANGES if r0 < r <= r1 and f0 < fm <= f1
+            )
+    return grid
+
+
+RFM_GROUP_GRID: dict[tuple[int, int], str] = _grid_from_ranges()
+"""``(r_score, fm_cell) -> group`` with ``fm_cell = ceil((f_score + m_score) / 2)``."""
+
+# -- messages ---------------------------------------------------------------------------------
+MSG_BAD_DIMENSION = "Unknown engagement breakdown {dimension!r}: choose one of {choices}."
+MSG_PROTECTED_DIMENSION = (
+    "Engagement is not broken down by {dimension!r}: it is a protected attribute. Choose one of {choices}."
+)
+MSG_BAD_BINS = "The number of histogram bins must be a whole number from 1 to 1000, got {bins!r}."
+MSG_BAD_MIN_CUSTOMERS = "The smallest readable group must be at least 2 customers, got {n!r}."
+MSG_MISSING_COLUMNS = "The {what} is missing the column(s) {columns}."
+MSG_BAD_SCORE = "Row {row}, column {column}: RFM score {value!r} is not a whole number from 1 to 5."
+MSG_PREVIOUS_INCOMPLETE = "the data does not cover the whole previous period: no change is shown"
+
+_PROTECTED = frozenset({"gender"})
+
+# -- result schemas ---------------------------------------------------------------------------
+RFM_SCHEMA = pl.Schema(
+    {
+        "customer_id": pl.Int64,
+        "recency_days": pl.Int64,
+        "frequency": pl.Int64,
+        "monetary": pl.Float64,
+        "r_score": pl.Int64,
+        "f_score": pl.Int64,
+        "m_score": pl.Int64,
+        "rfm_cell": pl.String,
+        "rfm_group": pl.String,
+    }
+)
+"""Columns of :func:`compute_rfm`."""
+
+RFM_SUMMARY_SCHEMA = pl.Schema(
+    {
+        "rfm_group": pl.String,
+        "customers": pl.Int64,
+        "share": pl.Float64,
+        "mean_recency_days": pl.Float64,
+        "mean_frequency": pl.Float64,
+        "mean_monetary": pl.Float64,
+        "monetary_share": pl.Float64,
+    }
+)
+"""Columns of :func:`summarize_rfm_groups`."""
+
+HISTOGRAM_SCHEMA = pl.Schema(
+    {"bin_start": pl.Float64, "bin_end": pl.Float64, "customers": pl.Int64, "share": pl.Float64}
+)
+
+DRIVERS_SCHEMA = pl.Schema(
+    {
+        "component": pl.String,
+        "label": pl.String,
+        "unit": pl.String,
+        "weight": pl.Float64,
+        "cap": pl.Float64,
+        "mean_input": pl.Float64,
+        "mean_input_previous": pl.Float64,
+        "mean_capped": pl.Float64,
+        "mean_capped_previous": pl.Float64,
+        "points": pl.Float64,
+        "points_previous": pl.Float64,
+        "change": pl.Float64,
+        "share_of_score": pl.Float64,
+        "share_of_change": pl.Float64,
+        "correlation": pl.Float64,
+    }
+)
+"""Columns of :attr:`EngagementDrivers.components`."""
+
+CHANGE_SCHEMA = pl.Schema(
+    {
+        "group": pl.String,
+        "customers": pl.Int64,
+        "customers_previous": pl.Int64,
+        "customers_both": pl.Int64,
+        "customer_months": pl.Int64,
+        "customer_months_previous": pl.Int64,
+        "engagement": pl.Float64,
+        "engagement_previous": pl.Float64,
+        "change": pl.Float64,
+        "ci_low": pl.Float64,
+        "ci_high": pl.Float64,
+        "significant": pl.Boolean,
+        "small_group": pl.Boolean,
+    }
+)
+"""Columns of :func:`summarize_engagement_change` and of the movement frames."""
+
+_SUM_COLUMNS: tuple[str, ...] = (
+    "months",
+    "score_sum",
+    *(f"points_{k}" for k in ENGAGEMENT_COMPONENTS),
+    *(f"input_{k}" for k in ENGAGEMENT_COMPONENTS),
+)
+_CUSTOMER_SCHEMA = pl.Schema(
+    {
+        "customer_id": pl.Int64,
+        "region": pl.String,
+        "age_band": pl.String,
+        **{name: pl.Int64 if name == "months" else pl.Float64 for name in _SUM_COLUMNS},
+        **{f"{name}_previous": pl.Int64 if name == "months" else pl.Float64 for name in _SUM_COLUMNS},
+    }
+)
+
+
+# -- results ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class EngagementDistribution:
+    """How the customers of a period spread over the engagement scale.
+
+    Each customer's engagement is the mean of their monthly scores in the period (as
+    :func:`analytics.kpis.summary.compute_engagement_scores`); the KPI weights customers by their
+    months in the period instead, so ``kpi`` and ``mean`` differ slightly when some
+    customers joined or left during it.
+
+    Parameters
+    ----------
+    histogram : polars.DataFrame
+        ``bin_start, bin_end, customers, share``: equal-width bins over 0..100, each
+        holding ``bin_start <= engagement < bin_end`` (the last one also 100).
+    customers : int
+        Customers with at least one month in the period.
+    mean, std, median, q1, q3 : float or None
+        Of the customers' engagement (``std`` with n - 1; quartiles linearly interpolated,
+        as numpy's default); None without customers (``std`` also with one).
+    kpi : float or None
+        The executive KPI: sum of monthly scores / customer-months.
+    """
+
+    histogram: pl.DataFrame
+    customers: int
+    mean: float | None
+    std: float | None
+    median: float | None
+    q1: float | None
+    q3: float | None
+    kpi: float | None
+
+
+@dataclass(frozen=True)
+class EngagementDrivers:
+    """The KPI split exactly into its four components, now and in the previous period.
+
+    The score is a weighted sum of four capped parts, so the KPI is the sum of the
+    components' contributions (in score points) and its change the sum of theirs.
+
+    Parameters
+    ----------
+    components : polars.DataFrame
+        One row per component (:data:`ENGAGEMENT_COMPONENTS`), columns
+        :data:`DRIVERS_SCHEMA`: ``mean_input`` the mean uncapped monthly input over the
+        customer-months (sessions a month, minutes a session with 0 for months without a
+        session, products held, offer interaction with 0.5 for months without an offer);
+        ``mean_capped`` the mean capped part (0..1); ``points = 100 x weight x
+        mean_capped``, the contribution to the KPI; ``change`` its difference from the
+        previous period; ``share_of_score = points / score``; ``share_of_change = change /
+        (score - score_previous)``; ``correlation`` the Pearson correlation, across the
+        customers of the period, of the customer's points from the component with their
+        engagement.
+    score, score_previous : float or None
+        The KPI in the period and in the previous one (the sum of ``points`` /
+        ``points_previous``).
+    change, ci_low, ci_high : float or None
+        ``score - score_previous`` and its 95% interval (:func:`summarize_engagement_change`).
+    customer_months, customer_months_previous : int
+        The KPI's bases.
+    previous_complete : bool
+        Whether the data covers the whole previous period; when it does not, every
+        previous value and change is None.
+    """
+
+    components: pl.DataFrame
+    score: float | None
+    score_previous: float | None
+    change: float | None
+    ci_low: float | None
+    ci_high: float | None
+    customer_months: int
+    customer_months_previous: int
+    previous_complete: bool
+
+
+@dataclass(frozen=True)
+class EngagementAnalysis:
+    """Everything the engagement section of the KPIs page shows, for one set of filters.
+
+    Parameters
+    ----------
+    filters, previous_filters : KpiFilters
+        The period and the one before it (same slices).
+    distribution : EngagementDistribution
+        Spread of the customers' engagement in the period.
+    drivers : EngagementDrivers
+        The KPI's decomposition and what drove its change.
+    movement : dict of str to polars.DataFrame
+        Per dimension asked for (:data:`SEGMENT_DIMENSIONS`), one row per group with the
+        columns :data:`CHANGE_SCHEMA` (``group`` holds the region, age band or RFM group).
+    previous_complete : bool
+        Whether the data covers the whole previous period.
+    note : str or None
+        Why values are missing (no customer, or a previous period the data does not cover).
+    """
+
+    filters: KpiFilters
+    previous_filters: KpiFilters
+    distribution: EngagementDistribution
+    drivers: EngagementDrivers
+    movement: dict[str, pl.DataFrame]
+    previous_complete: bool
+    note: str | None = None
+
+
+# -- engagement: public API -------------------------------------------------------------------
+def compute_engagement_analysis(
+    backend: ibis.BaseBackend,
+    filters: KpiFilters,
+    *,
+    dimensions: tuple[str, ...] = SEGMENT_DIMENSIONS,
+    bins: int = DEFAULT_BINS,
+    rfm: pl.DataFrame | None = None,
+) -> EngagementAnalysis:
+    """Distribution, drivers and movement by segment of the engagement score, from one read.
+
+    Parameters
+    ----------
+    backend : ibis.BaseBackend
+        Backend over the Tailor database (``Database.backend()``).
+    filters : KpiFilters
+        Period and slices; the previous period is :func:`analytics.kpis.summary.previous_period`.
+    dimensions : tuple of str
+        Breakdowns for the movement, from :data:`SEGMENT_DIMENSIONS`.
+    bins : int
+        Histogram bins over 0..100.
+    rfm : polars.DataFrame or None
+        :func:`compute_rfm` of the same filters, when the caller has it; computed when
+        ``rfm_group`` is asked for and it is None.
+
+    Returns
+    -------
+    EngagementAnalysis
+        The analysis; a filter that matches nobody gives empty frames and None values with
+        a note, never an error.
+
+    Raises
+    ------
+    ValueError
+        For an unknown or protected dimension, or a bad number of bins.
+    """
+    filters = normalize_filters(filters)
+    for dimension in dimensions:
+        _check_dimension(dimension)
+    _check_bins(bins)
+    before = previous_period(filters)
+    complete = _previous_complete(backend, before)
+    customers = _customer_sums(backend, filters, before if complete else None)
+    if "rfm_group" in dimensions and rfm is None:
+        rfm = compute_rfm(backend, filters)
+    distribution = _distribution(customers, bins)
+    drivers = _drivers(customers, complete)
+    movement = {d: _movement(customers, d, rfm) for d in dimensions}
+    note = None
+    if distribution.customers == 0:
+        note = MSG_NO_CUSTOMERS
+    elif not complete:
+        note = MSG_PREVIOUS_INCOMPLETE
+    return EngagementAnalysis(
+        filters=filters,
+        previous_filters=before,
+        distribution=distribution,
+        drivers=drivers,
+        movement=movement,
+        previous_complete=complete,
+        note=note,
+    )
+
+
+def compute_engagement_distribution(
+    backend: ibis.BaseBackend, filters: KpiFilters, *, bins: int = DEFAULT_BINS
+) -> EngagementDistribution:
+    """Histogram and summary statistics of the customers' engagement in the period.
+
+    Parameters
+    ----------
+    backend : ibis.BaseBackend
+        Backend over the Tailor database.
+    filters : KpiFilters
+        Period and slices.
+    bins : int
+        Number of equal-width bins over 0..100.
+
+    Returns
+    -------
+    EngagementDistribution
+        Histogram, mean, standard deviation, median, quartiles and the KPI.
+    """
+    filters = normalize_filters(filters)
+    _check_bins(bins)
+    return _distribution(_customer_sums(backend, filters, None), bins)
+
+
+def compute_engagement_drivers(backend: ibis.BaseBackend, filters: KpiFilters) -> EngagementDrivers:
+    """The KPI as the sum of its components' contributions, and what drove its change.
+
+    Parameters
+    ----------
+    backend : ibis.BaseBackend
+        Backend over the Tailor database.
+    filters : KpiFilters
+        Period and slices; compared with :func:`analytics.kpis.summary.previous_period`.
+
+    Returns
+    -------
+    EngagementDrivers
+        Per-component inputs, capped means, points, change and correlation.
+    """
+    filters = normalize_filters(filters)
+    before = previous_period(filters)
+    complete = _previous_complete(backend, before)
+    return _drivers(_customer_sums(backend, filters, before if complete else None), complete)
+
+
+def compute_engagement_movement(
+    backend: ibis.BaseBackend,
+    filters: KpiFilters,
+    *,
+    by: str,
+    rfm: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """Engagement per group in the period and the previous one, with a 95% interval for the change.
+
+    A customer belongs to one region and one age band throughout (both come from the
+    customer record). The RFM group is the one at the end of the period
+    (:func:`compute_rfm`) and is kept for both periods, so a row compares the same
+    customers before and now; customers who were no longer customers at the end of the
+    period form :data:`NO_RFM_GROUP`.
+
+    Parameters
+    ----------
+    backend : ibis.BaseBackend
+        Backend over the Tailor database.
+    filters : KpiFilters
+        Period and slices.
+    by : str
+        ``region``, ``age_band`` or ``rfm_group`` (:data:`SEGMENT_DIMENSIONS`).
+    rfm : polars.DataFrame or None
+        :func:`compute_rfm` of the same filters; computed when needed and not given.
+
+    Returns
+    -------
+    polars.DataFrame
+        Columns :data:`CHANGE_SCHEMA`, one row per group (see
+        :func:`summarize_engagement_change`); previous values and changes are null when
+        the data does not cover the whole previous period.
+
+    Raises
+    ------
+    ValueError
+        For an unknown or protected dimension.
+    """
+    filters = normalize_filters(filters)
+    _check_dimension(by)
+    before = previous_period(filters)
+    complete = _previous_complete(backend, before)
+    if by == "rfm_group" and rfm is None:
+        rfm = compute_rfm(backend, filters)
+    return _movement(_customer_sums(backend, filters, before if complete else None), by, rfm)
+
+
+def summarize_engagement_change(
+    customers: pl.DataFrame,
+    *,
+    by: str | None = None,
+    level: float = CONFIDENCE_LEVEL,
+    min_customers: int = MIN_GROUP_CUSTOMERS,
+) -> pl.DataFrame:
+    """Engagement KPI of two periods per group, its change and a confidence interval for it.
+
+    Per group, ``engagement = sum(score_sum) / sum(months)`` in each period (the KPI: the
+    mean over customer-months) and ``change`` the difference. The KPI is a ratio of two
+    sums over customers, and most customers are in both periods, so the interval treats
+    customers as the sampled units (clusters) and linearizes the ratio (the delta method):
+    with n customers in the group in either period, M_t and R_t the customer-months and
+    the KPI of period t,
+
+        a_i = (y_i1 - R_1 m_i1) / M_1 - (y_i0 - R_0 m_i0) / M_0,
+        Var(change) = n / (n - 1) * sum_i a_i^2,
+
+    where y_it and m_it are customer i's score sum and months (0 when absent). A customer
+    present in both periods contributes both terms, so the pairing (their positive
+    correlation) narrows the interval; a customer present in one period contributes one.
+    The interval is ``change +/- t_(n-1) sqrt(Var)``. This is the cluster-robust variance
+    of the difference of customer-month means (Deng et al. 2018, "Applying the Delta
+    Method in Metric Analytics"), which the tests check against statsmodels' cluster-robust
+    OLS; a Welch interval on per-customer means would ignore both the months weighting and
+    the pairing.
+
+    Parameters
+    ----------
+    customers : polars.DataFrame
+        One row per customer: ``months``, ``score_sum``, ``months_previous``,
+        ``score_sum_previous`` (0 when absent from a period) and the ``by`` column.
+    by : str or None
+        Grouping column; None gives one row for everybody (``group`` null).
+    level : float
+        Confidence level.
+    min_customers : int
+        Groups with fewer customers than this in either period get ``small_group``.
+
+    Returns
+    -------
+    polars.DataFrame
+        Columns :data:`CHANGE_SCHEMA`, ordered by group. ``customers_both`` counts the
+        customers in both periods; values are null where a period has no customer-month,
+        and the interval also with fewer than two customers.
+
+    Examples
+    --------
+    >>> frame = pl.DataFrame(
+    ...     {"months": [3, 3, 2], "score_sum": [150.0, 90.0, 20.0],
+    ...      "months_previous": [3, 3, 0], "score_sum_previous": [120.0, 90.0, 0.0]}
+    ... )
+    >>> row = summarize_engagement_change(frame).row(0, named=True)
+    >>> round(row["engagement"], 2), round(row["engagement_previous"], 2), round(row["change"], 2)
+    (32.5, 35.0, -2.5)
+    """
+    if not 0.0 < level < 1.0:
+        raise ValueError(MSG_BAD_LEVEL.format(level=level))
+    if min_customers < 2:
+        raise ValueError(MSG_BAD_MIN_CUSTOMERS.format(n=min_customers))
+    needed = ["months", "score_sum", "months_previous", "score_sum_previous", *([by] if by else [])]
+    _require(customers, needed, "customer table")
+    c = pl.col
+    key = c(by).cast(pl.String).alias("group") if by else pl.lit(None, dtype=pl.String).alias("group")
+    rows = customers.lazy().select(
+        key,
+        c("months").fill_null(0).cast(pl.Int64).alias("m1"),
+        c("score_sum").fill_null(0.0).cast(pl.Float64).alias("y1"),
+        c("months_previous").fill_null(0).cast(pl.Int64).alias("m0"),
+        c("score_sum_previous").fill_null(0.0).cast(pl.Float64).alias("y0"),
+    )
+    rows = rows.filter((c("m1") > 0) | (c("m0") > 0))
+    totals = {
+        "M1": c("m1").sum().over("group"),
+        "Y1": c("y1").sum().over("group"),
+        "M0": c("m0").sum().over("group"),
+        "Y0": c("y0").sum().over("group"),
+    }
+    rows = rows.with_columns(**totals).with_columns(
+        (c("Y1") / c("M1")).alias("R1"), (c("Y0") / c("M0")).alias("R0")
+    )
+    influence = (c("y1") - c("R1") * c("m1")) / c("M1") - (c("y0") - c("R0") * c("m0")) / c("M0")
+    groups = (
+        rows.with_columns(influence.alias("a"))
+        .group_by("group")
+        .agg(
+            (c("m1") > 0).sum().cast(pl.Int64).alias("customers"),
+            (c("m0") > 0).sum().cast(pl.Int64).alias("customers_previous"),
+            ((c("m1") > 0) & (c("m0") > 0)).sum().cast(pl.Int64).alias("customers_both"),
+            pl.len().cast(pl.Int64).alias("n"),
+            c("M1").first().cast(pl.Int64).alias("customer_months"),
+            c("M0").first().cast(pl.Int64).alias("customer_months_previous"),
+            c("R1").first(),
+            c("R0").first(),
+            (c("a") ** 2).sum().alias("ss"),
+        )
+        .sort("group", nulls_last=True)
+        .collect()
+    )
+    n = groups.get_column("n").to_numpy()
+    # Student t with n - 1 degrees of freedom, as cluster-robust inference with n clusters.
+    critical = [float(stats.t.ppf(0.5 + level / 2.0, k - 1)) if k >= 2 else None for k in n]
+    both = (c("customer_months") > 0) & (c("customer_months_previous") > 0)
+    change = pl.when(both).then(c("R1") - c("R0"))
+    half = pl.when(both & (c("n") >= 2)).then(c("t") * (c("n") / (c("n") - 1) * c("ss")).sqrt())
+    out = groups.with_columns(pl.Series("t", critical, dtype=pl.Float64)).select(
+        "group",
+        "customers",
+        "customers_previous",
+        "customers_both",
+        "customer_months",
+        "customer_months_previous",
+        pl.when(c("customer_months") > 0).then(c("R1")).alias("engagement"),
+        pl.when(c("customer_months_previous") > 0).then(c("R0")).alias("engagement_previous"),
+        change.alias("change"),
+        (change - half).alias("ci_low"),
+        (change + half).alias("ci_high"),
+        ((change - half > 0) | (change + half < 0)).alias("significant"),
+        ((c("customers") < min_customers) | (c("customers_previous") < min_customers)).alias("small_group"),
+    )
+    return out.cast(dict(CHANGE_SCHEMA))
+
+
+# -- RFM: public API --------------------------------------------------------------------------
+def compute_rfm(backend: ibis.BaseBackend, filters: KpiFilters) -> pl.DataFrame:
+    """Recency, frequency and monetary value of every customer at the end of the period, scored 1..5.
+
+    - Population: the customers at the end of the period within the filters: a
+      ``customer_month`` row in its last month, not closed in it (the E of the retention
+      KPI; under a product filter, the holders of the products at the end).
+    - Transactions: the customer's ``debit`` transactions with ``ts`` in the period's
+      months (timestamps are UTC; ``start <= ts < first day after the period``), whatever
+      the product filter (transactions carry no product).
+    - ``frequency``: their number; ``monetary``: their amounts' sum in EUR, to the cent;
+      ``recency_days``: whole days from the UTC date of the last one to the period's last
+      day (dates are subtracted, not timestamps: a debit at 23:59 on the last day is 0).
+    - Scores: quintiles of the customers with at least one transaction, by rank, ties
+      broken by customer_id (the lower id gets the lower rank): the equivalent of pandas
+      ``qcut(series.rank(method="first"), 5, labels=[1, 2, 3, 4, 5])`` on the frame
+      ordered by customer_id, with series ``-recency_days``, ``frequency`` and
+      ``monetary``, so 5 is the most recent, most frequent, highest spend. Customers
+      without a transaction have ``recency_days`` null, ``frequency`` 0, ``monetary`` 0
+      and scores 1, 1, 1 (ranking them with the others would split equal zeros between
+      two quintiles by customer_id whenever more than a fifth of the customers are idle).
+    - ``rfm_cell``: the three scores as text ("545"); ``rfm_group``: the named group of
+      :func:`label_rfm_groups`.
+
+    Parameters
+    ----------
+    backend : ibis.BaseBackend
+        Backend over the Tailor database.
+    filters : KpiFilters
+        Period and slices (regions, age bands, products).
+
+    Returns
+    -------
+    polars.DataFrame
+        Columns :data:`RFM_SCHEMA`, one row per customer, ordered by customer_id; empty
+        (with its columns) when nobody matches.
+    """
+    filters = normalize_filters(filters)
+    last_day = add_months(filters.end_month, 1) - timedelta(days=1)
+    end = customer_month_rows(backend, filters, filters.end_month, filters.end_month)
+    population = end.filter(~end.is_closed).select("customer_id")
+    tx = backend.table("transactions")
+    tx = tx.filter(
+        tx.direction == "debit",
+        tx.ts >= ibis.literal(_midnight(filters.start_month), type="timestamp"),
+        tx.ts < ibis.literal(_midnight(add_months(filters.end_month, 1)), type="timestamp"),
+    )
+    per_customer = tx.group_by("customer_id").aggregate(
+        frequency=tx.count(),
+        monetary=tx.amount.sum(),
+        last_day=tx.ts.date().max(),
+    )
+    joined = population.left_join(per_customer, population.customer_id == per_customer.customer_id)
+    frame = (
+        joined.select(population.customer_id, joined.frequency, joined.monetary, joined.last_day)
+        .to_polars()
+        .sort("customer_id")
+    )
+    return _score_rfm(frame, last_day)
+
+
+def label_rfm_groups(scores: pl.DataFrame) -> pl.DataFrame:
+    """Add ``rfm_cell`` and ``rfm_group`` to a frame of RFM scores.
+
+    ``rfm_cell`` is the three scores as text; ``rfm_group`` the group of
+    :data:`RFM_GROUP_GRID` for the recency score and the FM cell ``ceil((f_score +
+    m_score) / 2)`` (the R vs FM grid, docs/engagement.md).
+
+    Parameters
+    ----------
+    scores : polars.DataFrame
+        Integer columns ``r_score``, ``f_score``, ``m_score`` in 1..5 (any other columns
+        are kept).
+
+    Returns
+    -------
+    polars.DataFrame
+        ``scores`` with ``rfm_cell`` and ``rfm_group`` (String) appended.
+
+    Raises
+    ------
+    ValueError
+        When a score is missing, not whole or outside 1..5 (naming its row and column).
+
+    Examples
+    --------
+    >>> frame = pl.DataFrame({"r_score": [5, 1], "f_score": [5, 1], "m_score": [4, 2]})
+    >>> label_rfm_groups(frame).get_column("rfm_group").to_list()
+    ['Champions', 'Lost']
+    """
+    names = ("r_score", "f_score", "m_score")
+    _require(scores, list(names), "RFM score table")
+    for name in names:
+        column = scores.get_column(name)
+        valid = column.cast(pl.Float64, strict=False)
+        bad = valid.is_null() | ~valid.is_between(1, 5) | (valid != valid.floor())
+        if bad.any():
+            row = int(bad.arg_true()[0])
+            raise ValueError(MSG_BAD_SCORE.format(row=row + 1, column=name, value=column[row]))
+    c = pl.col
+    r, f, m = (c(n).cast(pl.Int64) for n in names)
+    fm_cell = (f + m + 1) // 2
+    keys = pl.Series([10 * r_ + fm for (r_, fm) in RFM_GROUP_GRID], dtype=pl.Int64)
+    names_ = pl.Series(list(RFM_GROUP_GRID.values()), dtype=pl.String)
+    return scores.with_columns(
+        pl.concat_str([r.cast(pl.String), f.cast(pl.String), m.cast(pl.String)]).alias("rfm_cell"),
+        (10 * r + fm_cell).replace_strict(keys, names_, return_dtype=pl.String).alias("rfm_group"),
+    )
+
+
+def summarize_rfm_groups(rfm: pl.DataFrame) -> pl.DataFrame:
+    """Size and average behaviour of each RFM group.
+
+    Parameters
+    ----------
+    rfm : polars.DataFrame
+        :func:`compute_rfm`'s frame (``rfm_group``, ``recency_days``, ``frequency``,
+        ``monetary``).
+
+    Returns
+    -------
+    polars.DataFrame
+        Columns :data:`RFM_SUMMARY_SCHEMA`, one row per group of :data:`RFM_GROUPS` in that
+        order (empty groups with 0 customers and null means): ``share`` of the customers,
+        means of recency (over the customers with a transaction), frequency and monetary
+        value, and ``monetary_share``, the group's share of all debit spend.
+
+    Examples
+    --------
+    >>> rfm = pl.DataFrame({"rfm_group": ["Lost", "Champions", "Lost"], "recency_days": [None, 2, 80],
+    ...                     "frequency": [0, 9, 1], "monetary": [0.0, 900.0, 100.0]})
+    >>> summarize_rfm_groups(rfm).filter(pl.col("customers") > 0).select("rfm_group", "share").rows()
+    [('Champions', 0.3333333333333333), ('Lost', 0.6666666666666666)]
+    """
+    _require(rfm, ["rfm_group", "recency_days", "frequency", "monetary"], "RFM table")
+    c = pl.col
+    total = rfm.height
+    spend = float(rfm.get_column("monetary").sum() or 0.0)
+    per_group = rfm.group_by("rfm_group").agg(
+        pl.len().cast(pl.Int64).alias("customers"),
+        c("recency_days").cast(pl.Float64).mean().alias("mean_recency_days"),
+        c("frequency").cast(pl.Float64).mean().alias("mean_frequency"),
+        c("monetary").cast(pl.Float64).mean().alias("mean_monetary"),
+        c("monetary").cast(pl.Float64).sum().alias("_spend"),
+    )
+    order = pl.DataFrame({"rfm_group": list(RFM_GROUPS)}, schema={"rfm_group": pl.String})
+    out = order.join(per_group, on="rfm_group", how="left", maintain_order="left").with_columns(
+        c("customers").fill_null(0)
+    )
+    return out.select(
+        "rfm_group",
+        "customers",
+        (c("customers") / total if total else pl.lit(None, dtype=pl.Float64)).alias("share"),
+        "mean_recency_days",
+        "mean_frequency",
+        "mean_monetary",
+        (c("_spend").fill_null(0.0) / spend if spend else pl.lit(None, dtype=pl.Float64)).alias(
+            "monetary_share"
+        ),
+    ).cast(dict(RFM_SUMMARY_SCHEMA))
+
+
+def rfm_segments(rfm: pl.DataFrame) -> pl.DataFrame:
+    """The RFM group as a segment assignment for other breakdowns (e.g. NPS by segment).
+
+    Parameters
+    ----------
+    rfm : polars.DataFrame
+        :func:`compute_rfm`'s frame.
+
+    Returns
+    -------
+    polars.DataFrame
+        ``customer_id`` (Int64) and ``segment`` (String, the RFM group).
+    """
+    _require(rfm, ["customer_id", "rfm_group"], "RFM table")
+    return rfm.select(
+        pl.col("customer_id").cast(pl.Int64), pl.col("rfm_group").cast(pl.String).alias("segment")
+    )
+
+
+# -- private: reads ---------------------------------------------------------------------------
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day)
+
+
+def _previous_complete(backend: ibis.BaseBackend, before: KpiFilters) -> bool:
+    """Whether the data covers the whole previous period (the executive summary's rule)."""
+    months = available_months(backend)
+    return bool(months) and before.start_month >= months[0]
+
+
+def _component_points(parts: dict[str, ir.FloatingValue]) -> dict[str, ir.FloatingValue]:
+    """Each component's points in a customer-month's score.
+
+    The score is linear in its capped parts, so a component's points are the score with
+    the other inputs set to zero; the caps and weights stay in
+    :func:`analytics.kpis.rollups.monthly_engagement_score` alone.
+    """
+    zero = {name: ibis.literal(0.0) for name in parts}
+    return {name: monthly_engagement_score({**zero, name: parts[name]}) for name in ENGAGEMENT_COMPONENTS}
+
+
+def _customer_sums(backend: ibis.BaseBackend, filters: KpiFilters, before: KpiFilters | None) -> pl.DataFrame:
+    """One row per customer: months, score sum, points and input sums in the period and, if asked, before.
+
+    Reads the rows of :func:`analytics.kpis.summary.customer_month_rows` once for both periods.
+    """
+    first = before.start_month if before is not None else filters.start_month
+    rows = customer_month_rows(backend, filters, first, filters.end_month)
+    parts = engagement_parts(rows)
+    points = _component_points(parts)
+    current = rows.month >= ibis.literal(filters.start_month, type="date")
+    sums = rows.group_by(
+        customer_id=rows.customer_id, region=rows.region, age_band=rows.age_band, current=current
+    ).aggregate(
+        months=rows.count(),
+        score_sum=monthly_engagement_score(parts).sum(),
+        **{f"points_{k}": points[k].sum() for k in ENGAGEMENT_COMPONENTS},
+        **{f"input_{k}": parts[k].sum() for k in ENGAGEMENT_COMPONENTS},
+    )
+    frame = sums.to_polars()
+    keys = ["customer_id", "region", "age_band"]
+    casts = {name: pl.Int64 if name == "months" else pl.Float64 for name in _SUM_COLUMNS}
+    now = frame.filter(pl.col("current")).select(*keys, *_SUM_COLUMNS).cast(casts)
+    prior = (
+        frame.filter(~pl.col("current"))
+        .select(*keys, *_SUM_COLUMNS)
+        .cast(casts)
+        .rename({name: f"{name}_previous" for name in _SUM_COLUMNS})
+    )
+    wide = now.join(prior, on=keys, how="full", coalesce=True)
+    fill = {
+        name: pl.col(name).fill_null(0 if name.startswith("months") else 0.0)
+        for name in _CUSTOMER_SCHEMA.names()
+        if name not in keys
+    }
+    return (
+        wide.with_columns(**fill)
+        .select(_CUSTOMER_SCHEMA.names())
+        .cast(dict(_CUSTOMER_SCHEMA))
+        .sort("customer_id")
+    )
+
+
+# -- private: results -------------------------------------------------------------------------
+def _distribution(customers: pl.DataFrame, bins: int) -> EngagementDistribution:
+    present = customers.filter(pl.col("months") > 0)
+    scores = (present.get_column("score_sum") / present.get_column("months")).sort()
+    edges = [100.0 * i / bins for i in range(bins + 1)]
+    # Bin i holds edges[i] <= x < edges[i + 1]; the last bin also holds 100 (numpy's convention).
+    index = (pl.Series(edges[1:-1], dtype=pl.Float64).search_sorted(scores, side="right")).cast(pl.Int64)
+    counts = index.to_frame("bin").group_by("bin").agg(pl.len().cast(pl.Int64).alias("customers"))
+    n = scores.len()
+    histogram = (
+        pl.DataFrame({"bin": list(range(bins))}, schema={"bin": pl.Int64})
+        .join(counts, on="bin", how="left")
+        .sort("bin")
+        .select(
+            pl.Series("bin_start", edges[:-1], dtype=pl.Float64),
+            pl.Series("bin_end", edges[1:], dtype=pl.Float64),
+            pl.col("customers").fill_null(0),
+        )
+        .with_columns((pl.col("customers") / n if n else pl.lit(None, dtype=pl.Float64)).alias("share"))
+        .cast(dict(HISTOGRAM_SCHEMA))
+    )
+    months = int(customers.get_column("months").sum())
+    kpi = float(customers.get_column("score_sum").sum()) / months if months else None
+    if n == 0:
+        return EngagementDistribution(
+            histogram=histogram, customers=0, mean=None, std=None, median=None, q1=None, q3=None, kpi=kpi
+        )
+    return EngagementDistribution(
+        histogram=histogram,
+        customers=n,
+        mean=float(scores.mean()),
+        std=float(scores.std()) if n > 1 else None,
+        median=float(scores.quantile(0.5, interpolation="linear")),
+        q1=float(scores.quantile(0.25, interpolation="linear")),
+        q3=float(scores.quantile(0.75, interpolation="linear")),
+        kpi=kpi,
+    )
+
+
+def _drivers(customers: pl.DataFrame, complete: bool) -> EngagementDrivers:
+    c = pl.col
+    sums = customers.select(pl.all().exclude("customer_id", "region", "age_band").sum()).row(0, named=True)
+    m1 = int(sums["months"])
+    m0 = int(sums["months_previous"]) if complete else 0
+    score = sums["score_sum"] / m1 if m1 else None
+    before = sums["score_sum_previous"] / m0 if m0 else None
+    change = score - before if score is not None and before is not None else None
+    present = customers.filter(c("months") > 0)
+    engagement = c("score_sum") / c("months")
+    correlations = (
+        present.select(
+            *(pl.corr(c(f"points_{k}") / c("months"), engagement).alias(k) for k in ENGAGEMENT_COMPONENTS)
+        ).row(0, named=True)
+        if present.height > 1
+        else dict.fromkeys(ENGAGEMENT_COMPONENTS)
+    )
+    rows = []
+    for k in ENGAGEMENT_COMPONENTS:
+        points = sums[f"points_{k}"] / m1 if m1 else None
+        points_before = sums[f"points_{k}_previous"] / m0 if m0 else None
+        delta = points - points_before if points is not None and points_before is not None else None
+        scale = 100.0 * COMPONENT_WEIGHTS[k]
+        rows.append(
+            {
+                "component": k,
+                "label": COMPONENT_LABELS[k],
+                "unit": COMPONENT_UNITS[k],
+                "weight": COMPONENT_WEIGHTS[k],
+                "cap": COMPONENT_CAPS[k],
+                "mean_input": sums[f"input_{k}"] / m1 if m1 else None,
+                "mean_input_previous": sums[f"input_{k}_previous"] / m0 if m0 else None,
+                "mean_capped": points / scale if points is not None else None,
+                "mean_capped_previous": points_before / scale if points_before is not None else None,
+                "points": points,
+                "points_previous": points_before,
+                "change": delta,
+                "share_of_score": points / score if points is not None and score else None,
+                "share_of_change": delta / change if delta is not None and change else None,
+                "correlation": _finite(correlations[k]),
+            }
+        )
+    total = dict.fromkeys(("ci_low", "ci_high"))
+    if customers.height:
+        both = customers if complete else _without_previous(customers)
+        total = summarize_engagement_change(both).row(0, named=True)
+    return EngagementDrivers(
+        components=pl.DataFrame(rows, schema=DRIVERS_SCHEMA),
+        score=score,
+        score_previous=before,
+        change=change,
+        ci_low=total["ci_low"],
+        ci_high=total["ci_high"],
+        customer_months=m1,
+        customer_months_previous=m0,
+        previous_complete=complete,
+    )
+
+
+def _movement(customers: pl.DataFrame, dimension: str, rfm: pl.DataFrame | None) -> pl.DataFrame:
+    if dimension == "rfm_group":
+        _require(rfm, ["customer_id", "rfm_group"], "RFM table")
+        groups = rfm.select(pl.col("customer_id").cast(pl.Int64), pl.col("rfm_group").cast(pl.String))
+        customers = customers.join(groups, on="customer_id", how="left").with_columns(
+            pl.col("rfm_group").fill_null(NO_RFM_GROUP)
+        )
+    out = summarize_engagement_change(customers, by=dimension)
+    if dimension == "rfm_group":
+        rank = {name: i for i, name in enumerate((*RFM_GROUPS, NO_RFM_GROUP))}
+        out = out.sort(pl.col("group").replace_strict(rank, default=len(rank), return_dtype=pl.Int64))
+    return out
+
+
+def _without_previous(customers: pl.DataFrame) -> pl.DataFrame:
+    return customers.with_columns(pl.lit(0).alias("months_previous"), pl.lit(0.0).alias("score_sum_previous"))
+
+
+def _score_rfm(frame: pl.DataFrame, last_day: date) -> pl.DataFrame:
+    """Scores and groups from ``customer_id, frequency, monetary, last_day`` ordered by customer_id."""
+    c = pl.col
+    frame = frame.with_columns(
+        c("frequency").fill_null(0).cast(pl.Int64),
+        c("monetary").fill_null(0.0).cast(pl.Float64).round(2),
+        (pl.lit(last_day, dtype=pl.Date) - c("last_day").cast(pl.Date))
+        .dt.total_days()
+        .cast(pl.Int64)
+        .alias("recency_days"),
+    )
+    active = frame.filter(c("frequency") > 0)
+    n = active.height
+    scored = active.select(
+        "customer_id",
+        _quintile(-c("recency_days"), n).alias("r_score"),
+        _quintile(c("frequency"), n).alias("f_score"),
+        _quintile(c("monetary"), n).alias("m_score"),
+    )
+    out = frame.join(scored, on="customer_id", how="left", maintain_order="left").with_columns(
+        c("r_score", "f_score", "m_score").fill_null(1)
+    )
+    out = label_rfm_groups(
+        out.select("customer_id", "recency_days", "frequency", "monetary", "r_score", "f_score", "m_score")
+    )
+    return out.select(RFM_SCHEMA.names()).cast(dict(RFM_SCHEMA))
+
+
+def _quintile(values: pl.Expr, n: int) -> pl.Expr:
+    """Quintile 1..5 of each row by rank, ties by row order: pandas ``qcut(rank(method="first"), 5)``.
+
+    With ranks 1..n, qcut's edges are the linear quantiles ``1 + k (n - 1) / 5`` and its
+    bins are closed on the right, so rank r falls in ``ceil(5 (r - 1) / (n - 1))`` (at
+    least 1), computed in integers. A single row gets 5.
+    """
+    if n <= 1:
+        return pl.lit(5, dtype=pl.Int64)
+    rank = values.rank(method="ordinal").cast(pl.Int64)
+    return ((5 * (rank - 1) + (n - 2)) // (n - 1)).clip(1, 5)
+
+
+# -- private: checks --------------------------------------------------------------------------
+def _check_dimension(dimension: str) -> None:
+    choices = ", ".join(SEGMENT_DIMENSIONS)
+    if dimension in _PROTECTED:
+        raise ValueError(MSG_PROTECTED_DIMENSION.format(dimension=dimension, choices=choices))
+    if dimension not in SEGMENT_DIMENSIONS:
+        raise ValueError(MSG_BAD_DIMENSION.format(dimension=dimension, choices=choices))
+
+
+def _check_bins(bins: int) -> None:
+    if isinstance(bins, bool) or not isinstance(bins, int) or not 1 <= bins <= 1000:
+        raise ValueError(MSG_BAD_BINS.format(bins=bins))
+
+
+def _require(frame: pl.DataFrame | None, columns: list[str], what: str) -> None:
+    present = set(frame.columns) if frame is not None else set()
+    missing = [name for name in columns if name not in present]
+    if missing:
+        raise ValueError(MSG_MISSING_COLUMNS.format(what=what, columns=", ".join(missing)))
+
+
+def _finite(value: float | None) -> float | None:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return None
+    return float(value)

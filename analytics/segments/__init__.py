@@ -1,0 +1,1 @@
+"""Which groups to personalize for: customer features, clustering, saved segments, the map."""

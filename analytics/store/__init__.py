@@ -1,0 +1,1 @@
+"""The database owner: the DuckDB connection, the Ibis backend over it, table contracts, writes."""

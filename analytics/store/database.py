@@ -1,0 +1,630 @@
+"""The one module that owns DuckDB: connection, schema, loads, app-state writes.
+
+Nothing else in the code base imports ``duckdb``. A process opens one
+:class:`Database` per file; every thread (each Streamlit session runs in its
+own) gets its own cursor, and analytical reads go through an Ibis backend over
+that cursor (:meth:`Database.backend`), so the same expressions can later run
+on another engine. Writes of application state (users, audit log) and bulk
+loads go through :meth:`Database.execute` and :meth:`Database.load_dataset`
+with bound parameters only.
+
+DuckDB allows one writing process per file. The app holds the write lock while
+it runs; batch commands that write (``users``, ``sample-data``) therefore run
+while the app is stopped, and say so when they find the file locked (see
+docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import ibis
+import polars as pl
+
+from analytics.store.contracts import (
+    ALL_TABLES,
+    APP_META_KEYS,
+    APP_TABLES,
+    AUDIT_LOG,
+    CANONICAL_TABLES,
+    DATASET_META,
+    DERIVED_TABLES,
+    MODEL_TABLES,
+    REFERENCES,
+    TableSpec,
+)
+from analytics.store.derived import registered_builders
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_DB_PATH = REPO_ROOT / "sample_data" / "bank.duckdb"
+DB_PATH_ENV = "TAILOR_DB"
+THREADS_ENV = "TAILOR_DUCKDB_THREADS"
+REBUILD_COMMAND = "make data"
+
+MSG_DB_MISSING = (
+    "No database found at {path}. Build the sample bank with `{command}` "
+    "(or `python -m analytics sample-data --db {path}`), or point TAILOR_DB at your database."
+)
+MSG_DB_CORRUPT = (
+    "The file {path} is not a readable Tailor database ({reason}). Move it away and rebuild "
+    "it with `{command}` (or `python -m analytics sample-data --db {path}`)."
+)
+MSG_DB_INCOMPLETE = (
+    "The database at {path} lacks the table(s) {tables}. Move it away and rebuild it with "
+    "`{command}` (or `python -m analytics sample-data --db {path}`)."
+)
+MSG_DB_LOCKED = (
+    "The database at {path} is in use by another process (most likely the running app). "
+    "Stop it and run the command again."
+)
+
+_DUCKDB_TYPES: dict[type[pl.DataType], str] = {
+    pl.Int64: "BIGINT",
+    pl.Int32: "INTEGER",
+    pl.Float64: "DOUBLE",
+    pl.String: "VARCHAR",
+    pl.Boolean: "BOOLEAN",
+    pl.Date: "DATE",
+    pl.Datetime: "TIMESTAMP",
+}
+
+
+class DatabaseError(Exception):
+    """A database could not be opened or used; the message says how to fix it."""
+
+
+class DataValidationError(ValueError):
+    """Incoming data broke a table contract; the message names table, row and column."""
+
+
+def resolve_db_path(cli_value: str | os.PathLike[str] | None = None) -> Path:
+    """Return the database path from a CLI flag, else ``TAILOR_DB``, else the default.
+
+    Parameters
+    ----------
+    cli_value : str or path-like, optional
+        Value of a ``--db`` flag; wins over the environment.
+
+    Returns
+    -------
+    pathlib.Path
+        Absolute path of the DuckDB file.
+    """
+    value = cli_value or os.environ.get(DB_PATH_ENV) or DEFAULT_DB_PATH
+    return Path(value).expanduser().resolve()
+
+
+def duckdb_type(dtype: pl.DataType) -> str:
+    """Map a Polars column type from a table contract to its DuckDB type."""
+    for polars_type, sql_type in _DUCKDB_TYPES.items():
+        if isinstance(dtype, polars_type) or dtype == polars_type:
+            return sql_type
+    raise TypeError(f"no DuckDB type for {dtype}")
+
+
+def create_table_sql(spec: TableSpec) -> str:
+    """DDL for one table contract (``CREATE TABLE IF NOT EXISTS``)."""
+    columns = []
+    for name, dtype in spec.schema.items():
+        column = f'"{name}" {duckdb_type(dtype)}'
+        if name in spec.not_null:
+            column += " NOT NULL"
+        if spec is AUDIT_LOG and name == "event_id":
+            column += " DEFAULT nextval('audit_log_seq')"
+        columns.append(column)
+    # Keys are declared only on small tables: an index on ten million transactions
+    # costs more at load time than it protects (uniqueness is checked on load instead).
+    if spec.primary_key and spec.name in _INDEXED_TABLES:
+        columns.append("PRIMARY KEY (" + ", ".join(f'"{c}"' for c in spec.primary_key) + ")")
+    return f'CREATE TABLE IF NOT EXISTS "{spec.name}" (\n  ' + ",\n  ".join(columns) + "\n)"
+
+
+_INDEXED_TABLES = frozenset({"products", "campaigns", "experiments", "users", "dataset_meta"})
+
+
+def validate_frame(spec: TableSpec, frame: pl.DataFrame, *, source: str | None = None) -> pl.DataFrame:
+    """Check a frame against a table contract and return it cast to the contract.
+
+    Parameters
+    ----------
+    spec : TableSpec
+        The contract.
+    frame : polars.DataFrame
+        Incoming rows.
+    source : str, optional
+        What to call the data in messages (a file name); defaults to the table name.
+
+    Returns
+    -------
+    polars.DataFrame
+        The rows with exactly the contract's columns, in its order and types.
+
+    Raises
+    ------
+    DataValidationError
+        Naming the source, the 1-based row and the column of the first problem.
+    """
+    where = source or spec.name
+    missing = [c for c in spec.schema.names() if c not in frame.columns]
+    if missing:
+        raise DataValidationError(f"{where}: missing column(s) {', '.join(missing)}")
+    extra = [c for c in frame.columns if c not in spec.schema]
+    if extra:
+        raise DataValidationError(f"{where}: unexpected column(s) {', '.join(extra)}")
+    casts = []
+    for name, dtype in spec.schema.items():
+        column = frame.get_column(name)
+        if column.dtype == dtype:
+            casts.append(column)
+            continue
+        converted = column.cast(dtype, strict=False)
+        bad = converted.is_null() & column.is_not_null()
+        if bad.any():
+            row = int(bad.arg_true()[0])
+            raise DataValidationError(
+                f"{where}, row {row + 1}, column {name}: value {column[row]!r} is not a valid {dtype}"
+            )
+        casts.append(converted)
+    out = pl.DataFrame(casts)
+    for name in spec.not_null:
+        nulls = out.get_column(name).is_null()
+        if nulls.any():
+            row = int(nulls.arg_true()[0])
+            raise DataValidationError(f"{where}, row {row + 1}, column {name}: value is missing")
+    for name, dtype in spec.schema.items():
+        if dtype.is_float():
+            bad = out.get_column(name).is_nan() | out.get_column(name).is_infinite()
+            if bad.any():
+                row = int(bad.arg_true()[0])
+                raise DataValidationError(
+                    f"{where}, row {row + 1}, column {name}: value is not a finite number"
+                )
+    for rule in spec.rules:
+        # A rule that evaluates to null (a missing value) passes: nulls are checked above.
+        broken = out.select(rule.check.fill_null(True).not_()).to_series()
+        if broken.any():
+            row = int(broken.arg_true()[0])
+            value = out[row, rule.column]
+            raise DataValidationError(
+                f"{where}, row {row + 1}, column {rule.column}: value {value!r} {rule.message}"
+            )
+    if spec.primary_key and out.height:
+        # Report the second occurrence: the first one is the row the key belongs to.
+        dup = ~out.select(pl.struct(*spec.primary_key).is_first_distinct()).to_series()
+        if dup.any():
+            row = int(dup.arg_true()[0])
+            key = ", ".join(f"{c}={out[row, c]!r}" for c in spec.primary_key)
+            raise DataValidationError(f"{where}, row {row + 1}: duplicate key ({key})")
+    return out
+
+
+class Database:
+    """One DuckDB database file (or ``:memory:``) owned by this process.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file, or ``":memory:"`` for a private in-memory database (tests).
+    read_only : bool
+        Open without the write lock (other read-only processes may share the file).
+    threads : int, optional
+        DuckDB worker threads; defaults to ``TAILOR_DUCKDB_THREADS`` or 2.
+
+    Examples
+    --------
+    >>> db = Database(":memory:")
+    >>> db.ensure_schema()
+    >>> db.query("select count(*) as n from customers").item()
+    0
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] = ":memory:",
+        *,
+        read_only: bool = False,
+        threads: int | None = None,
+    ) -> None:
+        self.path = str(path)
+        self.read_only = read_only
+        n_threads = threads or int(os.environ.get(THREADS_ENV, "2"))
+        # Timestamps are naive UTC TIMESTAMPs, so no time-zone setting (and no icu extension) is needed.
+        config = {"threads": n_threads}
+        try:
+            self._con = duckdb.connect(self.path, read_only=read_only, config=config)
+        except duckdb.IOException as exc:
+            if "lock" in str(exc).lower():
+                raise DatabaseError(MSG_DB_LOCKED.format(path=self.path)) from exc
+            raise DatabaseError(
+                MSG_DB_CORRUPT.format(path=self.path, reason=_first_line(exc), command=REBUILD_COMMAND)
+            ) from exc
+        except duckdb.Error as exc:
+            raise DatabaseError(
+                MSG_DB_CORRUPT.format(path=self.path, reason=_first_line(exc), command=REBUILD_COMMAND)
+            ) from exc
+        self._local = threading.local()
+        self._write_lock = threading.Lock()
+
+    # -- connections -----------------------------------------------------------------
+    @contextmanager
+    def cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Yield a fresh cursor for this thread's statements, closed afterwards."""
+        cur = self._con.cursor()
+        try:
+            yield cur
+        finally:
+            cur.close()
+
+    def backend(self) -> ibis.BaseBackend:
+        """Return this thread's Ibis backend (over its own DuckDB cursor)."""
+        backend = getattr(self._local, "backend", None)
+        if backend is None:
+            backend = ibis.duckdb.from_connection(self._con.cursor())
+            self._local.backend = backend
+        return backend
+
+    def table(self, name: str) -> ibis.Table:
+        """Ibis table expression for a table of the contract."""
+        if name not in ALL_TABLES:
+            raise KeyError(f"unknown table {name!r}")
+        return self.backend().table(name)
+
+    def close(self) -> None:
+        """Close the connection; the object is unusable afterwards."""
+        self._con.close()
+
+    # -- raw statements (bound parameters only) ---------------------------------------
+    def _connection(self) -> duckdb.DuckDBPyConnection:
+        # This thread's cursor, shared with its Ibis backend, so that the statements of one
+        # thread (a load and its rollups, say) run in one transaction and see each other.
+        return self.backend().con
+
+    def execute(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> None:
+        """Run one write statement with bound parameters (never format user text into ``sql``)."""
+        self._connection().execute(sql, params or [])
+
+    def query(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> pl.DataFrame:
+        """Run one DuckDB-specific read and return it as Polars.
+
+        Reserved for reads Ibis cannot express and for application state; analytical
+        reads are Ibis expressions in their topic module.
+        """
+        return self._connection().sql(sql, params=params).pl()
+
+    # -- schema ----------------------------------------------------------------------
+    def ensure_schema(self) -> None:
+        """Create every table of the contract that does not exist yet."""
+        with self.cursor() as cur:
+            cur.execute("CREATE SEQUENCE IF NOT EXISTS audit_log_seq START 1")
+            for spec in (*CANONICAL_TABLES, *APP_TABLES, *DERIVED_TABLES, *MODEL_TABLES):
+                cur.execute(create_table_sql(spec))
+
+    def missing_tables(self) -> list[str]:
+        """Names of contract tables absent from the database."""
+        present = set(
+            self.query("select table_name from information_schema.tables where table_schema = 'main'")
+            .get_column("table_name")
+            .to_list()
+        )
+        return [name for name in ALL_TABLES if name not in present]
+
+    # -- loads -----------------------------------------------------------------------
+    def load_dataset(
+        self,
+        tables: Mapping[str, pl.DataFrame],
+        *,
+        meta: Mapping[str, str] | None = None,
+        source: Mapping[str, str] | None = None,
+    ) -> None:
+        """Replace the bank's data with ``tables``, all or nothing, then rebuild rollups.
+
+        Parameters
+        ----------
+        tables : mapping of table name to polars.DataFrame
+            One frame per canonical table; every canonical table must be present.
+        meta : mapping of str to str, optional
+            Facts written to ``dataset_meta`` (seed, snapshot date, source).
+        source : mapping of table name to str, optional
+            What to call each frame in error messages (e.g. its file name).
+
+        Raises
+        ------
+        DataValidationError
+            If any frame breaks its contract; nothing is written then.
+        """
+        names = [spec.name for spec in CANONICAL_TABLES]
+        absent = [n for n in names if n not in tables]
+        if absent:
+            raise DataValidationError(f"missing table(s): {', '.join(absent)}")
+        checked = {
+            spec.name: validate_frame(spec, tables[spec.name], source=(source or {}).get(spec.name))
+            for spec in CANONICAL_TABLES
+        }
+        for child, column, parent in REFERENCES:
+            values = checked[child].get_column(column)
+            known = checked[parent].get_column(column).unique().implode()
+            orphan = values.is_not_null() & ~values.is_in(known)
+            if orphan.any():
+                row = int(orphan.arg_true()[0])
+                where = (source or {}).get(child, child)
+                raise DataValidationError(
+                    f"{where}, row {row + 1}, column {column}: value {values[row]!r} is not in {parent}"
+                )
+        self.ensure_schema()
+        con = self._connection()
+        with self._write_lock:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                # Model outputs describe the old data: they go with it.
+                for spec in (*MODEL_TABLES, *reversed(CANONICAL_TABLES)):
+                    con.execute(f'DELETE FROM "{spec.name}"')
+                for spec in CANONICAL_TABLES:
+                    con.register("incoming", checked[spec.name].to_arrow())
+                    con.execute(f'INSERT INTO "{spec.name}" SELECT * FROM incoming')
+                    con.unregister("incoming")
+                # The facts describe the data, so they go with it; the app's own secrets
+                # (the pseudonym key) stay, so pseudonyms survive a reload.
+                con.execute(
+                    f'DELETE FROM "{DATASET_META.name}" WHERE key NOT IN (SELECT unnest(?))',
+                    [list(APP_META_KEYS)],
+                )
+                if meta:
+                    con.executemany(
+                        f'INSERT INTO "{DATASET_META.name}" VALUES (?, ?)',
+                        [[k, str(v)] for k, v in meta.items() if k not in APP_META_KEYS],
+                    )
+                # The rollups are part of the load: a failure there undoes the load too.
+                self._rebuild_rollups()
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+
+    def store_model_output(
+        self,
+        *,
+        append: Mapping[str, pl.DataFrame],
+        replace: Mapping[str, pl.DataFrame],
+        delete: Mapping[str, tuple[str, Sequence[Any]]] | None = None,
+    ) -> None:
+        """Write a batch job's results in one transaction: rows deleted, rows appended, tables replaced.
+
+        Parameters
+        ----------
+        append : mapping of table name to polars.DataFrame
+            Rows added to model-output tables (a fit's record).
+        replace : mapping of table name to polars.DataFrame
+            New contents of model-output tables (the newest predictions).
+        delete : mapping of table name to (column, values), optional
+            Rows removed first, in the same transaction: those whose ``column`` is one of
+            ``values`` (one model's earlier scores, replaced by ``append``).
+
+        Raises
+        ------
+        DataValidationError
+            If a frame breaks its table's contract; nothing is written then.
+        KeyError
+            If a name is not a model-output table.
+        """
+        self._write(MODEL_TABLES, append=append, replace=replace, delete=delete or {}, kind="model-output")
+
+    def append_rows(self, frames: Mapping[str, pl.DataFrame]) -> None:
+        """Append rows to application tables (saved segments) in one transaction, validated first.
+
+        Raises
+        ------
+        DataValidationError
+            If a frame breaks its table's contract; nothing is written then.
+        KeyError
+            If a name is not an application table.
+        """
+        self._write(APP_TABLES, append=frames, replace={}, delete={}, kind="application")
+
+    def _write(
+        self,
+        allowed: tuple[TableSpec, ...],
+        *,
+        append: Mapping[str, pl.DataFrame],
+        replace: Mapping[str, pl.DataFrame],
+        delete: Mapping[str, tuple[str, Sequence[Any]]],
+        kind: str,
+    ) -> None:
+        specs = {spec.name: spec for spec in allowed}
+        unknown = [name for name in (*append, *replace, *delete) if name not in specs]
+        if unknown:
+            raise KeyError(f"not {kind} tables: {', '.join(unknown)}")
+        for name, (column, _) in delete.items():
+            if column not in specs[name].schema:
+                raise KeyError(f"{name} has no column {column}")
+        checked_append = {n: validate_frame(specs[n], f) for n, f in append.items()}
+        checked_replace = {n: validate_frame(specs[n], f) for n, f in replace.items()}
+        self.ensure_schema()
+        con = self._connection()
+        with self._write_lock:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                # Table and column names come from the contracts checked above, values are bound.
+                for name, (column, values) in delete.items():
+                    sql = f'DELETE FROM "{name}" WHERE "{column}" IN (SELECT unnest(?))'
+                    con.execute(sql, [list(values)])
+                for name in checked_replace:
+                    con.execute(f'DELETE FROM "{name}"')
+                for name, frame in (*checked_append.items(), *checked_replace.items()):
+                    con.register("incoming", frame.to_arrow())
+                    con.execute(f'INSERT INTO "{name}" SELECT * FROM incoming')
+                    con.unregister("incoming")
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+
+    def delete_model_rows(self, table: str, column: str, values: Sequence[Any]) -> None:
+        """Delete the rows of a model-output table whose ``column`` is one of ``values``.
+
+        Parameters
+        ----------
+        table : str
+            A model-output table (``MODEL_TABLES``).
+        column : str
+            One of its columns (checked against the contract, never formatted from input).
+        values : sequence
+            Values to delete, bound as one list parameter.
+
+        Raises
+        ------
+        KeyError
+            If the table is not a model-output table or the column is not one of its columns.
+        """
+        specs = {spec.name: spec for spec in MODEL_TABLES}
+        if table not in specs:
+            raise KeyError(f"not a model-output table: {table}")
+        if column not in specs[table].schema:
+            raise KeyError(f"{table} has no column {column}")
+        if not values:
+            return
+        self.ensure_schema()
+        with self._write_lock:
+            self._connection().execute(
+                f'DELETE FROM "{table}" WHERE "{column}" IN (SELECT unnest(?))', [list(values)]
+            )
+
+    def refresh_rollups(self) -> None:
+        """Rebuild the derived tables from the canonical ones, in one transaction.
+
+        ``customer_month`` first, then the two KPI cubes built from it (``kpi_cube`` and
+        ``kpi_cube_product``, see analytics/kpis/rollups.py), with the builders the capabilities
+        registered (:mod:`analytics.store.derived`).
+        """
+        con = self._connection()
+        with self._write_lock:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                self._rebuild_rollups()
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+
+    def _rebuild_rollups(self) -> None:
+        # The builders come from the capabilities that own them (analytics.store.derived).
+        backend = self.backend()
+        as_of, history_start = self.snapshot_date(), self.history_start()
+        for builder in registered_builders(tuple(spec.name for spec in DERIVED_TABLES)):
+            expr = builder.expression(backend, as_of=as_of, history_start=history_start)
+            backend.insert(builder.table, expr, overwrite=True)
+
+    def history_start(self):
+        """First day of the data set's history (``dataset_meta.history_start``, else first transaction)."""
+        meta = self.meta()
+        if "history_start" in meta:
+            return datetime.fromisoformat(meta["history_start"]).date().replace(day=1)
+        first = self.query("select min(ts)::date as d from transactions").item()
+        return (first or self.snapshot_date()).replace(day=1)
+
+    def snapshot_date(self):
+        """The data set's snapshot date (``dataset_meta.as_of``), else the last transaction day."""
+        meta = self.meta()
+        if "as_of" in meta:
+            return datetime.fromisoformat(meta["as_of"]).date()
+        last = self.query("select max(ts)::date as d from transactions").item()
+        return last or datetime.now(UTC).date()
+
+    def meta(self) -> dict[str, str]:
+        """All facts in ``dataset_meta`` as a dict."""
+        rows = self.query(f'select key, value from "{DATASET_META.name}"')
+        return dict(zip(rows.get_column("key").to_list(), rows.get_column("value").to_list(), strict=True))
+
+    # -- application state -----------------------------------------------------------
+    def write_audit(
+        self,
+        *,
+        username: str,
+        role: str | None,
+        action: str,
+        target: str | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Append one event to the audit log (bound parameters, UTC time)."""
+        self.execute(
+            f'INSERT INTO "{AUDIT_LOG.name}" (ts, username, role, action, target, details) '
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                datetime.now(UTC).replace(tzinfo=None),
+                username,
+                role,
+                action,
+                target,
+                json.dumps(dict(details or {}), default=str, sort_keys=True),
+            ],
+        )
+
+
+def open_database(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    read_only: bool = False,
+    threads: int | None = None,
+) -> Database:
+    """Open an existing Tailor database, or explain how to build one.
+
+    Parameters
+    ----------
+    path : str or path-like, optional
+        The file; resolved with :func:`resolve_db_path` when omitted.
+    read_only : bool
+        Open without the write lock.
+    threads : int, optional
+        DuckDB worker threads.
+
+    Returns
+    -------
+    Database
+        With every contract table present.
+
+    Raises
+    ------
+    DatabaseError
+        If the file is missing, unreadable, locked or incomplete; the message names the
+        command that rebuilds it.
+    """
+    resolved = resolve_db_path(path)
+    if not resolved.exists():
+        raise DatabaseError(MSG_DB_MISSING.format(path=resolved, command=REBUILD_COMMAND))
+    db = Database(resolved, read_only=read_only, threads=threads)
+    try:
+        missing = db.missing_tables()
+    except duckdb.Error as exc:
+        db.close()
+        raise DatabaseError(
+            MSG_DB_CORRUPT.format(path=resolved, reason=_first_line(exc), command=REBUILD_COMMAND)
+        ) from exc
+    # Model outputs are optional: created empty when missing, absent is "not fitted yet".
+    rebuildable = {s.name for s in (*APP_TABLES, *DERIVED_TABLES, *MODEL_TABLES)}
+    canonical_missing = [m for m in missing if m not in rebuildable]
+    derived_missing = [m for m in missing if m in {s.name for s in DERIVED_TABLES}]
+    if canonical_missing or (derived_missing and read_only):
+        db.close()
+        raise DatabaseError(
+            MSG_DB_INCOMPLETE.format(
+                path=resolved, tables=", ".join(canonical_missing or derived_missing), command=REBUILD_COMMAND
+            )
+        )
+    if missing and not read_only:
+        # App and model-output tables are created empty; derived tables (from an older release) are rebuilt
+        # from the bank's own data, so an upgrade needs no new sample database.
+        db.ensure_schema()
+        if derived_missing:
+            db.refresh_rollups()
+    return db
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
