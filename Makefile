@@ -19,7 +19,8 @@ export TAILOR_DUCKDB_THREADS ?= 2
 run: install data models demo-users ## serve the app on http://localhost:$(PORT)
 	TAILOR_DB=$(DB) $(BIN)/python -m streamlit run app/main.py --server.port $(PORT) --server.address localhost
 
-test: install browser ## run every test: unit, AppTest and headless-browser
+test: install browser ## the import contracts, then every test: unit, AppTest and headless-browser
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 install: $(STAMP)
@@ -54,8 +55,9 @@ browser: ## Debian's Chromium for the browser tests (never a downloaded browser)
 bench: install ## build tiers S and M and the A/B test bank (1M customers), audit 1M predictions against fairlearn, write BENCHMARKS.md
 	$(BIN)/python -m bench.run
 
-lint: install ## ruff, and no Python callbacks inside polars expressions in server code (they deadlock it)
+lint: install ## ruff, the import contracts (pyproject.toml), and no Python callbacks inside polars expressions
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m tools.polars_callbacks
 
 clean:

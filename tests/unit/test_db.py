@@ -1,6 +1,5 @@
 """The DuckDB owner: contracts, validation messages, all-or-nothing loads, clear open errors."""
 
-import ast
 from datetime import date, datetime
 from pathlib import Path
 
@@ -181,28 +180,6 @@ def test_write_audit_binds_user_text():
     db.write_audit(username="x'); drop table users; --", role=None, action="sign_in_failed")
     assert db.query("select username from audit_log").item() == "x'); drop table users; --"
     assert "users" not in db.missing_tables()
-
-
-def _imports(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text())
-    names = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            names.add(node.module.split(".")[0])
-    return names
-
-
-def test_layering_only_db_imports_duckdb_and_analytics_never_imports_streamlit():
-    for path in (REPO / "analytics").glob("*.py"):
-        imports = _imports(path)
-        assert "streamlit" not in imports, path.name
-        if path.name != "db.py":
-            assert "duckdb" not in imports, path.name
-    for folder in ("app", "pages"):
-        for path in (REPO / folder).glob("*.py"):
-            assert "duckdb" not in _imports(path), path
 
 
 def test_products_contract_round_trips_dates_and_nulls():
