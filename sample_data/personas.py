@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from analytics.store.contracts import FEATURE_MERCHANT_CATEGORIES, FEATURE_TXN_CHANNELS
+
 PERSONAS: tuple[str, ...] = (
     "student",
     "young_professional",
@@ -229,24 +231,9 @@ BALANCE_PERSONA_MULT = {
     "investment_fund": np.array([0.5, 0.8, 0.8, 1.8, 2.2, 0.9]),
 }
 
-# Debit merchant categories, their median amount (EUR) and lognormal sigma.
-DEBIT_CATEGORIES: tuple[str, ...] = (
-    "groceries",
-    "restaurants",
-    "transport",
-    "fuel",
-    "retail",
-    "electronics",
-    "travel",
-    "entertainment",
-    "utilities",
-    "health",
-    "education",
-    "cash_withdrawal",
-    "subscriptions",
-    "transfer_out",
-    "business_supplies",
-)
+# Debit merchant categories, their median amount (EUR) and lognormal sigma. The categories are
+# the contract's: each has a spend-share column in customer_features.
+DEBIT_CATEGORIES: tuple[str, ...] = FEATURE_MERCHANT_CATEGORIES
 CATEGORY_MEDIAN = np.array([38, 30, 14, 60, 55, 190, 240, 28, 95, 45, 140, 70, 13, 170, 230], dtype=float)
 CATEGORY_SIGMA = np.array(
     [0.38, 0.38, 0.42, 0.25, 0.49, 0.49, 0.56, 0.42, 0.25, 0.42, 0.35, 0.32, 0.25, 0.56, 0.56]
@@ -262,7 +249,7 @@ CATEGORY_WEIGHTS = np.array(
     ],
     dtype=float,
 )
-TXN_CHANNELS: tuple[str, ...] = ("card_present", "card_online", "atm", "transfer", "direct_debit")
+TXN_CHANNELS: tuple[str, ...] = FEATURE_TXN_CHANNELS
 # Channel given the category (rows follow DEBIT_CATEGORIES).
 CATEGORY_CHANNEL_P = np.array(
     [
