@@ -641,19 +641,20 @@ def _training_stopwatch() -> _Stopwatch:
 
     from analytics.models import quality as model_quality
     from analytics.models import registry as model_registry
-    from analytics.models import training as models
+    from analytics.models import training, training_data
 
     watch = _Stopwatch()
-    # Module attributes: the registry and models modules call these through their module globals.
-    watch.wrap(models, "load_point_in_time_features", "features")
-    watch.wrap(models, "build_labels", "labels")
+    # Module attributes: the registry, training and training_data modules call these through their
+    # module globals.
+    watch.wrap(training_data, "load_point_in_time_features", "features")
+    watch.wrap(training_data, "build_labels", "labels")
     watch.wrap(model_registry, "hash_training_frame", "training rows hash")
     watch.wrap(HistGradientBoostingClassifier, "fit", "tree fit")
     watch.wrap(LogisticRegression, "fit", "baseline fit")
     watch.wrap(SimpleImputer, "fit", "imputation")
     watch.wrap(Pipeline, "fit", "scaling and pipelines")
     watch.wrap(CalibratedClassifierCV, "fit", "calibration")
-    watch.wrap(models, "explain", "importance SHAP")
+    watch.wrap(training, "explain", "importance SHAP")
     watch.wrap(model_quality, "psi_table", "PSI")
     watch.wrap(model_registry, "register_model", "register")
     return watch
@@ -732,7 +733,7 @@ def task_model_train(args: argparse.Namespace) -> dict:
 def task_model_fit_floor(args: argparse.Namespace) -> dict:
     """The training floor: a bare HistGradientBoostingClassifier on the same stacked training matrix.
 
-    Same hyperparameters as ``analytics.models.training.make_tree_pipeline`` (its ``model`` step), no
+    Same hyperparameters as ``analytics.models.pipelines.make_tree_pipeline`` (its ``model`` step), no
     imputation (the booster takes missing values itself), fitted on the training cut-offs' rows
     of the default split, built first and not timed.
     """
@@ -742,24 +743,24 @@ def task_model_fit_floor(args: argparse.Namespace) -> dict:
     import polars as pl
     from sklearn.base import clone
 
-    from analytics.models import training as models
+    from analytics.models import pipelines, training_data
     from analytics.store.database import Database
 
     imported = time.perf_counter()
     db = Database(args.db, read_only=True, threads=args.threads)
     backend = db.backend()
-    cutoffs = models.default_cutoffs(db.history_start(), db.snapshot_date())
+    cutoffs = training_data.default_cutoffs(db.history_start(), db.snapshot_date())
     s = time.perf_counter()
     train = pl.concat(
-        [models.build_training_frame(backend, target=MODEL_TARGET, cutoff=d) for d in cutoffs.train],
+        [training_data.build_training_frame(backend, target=MODEL_TARGET, cutoff=d) for d in cutoffs.train],
         how="vertical",
     )
-    features = models.model_features(train)
-    X = models.feature_matrix(train, features)
-    y = train.get_column(models.LABEL_COLUMN).to_numpy()
+    features = training_data.model_features(train)
+    X = training_data.feature_matrix(train, features)
+    y = train.get_column(training_data.LABEL_COLUMN).to_numpy()
     matrix = time.perf_counter() - s
     db.close()
-    booster = clone(models.make_tree_pipeline(features).named_steps["model"])
+    booster = clone(pipelines.make_tree_pipeline(features).named_steps["model"])
     s = time.perf_counter()
     booster.fit(X, y)
     fitted = time.perf_counter() - s
@@ -790,9 +791,8 @@ def task_model_shap(args: argparse.Namespace) -> dict:
     import numpy as np
     import shap
 
-    from analytics.models import explanations
+    from analytics.models import explanations, pipelines
     from analytics.models import registry as model_registry
-    from analytics.models import training as models
     from analytics.store.database import Database
 
     imported = time.perf_counter()
@@ -816,7 +816,7 @@ def task_model_shap(args: argparse.Namespace) -> dict:
     floor = time.perf_counter() - s
     # The floor computes the same numbers: raw log-odds SHAP, scaled by Platt's slope, in input order.
     slope, _ = explanations.calibration_line(loaded.calibrated)
-    names = models.transformed_features(loaded.pipeline, loaded.features)
+    names = pipelines.transformed_features(loaded.pipeline, loaded.features)
     order = [names.index(name) for name in loaded.features]
     difference = float(np.max(np.abs(np.asarray(raw)[:, order] * slope - matrix.shap)))
     # marks: tree SHAP starts, baseline SHAP starts, storing starts.

@@ -41,9 +41,9 @@ from shap.utils import approximate_interactions
 from sklearn.calibration import CalibratedClassifierCV
 
 from analytics.common.types import PRODUCT_IDS
+from analytics.models import pipelines, training_data
 from analytics.models import quality as model_quality
 from analytics.models import registry as model_registry
-from analytics.models import training as models
 from analytics.store.contracts import (
     CUSTOMER_FEATURES,
     FEATURE_INFLOW_KINDS,
@@ -323,7 +323,7 @@ def explain_scores(
     *,
     kind: Kind = "tree",
     background: pl.DataFrame | None = None,
-) -> models.Explanation:
+) -> pipelines.Explanation:
     """Exact SHAP values of the calibrated score (tree) or of the baseline, in log-odds.
 
     Parameters
@@ -339,12 +339,12 @@ def explain_scores(
 
     Returns
     -------
-    analytics.models.training.Explanation
+    analytics.models.pipelines.Explanation
         For the tree, in :data:`CALIBRATED_SPACE`: ``base_value + values.sum(axis=1)``
         equals ``logit(model.predict_proba(frame))``. For the baseline, in
         :data:`BASELINE_SPACE`.
     """
-    raw = models.explain(model, frame, kind=kind, background=background)
+    raw = pipelines.explain(model, frame, kind=kind, background=background)
     if kind == "baseline":
         return replace(raw, space=BASELINE_SPACE)
     slope, intercept = calibration_line(model.calibrated)
@@ -382,7 +382,7 @@ def typical_values(frame: pl.DataFrame, features: Sequence[str]) -> dict[str, fl
 
 
 def _value_matrix(frame: pl.DataFrame, features: Sequence[str]) -> np.ndarray:
-    return models.feature_matrix(frame, features)
+    return training_data.feature_matrix(frame, features)
 
 
 def store_explanations(
@@ -586,7 +586,8 @@ def global_importance(matrix: ShapMatrix) -> pl.DataFrame:
         the customers with a value; "0" when either is constant), largest first.
     """
     directions = [
-        models.effect_direction(matrix.values[:, j], matrix.shap[:, j]) for j in range(len(matrix.features))
+        pipelines.effect_direction(matrix.values[:, j], matrix.shap[:, j])
+        for j in range(len(matrix.features))
     ]
     return pl.DataFrame(
         {
@@ -950,7 +951,7 @@ def load_customer_features(backend: ibis.BaseBackend, customer_id: int, *, as_of
 
     Reads the ``customer_features`` table, which :func:`analytics.store.database.Database.refresh_rollups`
     builds as of the snapshot with the same expression as
-    :func:`analytics.models.training.load_point_in_time_features`, so the row equals that frame's.
+    :func:`analytics.models.training_data.load_point_in_time_features`, so the row equals that frame's.
 
     Parameters
     ----------
@@ -974,12 +975,12 @@ def load_customer_features(backend: ibis.BaseBackend, customer_id: int, *, as_of
     table = backend.table(CUSTOMER_FEATURES.name)
     row = (
         table.filter(table.customer_id == ibis.literal(int(customer_id), type="int64"))
-        .drop(*models.SNAPSHOT_VALUED_FEATURES)
+        .drop(*training_data.SNAPSHOT_VALUED_FEATURES)
         .to_polars()
     )
     if row.height == 0:
         raise ValueError(MSG_NOT_CURRENT.format(customer=customer_id, as_of=as_of))
-    return row.with_columns(pl.lit(as_of, dtype=pl.Date).alias(models.AS_OF_COLUMN))
+    return row.with_columns(pl.lit(as_of, dtype=pl.Date).alias(training_data.AS_OF_COLUMN))
 
 
 def resolve_customer(text: str, pseudonyms: Mapping[str, int], *, allow_raw: bool) -> int:
@@ -1171,7 +1172,7 @@ def publish_model(
 def train_and_publish(
     db: Database,
     *,
-    target: models.Target,
+    target: training_data.Target,
     trained_by: str,
     shap_rows: int = SAMPLE_ROWS,
     features: pl.DataFrame | None = None,

@@ -38,7 +38,7 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.pipeline import Pipeline
 
 from analytics.models import quality as model_quality
-from analytics.models import training as models
+from analytics.models import training, training_data
 from analytics.store.contracts import MODEL_PREDICTIONS, MODEL_TEST_SCORES, MODELS
 from analytics.store.database import Database
 
@@ -79,7 +79,7 @@ class RegisteredModel:
     model_id : str
         Identifier, ``<target>-v<version>-<8 hex digits>``.
     target : str
-        The :data:`analytics.models.training.Target`.
+        The :data:`analytics.models.training_data.Target`.
     version : int
         1, 2, ... per target.
     trained_at : datetime.datetime
@@ -186,7 +186,7 @@ class LoadedModel:
         numpy.ndarray
             One probability per row.
         """
-        matrix = models.feature_matrix(frame, self.record.features)
+        matrix = training_data.feature_matrix(frame, self.record.features)
         return self.calibrated.predict_proba(matrix)[:, 1]
 
 
@@ -404,7 +404,7 @@ def latest_model(backend: ibis.BaseBackend, target: str) -> RegisteredModel:
     backend : ibis.BaseBackend
         Backend over the Tailor database.
     target : str
-        The :data:`analytics.models.training.Target`.
+        The :data:`analytics.models.training_data.Target`.
 
     Returns
     -------
@@ -416,8 +416,10 @@ def latest_model(backend: ibis.BaseBackend, target: str) -> RegisteredModel:
     ValueError
         For an unknown target, or when none is registered (:data:`MSG_NO_MODEL_FOR_TARGET`).
     """
-    if target not in models.TARGETS:
-        raise ValueError(models.MSG_UNKNOWN_TARGET.format(target=target, choices=", ".join(models.TARGETS)))
+    if target not in training_data.TARGETS:
+        raise ValueError(
+            training_data.MSG_UNKNOWN_TARGET.format(target=target, choices=", ".join(training_data.TARGETS))
+        )
     table = _models_table(backend)
     rows = (
         pl.DataFrame()
@@ -439,7 +441,7 @@ def _next_version(backend: ibis.BaseBackend, target: str) -> int:
 
 def register_model(
     db: Database,
-    trained: models.TrainedModel,
+    trained: training.TrainedModel,
     *,
     trained_by: str,
     training_frame_hash: str,
@@ -548,9 +550,9 @@ def register_model(
 def build_training_snapshot(
     backend: ibis.BaseBackend,
     *,
-    target: models.Target,
-    cutoffs: models.SplitCutoffs,
-    horizon_days: int = models.DEFAULT_HORIZON_DAYS,
+    target: training_data.Target,
+    cutoffs: training_data.SplitCutoffs,
+    horizon_days: int = training_data.DEFAULT_HORIZON_DAYS,
     feature_frames: dict[date, pl.DataFrame] | None = None,
 ) -> pl.DataFrame:
     """The training, validation and test rows of a split, stacked: what a model is trained on.
@@ -561,7 +563,7 @@ def build_training_snapshot(
         Backend over the Tailor database.
     target : Target
         What is predicted.
-    cutoffs : analytics.models.training.SplitCutoffs
+    cutoffs : analytics.models.training_data.SplitCutoffs
         The time split.
     horizon_days : int
         Days of the outcome horizon.
@@ -571,13 +573,13 @@ def build_training_snapshot(
     Returns
     -------
     polars.DataFrame
-        :func:`analytics.models.training.build_training_frame` of every cut-off, in cut-off order.
+        :func:`analytics.models.training_data.build_training_frame` of every cut-off, in cut-off order.
     """
     frames = feature_frames or {}
     days = (*cutoffs.train, cutoffs.validation, cutoffs.test)
     return pl.concat(
         [
-            models.build_training_frame(
+            training_data.build_training_frame(
                 backend, target=target, cutoff=d, horizon_days=horizon_days, features=frames.get(d)
             )
             for d in days
@@ -589,9 +591,9 @@ def build_training_snapshot(
 def train_and_register(
     db: Database,
     *,
-    target: models.Target,
+    target: training_data.Target,
     trained_by: str,
-    horizon_days: int = models.DEFAULT_HORIZON_DAYS,
+    horizon_days: int = training_data.DEFAULT_HORIZON_DAYS,
     random_state: int = 0,
     model_dir: str | os.PathLike[str] | None = None,
     progress: Callable[[str], None] | None = None,
@@ -635,19 +637,21 @@ def train_and_register(
         messages of :mod:`analytics.models.training`).
     """
     say = progress or (lambda _line: None)
-    if target not in models.TARGETS:
-        raise ValueError(models.MSG_UNKNOWN_TARGET.format(target=target, choices=", ".join(models.TARGETS)))
+    if target not in training_data.TARGETS:
+        raise ValueError(
+            training_data.MSG_UNKNOWN_TARGET.format(target=target, choices=", ".join(training_data.TARGETS))
+        )
     backend = db.backend()
-    cutoffs = models.default_cutoffs(db.history_start(), db.snapshot_date(), horizon_days=horizon_days)
+    cutoffs = training_data.default_cutoffs(db.history_start(), db.snapshot_date(), horizon_days=horizon_days)
     days = (*cutoffs.train, cutoffs.validation, cutoffs.test)
     say(f"features as of {len(days)} cut-offs: {', '.join(d.isoformat() for d in days)}")
-    frames = {d: models.load_point_in_time_features(backend, cutoff=d) for d in days}
+    frames = {d: training_data.load_point_in_time_features(backend, cutoff=d) for d in days}
     snapshot = build_training_snapshot(
         backend, target=target, cutoffs=cutoffs, horizon_days=horizon_days, feature_frames=frames
     )
     snapshot_hash = hash_training_frame(snapshot)
     say(f"training the {target} model on {snapshot.height:,} rows (snapshot {snapshot_hash[:12]})")
-    trained = models.train_model(
+    trained = training.train_model(
         backend,
         target=target,
         cutoffs=cutoffs,
@@ -676,9 +680,9 @@ def current_features(db: Database) -> pl.DataFrame:
     Returns
     -------
     polars.DataFrame
-        :func:`analytics.models.training.load_point_in_time_features` on the snapshot date.
+        :func:`analytics.models.training_data.load_point_in_time_features` on the snapshot date.
     """
-    return models.load_point_in_time_features(db.backend(), cutoff=db.snapshot_date())
+    return training_data.load_point_in_time_features(db.backend(), cutoff=db.snapshot_date())
 
 
 def load_model(source: Database | ibis.BaseBackend, model_id: str) -> LoadedModel:
@@ -739,7 +743,7 @@ def score_customers(
 ) -> ScoreSummary:
     """Score every current customer with a registered model and store the scores.
 
-    Features are :func:`analytics.models.training.load_point_in_time_features` as of the snapshot
+    Features are :func:`analytics.models.training_data.load_point_in_time_features` as of the snapshot
     (one row per customer open on that day); the model's earlier rows in
     ``model_predictions`` are deleted, then the new ones appended.
 

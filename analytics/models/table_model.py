@@ -11,7 +11,9 @@ How a table becomes a model (docs/models.md, "Bring your own table", says why)
 3. Numeric and boolean columns enter as floats with missing values left as NaN (the booster
    routes them natively and shap's TreeExplainer follows the same route); string columns are
    one-hot encoded (missing as its own category, rare levels grouped).
-4. A stratified 25 % holdout scores the HistGradientBoostingClassifier (ROC AUC) and is
+4. A stratified 25 % holdout scores the HistGradientBoostingClassifier (ROC AUC; its
+   hyperparameters are :data:`analytics.models.pipelines.TABLE_BOOSTER`, not the bank models'
+   :data:`~analytics.models.pipelines.BANK_BOOSTER`: each says why) and is
    explained by ``shap.TreeExplainer`` in log-odds; the SHAP values of a string column's
    one-hot columns are summed into one value per input column, which keeps
    ``base_value + sum(shap) == decision_function`` exact.
@@ -35,7 +37,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 
-from analytics.models.training import effect_direction
+from analytics.models.pipelines import TABLE_BOOSTER, effect_direction
 
 Direction = Literal["+", "-", "0", "categorical"]
 
@@ -296,17 +298,9 @@ def _make_pipeline(numeric: list[str], categorical: list[str], random_state: int
         for j, name in enumerate(categorical)
     ]
     prepare = ColumnTransformer([("numeric", "passthrough", numeric), *encoders])
-    # The hyperparameters of analytics.models.training.make_tree_pipeline; no imputation: the booster
+    # TABLE_BOOSTER, not the bank models' BANK_BOOSTER (each says why); no imputation: the booster
     # routes NaN natively and TreeExplainer stays exact with it.
-    model = HistGradientBoostingClassifier(
-        learning_rate=0.05,
-        max_iter=200,
-        max_leaf_nodes=15,
-        min_samples_leaf=40,
-        l2_regularization=1.0,
-        early_stopping=False,
-        random_state=random_state,
-    )
+    model = HistGradientBoostingClassifier(**TABLE_BOOSTER, early_stopping=False, random_state=random_state)
     return Pipeline([("prepare", prepare), ("model", model)])
 
 

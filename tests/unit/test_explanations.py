@@ -16,10 +16,9 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.frozen import FrozenEstimator
 
 from analytics.access.privacy import pseudonymize_ids
-from analytics.models import explanations
+from analytics.models import explanations, pipelines, training_data
 from analytics.models import quality as model_quality
 from analytics.models import registry as model_registry
-from analytics.models import training as models
 from analytics.store.database import Database
 from tests.unit.test_models import DRIVER_FEATURES
 
@@ -59,8 +58,8 @@ def test_calibrated_shap_adds_up_to_the_score_for_1000_random_customers(churn, c
 
 def test_raw_tree_shap_adds_up_to_the_booster_log_odds_and_equals_shap_called_directly(churn, current):
     rows = current.sample(1000, seed=8)
-    raw = models.explain(churn, rows)
-    x = models.feature_matrix(rows, churn.features)
+    raw = pipelines.explain(churn, rows)
+    x = training_data.feature_matrix(rows, churn.features)
     assert (
         np.max(np.abs(raw.base_value + raw.values.sum(axis=1) - churn.pipeline.decision_function(x))) < 1e-6
     )
@@ -77,14 +76,14 @@ def test_baseline_linear_shap_adds_up_to_its_log_odds(churn, current):
     rows = current.sample(1000, seed=9)
     explanation = explanations.explain_scores(churn, rows, kind="baseline", background=current)
     assert explanation.space == explanations.BASELINE_SPACE
-    x = models.feature_matrix(rows, churn.features)
+    x = training_data.feature_matrix(rows, churn.features)
     reference = churn.baseline.decision_function(x)
     assert np.max(np.abs(explanation.base_value + explanation.values.sum(axis=1) - reference)) < 1e-6
 
 
 def test_isotonic_calibration_is_refused_by_name(churn, current):
     rows = current.sample(400, seed=1)
-    x = models.feature_matrix(rows, churn.features)
+    x = training_data.feature_matrix(rows, churn.features)
     y = (np.arange(rows.height) % 5 == 0).astype(int)
     isotonic = CalibratedClassifierCV(FrozenEstimator(churn.pipeline), method="isotonic").fit(x, y)
     with pytest.raises(ValueError, match="calibrated with 'isotonic'"):
@@ -103,9 +102,11 @@ def test_stored_sample_equals_shap_tree_explainer_called_directly(db, churn):
         .filter(pl.col("customer_id").is_in(ids.tolist()))
         .sort("customer_id")
     )
-    prepared = churn.pipeline.named_steps["prepare"].transform(models.feature_matrix(rows, churn.features))
+    prepared = churn.pipeline.named_steps["prepare"].transform(
+        training_data.feature_matrix(rows, churn.features)
+    )
     direct = shap.TreeExplainer(churn.pipeline.named_steps["model"], model_output="raw").shap_values(prepared)
-    names = models.transformed_features(churn.pipeline, churn.features)
+    names = pipelines.transformed_features(churn.pipeline, churn.features)
     slope, intercept = explanations.calibration_line(churn.calibrated)
     reorder = [names.index(n) for n in churn.features]
     assert np.allclose(matrix.shap[:200], slope * np.asarray(direct)[:, reorder], atol=1e-9)
@@ -113,7 +114,7 @@ def test_stored_sample_equals_shap_tree_explainer_called_directly(db, churn):
         shap.TreeExplainer(churn.pipeline.named_steps["model"], model_output="raw").expected_value
     )[0]) + intercept, abs=1e-9)  # fmt: skip
     # Values are the raw inputs: missing stays missing (NaN), flags are 0/1.
-    raw = models.feature_matrix(rows, churn.features)
+    raw = training_data.feature_matrix(rows, churn.features)
     assert np.array_equal(np.isnan(matrix.values[:200]), np.isnan(raw))
     assert np.allclose(np.nan_to_num(matrix.values[:200]), np.nan_to_num(raw))
 
@@ -394,7 +395,7 @@ def test_test_scores_reproduce_the_registered_metrics(db, churn):
     from datetime import date
 
     cutoffs = churn.record.parameters["cutoffs"]
-    test = models.build_training_frame(
+    test = training_data.build_training_frame(
         db.backend(), target="churn", cutoff=date.fromisoformat(cutoffs["test"])
     )
     assert scores["customer_id"].to_list() == test.sort("customer_id")["customer_id"].to_list()
@@ -403,7 +404,7 @@ def test_test_scores_reproduce_the_registered_metrics(db, churn):
     # PSI: training rows of the registered cut-offs against the current customers.
     train = pl.concat(
         [
-            models.build_training_frame(db.backend(), target="churn", cutoff=date.fromisoformat(day))
+            training_data.build_training_frame(db.backend(), target="churn", cutoff=date.fromisoformat(day))
             for day in cutoffs["train"]
         ]
     )

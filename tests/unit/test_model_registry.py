@@ -18,7 +18,7 @@ import polars as pl
 import pytest
 
 from analytics.models import registry as model_registry
-from analytics.models import training as models
+from analytics.models import training, training_data
 from analytics.store.contracts import CANONICAL_TABLES
 from analytics.store.database import Database
 
@@ -31,10 +31,10 @@ def bank(sample_bank_path, tmp_path_factory):
     db = Database(path)
     db.ensure_schema()
     backend = db.backend()
-    cutoffs = models.default_cutoffs(db.history_start(), db.snapshot_date())
+    cutoffs = training_data.default_cutoffs(db.history_start(), db.snapshot_date())
     days = (*cutoffs.train, cutoffs.validation, cutoffs.test)
-    frames = {d: models.load_point_in_time_features(backend, cutoff=d) for d in days}
-    trained = models.train_model(
+    frames = {d: training_data.load_point_in_time_features(backend, cutoff=d) for d in days}
+    trained = training.train_model(
         backend, target="churn", cutoffs=cutoffs, feature_frames=frames, explain_rows=200
     )
     snapshot = model_registry.build_training_snapshot(
@@ -58,8 +58,10 @@ def _current_customer_count(db: Database, as_of: date) -> int:
 def test_register_then_load_gives_the_same_probabilities(bank):
     db, trained, registered, _ = bank
     loaded = model_registry.load_model(db, registered.model_id)
-    frame = models.load_point_in_time_features(db.backend(), cutoff=db.snapshot_date()).sample(500, seed=1)
-    x = models.feature_matrix(frame, trained.features)
+    frame = training_data.load_point_in_time_features(db.backend(), cutoff=db.snapshot_date()).sample(
+        500, seed=1
+    )
+    x = training_data.feature_matrix(frame, trained.features)
     np.testing.assert_array_equal(loaded.predict_proba(frame), trained.calibrated.predict_proba(x)[:, 1])
     np.testing.assert_array_equal(loaded.pipeline.predict_proba(x), trained.pipeline.predict_proba(x))
     np.testing.assert_array_equal(loaded.baseline.predict_proba(x), trained.baseline.predict_proba(x))
@@ -100,9 +102,9 @@ def test_training_snapshot_hash_ignores_order_and_sees_one_changed_label(bank):
     assert model_registry.hash_training_frame(shuffled) == registered.training_snapshot_hash
     flipped = snapshot.with_columns(
         pl.when(pl.int_range(pl.len()) == 0)
-        .then(1 - pl.col(models.LABEL_COLUMN))
-        .otherwise(pl.col(models.LABEL_COLUMN))
-        .alias(models.LABEL_COLUMN)
+        .then(1 - pl.col(training_data.LABEL_COLUMN))
+        .otherwise(pl.col(training_data.LABEL_COLUMN))
+        .alias(training_data.LABEL_COLUMN)
     )
     assert model_registry.hash_training_frame(flipped) != registered.training_snapshot_hash
 
@@ -164,7 +166,7 @@ def test_score_writes_one_row_per_current_customer_equal_to_the_loaded_model(ban
     scores = stored.get_column("score").to_numpy()
     assert ((scores >= 0) & (scores <= 1)).all()
     # Reference: a separate load of the artifact applied to features computed here.
-    frame = models.load_point_in_time_features(db.backend(), cutoff=as_of)
+    frame = training_data.load_point_in_time_features(db.backend(), cutoff=as_of)
     loaded = model_registry.load_model(db, registered.model_id)
     expected = pl.DataFrame(
         {"customer_id": frame.get_column("customer_id"), "expected": loaded.predict_proba(frame)}

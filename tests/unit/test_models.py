@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from analytics.models import training as models
+from analytics.models import pipelines, training, training_data
 from analytics.store.database import Database
 from tests import banks
 
@@ -85,53 +85,55 @@ def _as_dict(frame: pl.DataFrame) -> dict[int, int]:
 
 
 def test_churn_labels_on_the_hand_built_bank(small_db):
-    labels = models.build_labels(small_db.backend(), target="churn", cutoff=SMALL_CUTOFF)
+    labels = training_data.build_labels(small_db.backend(), target="churn", cutoff=SMALL_CUTOFF)
     assert _as_dict(labels) == CHURN_LABELS
 
 
 def test_take_up_labels_only_for_customers_without_the_product(small_db):
-    labels = models.build_labels(small_db.backend(), target="credit_card", cutoff=SMALL_CUTOFF)
+    labels = training_data.build_labels(small_db.backend(), target="credit_card", cutoff=SMALL_CUTOFF)
     assert _as_dict(labels) == CARD_LABELS
 
 
 def test_training_frame_joins_point_in_time_features_and_drops_the_label_proxy(small_db):
-    frame = models.build_training_frame(small_db.backend(), target="credit_card", cutoff=SMALL_CUTOFF)
+    frame = training_data.build_training_frame(small_db.backend(), target="credit_card", cutoff=SMALL_CUTOFF)
     assert _as_dict(frame) == CARD_LABELS
     assert "has_credit_card" not in frame.columns
-    assert frame.get_column(models.AS_OF_COLUMN).unique().to_list() == [SMALL_CUTOFF]
-    assert frame.get_column(models.CUTOFF_COLUMN).unique().to_list() == [SMALL_CUTOFF]
+    assert frame.get_column(training_data.AS_OF_COLUMN).unique().to_list() == [SMALL_CUTOFF]
+    assert frame.get_column(training_data.CUTOFF_COLUMN).unique().to_list() == [SMALL_CUTOFF]
     # On the cut-off, customer 4 still held its current account and no card: 1 product.
     assert frame.filter(pl.col("customer_id") == 4).get_column("products_held").item() == 1
-    for column in models.SNAPSHOT_VALUED_FEATURES:
+    for column in training_data.SNAPSHOT_VALUED_FEATURES:
         assert column not in frame.columns
 
 
 def test_a_horizon_past_the_snapshot_is_refused(small_db):
     late = SMALL_AS_OF - timedelta(days=89)
     with pytest.raises(ValueError) as info:
-        models.build_training_frame(small_db.backend(), target="churn", cutoff=late)
-    assert str(info.value) == models.MSG_HORIZON_PAST_SNAPSHOT.format(
+        training_data.build_training_frame(small_db.backend(), target="churn", cutoff=late)
+    assert str(info.value) == training_data.MSG_HORIZON_PAST_SNAPSHOT.format(
         cutoff=late, horizon=90, end=late + timedelta(days=90), snapshot=SMALL_AS_OF, latest=date(2025, 4, 1)
     )
 
 
 def test_a_cutoff_without_twelve_months_of_history_is_refused(small_db):
     with pytest.raises(ValueError, match="needs 12 months of history") as info:
-        models.build_training_frame(small_db.backend(), target="churn", cutoff=date(2024, 6, 30))
+        training_data.build_training_frame(small_db.backend(), target="churn", cutoff=date(2024, 6, 30))
     assert "on or after 2024-12-31" in str(info.value)
 
 
 def test_unknown_target_is_refused(small_db):
     with pytest.raises(ValueError, match="Unknown target 'mortgage'"):
-        models.build_labels(small_db.backend(), target="mortgage", cutoff=SMALL_CUTOFF)
+        training_data.build_labels(small_db.backend(), target="mortgage", cutoff=SMALL_CUTOFF)
 
 
 # -- leakage ------------------------------------------------------------------------------------
 def test_features_computed_after_the_cutoff_are_rejected(small_db):
-    later = models.load_point_in_time_features(small_db.backend(), cutoff=date(2025, 3, 31))
+    later = training_data.load_point_in_time_features(small_db.backend(), cutoff=date(2025, 3, 31))
     with pytest.raises(ValueError) as info:
-        models.build_training_frame(small_db.backend(), target="churn", cutoff=SMALL_CUTOFF, features=later)
-    assert str(info.value) == models.MSG_FEATURES_AFTER_CUTOFF.format(
+        training_data.build_training_frame(
+            small_db.backend(), target="churn", cutoff=SMALL_CUTOFF, features=later
+        )
+    assert str(info.value) == training_data.MSG_FEATURES_AFTER_CUTOFF.format(
         as_of=date(2025, 3, 31), cutoff=SMALL_CUTOFF, row=0
     )
 
@@ -140,20 +142,20 @@ def test_a_feature_dated_after_the_cutoff_is_rejected(small_db):
     # A planted leaking feature: the date of each customer's latest holding, taken over all the
     # data (so from after the cut-off too).
     backend = small_db.backend()
-    features = models.load_point_in_time_features(backend, cutoff=SMALL_CUTOFF)
+    features = training_data.load_point_in_time_features(backend, cutoff=SMALL_CUTOFF)
     last_opened = small_db.query(
         "select customer_id, max(opened_at) as last_opened_at from holdings group by customer_id"
     )
     leaking = features.join(last_opened, on="customer_id", how="left")
     with pytest.raises(ValueError, match="Leakage: column 'last_opened_at' holds 2025-03-01 on row 0"):
-        models.build_training_frame(backend, target="churn", cutoff=SMALL_CUTOFF, features=leaking)
+        training_data.build_training_frame(backend, target="churn", cutoff=SMALL_CUTOFF, features=leaking)
     # The same kind of column cut at the cut-off passes, and reaches the training frame.
     cut = small_db.query(
         "select customer_id, max(opened_at) as last_opened_at from holdings where opened_at <= ?"
         " group by customer_id",
         [SMALL_CUTOFF],
     )
-    ok = models.build_training_frame(
+    ok = training_data.build_training_frame(
         backend,
         target="churn",
         cutoff=SMALL_CUTOFF,
@@ -168,26 +170,28 @@ def test_a_timestamp_on_the_cutoff_day_is_allowed_and_the_next_day_is_not():
     frame = pl.DataFrame(
         {
             "customer_id": [1, 2],
-            models.AS_OF_COLUMN: [SMALL_CUTOFF, SMALL_CUTOFF],
+            training_data.AS_OF_COLUMN: [SMALL_CUTOFF, SMALL_CUTOFF],
             "last_login": [datetime(2025, 1, 31, 23, 59), datetime(2025, 2, 1, 0, 0)],
         }
     )
     with pytest.raises(ValueError, match="column 'last_login' holds 2025-02-01 00:00:00 on row 1"):
-        models.check_no_leakage(frame, SMALL_CUTOFF)
-    models.check_no_leakage(frame.head(1), SMALL_CUTOFF)
+        training_data.check_no_leakage(frame, SMALL_CUTOFF)
+    training_data.check_no_leakage(frame.head(1), SMALL_CUTOFF)
 
 
 def test_snapshot_valued_balances_and_frames_without_as_of_are_rejected():
-    frame = pl.DataFrame({"customer_id": [1], models.AS_OF_COLUMN: [SMALL_CUTOFF], "deposit_balance": [1.0]})
+    frame = pl.DataFrame(
+        {"customer_id": [1], training_data.AS_OF_COLUMN: [SMALL_CUTOFF], "deposit_balance": [1.0]}
+    )
     with pytest.raises(ValueError, match="Leakage: column 'deposit_balance' comes from holdings.balance"):
-        models.check_no_leakage(frame, SMALL_CUTOFF)
+        training_data.check_no_leakage(frame, SMALL_CUTOFF)
     with pytest.raises(ValueError, match="no 'features_as_of' column"):
-        models.check_no_leakage(frame.drop(models.AS_OF_COLUMN), SMALL_CUTOFF)
+        training_data.check_no_leakage(frame.drop(training_data.AS_OF_COLUMN), SMALL_CUTOFF)
 
 
 # -- time split ---------------------------------------------------------------------------------
 def test_default_cutoffs_have_full_history_and_no_label_overlap():
-    cut = models.default_cutoffs(date(2024, 11, 1), date(2026, 10, 31))
+    cut = training_data.default_cutoffs(date(2024, 11, 1), date(2026, 10, 31))
     horizon = timedelta(days=90)
     assert cut.train[0] == date(2025, 10, 31)  # the first day with 12 months of features behind it
     assert max(cut.train) + horizon <= cut.validation
@@ -197,28 +201,28 @@ def test_default_cutoffs_have_full_history_and_no_label_overlap():
 
 
 def test_overlapping_splits_are_refused(small_db):
-    bad = models.SplitCutoffs(
+    bad = training_data.SplitCutoffs(
         train=(date(2025, 10, 31),), validation=date(2025, 12, 31), test=date(2026, 7, 31)
     )
     with pytest.raises(ValueError, match="training labels run to 2026-01-29, after the validation cut-off"):
-        models.train_model(small_db.backend(), target="churn", cutoffs=bad)
+        training.train_model(small_db.backend(), target="churn", cutoffs=bad)
 
 
 # -- the sample bank ----------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def sample_cutoffs(sample_db) -> models.SplitCutoffs:
-    return models.default_cutoffs(sample_db.history_start(), sample_db.snapshot_date())
+def sample_cutoffs(sample_db) -> training_data.SplitCutoffs:
+    return training_data.default_cutoffs(sample_db.history_start(), sample_db.snapshot_date())
 
 
 @pytest.fixture(scope="module")
 def sample_frames(sample_db, sample_cutoffs) -> dict[date, pl.DataFrame]:
     days = (*sample_cutoffs.train, sample_cutoffs.validation, sample_cutoffs.test)
-    return {d: models.load_point_in_time_features(sample_db.backend(), cutoff=d) for d in days}
+    return {d: training_data.load_point_in_time_features(sample_db.backend(), cutoff=d) for d in days}
 
 
 @pytest.fixture(scope="module")
-def churn_model(sample_db, sample_cutoffs, sample_frames) -> models.TrainedModel:
-    return models.train_model(
+def churn_model(sample_db, sample_cutoffs, sample_frames) -> training.TrainedModel:
+    return training.train_model(
         sample_db.backend(), target="churn", cutoffs=sample_cutoffs, feature_frames=sample_frames
     )
 
@@ -231,15 +235,17 @@ def test_rows(sample_frames, sample_cutoffs) -> pl.DataFrame:
 
 def test_point_in_time_features_on_the_snapshot_equal_the_loaded_table(sample_db):
     # The load-time customer_features table is the reference for the same expression on its date.
-    computed = models.load_point_in_time_features(sample_db.backend(), cutoff=sample_db.snapshot_date())
+    computed = training_data.load_point_in_time_features(
+        sample_db.backend(), cutoff=sample_db.snapshot_date()
+    )
     stored = sample_db.query("select * from customer_features order by customer_id")
-    expected = stored.drop(models.SNAPSHOT_VALUED_FEATURES)
-    assert_frame_equal(computed.drop(models.AS_OF_COLUMN), expected, check_dtypes=False)
+    expected = stored.drop(training_data.SNAPSHOT_VALUED_FEATURES)
+    assert_frame_equal(computed.drop(training_data.AS_OF_COLUMN), expected, check_dtypes=False)
 
 
 def test_churn_labels_match_an_independent_count(sample_db, sample_cutoffs):
     cutoff = sample_cutoffs.test
-    labels = models.build_labels(sample_db.backend(), target="churn", cutoff=cutoff)
+    labels = training_data.build_labels(sample_db.backend(), target="churn", cutoff=cutoff)
     reference = sample_db.query(
         "select count(*) as n, count(*) filter (where closed_at > ? and closed_at <= ?) as churned"
         " from customers where joined_at <= ? and (closed_at is null or closed_at > ?)",
@@ -252,7 +258,7 @@ def test_churn_labels_match_an_independent_count(sample_db, sample_cutoffs):
 def test_take_up_labels_match_an_independent_count(sample_db, sample_cutoffs):
     cutoff = sample_cutoffs.test
     for product in ("credit_card", "savings", "investment_fund"):
-        labels = models.build_labels(sample_db.backend(), target=product, cutoff=cutoff)
+        labels = training_data.build_labels(sample_db.backend(), target=product, cutoff=cutoff)
         reference = sample_db.query(
             "with c as (select customer_id from customers where joined_at <= $cut"
             " and (closed_at is null or closed_at > $cut)),"
@@ -290,8 +296,8 @@ def test_calibration_table_covers_the_test_rows(churn_model):
 
 
 def test_tree_shap_is_additive_in_log_odds(churn_model, test_rows):
-    explanation = models.explain(churn_model, test_rows)
-    x = models.feature_matrix(test_rows, churn_model.features)
+    explanation = pipelines.explain(churn_model, test_rows)
+    x = training_data.feature_matrix(test_rows, churn_model.features)
     reference = churn_model.pipeline.decision_function(x)
     total = explanation.base_value + explanation.values.sum(axis=1)
     assert explanation.space == "log-odds"
@@ -300,8 +306,8 @@ def test_tree_shap_is_additive_in_log_odds(churn_model, test_rows):
 
 
 def test_baseline_shap_is_additive_in_log_odds(churn_model, test_rows):
-    explanation = models.explain(churn_model, test_rows, kind="baseline")
-    x = models.feature_matrix(test_rows, churn_model.features)
+    explanation = pipelines.explain(churn_model, test_rows, kind="baseline")
+    x = training_data.feature_matrix(test_rows, churn_model.features)
     reference = churn_model.baseline.decision_function(x)
     total = explanation.base_value + explanation.values.sum(axis=1)
     assert np.max(np.abs(total - reference)) < 1e-6
@@ -338,7 +344,7 @@ def test_churn_top_five_features_are_planted_drivers_with_the_planted_direction(
 
 
 def test_credit_card_take_up_model_trains_and_explains(sample_db, sample_cutoffs, sample_frames, test_rows):
-    model = models.train_model(
+    model = training.train_model(
         sample_db.backend(),
         target="credit_card",
         cutoffs=sample_cutoffs,
@@ -349,9 +355,9 @@ def test_credit_card_take_up_model_trains_and_explains(sample_db, sample_cutoffs
     # Take-up follows the planted persona propensities (income, life stage): well above chance.
     assert 0.65 < model.metrics["auc"] < 0.95
     eligible = test_rows.filter(~pl.col("has_credit_card"))
-    explanation = models.explain(model, eligible)
+    explanation = pipelines.explain(model, eligible)
     total = explanation.base_value + explanation.values.sum(axis=1)
-    reference = model.pipeline.decision_function(models.feature_matrix(eligible, model.features))
+    reference = model.pipeline.decision_function(training_data.feature_matrix(eligible, model.features))
     assert np.max(np.abs(total - reference)) < 1e-6
     proba = model.predict_proba(eligible)
     assert proba.shape == (eligible.height,)
