@@ -8,13 +8,15 @@ import streamlit as st
 from analytics.access.privacy import pseudonym_key, pseudonymize_ids, sees_raw_personal_data
 from analytics.clv import store as clv_store
 from analytics.common.types import KpiFilters
+from analytics.experiments import bank as experiment_bank
+from analytics.experiments import breakdown as experiment_breakdown
 from analytics.experiments import readout as experiments
 from analytics.fairness import audits as fairness_audit
 from analytics.fairness import metrics as fairness
 from analytics.fairness import mitigation as mitigation_lib
 from analytics.fairness import report as fairness_report
 from analytics.fairness import signoffs
-from analytics.kpis import engagement, nps, retention
+from analytics.kpis import cubes, engagement, nps, retention
 from analytics.kpis import summary as kpis
 from analytics.models import explanations
 from analytics.models import registry as model_registry
@@ -39,12 +41,12 @@ def get_database(path: str) -> Database:
 def available_months(path: str) -> list:
     """Full months with data, ascending (a snapshot taken mid-month leaves that month out).
 
-    The same last month as the CLI's default period (``kpis.default_filters``), so the
+    The same last month as the CLI's default period (``cubes.default_filters``), so the
     page's "last N months" and ``python -m analytics kpis`` agree.
     """
     backend = get_database(path).backend()
-    last_full = kpis.default_filters(backend, months=1).end_month
-    return [month for month in kpis.available_months(backend) if month <= last_full]
+    last_full = cubes.default_filters(backend, months=1).end_month
+    return [month for month in cubes.available_months(backend) if month <= last_full]
 
 
 @st.cache_data(ttl=600, max_entries=64, show_spinner=False)
@@ -371,15 +373,15 @@ def customer_row(path: str, customer_id: int) -> pl.DataFrame:
 @st.cache_data(ttl=60, max_entries=4, show_spinner=False)
 def experiment_list(path: str) -> pl.DataFrame:
     """Every experiment with its status and customers (re-read every minute)."""
-    return experiments.list_experiments(get_database(path).backend())
+    return experiment_bank.list_experiments(get_database(path).backend())
 
 
 @st.cache_data(ttl=600, max_entries=8, show_spinner=False)
 def experiment_aggregates(path: str, experiment_id: str) -> pl.DataFrame:
     """Each arm's sums of every metric, aggregated in DuckDB: the costly step, shared by every read-out."""
     db = get_database(path)
-    experiment = experiments.load_experiment(db.backend(), experiment_id, snapshot=db.snapshot_date())
-    return experiments.aggregate_arms(db.backend(), experiment)
+    experiment = experiment_bank.load_experiment(db.backend(), experiment_id, snapshot=db.snapshot_date())
+    return experiment_bank.aggregate_arms(db.backend(), experiment)
 
 
 @st.cache_data(ttl=600, max_entries=32, show_spinner=False)
@@ -402,9 +404,9 @@ def experiment_readout(
 def experiment_sequence(path: str, experiment_id: str, metric: str, alpha: float) -> pl.DataFrame:
     """The always-valid series of one metric: its looks only, aggregated when the chart asks for it."""
     db = get_database(path)
-    experiment = experiments.load_experiment(db.backend(), experiment_id, snapshot=db.snapshot_date())
-    looks = experiments.look_days(experiment)
-    aggregates = experiments.aggregate_arms(db.backend(), experiment, looks=looks, look_metrics=(metric,))
+    experiment = experiment_bank.load_experiment(db.backend(), experiment_id, snapshot=db.snapshot_date())
+    looks = experiment_bank.look_days(experiment)
+    aggregates = experiment_bank.aggregate_arms(db.backend(), experiment, looks=looks, look_metrics=(metric,))
     return experiments.sequential_series(aggregates, experiment, metric=metric, looks=looks, alpha=alpha)
 
 
@@ -414,8 +416,8 @@ def experiment_segments(
 ) -> pl.DataFrame:
     """The primary metric's lift by group of a customer dimension."""
     db = get_database(path)
-    experiment = experiments.load_experiment(db.backend(), experiment_id, snapshot=db.snapshot_date())
-    return experiments.segment_breakdown(
+    experiment = experiment_bank.load_experiment(db.backend(), experiment_id, snapshot=db.snapshot_date())
+    return experiment_breakdown.segment_breakdown(
         db.backend(), experiment, metric=metric, dimension=dimension, alpha=alpha
     )
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import polars as pl
 
 from analytics.common.formatting import format_change, format_value
-from analytics.kpis.summary import KPI_LABELS, KPI_UNITS
+from analytics.kpis.definitions import KPI_LABELS, KPI_UNITS
 from app.components import PRODUCT_LABELS
 
 DIMENSION_LABELS = {"region": "Region", "age_band": "Age band", "product": "Product held"}

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from analytics.common.types import AGE_BANDS, KpiFilters
-from analytics.kpis.summary import KPI_NAMES
+from analytics.kpis.definitions import KPI_NAMES
 from analytics.store.database import Database
 
 # The columns each raw table is read with (all the baseline needs, nothing more).

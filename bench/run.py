@@ -168,7 +168,7 @@ def ensure_tier(name: str, customers: int) -> tuple[Path, dict, bool]:
 
 def default_period(path: Path) -> tuple[str, str]:
     """The executive page's default period on this bank (the last three full months)."""
-    from analytics.kpis.summary import default_filters
+    from analytics.kpis.cubes import default_filters
     from analytics.store.database import Database
 
     db = Database(path, read_only=True, threads=DUCKDB_THREADS)

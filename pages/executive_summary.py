@@ -12,7 +12,7 @@ import polars as pl
 import streamlit as st
 
 from analytics.common.formatting import format_change, format_interval, format_period, format_value
-from analytics.kpis.summary import HIGHER_IS_BETTER, KPI_LABELS, KPI_UNITS
+from analytics.kpis.definitions import HIGHER_IS_BETTER, KPI_LABELS, KPI_UNITS
 from app import components, resources, state, tables
 from app.tables import DIMENSION_LABELS
 

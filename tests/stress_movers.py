@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 
+from analytics.kpis import cubes
 from analytics.kpis import summary as kpis
 from analytics.store.database import Database
 from app.tables import movers_table
@@ -28,7 +29,7 @@ def main() -> int:
     db = Database(db_path, read_only=True)
     try:
         backend = db.backend()
-        summary = kpis.compute_executive_summary(backend, kpis.default_filters(backend))
+        summary = kpis.compute_executive_summary(backend, cubes.default_filters(backend))
     finally:
         db.close()
     movers = summary.movers

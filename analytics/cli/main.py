@@ -170,13 +170,13 @@ def _demo_text(created: Sequence[Any]) -> str:
 # -- kpis -------------------------------------------------------------------------------
 def _period_filters(backend: Any, args: argparse.Namespace) -> KpiFilters:
     """The period and slices of --start/--end/--region/--age-band/--product, checked against the data."""
-    from analytics.kpis import summary as kpis
+    from analytics.kpis import cubes
 
-    months = kpis.available_months(backend)
-    default = kpis.default_filters(backend)
+    months = cubes.available_months(backend)
+    default = cubes.default_filters(backend)
     start = _parse_month(args.start, "--start") or default.start_month
     end = _parse_month(args.end, "--end") or default.end_month
-    last_full = kpis.default_filters(backend, months=1).end_month
+    last_full = cubes.default_filters(backend, months=1).end_month
     if months and (start < months[0] or end > last_full):
         # A period partly outside the data would count empty months as real ones.
         raise CliError(MSG_OUTSIDE_DATA.format(first=months[0], last=last_full))

@@ -7,7 +7,7 @@ is the sum of the scores over the customer-months of the period. This module ans
 lies behind that number:
 
 - :func:`compute_engagement_distribution`: how the customers spread over 0..100 (each
-  customer's mean monthly score, as :func:`analytics.kpis.summary.compute_engagement_scores`);
+  customer's mean monthly score, as :func:`analytics.kpis.cubes.compute_engagement_scores`);
 - :func:`compute_engagement_drivers`: the exact decomposition of the KPI into its four
   capped components, in score points, now and in the previous period, and so what drove
   the change;
@@ -21,7 +21,7 @@ end of the period quintile scores 1..5 and one of eleven named groups
 (:func:`compute_rfm`, :func:`label_rfm_groups`, :func:`summarize_rfm_groups`); the group is
 the "segment" of other breakdowns (:func:`rfm_segments`) until saved segments arrive.
 
-Every read is an Ibis expression over the rows of :func:`analytics.kpis.summary.customer_month_rows`
+Every read is an Ibis expression over the rows of :func:`analytics.kpis.cubes.customer_month_rows`
 (so totals equal the executive tiles for the same filters, product spans included) and the
 ``transactions`` table; the results are Polars frames. Definitions, choices and the sources
 of the conventions are in docs/engagement.md.
@@ -42,15 +42,10 @@ from scipy import stats
 from analytics.common.months import add_months
 from analytics.common.types import KpiFilters, normalize_filters
 from analytics.kpis import statistics as es
+from analytics.kpis.cubes import available_months, customer_month_rows
+from analytics.kpis.definitions import CONFIDENCE_LEVEL, MSG_BAD_LEVEL, MSG_NO_CUSTOMERS
+from analytics.kpis.formulas import previous_period
 from analytics.kpis.rollups import engagement_parts, monthly_engagement_score
-from analytics.kpis.summary import (
-    CONFIDENCE_LEVEL,
-    MSG_BAD_LEVEL,
-    MSG_NO_CUSTOMERS,
-    available_months,
-    customer_month_rows,
-    previous_period,
-)
 
 # -- choices and constants --------------------------------------------------------------------
 SegmentDimension = Literal["region", "age_band", "rfm_group"]
@@ -259,7 +254,7 @@ class EngagementDistribution:
     """How the customers of a period spread over the engagement scale.
 
     Each customer's engagement is the mean of their monthly scores in the period (as
-    :func:`analytics.kpis.summary.compute_engagement_scores`); the KPI weights customers by their
+    :func:`analytics.kpis.cubes.compute_engagement_scores`); the KPI weights customers by their
     months in the period instead, so ``kpi`` and ``mean`` differ slightly when some
     customers joined or left during it.
 
@@ -376,7 +371,7 @@ def compute_engagement_analysis(
     backend : ibis.BaseBackend
         Backend over the Tailor database (``Database.backend()``).
     filters : KpiFilters
-        Period and slices; the previous period is :func:`analytics.kpis.summary.previous_period`.
+        Period and slices; the previous period is :func:`analytics.kpis.formulas.previous_period`.
     dimensions : tuple of str
         Breakdowns for the movement, from :data:`SEGMENT_DIMENSIONS`.
     bins : int
@@ -456,7 +451,7 @@ def compute_engagement_drivers(backend: ibis.BaseBackend, filters: KpiFilters) -
     backend : ibis.BaseBackend
         Backend over the Tailor database.
     filters : KpiFilters
-        Period and slices; compared with :func:`analytics.kpis.summary.previous_period`.
+        Period and slices; compared with :func:`analytics.kpis.formulas.previous_period`.
 
     Returns
     -------
@@ -846,7 +841,7 @@ def _component_points(parts: dict[str, ir.FloatingValue]) -> dict[str, ir.Floati
 def _customer_sums(backend: ibis.BaseBackend, filters: KpiFilters, before: KpiFilters | None) -> pl.DataFrame:
     """One row per customer: months, score sum, points and input sums in the period and, if asked, before.
 
-    Reads the rows of :func:`analytics.kpis.summary.customer_month_rows` once for both periods.
+    Reads the rows of :func:`analytics.kpis.cubes.customer_month_rows` once for both periods.
     """
     first = before.start_month if before is not None else filters.start_month
     rows = customer_month_rows(backend, filters, first, filters.end_month)

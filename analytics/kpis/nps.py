@@ -12,9 +12,9 @@ from and whether a difference is more than noise:
 
 The answers are the NPS survey answers (``survey_type = 'nps'``) given in a month in which
 the respondent was a customer inside the filters: the rows of
-:func:`analytics.kpis.summary.customer_month_rows` (so that the overall NPS equals the executive tile
+:func:`analytics.kpis.cubes.customer_month_rows` (so that the overall NPS equals the executive tile
 for the same filters, product spans included). Promoters score 9-10, passives 7-8,
-detractors 0-6. The statistics are those of :func:`analytics.kpis.summary.nps_interval`
+detractors 0-6. The statistics are those of :func:`analytics.kpis.formulas.nps_interval`
 (docs/kpis.md); docs/nps.md has the rest.
 """
 
@@ -35,16 +35,9 @@ from statsmodels.stats.multitest import multipletests
 from analytics.common.formatting import format_period
 from analytics.common.months import add_months
 from analytics.common.types import KpiFilters, normalize_filters
-from analytics.kpis.summary import (
-    CONFIDENCE_LEVEL,
-    DEFAULT_TREND_MONTHS,
-    SIGNIFICANCE_LEVEL,
-    available_months,
-    customer_month_rows,
-    nps_difference_z,
-    nps_interval,
-    previous_period,
-)
+from analytics.kpis.cubes import available_months, customer_month_rows
+from analytics.kpis.definitions import CONFIDENCE_LEVEL, DEFAULT_TREND_MONTHS, SIGNIFICANCE_LEVEL
+from analytics.kpis.formulas import nps_difference_z, nps_interval, previous_period
 
 NpsDimension = Literal["channel", "touchpoint", "region", "age_band", "product", "segment"]
 NPS_DIMENSIONS: tuple[str, ...] = get_args(NpsDimension)
@@ -94,7 +87,7 @@ class NpsCounts:
     nps : float or None
         100 x (promoters - detractors) / answers; None without answers.
     ci_low, ci_high : float or None
-        95% normal-approximation interval (:func:`analytics.kpis.summary.nps_interval`).
+        95% normal-approximation interval (:func:`analytics.kpis.formulas.nps_interval`).
     """
 
     answers: int
@@ -148,7 +141,7 @@ class NpsComparison:
     ci_low, ci_high : float or None
         95% interval of the difference (normal approximation, independent samples).
     z : float or None
-        Two-sample z statistic (:func:`analytics.kpis.summary.nps_difference_z`).
+        Two-sample z statistic (:func:`analytics.kpis.formulas.nps_difference_z`).
     p_value : float or None
         Two-sided p-value of z.
     chi2_p_value : float or None
@@ -230,7 +223,7 @@ def compare_nps(a: NpsCounts, b: NpsCounts, *, label_a: str = "a", label_b: str 
     """Test whether two samples of answers have different NPS.
 
     The difference ``NPS_a - NPS_b`` has variance ``Var_a + Var_b`` (independent samples,
-    each as in :func:`analytics.kpis.summary.nps_interval`); z is the difference over its standard
+    each as in :func:`analytics.kpis.formulas.nps_interval`); z is the difference over its standard
     error and the interval is the difference +/- 1.96 standard errors. This is the
     two-sample z-test of the means of answers scored +1 / 0 / -1 with each sample's
     variance taken with divisor n, which the tests check against statsmodels.
@@ -323,7 +316,7 @@ def score_counts(frame: pl.DataFrame) -> pl.DataFrame:
     defined = pl.col("answers") > 0
     p, d = pl.col("promoters") / n, pl.col("detractors") / n
     nps = 100.0 * (p - d)
-    # Same interval as analytics.kpis.summary.nps_interval, vectorized (the tests check they agree).
+    # Same interval as analytics.kpis.formulas.nps_interval, vectorized (the tests check they agree).
     half = (
         NormalDist().inv_cdf(0.5 + CONFIDENCE_LEVEL / 2.0)
         * 100.0

@@ -10,8 +10,8 @@ while they do?" (docs/retention.md):
    the history, summed at load time); :func:`cohort_heatmap` pivots it for a heat map.
 2. **Retention and churn series** (:func:`compute_retention_series`): the executive
    KPIs' customer retention and churn rates month by month, from
-   :func:`analytics.kpis.summary.compute_trend`, with Wilson 95% intervals
-   (:func:`analytics.kpis.summary.wilson_interval`) on their bases. No formula is repeated here.
+   :func:`analytics.kpis.cubes.compute_trend`, with Wilson 95% intervals
+   (:func:`analytics.kpis.formulas.wilson_interval`) on their bases. No formula is repeated here.
 3. **Survival curves** (:func:`compute_survival`): Kaplan-Meier curves of customer
    tenure (or of product holdings) by group, with the log-rank test across groups.
    Customers who joined before the history starts enter the risk set late, at their
@@ -39,7 +39,7 @@ import polars as pl
 from analytics.common.expressions import age_band_expr
 from analytics.common.months import last_full_month
 from analytics.common.types import AGE_BANDS, REGIONS, KpiFilters
-from analytics.kpis import summary as kpis
+from analytics.kpis import cubes, definitions, formulas
 from analytics.store.contracts import ALL_TABLES
 
 CohortMetric = Literal["retained_share", "retained", "revenue", "revenue_per_member", "revenue_retention"]
@@ -53,8 +53,8 @@ SURVIVAL_BY: tuple[str, ...] = get_args(SurvivalBy)
 TimeUnit = Literal["month", "day"]
 TIME_UNITS: tuple[str, ...] = get_args(TimeUnit)
 
-CONFIDENCE_LEVEL = kpis.CONFIDENCE_LEVEL
-DEFAULT_SERIES_MONTHS = kpis.DEFAULT_TREND_MONTHS
+CONFIDENCE_LEVEL = definitions.CONFIDENCE_LEVEL
+DEFAULT_SERIES_MONTHS = definitions.DEFAULT_TREND_MONTHS
 DEFAULT_HORIZONS: dict[str, tuple[int, ...]] = {"month": (12, 24, 60), "day": (365, 730, 1826)}
 """Landmark times of :func:`compute_survival`: 1, 2 and 5 years in the chosen unit."""
 
@@ -201,7 +201,7 @@ class RetentionSeries:
     series : polars.DataFrame
         One row per month (:data:`SERIES_SCHEMA`): ``customers_at_start`` (S),
         ``new`` (N), ``retained`` (E - N), ``churned`` (closures among S), the rates of
-        :func:`analytics.kpis.summary.compute_trend` and their Wilson intervals; null where S is 0.
+        :func:`analytics.kpis.cubes.compute_trend` and their Wilson intervals; null where S is 0.
     confidence_level : float
         Level of the intervals.
     """
@@ -505,10 +505,10 @@ def compute_retention_series(
 
     Each month is a one-month period of the executive KPIs (docs/kpis.md, "Retention and
     churn"): retention = (E - N) / S and churn = closures among S / S, read from
-    :func:`analytics.kpis.summary.compute_trend` (so a month's value equals the KPI tile for that
+    :func:`analytics.kpis.cubes.compute_trend` (so a month's value equals the KPI tile for that
     month alone), with S, N, E - N and the closures among S from
-    :func:`analytics.kpis.summary.compute_period_sums` and 95% Wilson intervals from
-    :func:`analytics.kpis.summary.wilson_interval` (E - N out of S is treated as a proportion, as
+    :func:`analytics.kpis.cubes.compute_period_sums` and 95% Wilson intervals from
+    :func:`analytics.kpis.formulas.wilson_interval` (E - N out of S is treated as a proportion, as
     the executive page does).
 
     Parameters
@@ -533,12 +533,12 @@ def compute_retention_series(
     """
     _checked_values(filters.regions, REGIONS, what="region", parameter="regions")
     _checked_values(filters.age_bands, AGE_BANDS, what="age band", parameter="age_bands")
-    trend = kpis.compute_trend(backend, filters, months=months).select(
+    trend = cubes.compute_trend(backend, filters, months=months).select(
         "month", "retention_rate", "churn_rate"
     )
     window = trend.get_column("month").to_list()
-    sums = kpis.kpis_from_sums(
-        kpis.compute_period_sums(backend, filters, buckets=[(m, m) for m in window])
+    sums = formulas.kpis_from_sums(
+        cubes.compute_period_sums(backend, filters, buckets=[(m, m) for m in window])
     ).select(
         pl.col("bucket").alias("month"),
         pl.col("at_start").alias("customers_at_start"),
@@ -551,7 +551,7 @@ def compute_retention_series(
     bounds = {name: [] for name in SERIES_SCHEMA.names() if name.endswith(("_low", "_high"))}
     for row in frame.iter_rows(named=True):
         for rate, successes in (("retention", "retained"), ("churn", "churned")):
-            _, low, high = kpis.wilson_interval(row[successes], row["customers_at_start"])
+            _, low, high = formulas.wilson_interval(row[successes], row["customers_at_start"])
             if row[f"{rate}_rate"] is None:
                 low = high = None
             bounds[f"{rate}_ci_low"].append(low)
@@ -1044,7 +1044,7 @@ def _log_log_interval(survival: np.ndarray, std_err: np.ndarray, z: float) -> tu
 
 def _z(level: float) -> float:
     if not 0.0 < level < 1.0:
-        raise ValueError(kpis.MSG_BAD_LEVEL.format(level=level))
+        raise ValueError(definitions.MSG_BAD_LEVEL.format(level=level))
     return NormalDist().inv_cdf(0.5 + level / 2.0)
 
 

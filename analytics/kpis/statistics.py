@@ -1,7 +1,8 @@
 """Engagement-score constants and the per-customer-month score, free of any database code.
 
-They live apart from :mod:`analytics.kpis.summary` so that :mod:`analytics.kpis.rollups` can build the
-KPI cube's engagement sums with the very same weights and caps (``kpis`` re-exports them).
+They live apart from the KPI definitions and queries (:mod:`analytics.kpis.definitions`,
+:mod:`analytics.kpis.cubes`) so that :mod:`analytics.kpis.rollups` can build the KPI cube's
+engagement sums with the very same weights and caps.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def engagement_score(
     + 0.30 min(products held / 5, 1) + 0.20 offer interaction)`` where offer interaction
     is ``(opened + clicked) / (2 sent)`` (capped at 1) if offers were sent, else 0.5.
     The caps are the constants ``ENGAGEMENT_*_CAP``. The KPI averages this monthly score
-    over customer-months (:func:`analytics.kpis.summary.compute_engagement`).
+    over customer-months (:func:`analytics.kpis.formulas.kpis_from_sums`).
 
     Parameters
     ----------

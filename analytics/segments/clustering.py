@@ -28,7 +28,8 @@ from sklearn.metrics import (
 from sklearn.mixture import GaussianMixture
 
 from analytics.common.types import KpiFilters, normalize_filters
-from analytics.kpis import summary as kpis
+from analytics.kpis.cubes import customer_month_rows
+from analytics.kpis.formulas import bucket_sums, kpis_from_sums
 from analytics.kpis.rollups import CUBE_KEYS, build_kpi_cube_rows, with_joined_bucket
 from analytics.segments.features import FeatureFrame, feature_phrase
 
@@ -452,9 +453,9 @@ def segment_kpis(backend: ibis.BaseBackend, assignment: pl.DataFrame, filters: K
     """NPS, churn rate, CLV and engagement per segment, with the KPI page's definitions.
 
     The segment members' ``customer_month`` rows in the filters' period (and slices,
-    :func:`analytics.kpis.summary.customer_month_rows`) are summed per segment into the cube's
+    :func:`analytics.kpis.cubes.customer_month_rows`) are summed per segment into the cube's
     sums (:func:`analytics.kpis.rollups.build_kpi_cube_rows`), turned into period sums the way
-    the KPI page does, and into KPIs by :func:`analytics.kpis.summary.kpis_from_sums`: the same
+    the KPI page does, and into KPIs by :func:`analytics.kpis.formulas.kpis_from_sums`: the same
     formulas as the executive tiles (historical margin-based CLV). Customers absent from
     ``assignment`` are left out.
 
@@ -476,13 +477,13 @@ def segment_kpis(backend: ibis.BaseBackend, assignment: pl.DataFrame, filters: K
     members = ibis.memtable(
         assignment.select(pl.col("customer_id").cast(pl.Int64), pl.col("segment").cast(pl.Int64))
     )
-    rows = kpis.customer_month_rows(backend, filters, filters.start_month, filters.end_month)
+    rows = customer_month_rows(backend, filters, filters.start_month, filters.end_month)
     rows = rows.join(members, "customer_id")
     if "joined_bucket" not in rows.columns:
         rows = with_joined_bucket(rows, backend.table("customers"), history_start=None)
     cube = build_kpi_cube_rows(rows, ("month", "segment", *CUBE_KEYS[1:])).to_polars()
-    sums = kpis.bucket_sums(cube, [(filters.start_month, filters.end_month)], ("segment",))
-    out = kpis.kpis_from_sums(sums)
+    sums = bucket_sums(cube, [(filters.start_month, filters.end_month)], ("segment",))
+    out = kpis_from_sums(sums)
     return out.select(
         "segment", "customers", "nps_responses", "nps", "at_start", "churn_rate", "clv", "engagement"
     ).sort("segment")

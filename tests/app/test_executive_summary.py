@@ -110,11 +110,11 @@ def test_corrupt_database_names_the_rebuild_command(tmp_path, monkeypatch):
 
 
 def test_page_default_period_is_the_clis_default(bank):
-    from analytics.kpis import summary as kpis
+    from analytics.kpis import cubes
     from analytics.store.database import Database
 
     db = Database(bank, read_only=False)
-    expected = kpis.default_filters(db.backend())
+    expected = cubes.default_filters(db.backend())
     db.close()
     at = new_app(user=User("test_executive", "executive")).run()
     caption = at.caption[0].value

@@ -7,8 +7,7 @@ import json
 import pytest
 
 from analytics.common.types import User
-from analytics.kpis import nps
-from analytics.kpis import summary as kpis
+from analytics.kpis import cubes, nps
 from analytics.store.database import Database
 from app import components, resources
 from tests.app.conftest import REPO, new_app
@@ -44,7 +43,7 @@ def test_nps_section_for_every_role_with_access(bank, role):
     assert at.title[0].value == "KPIs"
     value = float(metric(at, "NPS"))
     backend = app_db().backend()
-    expected = nps.compute_nps_drilldown(backend, kpis.default_filters(backend), dimensions=())
+    expected = nps.compute_nps_drilldown(backend, cubes.default_filters(backend), dimensions=())
     assert value == pytest.approx(expected.current.nps, abs=0.05)
     assert int(metric(at, "Answers").replace(",", "")) == expected.current.answers
     assert any("within noise" in m.value or "significant" in m.value for m in at.markdown)

@@ -15,6 +15,7 @@ import pytest
 
 from analytics.cli import main as cli
 from analytics.common.types import KpiFilters
+from analytics.kpis import cubes
 from analytics.kpis import summary as kpis
 from analytics.store.database import Database
 
@@ -295,7 +296,7 @@ def test_retention_json_is_what_the_library_computes(sample_bank_path):
     payload = json.loads(result.stdout)
     db = Database(sample_bank_path, read_only=True)
     matrix = retention.compute_cohort_matrix(
-        db.backend(), end_month=kpis.default_filters(db.backend()).end_month
+        db.backend(), end_month=cubes.default_filters(db.backend()).end_month
     )
     survival = retention.compute_survival(db.backend(), by="region")
     db.close()

@@ -17,8 +17,9 @@ from scipy import stats
 
 from analytics.common.months import add_months
 from analytics.common.types import KpiFilters
+from analytics.kpis import cubes, definitions, formulas
 from analytics.kpis import engagement as eng
-from analytics.kpis import summary as kpis
+from analytics.kpis import summary as executive
 from analytics.store.database import Database
 from tests import banks
 
@@ -324,7 +325,7 @@ def sample(sample_db):
 
 @pytest.fixture(scope="module")
 def period(sample) -> KpiFilters:
-    return kpis.default_filters(sample)
+    return cubes.default_filters(sample)
 
 
 @pytest.fixture(scope="module")
@@ -418,10 +419,16 @@ def test_rfm_region_filter_matches_the_customer_record(sample, period, rfm):
     )
 
 
+def _engagement_tile(backend, filters: KpiFilters) -> definitions.KpiValue:
+    """The executive summary's engagement tile (the app's computation) for ``filters``."""
+    summary = executive.compute_executive_summary(backend, filters)
+    return next(t for t in summary.tiles if t.name == "engagement")
+
+
 def test_drivers_add_up_to_the_kpi_tiles(sample, period, analysis):
     drivers = analysis.drivers
-    tile = kpis.compute_engagement(sample, period)
-    before = kpis.compute_engagement(sample, kpis.previous_period(period))
+    tile = _engagement_tile(sample, period)
+    before = _engagement_tile(sample, formulas.previous_period(period))
     assert math.isclose(drivers.score, tile.value, abs_tol=1e-9)
     assert math.isclose(drivers.components["points"].sum(), tile.value, abs_tol=1e-9)
     assert math.isclose(drivers.components["points_previous"].sum(), before.value, abs_tol=1e-9)
@@ -437,13 +444,13 @@ def test_drivers_under_slices_add_up_to_the_kpi_tiles(sample, period):
         KpiFilters(period.start_month, period.end_month, products=("savings", "credit_card")),
     ):
         drivers = eng.compute_engagement_drivers(sample, sliced)
-        tile = kpis.compute_engagement(sample, sliced)
+        tile = _engagement_tile(sample, sliced)
         assert math.isclose(drivers.components["points"].sum(), tile.value, abs_tol=1e-9)
         assert drivers.customer_months == tile.n
 
 
 def test_component_means_against_customer_month_and_the_documented_formula(period, analysis, monthly):
-    now, before = _months(monthly, period), _months(monthly, kpis.previous_period(period))
+    now, before = _months(monthly, period), _months(monthly, formulas.previous_period(period))
     table = {r["component"]: r for r in analysis.drivers.components.iter_rows(named=True)}
     raw = {"sessions": "sessions", "minutes": "minutes", "products": "products_held", "offers": "offers"}
     weights = {"sessions": 30.0, "minutes": 20.0, "products": 30.0, "offers": 20.0}
@@ -464,7 +471,7 @@ def test_component_means_against_customer_month_and_the_documented_formula(perio
 
 def test_distribution_against_the_per_customer_scores_and_numpy(sample, period, analysis):
     dist = analysis.distribution
-    scores = kpis.compute_engagement_scores(sample, period).get_column("engagement").to_numpy()
+    scores = cubes.compute_engagement_scores(sample, period).get_column("engagement").to_numpy()
     assert dist.customers == len(scores) == dist.histogram.get_column("customers").sum()
     edges = [*dist.histogram.get_column("bin_start").to_list(), 100.0]
     counts, _ = np.histogram(scores, bins=edges)
@@ -475,16 +482,16 @@ def test_distribution_against_the_per_customer_scores_and_numpy(sample, period, 
     assert (dist.q1, dist.median, dist.q3) == pytest.approx(
         tuple(np.percentile(scores, [25, 50, 75])), abs=1e-9
     )
-    assert dist.kpi == pytest.approx(kpis.compute_engagement(sample, period).value, abs=1e-9)
+    assert dist.kpi == pytest.approx(_engagement_tile(sample, period).value, abs=1e-9)
 
 
 def test_movement_by_region_equals_the_tiles_of_each_region(sample, period, analysis):
     region = analysis.movement["region"]
-    before = kpis.previous_period(period)
+    before = formulas.previous_period(period)
     for row in region.iter_rows(named=True):
         sliced = KpiFilters(period.start_month, period.end_month, regions=(row["group"],))
-        now = kpis.compute_engagement(sample, sliced)
-        then = kpis.compute_engagement(
+        now = _engagement_tile(sample, sliced)
+        then = _engagement_tile(
             sample, KpiFilters(before.start_month, before.end_month, regions=(row["group"],))
         )
         assert row["engagement"] == pytest.approx(now.value, abs=1e-9)
@@ -497,7 +504,7 @@ def test_movement_by_region_equals_the_tiles_of_each_region(sample, period, anal
 def test_movement_by_rfm_group_against_an_independent_grouping(period, analysis, rfm, monthly):
     groups = rfm.select("customer_id", "rfm_group")
     expected = {}
-    for label, filters in (("now", period), ("before", kpis.previous_period(period))):
+    for label, filters in (("now", period), ("before", formulas.previous_period(period))):
         rows = _months(monthly, filters).join(groups, on="customer_id", how="left")
         rows = rows.with_columns(pl.col("rfm_group").fill_null(eng.NO_RFM_GROUP))
         for g, mean, n in rows.group_by("rfm_group").agg(pl.col("score").mean(), pl.len()).iter_rows():
@@ -516,7 +523,7 @@ def test_change_interval_equals_statsmodels_cluster_robust_ols(period, monthly):
     # The KPI change is the OLS slope of the customer-month score on a period dummy; its
     # customer-clustered sandwich variance without small-sample factors, times n / (n - 1),
     # is the variance of summarize_engagement_change.
-    before = kpis.previous_period(period)
+    before = formulas.previous_period(period)
     rows = monthly.filter(
         pl.col("region") == "North", pl.col("month").is_between(before.start_month, period.end_month)
     ).with_columns((pl.col("month") >= period.start_month).cast(pl.Float64).alias("now"))

@@ -6,6 +6,7 @@ the sample bank against an independent pandas implementation on the raw tables
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import date, datetime
 
 import polars as pl
@@ -13,7 +14,8 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from analytics.common.types import KpiFilters
-from analytics.kpis import summary as kpis
+from analytics.kpis import cubes, definitions, formulas, statistics
+from analytics.kpis import summary as executive
 from analytics.store.database import Database
 from tests import banks
 
@@ -163,13 +165,13 @@ def backend():
 
 
 @pytest.fixture(scope="module")
-def values(backend) -> dict[str, kpis.KpiValue]:
-    return kpis.compute_kpis(backend, PERIOD)
+def values(backend) -> dict[str, definitions.KpiValue]:
+    return executive.compute_kpis(backend, PERIOD)
 
 
 @pytest.fixture(scope="module")
-def summary(backend) -> kpis.ExecutiveSummary:
-    return kpis.compute_executive_summary(backend, PERIOD)
+def summary(backend) -> executive.ExecutiveSummary:
+    return executive.compute_executive_summary(backend, PERIOD)
 
 
 # -- pure helpers -------------------------------------------------------------------------------
@@ -178,7 +180,7 @@ def test_nps_interval_matches_the_published_multinomial_example():
     # in a NPS result?"): shares 1/2 promoters, 1/3 passives, 1/6 detractors give NPS = 1/3 and a
     # per-answer variance of 5/9 (on the -1..1 scale); the same variance is CYBAEA's closed form.
     # With n = 900: se = 100 sqrt(5/9 / 900) = 2.484520, half-width 1.959964 * se = 4.869568.
-    nps, low, high = kpis.nps_interval(450, 300, 150)
+    nps, low, high = formulas.nps_interval(450, 300, 150)
     assert nps == pytest.approx(100 / 3)
     assert low == pytest.approx(100 / 3 - 4.869568, abs=1e-5)
     assert high == pytest.approx(100 / 3 + 4.869568, abs=1e-5)
@@ -187,54 +189,54 @@ def test_nps_interval_matches_the_published_multinomial_example():
 def test_nps_interval_hand_case_and_edges():
     # 2 promoters, 2 passives, 1 detractor: NPS 20; pP 0.4, pD 0.2; var = 0.4 + 0.2 - 0.04 = 0.56;
     # se = 100 sqrt(0.56 / 5) = 33.466401; 1.959964 se = 65.592947 -> (-45.5929, 85.5929).
-    nps, low, high = kpis.nps_interval(2, 2, 1)
+    nps, low, high = formulas.nps_interval(2, 2, 1)
     assert (round(nps, 4), round(low, 4), round(high, 4)) == (20.0, -45.5929, 85.5929)
     # one promoter: zero variance, interval collapses on 100; nothing answered: undefined
-    assert kpis.nps_interval(1, 0, 0) == (100.0, 100.0, 100.0)
-    assert kpis.nps_interval(0, 0, 0) == (None, None, None)
+    assert formulas.nps_interval(1, 0, 0) == (100.0, 100.0, 100.0)
+    assert formulas.nps_interval(0, 0, 0) == (None, None, None)
     # a wide interval is clipped to the scale
-    assert kpis.nps_interval(3, 0, 1)[2] == 100.0
+    assert formulas.nps_interval(3, 0, 1)[2] == 100.0
     with pytest.raises(ValueError, match="confidence level"):
-        kpis.nps_interval(1, 1, 1, level=1.0)
+        formulas.nps_interval(1, 1, 1, level=1.0)
 
 
 def test_wilson_interval_matches_newcombe():
     # Newcombe (1998), Statistics in Medicine 17:857, example 81/263: Wilson 0.2553 to 0.3662.
-    p, low, high = kpis.wilson_interval(81, 263)
+    p, low, high = formulas.wilson_interval(81, 263)
     assert round(p, 4) == 0.308
     assert (round(low, 4), round(high, 4)) == (0.2553, 0.3662)
-    assert kpis.wilson_interval(0, 0) == (None, None, None)
+    assert formulas.wilson_interval(0, 0) == (None, None, None)
     # 0 of 10: Wilson's lower bound is exactly 0 and the upper z^2/(n+z^2) = 3.8415/13.8415 = 0.2775
-    p, low, high = kpis.wilson_interval(0, 10)
+    p, low, high = formulas.wilson_interval(0, 10)
     assert (p, low, round(high, 4)) == (0.0, 0.0, 0.2775)
 
 
 def test_two_sample_tests_by_hand():
     # 60/100 vs 50/100: pooled 0.55, se = sqrt(0.55 * 0.45 * 0.02) = 0.0703562 -> z = 1.421338
-    assert kpis.two_proportion_z(60, 100, 50, 100) == pytest.approx(1.421338, abs=1e-6)
-    assert kpis.two_proportion_z(0, 10, 0, 20) == 0.0
-    assert kpis.two_proportion_z(1, 0, 1, 10) is None
+    assert formulas.two_proportion_z(60, 100, 50, 100) == pytest.approx(1.421338, abs=1e-6)
+    assert formulas.two_proportion_z(0, 10, 0, 20) == 0.0
+    assert formulas.two_proportion_z(1, 0, 1, 10) is None
     # NPS (2, 2, 1) vs (1, 0, 1): 20 - 0 = 20 points; variances 100^2 * 0.56 / 5 = 1120 and
     # 100^2 * (0.5 + 0.5 - 0) / 2 = 5000 -> z = 20 / sqrt(6120) = 0.255655
-    assert kpis.nps_difference_z((2, 2, 1), (1, 0, 1)) == pytest.approx(0.255655, abs=1e-6)
-    assert kpis.nps_difference_z((1, 0, 0), (1, 0, 0)) == 0.0
-    assert kpis.nps_difference_z((1, 0, 0), (0, 0, 1)) is None
-    assert kpis.nps_difference_z((1, 0, 0), (0, 0, 0)) is None
+    assert formulas.nps_difference_z((2, 2, 1), (1, 0, 1)) == pytest.approx(0.255655, abs=1e-6)
+    assert formulas.nps_difference_z((1, 0, 0), (1, 0, 0)) == 0.0
+    assert formulas.nps_difference_z((1, 0, 0), (0, 0, 1)) is None
+    assert formulas.nps_difference_z((1, 0, 0), (0, 0, 0)) is None
 
 
 def test_clv_matches_closed_form_and_hand_case():
     # m = 100, r = 0.8, d = 10%, H = 2: 100 / 1.1 + 80 / 1.21 = 90.909091 + 66.115702 = 157.024793
-    assert kpis.clv_from_margin(100.0, 0.8, discount_rate=0.1, horizon_years=2) == pytest.approx(
+    assert formulas.clv_from_margin(100.0, 0.8, discount_rate=0.1, horizon_years=2) == pytest.approx(
         157.024793, abs=1e-6
     )
     for m, r, d, h in [(250.0, 0.85, 0.10, 5), (90.0, 0.6, 0.08, 10), (40.0, 0.99, 0.12, 1)]:
         closed = m * (1 - (r / (1 + d)) ** h) / (1 + d - r)
-        assert kpis.clv_from_margin(m, r, discount_rate=d, horizon_years=h) == pytest.approx(
+        assert formulas.clv_from_margin(m, r, discount_rate=d, horizon_years=h) == pytest.approx(
             closed, rel=1e-12
         )
     # a monthly hazard of 1% -> r = 0.99^12 = 0.886385
-    assert kpis.annual_retention_from_hazard(1, 100) == pytest.approx(0.886385, abs=1e-6)
-    assert kpis.annual_retention_from_hazard(0, 0) is None
+    assert formulas.annual_retention_from_hazard(1, 100) == pytest.approx(0.886385, abs=1e-6)
+    assert formulas.annual_retention_from_hazard(0, 0) is None
 
 
 def test_engagement_score_components_and_caps():
@@ -242,33 +244,38 @@ def test_engagement_score_components_and_caps():
     # customer 1 of the fixture: 6 sessions/month -> 6/8 = 0.75, 5 min -> 5/6, 5/3 products -> 1/3,
     # offers (2 opened + 1 clicked) / (2 * 2 sent) = 0.75:
     # 100 (0.3 * 0.75 + 0.2 * 5/6 + 0.3 * 1/3 + 0.2 * 0.75) = 22.5 + 16.6667 + 10 + 15 = 64.1667
-    score = kpis.engagement_score(6, 5, 5 / 3, offers_sent=2, offers_opened=2, offers_clicked=1)
+    score = statistics.engagement_score(6, 5, 5 / 3, offers_sent=2, offers_opened=2, offers_clicked=1)
     assert score == pytest.approx(22.5 + 100 / 6 + 10 + 15)
     # everything past the caps scores 100; nothing at all with no offer scores the neutral 0.5 * 20
-    assert kpis.engagement_score(40, 30, 7, offers_sent=1, offers_opened=1, offers_clicked=1) == 100.0
-    assert kpis.engagement_score(0, 0, 0) == 10.0
+    assert statistics.engagement_score(40, 30, 7, offers_sent=1, offers_opened=1, offers_clicked=1) == 100.0
+    assert statistics.engagement_score(0, 0, 0) == 10.0
 
 
 def test_previous_period_arithmetic():
     quarter = KpiFilters(date(2025, 1, 1), date(2025, 3, 1), regions=("North",), products=("savings",))
-    before = kpis.previous_period(quarter)
+    before = formulas.previous_period(quarter)
     assert (before.start_month, before.end_month) == (date(2024, 10, 1), date(2024, 12, 1))
     assert before.regions == ("North",) and before.products == ("savings",)
-    one = kpis.previous_period(KpiFilters(date(2025, 1, 1), date(2025, 1, 1)))
+    one = formulas.previous_period(KpiFilters(date(2025, 1, 1), date(2025, 1, 1)))
     assert (one.start_month, one.end_month) == (date(2024, 12, 1), date(2024, 12, 1))
-    year = kpis.previous_period(KpiFilters(date(2024, 3, 1), date(2025, 2, 1)))
+    year = formulas.previous_period(KpiFilters(date(2024, 3, 1), date(2025, 2, 1)))
     assert (year.start_month, year.end_month) == (date(2023, 3, 1), date(2024, 2, 1))
     # days inside a month are read as that month
-    mid = kpis.previous_period(KpiFilters(date(2024, 5, 17), date(2024, 6, 30)))
+    mid = formulas.previous_period(KpiFilters(date(2024, 5, 17), date(2024, 6, 30)))
     assert (mid.start_month, mid.end_month) == (date(2024, 3, 1), date(2024, 4, 1))
     with pytest.raises(ValueError, match="after it ends"):
-        kpis.previous_period(KpiFilters(date(2024, 6, 1), date(2024, 5, 1)))
+        formulas.previous_period(KpiFilters(date(2024, 6, 1), date(2024, 5, 1)))
 
 
 def test_labels_units_and_directions_cover_every_kpi():
-    assert set(kpis.KPI_LABELS) == set(kpis.KPI_UNITS) == set(kpis.HIGHER_IS_BETTER) == set(kpis.KPI_NAMES)
-    assert kpis.KPI_UNITS["nps"] == "score" and kpis.KPI_UNITS["clv"] == "eur"
-    assert [k for k, better in kpis.HIGHER_IS_BETTER.items() if not better] == ["churn_rate"]
+    assert (
+        set(definitions.KPI_LABELS)
+        == set(definitions.KPI_UNITS)
+        == set(definitions.HIGHER_IS_BETTER)
+        == set(definitions.KPI_NAMES)
+    )
+    assert definitions.KPI_UNITS["nps"] == "score" and definitions.KPI_UNITS["clv"] == "eur"
+    assert [k for k, better in definitions.HIGHER_IS_BETTER.items() if not better] == ["churn_rate"]
 
 
 # -- every KPI on the hand-built bank ---------------------------------------------------------------
@@ -322,12 +329,12 @@ def test_engagement_on_fixture(values):
     assert values["engagement"].value == pytest.approx(375.75 / 13)
     assert values["engagement"].n == 13
     # the monthly score of customer 1 in April, from the helper
-    april = kpis.engagement_score(6, 5, 1, offers_sent=2, offers_opened=2, offers_clicked=1)
+    april = statistics.engagement_score(6, 5, 1, offers_sent=2, offers_opened=2, offers_clicked=1)
     assert april == pytest.approx(22.5 + 100 / 6 + 6 + 15)
 
 
 def test_engagement_scores_per_customer(backend):
-    scores = kpis.compute_engagement_scores(backend, PERIOD)
+    scores = cubes.compute_engagement_scores(backend, PERIOD)
     assert scores.get_column("customer_id").to_list() == [1, 2, 3, 4, 5]
     # the mean of each customer's monthly scores (see test_engagement_on_fixture)
     assert scores.get_column("engagement").round(4).to_list() == [60.8333, 16.0, 17.0, 26.4167, 16.0]
@@ -354,28 +361,33 @@ def test_active_customers_on_fixture(backend, values):
     # 5 is dormant.
     assert values["active_customers"].value == pytest.approx(7 / 3)
     assert values["active_customers"].n == 5
-    assert kpis.KPI_LABELS["active_customers"] == "Monthly active customers"
+    assert definitions.KPI_LABELS["active_customers"] == "Monthly active customers"
     # for a one-month period it is that month's count
-    may = kpis.compute_active_customers(backend, KpiFilters(date(2024, 5, 1), date(2024, 5, 1)))
-    assert may.value == 3.0
+    may = _tiles(executive.compute_executive_summary(backend, KpiFilters(date(2024, 5, 1), date(2024, 5, 1))))
+    assert may["active_customers"].value == 3.0
 
 
-def test_family_functions_agree_with_compute_kpis(backend, values):
-    assert kpis.compute_nps(backend, PERIOD) == values["nps"]
-    assert kpis.compute_csat(backend, PERIOD) == values["csat"]
-    assert kpis.compute_retention(backend, PERIOD)["churn_rate"] == values["churn_rate"]
-    assert kpis.compute_clv(backend, PERIOD).value == values["clv"].value
-    assert kpis.compute_engagement(backend, PERIOD) == values["engagement"]
-    assert kpis.compute_cross_sell(backend, PERIOD) == values["cross_sell"]
-    assert kpis.compute_campaign_rates(backend, PERIOD)["ctr"] == values["ctr"]
-    assert kpis.compute_active_customers(backend, PERIOD) == values["active_customers"]
+def _tiles(summary: executive.ExecutiveSummary) -> dict[str, definitions.KpiValue]:
+    """The summary's tiles by name, without the comparison fields (as compute_kpis gives them)."""
+    return {t.name: replace(t, previous=None, change=None, change_significant=None) for t in summary.tiles}
+
+
+def test_executive_tiles_agree_with_compute_kpis(backend, values, summary):
+    # Every tile of the app's computation equals compute_kpis's, value, base, interval and note.
+    tiles = _tiles(summary)
+    assert list(tiles) == list(values)
+    for name in definitions.KPI_NAMES:
+        assert tiles[name] == values[name]
     # a longer horizon adds later, discounted years: strictly more value
-    assert kpis.compute_clv(backend, PERIOD, horizon_years=10).value > values["clv"].value
+    longer = _tiles(executive.compute_executive_summary(backend, PERIOD, clv_horizon_years=10))
+    assert longer["clv"].value > values["clv"].value
 
 
 # -- filters ---------------------------------------------------------------------------------------
 def test_region_filter(backend):
-    north = kpis.compute_kpis(backend, KpiFilters(PERIOD.start_month, PERIOD.end_month, regions=("North",)))
+    north = executive.compute_kpis(
+        backend, KpiFilters(PERIOD.start_month, PERIOD.end_month, regions=("North",))
+    )
     # customers 1 and 3: NPS answers 10, 9, 8 -> (2 - 0) / 3; S = {1}, E = {1, 3}, N = {3}
     assert north["nps"].value == pytest.approx(200 / 3)
     assert north["retention_rate"].value == 1.0
@@ -384,17 +396,19 @@ def test_region_filter(backend):
 
 
 def test_age_band_filter(backend):
-    older = kpis.compute_kpis(backend, KpiFilters(PERIOD.start_month, PERIOD.end_month, age_bands=("65+",)))
+    older = executive.compute_kpis(
+        backend, KpiFilters(PERIOD.start_month, PERIOD.end_month, age_bands=("65+",))
+    )
     # only customer 3, new in May: nobody at the start -> retention undefined, with its note;
     # active only in June -> 1 / 3 a month
     assert older["active_customers"].value == pytest.approx(1 / 3)
     assert older["retention_rate"].value is None
-    assert older["retention_rate"].note == kpis.MSG_NO_START_CUSTOMERS
+    assert older["retention_rate"].note == definitions.MSG_NO_START_CUSTOMERS
     assert older["nps"].value == 100.0
 
 
 def test_product_filter_keeps_the_customer_months_in_the_product_span(backend):
-    savers = kpis.compute_kpis(
+    savers = executive.compute_kpis(
         backend, KpiFilters(PERIOD.start_month, PERIOD.end_month, products=("savings",))
     )
     # savings spans: customer 1 from May (opened May 10), customer 5 from 2019; customer 1's
@@ -405,21 +419,21 @@ def test_product_filter_keeps_the_customer_months_in_the_product_span(backend):
     # E = {1, 5} in June, N = {1}: retention (2 - 1) / 1 = 1 (the bank-level flags gave 2 / 1)
     assert savers["retention_rate"].value == pytest.approx(1.0)
     assert savers["churn_rate"].value == 0.0
-    cards = kpis.compute_kpis(
+    cards = executive.compute_kpis(
         backend, KpiFilters(PERIOD.start_month, PERIOD.end_month, products=("credit_card",))
     )
     # customer 3 joins the bank and opens the card in May: N = 1, S = 0
     assert cards["active_customers"].n == 1
     assert cards["retention_rate"].value is None
     # nobody held a credit card in Jan-Mar
-    early = kpis.compute_kpis(
+    early = executive.compute_kpis(
         backend, KpiFilters(PREVIOUS.start_month, PREVIOUS.end_month, products=("credit_card",))
     )
     assert early["active_customers"].value is None
 
 
 def test_two_product_filter_counts_each_customer_month_once(backend, values):
-    both = kpis.compute_kpis(
+    both = executive.compute_kpis(
         backend, KpiFilters(PERIOD.start_month, PERIOD.end_month, products=("current_account", "savings"))
     )
     # every customer-month of Apr-Jun holds a current account or savings (customer 1 both in
@@ -428,11 +442,11 @@ def test_two_product_filter_counts_each_customer_month_once(backend, values):
         assert _same(both[name].value, value.value), name
     assert both["active_customers"].n == 5
     # whereas the per-product slices overlap: 10 + 5 customer-months > 13
-    sums = kpis.compute_period_sums(backend, PERIOD, by=("product",))
+    sums = cubes.compute_period_sums(backend, PERIOD, by=("product",))
     per_product = dict(zip(sums.get_column("product"), sums.get_column("customer_months"), strict=True))
     assert per_product["current_account"] + per_product["savings"] == 10 + 5
     assert (
-        kpis.compute_period_sums(
+        cubes.compute_period_sums(
             backend, KpiFilters(PERIOD.start_month, PERIOD.end_month, products=("current_account", "savings"))
         )
         .get_column("customer_months")
@@ -449,8 +463,8 @@ def test_single_product_from_the_cube_equals_the_on_the_fly_path(backend):
         twice = KpiFilters(PREVIOUS.start_month, PERIOD.end_month, products=(product, product))
         spans = [(date(2024, m, 1), date(2024, m, 1)) for m in range(1, 7)]
         assert_frame_equal(
-            kpis.compute_period_sums(backend, one, buckets=spans),
-            kpis.compute_period_sums(backend, twice, buckets=spans),
+            cubes.compute_period_sums(backend, one, buckets=spans),
+            cubes.compute_period_sums(backend, twice, buckets=spans),
         )
 
 
@@ -536,14 +550,14 @@ def span_backend():
 
 def _period_sums(backend, period: KpiFilters, products: tuple[str, ...]) -> dict:
     filters = KpiFilters(period.start_month, period.end_month, products=products)
-    return kpis.compute_period_sums(backend, filters).row(0, named=True)
+    return cubes.compute_period_sums(backend, filters).row(0, named=True)
 
 
 def test_product_take_up_give_up_bank_exit_and_gap(span_backend):
     sums = _period_sums(span_backend, PERIOD, ("savings",))
     assert (sums["at_start"], sums["new"], sums["at_end"], sums["closed_at_start"]) == (3, 3, 4, 2)
     assert (sums["customers"], sums["customer_months"]) == (6, 12)
-    values = kpis.compute_kpis(
+    values = executive.compute_kpis(
         span_backend, KpiFilters(PERIOD.start_month, PERIOD.end_month, products=("savings",))
     )
     assert values["retention_rate"].value == pytest.approx(1 / 3)
@@ -567,12 +581,12 @@ def test_two_product_filter_is_the_span_of_the_union(span_backend):
     both = _period_sums(span_backend, PERIOD, ("current_account", "savings"))
     assert (both["at_start"], both["new"], both["at_end"], both["closed_at_start"]) == (4, 2, 5, 1)
     assert (both["customers"], both["customer_months"]) == (6, 14)
-    per_product = kpis.compute_period_sums(span_backend, PERIOD, by=("product",))
+    per_product = cubes.compute_period_sums(span_backend, PERIOD, by=("product",))
     months = dict(
         zip(per_product.get_column("product"), per_product.get_column("customer_months"), strict=True)
     )
     assert months["current_account"] + months["savings"] == 18
-    values = kpis.compute_kpis(
+    values = executive.compute_kpis(
         span_backend,
         KpiFilters(PERIOD.start_month, PERIOD.end_month, products=("current_account", "savings")),
     )
@@ -590,16 +604,16 @@ def test_single_product_cube_equals_the_on_the_fly_span(span_backend, product):
         [(PREVIOUS.start_month, PREVIOUS.end_month), (PERIOD.start_month, PERIOD.end_month)],
     ):
         assert_frame_equal(
-            kpis.compute_period_sums(span_backend, one, buckets=buckets),
-            kpis.compute_period_sums(span_backend, twice, buckets=buckets),
+            cubes.compute_period_sums(span_backend, one, buckets=buckets),
+            cubes.compute_period_sums(span_backend, twice, buckets=buckets),
         )
 
 
 def test_product_breakdown_row_equals_the_page_filtered_on_that_product(span_backend):
-    breakdown = kpis.compute_executive_summary(span_backend, PERIOD).breakdown["product"]
+    breakdown = executive.compute_executive_summary(span_backend, PERIOD).breakdown["product"]
     assert breakdown.get_column("product").to_list() == list(SPAN_PRODUCTS)
     for row in breakdown.iter_rows(named=True):
-        filtered = kpis.compute_executive_summary(
+        filtered = executive.compute_executive_summary(
             span_backend, KpiFilters(PERIOD.start_month, PERIOD.end_month, products=(row["product"],))
         )
         assert row["customers"] == filtered.customers_matched
@@ -610,30 +624,30 @@ def test_product_breakdown_row_equals_the_page_filtered_on_that_product(span_bac
 
 def test_filter_matching_nobody_gives_notes_not_errors(backend):
     nobody = KpiFilters(PERIOD.start_month, PERIOD.end_month, regions=("Atlantis",))
-    values = kpis.compute_kpis(backend, nobody)
-    assert all(v.value is None and v.note == kpis.MSG_NO_CUSTOMERS for v in values.values())
-    summary = kpis.compute_executive_summary(backend, nobody)
+    values = executive.compute_kpis(backend, nobody)
+    assert all(v.value is None and v.note == definitions.MSG_NO_CUSTOMERS for v in values.values())
+    summary = executive.compute_executive_summary(backend, nobody)
     assert summary.customers_matched == 0
     assert all(t.value is None and t.previous is None and t.change is None for t in summary.tiles)
-    assert summary.movers.height == 0 and summary.movers.schema == kpis.MOVERS_SCHEMA
+    assert summary.movers.height == 0 and summary.movers.schema == definitions.MOVERS_SCHEMA
     for dimension, table in summary.breakdown.items():
         assert table.height == 0
-        assert table.columns == [dimension, "customers", *kpis.KPI_NAMES]
+        assert table.columns == [dimension, "customers", *definitions.KPI_NAMES]
     assert summary.trend.height == 6
-    assert summary.trend.drop("month").null_count().row(0) == (6,) * len(kpis.KPI_NAMES)
+    assert summary.trend.drop("month").null_count().row(0) == (6,) * len(definitions.KPI_NAMES)
 
 
 def test_period_outside_the_data_is_undefined(backend):
     later = KpiFilters(date(2030, 1, 1), date(2030, 2, 1))
-    summary = kpis.compute_executive_summary(backend, later)
+    summary = executive.compute_executive_summary(backend, later)
     assert summary.customers_matched == 0
-    assert summary.tiles[0].note == kpis.MSG_NO_CUSTOMERS
+    assert summary.tiles[0].note == definitions.MSG_NO_CUSTOMERS
 
 
 # -- the executive summary ------------------------------------------------------------------------
 def test_summary_tiles_have_previous_change_and_tests(summary, values):
     tiles = {t.name: t for t in summary.tiles}
-    assert [t.name for t in summary.tiles] == list(kpis.KPI_NAMES)
+    assert [t.name for t in summary.tiles] == list(definitions.KPI_NAMES)
     assert summary.customers_matched == 5
     assert summary.previous_filters == PREVIOUS
     for name, value in values.items():
@@ -657,23 +671,23 @@ def test_summary_tiles_have_previous_change_and_tests(summary, values):
 def test_tile_tests_match_the_scalar_helpers(summary):
     tiles = {t.name: t for t in summary.tiles}
     # churn 1/3 vs 1/4 as proportions of 3 and 4 customers at the start
-    z = kpis.two_proportion_z(1, 3, 1, 4)
+    z = formulas.two_proportion_z(1, 3, 1, 4)
     assert tiles["churn_rate"].change_significant is (abs(z) > 1.959964)
     # CTR 1/3 vs previous 1/1
-    z = kpis.two_proportion_z(1, 3, 1, 1)
+    z = formulas.two_proportion_z(1, 3, 1, 1)
     assert tiles["ctr"].change_significant is (abs(z) > 1.959964)
 
 
 def test_trend_has_one_row_per_month_and_matches_one_month_periods(backend, summary):
     trend = summary.trend
-    assert trend.columns == ["month", *kpis.KPI_NAMES]
+    assert trend.columns == ["month", *definitions.KPI_NAMES]
     assert trend.schema["month"] == pl.Date
     # 12 months back from June would start in July 2023; the data starts in January 2024
     assert trend.get_column("month").to_list() == [date(2024, m, 1) for m in range(1, 7)]
     for month in (date(2024, 2, 1), date(2024, 5, 1), date(2024, 6, 1)):
-        one = kpis.compute_kpis(backend, KpiFilters(month, month))
+        one = executive.compute_kpis(backend, KpiFilters(month, month))
         row = trend.filter(pl.col("month") == month).row(0, named=True)
-        for name in kpis.KPI_NAMES:
+        for name in definitions.KPI_NAMES:
             assert _same(row[name], one[name].value), (month, name)
     june = trend.filter(pl.col("month") == date(2024, 6, 1)).row(0, named=True)
     # June: customers 1, 3, 4 (closing), 5; NPS answers 9 and 8 -> 50; 4 closes: churn 1/4
@@ -683,7 +697,7 @@ def test_trend_has_one_row_per_month_and_matches_one_month_periods(backend, summ
 
 def test_breakdowns(summary):
     region = summary.breakdown["region"]
-    assert region.columns == ["region", "customers", *kpis.KPI_NAMES]
+    assert region.columns == ["region", "customers", *definitions.KPI_NAMES]
     assert region.get_column("region").to_list() == ["East", "North", "South"]
     assert region.get_column("customers").to_list() == [1, 2, 2]
     assert region.schema["customers"] == pl.Int64
@@ -706,7 +720,7 @@ def test_movers_ranking():
     # a hand-made breakdown: region A's churn doubles on large samples (significant), region B's
     # engagement moves by 20% (untested, material), and both are small changes elsewhere
     def sums(churned: int, engagement: float) -> dict:
-        base = dict.fromkeys(kpis.SUM_COLUMNS, 0)
+        base = dict.fromkeys(definitions.SUM_COLUMNS, 0)
         return base | {
             "customers": 1000,
             "customer_months": 3000,
@@ -718,14 +732,14 @@ def test_movers_ranking():
             "engagement_sum": engagement * 3000,
         }
 
-    now = kpis.kpis_from_sums(
+    now = formulas.kpis_from_sums(
         pl.DataFrame([{"region": "A", **sums(100, 30.0)}, {"region": "B", **sums(50, 36.0)}])
     )
-    before = kpis.kpis_from_sums(
+    before = formulas.kpis_from_sums(
         pl.DataFrame([{"region": "A", **sums(50, 30.3)}, {"region": "B", **sums(50, 30.0)}])
     )
-    movers = kpis.compute_movers(now, before, dimension="region")
-    assert movers.schema == kpis.MOVERS_SCHEMA
+    movers = executive.compute_movers(now, before, dimension="region")
+    assert movers.schema == definitions.MOVERS_SCHEMA
     first = movers.row(0, named=True)
     # churn 10% vs 5% on 1000 each: pooled 7.5%, se = sqrt(0.075 * 0.925 * 0.002) = 0.011779 -> z = 4.2448
     assert (first["value"], first["kpi"], first["significant"]) == ("A", "churn_rate", True)
@@ -738,14 +752,14 @@ def test_movers_ranking():
     assert third["relative_change"] == pytest.approx(0.2)
     # groups below the minimum size are left out
     small = now.with_columns(pl.lit(10).alias("customers"))
-    assert kpis.compute_movers(small, before, dimension="region").height == 0
+    assert executive.compute_movers(small, before, dimension="region").height == 0
 
 
 def test_movers_keep_at_most_three_rows_per_kpi():
     # ten regions whose click-through rate all jumps significantly, and smaller NPS moves:
     # the top list takes three CTR rows, then the rest
     def sums(clicked: int, promoters: int) -> dict:
-        base = dict.fromkeys(kpis.SUM_COLUMNS, 0)
+        base = dict.fromkeys(definitions.SUM_COLUMNS, 0)
         return base | {
             "customers": 1000,
             "customer_months": 3000,
@@ -757,19 +771,21 @@ def test_movers_keep_at_most_three_rows_per_kpi():
         }
 
     regions = [f"R{i}" for i in range(10)]
-    now = kpis.kpis_from_sums(
+    now = formulas.kpis_from_sums(
         pl.DataFrame([{"region": r, **sums(300 + i, 600)} for i, r in enumerate(regions)])
     )
-    before = kpis.kpis_from_sums(pl.DataFrame([{"region": r, **sums(100, 500)} for r in regions]))
-    movers = kpis.compute_movers(now, before, dimension="region")
-    assert movers.height == kpis.MOVERS_TOP
+    before = formulas.kpis_from_sums(pl.DataFrame([{"region": r, **sums(100, 500)} for r in regions]))
+    movers = executive.compute_movers(now, before, dimension="region")
+    assert movers.height == definitions.MOVERS_TOP
     per_kpi = movers.group_by("kpi").len()
-    assert per_kpi.get_column("len").max() <= kpis.MOVERS_MAX_PER_KPI
+    assert per_kpi.get_column("len").max() <= definitions.MOVERS_MAX_PER_KPI
     assert movers.get_column("kpi").head(3).to_list() == ["ctr"] * 3
     assert movers.get_column("value").head(3).to_list() == ["R9", "R8", "R7"]
     # without a top the ranking keeps every row
     assert (
-        kpis.compute_movers(now, before, dimension="region", top=None).filter(pl.col("kpi") == "ctr").height
+        executive.compute_movers(now, before, dimension="region", top=None)
+        .filter(pl.col("kpi") == "ctr")
+        .height
         == 10
     )
 
@@ -782,17 +798,17 @@ def test_summary_movers_shape(summary):
 
 
 def test_available_months_and_default_filters(backend):
-    assert kpis.available_months(backend) == [date(2024, m, 1) for m in range(1, 7)]
+    assert cubes.available_months(backend) == [date(2024, m, 1) for m in range(1, 7)]
     # the snapshot 2024-06-30 is the last day of June, so June is a full month
-    assert kpis.default_filters(backend) == KpiFilters(date(2024, 4, 1), date(2024, 6, 1))
-    assert kpis.default_filters(backend, months=12) == KpiFilters(date(2024, 1, 1), date(2024, 6, 1))
+    assert cubes.default_filters(backend) == KpiFilters(date(2024, 4, 1), date(2024, 6, 1))
+    assert cubes.default_filters(backend, months=12) == KpiFilters(date(2024, 1, 1), date(2024, 6, 1))
 
 
 def test_default_filters_skip_a_partial_snapshot_month():
     db = Database(":memory:", threads=1)
     try:
         db.load_dataset(_tables(), meta={"as_of": "2024-06-15", "history_start": "2024-01-01"})
-        assert kpis.default_filters(db.backend(), months=2) == KpiFilters(date(2024, 4, 1), date(2024, 5, 1))
+        assert cubes.default_filters(db.backend(), months=2) == KpiFilters(date(2024, 4, 1), date(2024, 5, 1))
     finally:
         db.close()
 
@@ -802,9 +818,9 @@ def test_default_filters_on_an_empty_database():
     try:
         db.ensure_schema()
         backend = db.backend()
-        assert kpis.available_months(backend) == []
-        filters = kpis.default_filters(backend)
-        summary = kpis.compute_executive_summary(backend, filters)
+        assert cubes.available_months(backend) == []
+        filters = cubes.default_filters(backend)
+        summary = executive.compute_executive_summary(backend, filters)
         assert summary.customers_matched == 0
         assert summary.trend.height == 12
     finally:
@@ -812,11 +828,11 @@ def test_default_filters_on_an_empty_database():
 
 
 def test_warm_up_runs_on_data_and_on_an_empty_database(backend):
-    kpis.warm_up(backend)
+    executive.warm_up(backend)
     db = Database(":memory:", threads=1)
     try:
         db.ensure_schema()
-        kpis.warm_up(db.backend())
+        executive.warm_up(db.backend())
     finally:
         db.close()
 
@@ -828,8 +844,8 @@ def test_no_nan_reaches_a_tile(summary):
 
 
 def test_kpis_from_sums_leaves_zero_bases_undefined():
-    zero = kpis.kpis_from_sums(pl.DataFrame([dict.fromkeys(kpis.SUM_COLUMNS, 0)]))
-    assert zero.select(kpis.KPI_NAMES).null_count().row(0) == (1,) * len(kpis.KPI_NAMES)
+    zero = formulas.kpis_from_sums(pl.DataFrame([dict.fromkeys(definitions.SUM_COLUMNS, 0)]))
+    assert zero.select(definitions.KPI_NAMES).null_count().row(0) == (1,) * len(definitions.KPI_NAMES)
 
 
 # -- the sample bank against an independent pandas implementation on the raw tables ----------------
@@ -841,8 +857,8 @@ def raw_bank(sample_bank_path):
 
 
 def _sample_filters(backend) -> list[KpiFilters]:
-    default = kpis.default_filters(backend)
-    months = kpis.available_months(backend)
+    default = cubes.default_filters(backend)
+    months = cubes.available_months(backend)
     return [
         default,
         KpiFilters(
@@ -858,7 +874,7 @@ def test_summary_matches_pandas_on_the_raw_tables(sample_db, raw_bank, case):
     from bench.pandas_baseline import compare, compute_summary
 
     filters = _sample_filters(sample_db.backend())[case]
-    summary = kpis.compute_executive_summary(sample_db.backend(), filters)
+    summary = executive.compute_executive_summary(sample_db.backend(), filters)
     baseline = compute_summary(raw_bank, filters)
     checked, worst, problems = compare(summary, baseline, tol=1e-9)
     assert summary.customers_matched > 0
@@ -876,13 +892,13 @@ def test_every_product_filter_matches_pandas_and_keeps_retention_at_most_one(sam
     from bench.pandas_baseline import compare, compute_summary
 
     backend = sample_db.backend()
-    default = kpis.default_filters(backend)
+    default = cubes.default_filters(backend)
     products = _sample_products(sample_db)
     assert len(products) >= 3
-    unfiltered = kpis.compute_executive_summary(backend, default).breakdown["product"]
+    unfiltered = executive.compute_executive_summary(backend, default).breakdown["product"]
     for product in products:
         filters = KpiFilters(default.start_month, default.end_month, products=(product,))
-        summary = kpis.compute_executive_summary(backend, filters)
+        summary = executive.compute_executive_summary(backend, filters)
         checked, _, problems = compare(summary, compute_summary(raw_bank, filters), tol=1e-9)
         assert checked > 100 and problems == [], (product, problems[:5])
         tiles = {t.name: t for t in summary.tiles}
@@ -894,13 +910,15 @@ def test_every_product_filter_matches_pandas_and_keeps_retention_at_most_one(sam
         # the breakdown row of the product is the page filtered on it
         row = unfiltered.filter(pl.col("product") == product).row(0, named=True)
         assert row["customers"] == summary.customers_matched
-        for name in kpis.KPI_NAMES:
+        for name in definitions.KPI_NAMES:
             assert _same(row[name], tiles[name].value), (product, name)
     assert (unfiltered.get_column("retention_rate").drop_nulls() <= 1.0).all()
 
 
 def test_sample_bank_kpis_are_plausible(sample_db):
-    summary = kpis.compute_executive_summary(sample_db.backend(), kpis.default_filters(sample_db.backend()))
+    summary = executive.compute_executive_summary(
+        sample_db.backend(), cubes.default_filters(sample_db.backend())
+    )
     tiles = {t.name: t for t in summary.tiles}
     assert -100 <= tiles["nps"].ci_low < tiles["nps"].value < tiles["nps"].ci_high <= 100
     assert 0 < tiles["churn_rate"].value < 0.2 and 0.8 < tiles["retention_rate"].value <= 1
@@ -908,7 +926,7 @@ def test_sample_bank_kpis_are_plausible(sample_db):
     assert 0 < tiles["engagement"].value < 100
     assert 0 < tiles["active_customers"].value <= summary.customers_matched
     assert summary.trend.height >= 12
-    assert summary.movers.height == kpis.MOVERS_TOP
+    assert summary.movers.height == definitions.MOVERS_TOP
     assert set(summary.breakdown["region"].get_column("region")) <= {
         "Capital",
         "North",
@@ -923,15 +941,15 @@ def test_incident_month_shows_in_the_nps_trend(sample_db, sample_truth):
     incident = sample_truth.get("incident_month")
     assert incident, "the sample bank plants an incident month"
     month = date.fromisoformat(incident["month"] + "-01")
-    months = kpis.available_months(sample_db.backend())
+    months = cubes.available_months(sample_db.backend())
     end = months[min(months.index(month) + 3, len(months) - 1)]
-    trend = kpis.compute_trend(sample_db.backend(), KpiFilters(month, end))
+    trend = cubes.compute_trend(sample_db.backend(), KpiFilters(month, end))
     nps = dict(zip(trend.get_column("month"), trend.get_column("nps"), strict=True))
     around = [date.fromisoformat(m + "-01") for m in incident["baseline_months"]]
     baseline = sum(nps[m] for m in around) / len(around)
     assert baseline - nps[month] >= 10
     for neighbour in (
-        kpis.previous_period(KpiFilters(month, month)).start_month,
+        formulas.previous_period(KpiFilters(month, month)).start_month,
         months[months.index(month) + 1],
     ):
         assert nps[neighbour] - nps[month] >= 10
@@ -941,7 +959,8 @@ def test_incident_month_shows_in_the_nps_trend(sample_db, sample_truth):
 
 def test_a_previous_period_before_the_data_gives_no_changes_or_movers(sample_db):
     from analytics.common.types import KpiFilters
-    from analytics.kpis.summary import available_months, compute_executive_summary
+    from analytics.kpis.cubes import available_months
+    from analytics.kpis.summary import compute_executive_summary
 
     months = available_months(sample_db.backend())
     # 20 months whose previous 20 months start long before the first month of data.

@@ -18,7 +18,7 @@ import time
 import polars as pl
 import pytest
 
-from analytics.kpis import summary as kpis
+from analytics.kpis import definitions as kpis
 from app.tables import movers_table
 from tests.conftest import REPO_ROOT
 from tools import polars_callbacks

@@ -17,8 +17,8 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from analytics.common.types import KpiFilters
-from analytics.kpis import retention
-from analytics.kpis import summary as kpis
+from analytics.kpis import cubes, retention
+from analytics.kpis import summary as executive
 from analytics.store.database import Database
 from tests import banks
 
@@ -703,7 +703,7 @@ def test_series_months_equal_the_one_month_kpis(backend):
     assert (march["customers_at_start"], march["retained"], march["churned"], march["new"]) == (5, 3, 2, 0)
     assert (march["retention_rate"], march["churn_rate"]) == (pytest.approx(0.6), pytest.approx(0.4))
     for row in frame.iter_rows(named=True):
-        tiles = kpis.compute_kpis(backend, KpiFilters(row["month"], row["month"]))
+        tiles = executive.compute_kpis(backend, KpiFilters(row["month"], row["month"]))
         for rate in ("retention", "churn"):
             tile = tiles[f"{rate}_rate"]
             assert row[f"{rate}_rate"] == tile.value
@@ -728,11 +728,11 @@ def test_series_undefined_months_and_validation(backend):
 
 def test_sample_bank_series_equals_the_kpi_tiles(sample_db):
     backend = sample_db.backend()
-    filters = dataclasses.replace(kpis.default_filters(backend), regions=("South",), products=("savings",))
+    filters = dataclasses.replace(cubes.default_filters(backend), regions=("South",), products=("savings",))
     series = retention.compute_retention_series(backend, filters).series
     assert series.height == 12
     for row in series.iter_rows(named=True):
-        tiles = kpis.compute_kpis(
+        tiles = executive.compute_kpis(
             backend, dataclasses.replace(filters, start_month=row["month"], end_month=row["month"])
         )
         assert row["retention_rate"] == tiles["retention_rate"].value

@@ -11,6 +11,7 @@ import polars as pl
 import pytest
 
 from analytics.common.types import KpiFilters
+from analytics.kpis import definitions
 from analytics.kpis import summary as kpis
 from analytics.segments import store as segment_store
 from analytics.store.database import Database
@@ -114,10 +115,10 @@ def _assert_summaries_equal(a: kpis.ExecutiveSummary, b: kpis.ExecutiveSummary) 
                 x.name,
                 field,
             )
-    for dimension in kpis.BREAKDOWN_DIMENSIONS:
+    for dimension in definitions.BREAKDOWN_DIMENSIONS:
         left, right = a.breakdown[dimension], b.breakdown[dimension]
         assert left.get_column(dimension).to_list() == right.get_column(dimension).to_list()
-        for name in kpis.KPI_NAMES:
+        for name in definitions.KPI_NAMES:
             for u, v in zip(left[name].to_list(), right[name].to_list(), strict=True):
                 assert (u is None and v is None) or math.isclose(u, v, rel_tol=1e-9, abs_tol=1e-9), (
                     dimension,
