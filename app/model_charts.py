@@ -5,7 +5,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import polars as pl
 
-from analytics.models import explanations
+from analytics.models import customer_explanations, explanations
 from analytics.models import quality as model_quality
 
 MODEL_COLOR, BASELINE_COLOR, RAISE_COLOR, LOWER_COLOR = "#0F4C81", "#9E9E9E", "#C62828", "#2E7D32"
@@ -266,7 +266,7 @@ def dependence_figure(view: explanations.DependenceView) -> go.Figure:
     )
 
 
-def waterfall_figure(result: explanations.CustomerExplanation) -> go.Figure:
+def waterfall_figure(result: customer_explanations.CustomerExplanation) -> go.Figure:
     """Base value, the largest contributions, the rest, and the score, in calibrated log-odds."""
     contributions = result.contributions
     top = contributions.head(WATERFALL_FEATURES)

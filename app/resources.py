@@ -5,9 +5,15 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from analytics.access.privacy import pseudonym_key, pseudonymize_ids, sees_raw_personal_data
+from analytics.access.privacy import (
+    mask_personal_data,
+    pseudonym_key,
+    pseudonymize_ids,
+    redact_comments,
+    sees_raw_personal_data,
+)
 from analytics.clv import store as clv_store
-from analytics.common.types import KpiFilters
+from analytics.common.types import KpiFilters, User
 from analytics.experiments import bank as experiment_bank
 from analytics.experiments import breakdown as experiment_breakdown
 from analytics.experiments import readout as experiments
@@ -18,12 +24,13 @@ from analytics.fairness import report as fairness_report
 from analytics.fairness import signoffs
 from analytics.kpis import cubes, engagement, nps, retention
 from analytics.kpis import summary as kpis
-from analytics.models import explanations
+from analytics.models import customer_explanations, explanations, publishing, quality_views
 from analytics.models import registry as model_registry
 from analytics.segments import clustering as segments
 from analytics.segments import embedding, features
 from analytics.segments import store as segment_store
 from analytics.store.database import Database, open_database, resolve_db_path
+from app import components
 
 
 def database_path() -> str:
@@ -144,6 +151,32 @@ def clv_predictions(path: str, fit_id: str) -> tuple[pl.DataFrame, dict[str, pl.
     """A stored fit's per-customer predictions and their histograms and deciles."""
     predictions = clv_store.load_clv_predictions(get_database(path).backend(), fit_id)
     return predictions, clv_store.summarize_predictions(predictions)
+
+
+def refit_clv(path: str, user: User, *, progress) -> None:
+    """Fit the bank's CLV models again, store them, audit it and drop the cached fit (not cached: it writes).
+
+    Raises the fit's ``ValueError`` (``ClvFitError`` included) with a message that says what failed.
+    """
+    db = get_database(path)
+    clv_store.fit_bank_clv(db, fitted_by=user.username, progress=progress)
+    db.write_audit(username=user.username, role=user.role, action="fit_model", target="clv")
+    stored_clv.clear()
+
+
+def masked_customers(path: str, frame: pl.DataFrame, role: str) -> pl.DataFrame:
+    """``frame`` with its customer numbers masked as ``role`` may see them (the database's pseudonym key)."""
+    return mask_personal_data(frame, role, key=pseudonym_key(get_database(path)))
+
+
+def redacted_comments(path: str, frame: pl.DataFrame, role: str) -> pl.DataFrame:
+    """Survey comments with personal data redacted and customers pseudonymized for ``role``."""
+    return redact_comments(frame, role, key=pseudonym_key(get_database(path)))
+
+
+def log_personal_data_view(path: str, user: User, *, target: str, details: dict) -> None:
+    """Audit a view of raw personal data, once per distinct view and session (not on every rerun)."""
+    components.log_view_once(get_database(path), user, target=target, details=details)
 
 
 @st.cache_data(ttl=600, max_entries=32, show_spinner=False)
@@ -300,9 +333,9 @@ def loaded_model(path: str, model_id: str) -> model_registry.LoadedModel:
 
 
 @st.cache_data(ttl=600, max_entries=8, show_spinner=False)
-def model_quality_views(path: str, model_id: str) -> explanations.QualityViews | None:
+def model_quality_views(path: str, model_id: str) -> quality_views.QualityViews | None:
     """The quality view of a model from its stored test scores (None without them)."""
-    return explanations.quality_views(get_database(path).backend(), model_id)
+    return quality_views.quality_views(get_database(path).backend(), model_id)
 
 
 @st.cache_data(ttl=600, max_entries=8, show_spinner=False)
@@ -339,7 +372,7 @@ def explanation_meta(path: str, model_id: str) -> dict:
 def current_pseudonyms(path: str) -> dict[str, int]:
     """Masked id -> customer number of every current customer (the ids the page accepts)."""
     db = get_database(path)
-    ids = explanations.current_customer_ids(db.backend())
+    ids = publishing.current_customer_ids(db.backend())
     return dict(zip(pseudonymize_ids(ids, pseudonym_key(db)).to_list(), ids.to_list(), strict=True))
 
 
@@ -353,7 +386,7 @@ def masked_id(path: str, customer_id: int) -> str:
 def top_scored(path: str, model_id: str, role: str, n: int = 20) -> pl.DataFrame:
     """The highest-scored consented customers, labelled as the role may see them."""
     db = get_database(path)
-    top = explanations.top_scored_customers(db.backend(), model_id, n=n)
+    top = publishing.top_scored_customers(db.backend(), model_id, n=n)
     ids = top.get_column("customer_id")
     masked = pseudonymize_ids(ids, pseudonym_key(db))
     return top.with_columns(
@@ -366,7 +399,7 @@ def top_scored(path: str, model_id: str, role: str, n: int = 20) -> pl.DataFrame
 def customer_row(path: str, customer_id: int) -> pl.DataFrame:
     """One current customer's model inputs as of the snapshot."""
     db = get_database(path)
-    return explanations.load_customer_features(db.backend(), customer_id, as_of=db.snapshot_date())
+    return customer_explanations.load_customer_features(db.backend(), customer_id, as_of=db.snapshot_date())
 
 
 # -- A/B tests page -----------------------------------------------------------------------

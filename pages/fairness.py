@@ -30,7 +30,7 @@ from analytics.fairness import signoffs
 from analytics.fairness.audits import SIGN_OFF_DECISIONS, FairnessAudit
 from analytics.fairness.metrics import VerdictRule
 from analytics.fairness.report import sha256_hex
-from analytics.models import explanations
+from analytics.models import customer_explanations
 from app import components, resources, state
 
 SECTIONS = {
@@ -429,7 +429,9 @@ def individual_decision(path: str, user, audit: FairnessAudit) -> None:
         return
     raw = sees_raw_personal_data(user.role)
     try:
-        customer_id = explanations.resolve_customer(text, resources.current_pseudonyms(path), allow_raw=raw)
+        customer_id = customer_explanations.resolve_customer(
+            text, resources.current_pseudonyms(path), allow_raw=raw
+        )
         row = resources.customer_row(path, customer_id)
     except ValueError as exc:
         st.error(str(exc))
@@ -437,7 +439,9 @@ def individual_decision(path: str, user, audit: FairnessAudit) -> None:
     model_id = audit.subject_id
     meta = resources.explanation_meta(path, model_id).get("tree")
     typical = meta.typical if meta is not None else {}
-    result = explanations.explain_customer(resources.loaded_model(path, model_id), row, typical=typical)
+    result = customer_explanations.explain_customer(
+        resources.loaded_model(path, model_id), row, typical=typical
+    )
     assert audit.threshold is not None
     adverse, reasons = fairness_audit.adverse_reasons(result, threshold=audit.threshold)
     components.log_view_once(

@@ -10,7 +10,7 @@ batch by ``python -m analytics train``) and draws five sections, one at a time:
 - Explanations: the stored SHAP sample (``analytics.models.explanations``: global importance,
   beeswarm, dependence coloured by the strongest interaction);
 - One customer: a masked id (or a pick among the highest scores) gives the score, its
-  waterfall and three reason codes (``explanations.explain_customer``); the what-if form
+  waterfall and three reason codes (``customer_explanations.explain_customer``); the what-if form
   edits feature values, re-scores and re-explains;
 - Segments: mean |SHAP| in a saved segment against the rest
   (``explanations.segment_comparison``);
@@ -28,7 +28,7 @@ import polars as pl
 import streamlit as st
 
 from analytics.access.privacy import sees_raw_personal_data
-from analytics.models import explanations, table_model
+from analytics.models import customer_explanations, explanations, table_model
 from analytics.models import quality as model_quality
 from analytics.segments import store as segment_store
 from app import components, resources, state
@@ -302,13 +302,15 @@ def customer_section(path: str, record, user) -> None:
         st.info("Type a customer's masked id (shown on every customer list to your role) or pick one above.")
         return
     try:
-        customer_id = explanations.resolve_customer(text, resources.current_pseudonyms(path), allow_raw=raw)
+        customer_id = customer_explanations.resolve_customer(
+            text, resources.current_pseudonyms(path), allow_raw=raw
+        )
         row = resources.customer_row(path, customer_id)
     except ValueError as exc:
         st.error(str(exc))
         return
     model = resources.loaded_model(path, record.model_id)
-    result = explanations.explain_customer(model, row, typical=typical)
+    result = customer_explanations.explain_customer(model, row, typical=typical)
     masked = resources.masked_id(path, customer_id)
     shown_id = f"{customer_id} ({masked})" if raw else masked
     components.log_view_once(
@@ -320,7 +322,8 @@ def customer_section(path: str, record, user) -> None:
     st.subheader(f"Customer {shown_id}")
     cols = st.columns(3)
     cols[0].metric(
-        f"Score: {explanations.TARGET_WORDS.get(record.target, record.target)}", _percent(result.score)
+        f"Score: {customer_explanations.TARGET_WORDS.get(record.target, record.target)}",
+        _percent(result.score),
     )
     cols[1].metric("Starting point (base value)", _percent(result.base_probability))
     cols[2].metric(
@@ -341,7 +344,9 @@ def customer_section(path: str, record, user) -> None:
     what_if(model, row, result, typical)
 
 
-def what_if(model, row: pl.DataFrame, result: explanations.CustomerExplanation, typical: dict) -> None:
+def what_if(
+    model, row: pl.DataFrame, result: customer_explanations.CustomerExplanation, typical: dict
+) -> None:
     """Edit the largest contributions' values, re-score and re-explain.
 
     The widgets are keyed by model and customer, so one customer's values never carry over to
@@ -376,11 +381,11 @@ def what_if(model, row: pl.DataFrame, result: explanations.CustomerExplanation, 
         return
     changes = {name: value for name, value in entered.items() if not _same(value, original[name])}
     try:
-        edited = explanations.apply_what_if(row, changes, features=model.features)
+        edited = customer_explanations.apply_what_if(row, changes, features=model.features)
     except ValueError as exc:
         st.error(str(exc))
         return
-    again = explanations.explain_customer(model, edited, typical=typical)
+    again = customer_explanations.explain_customer(model, edited, typical=typical)
     change = again.score - result.score
     what = ", ".join(charts.feature_label(name) for name in changes) or "nothing changed"
     st.metric(

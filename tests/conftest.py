@@ -60,7 +60,7 @@ def build_model_bank() -> Path:
     artifacts sit next to that database (the registry holds their absolute paths), so copies
     of the file load the same artifacts read-only.
     """
-    from analytics.models import explanations
+    from analytics.models import publishing
 
     bank, _ = build_cached_bank()
     folder = CACHE_DIR / f"models-{bank.stem}-{_model_code_fingerprint()}"
@@ -75,7 +75,7 @@ def build_model_bank() -> Path:
             db = Database(target)
             try:
                 for name in MODEL_BANK_TARGETS:
-                    explanations.train_and_publish(
+                    publishing.train_and_publish(
                         db, target=name, trained_by="tests", shap_rows=MODEL_BANK_SHAP_ROWS
                     )
             finally:

@@ -42,12 +42,13 @@ import polars.selectors as cs
 from scipy import stats
 
 from analytics.common.expressions import age_band_expr
-from analytics.experiments import readout as experiments_lib
+from analytics.experiments import bank as experiment_bank
+from analytics.experiments import breakdown as experiment_breakdown
 from analytics.fairness import metrics as fairness
 from analytics.fairness.metrics import Disparity
 from analytics.models import registry as model_registry
-from analytics.models.explanations import operating_threshold as models_page_threshold
-from analytics.models.explanations import reason_text
+from analytics.models.customer_explanations import reason_text
+from analytics.models.quality_views import operating_threshold as models_page_threshold
 
 AuditKind = Literal["model", "offers", "credit_decision", "targeting", "upload"]
 Verdict = Literal["pass", "fail", "undecided"]
@@ -295,7 +296,7 @@ def audit_from_counts(
 def operating_threshold(scores: np.ndarray | pl.Series, *, share: float = OPERATING_SHARE) -> float:
     """The default operating threshold: the score that flags the top ``share`` of the test customers.
 
-    The same rule as the Models page's default (``analytics.models.explanations.operating_threshold``
+    The same rule as the Models page's default (``analytics.models.quality_views.operating_threshold``
     on the stored test scores), so a reviewer audits the decision the analyst sees.
 
     Parameters
@@ -867,7 +868,7 @@ class ExperimentEquity:
     experiment_id, attribute, metric : str
         What was compared.
     lifts : polars.DataFrame
-        :func:`analytics.experiments.readout.segment_breakdown` for the attribute.
+        :func:`analytics.experiments.breakdown.segment_breakdown` for the attribute.
     q, df, p_value : float or None
         Cochran's Q statistic of the lifts, its degrees of freedom and chi-square p-value
         (None with fewer than two comparable groups).
@@ -959,9 +960,9 @@ def experiment_equity(
                 name=attribute, choices=", ".join(fairness.PROTECTED_ATTRIBUTES)
             )
         )
-    experiment = experiments_lib.load_experiment(backend, experiment_id, snapshot=snapshot)
+    experiment = experiment_bank.load_experiment(backend, experiment_id, snapshot=snapshot)
     metric = metric or experiment.primary_metric
-    lifts = experiments_lib.segment_breakdown(backend, experiment, metric=metric, dimension=attribute)
+    lifts = experiment_breakdown.segment_breakdown(backend, experiment, metric=metric, dimension=attribute)
     treatment = experiment.variants[1] if len(experiment.variants) > 1 else None
     usable = lifts.filter(
         (pl.col("treatment") == treatment) & pl.col("lift").is_not_null() & pl.col("low").is_not_null()
@@ -1048,13 +1049,13 @@ def adverse_reasons(explanation, *, threshold: float, n: int = 3) -> tuple[bool,
     Being selected by a model means receiving something (an offer, retention contact), so the
     adverse outcome is a score below the threshold. Its reasons are the contributions that
     lowered the score most (as an adverse-action notice lists the principal reasons against the
-    applicant), in the plain words of :func:`analytics.models.explanations.reason_text`; a favourable
+    applicant), in the plain words of :func:`analytics.models.customer_explanations.reason_text`; a favourable
     decision gets the contributions that raised it.
 
     Parameters
     ----------
-    explanation : analytics.models.explanations.CustomerExplanation
-        :func:`analytics.models.explanations.explain_customer` for the customer.
+    explanation : analytics.models.customer_explanations.CustomerExplanation
+        :func:`analytics.models.customer_explanations.explain_customer` for the customer.
     threshold : float
         The operating threshold.
     n : int

@@ -215,7 +215,7 @@ def test_an_upload_with_scores_and_no_threshold_is_refused_by_name(model_bank):
 
 def test_one_customers_decision_shows_its_reasons_and_is_audited(model_bank):
     from analytics.access.privacy import pseudonym_key, pseudonymize_ids, sees_raw_personal_data
-    from analytics.models import explanations
+    from analytics.models import customer_explanations, explanations
 
     backend = app_db().backend()
     scores = backend.table("model_predictions")
@@ -228,7 +228,7 @@ def test_one_customers_decision_shows_its_reasons_and_is_audited(model_bank):
     text = " ".join(m.value for m in at.markdown)
     assert "not selected (adverse)" in text and "Principal reasons against selection" in text
     record = model_registry.get_model(backend, churn_id())
-    expected = explanations.explain_customer(
+    expected = customer_explanations.explain_customer(
         resources.loaded_model(resources.database_path(), churn_id()),
         resources.customer_row(resources.database_path(), customer),
         typical=explanations.load_explanation_meta(backend, record.model_id)["tree"].typical,

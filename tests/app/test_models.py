@@ -15,7 +15,7 @@ from sklearn.metrics import roc_auc_score
 from analytics.access import auth
 from analytics.access.privacy import pseudonym_key, pseudonymize_ids
 from analytics.common.types import User
-from analytics.models import explanations
+from analytics.models import customer_explanations, explanations, quality_views
 from analytics.models import registry as model_registry
 from analytics.segments import store as segment_store
 from app import resources
@@ -51,7 +51,7 @@ def test_quality_metrics_equal_sklearn_on_the_stored_test_scores_and_the_thresho
     at = page().run()
     assert not at.exception
     assert at.title[0].value == "Models & explanations"
-    scores = explanations.load_test_scores(app_db().backend(), churn_id())
+    scores = quality_views.load_test_scores(app_db().backend(), churn_id())
     y = scores["label"].to_numpy()
     auc = roc_auc_score(y, scores["score"].to_numpy())
     metrics = {m.label: m for m in at.metric}
@@ -126,8 +126,8 @@ def test_what_if_re_scores_with_the_edited_values(model_bank):
     after = next(m for m in at.metric if m.label == "Score with these values")
     assert float(after.value.rstrip("%")) < float(before.rstrip("%"))
     loaded = model_registry.load_model(db, churn_id())
-    edited = explanations.apply_what_if(
-        explanations.load_customer_features(db.backend(), customer, as_of=db.snapshot_date()),
+    edited = customer_explanations.apply_what_if(
+        customer_explanations.load_customer_features(db.backend(), customer, as_of=db.snapshot_date()),
         {"support_contacts": 0},
         features=loaded.features,
     )

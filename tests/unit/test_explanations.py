@@ -16,7 +16,14 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.frozen import FrozenEstimator
 
 from analytics.access.privacy import pseudonymize_ids
-from analytics.models import explanations, pipelines, training_data
+from analytics.models import (
+    customer_explanations,
+    explanations,
+    pipelines,
+    publishing,
+    quality_views,
+    training_data,
+)
 from analytics.models import quality as model_quality
 from analytics.models import registry as model_registry
 from analytics.store.database import Database
@@ -243,7 +250,7 @@ def test_segment_comparison_by_hand():
 # -- one customer --------------------------------------------------------------------------
 def test_customer_row_from_the_table_equals_the_point_in_time_frame(db, current):
     customer = int(current["customer_id"][123])
-    row = explanations.load_customer_features(db.backend(), customer, as_of=db.snapshot_date())
+    row = customer_explanations.load_customer_features(db.backend(), customer, as_of=db.snapshot_date())
     # Equal up to the order of floating-point sums: DuckDB aggregates on two threads, so two
     # evaluations of the same expression may differ in the last bits of a sum.
     assert_frame_equal(
@@ -251,13 +258,13 @@ def test_customer_row_from_the_table_equals_the_point_in_time_frame(db, current)
     )
     closed = db.query("select customer_id from customers where closed_at is not null limit 1").item()
     with pytest.raises(ValueError, match=f"Customer {closed} is not a current customer on the snapshot"):
-        explanations.load_customer_features(db.backend(), closed, as_of=db.snapshot_date())
+        customer_explanations.load_customer_features(db.backend(), closed, as_of=db.snapshot_date())
 
 
 def test_one_customer_explanation_adds_up_and_its_reasons_are_the_largest_contributions(db, churn, current):
     typical = explanations.load_explanation_meta(db.backend(), churn.record.model_id)["tree"].typical
     row = current.filter(pl.col("support_contacts") >= 3).head(1)
-    result = explanations.explain_customer(churn, row, typical=typical)
+    result = customer_explanations.explain_customer(churn, row, typical=typical)
     score = float(churn.predict_proba(row)[0])
     assert result.score == pytest.approx(score, abs=1e-12)
     assert result.base_value + result.contributions["shap"].sum() == pytest.approx(
@@ -270,7 +277,9 @@ def test_one_customer_explanation_adds_up_and_its_reasons_are_the_largest_contri
     without = 1 / (1 + math.exp(-(result.log_odds - first["shap"])))
     assert first["points"] == pytest.approx(score - without, abs=1e-12)
     assert len(result.reasons) == 3
-    assert result.reasons[0].startswith(explanations.describe_value(first["feature"], first["value"]))
+    assert result.reasons[0].startswith(
+        customer_explanations.describe_value(first["feature"], first["value"])
+    )
     stored = model_registry.load_predictions(db.backend(), churn.record.model_id)
     stored_score = stored.filter(pl.col("customer_id") == row["customer_id"][0])["score"][0]
     assert stored_score == pytest.approx(score, abs=1e-12)
@@ -279,9 +288,9 @@ def test_one_customer_explanation_adds_up_and_its_reasons_are_the_largest_contri
 def test_what_if_fewer_support_contacts_lowers_churn_risk_the_planted_way(db, churn, current):
     typical = explanations.load_explanation_meta(db.backend(), churn.record.model_id)["tree"].typical
     row = current.filter(pl.col("support_contacts") >= 4).head(1)
-    before = explanations.explain_customer(churn, row, typical=typical)
-    edited = explanations.apply_what_if(row, {"support_contacts": 0}, features=churn.features)
-    after = explanations.explain_customer(churn, edited, typical=typical)
+    before = customer_explanations.explain_customer(churn, row, typical=typical)
+    edited = customer_explanations.apply_what_if(row, {"support_contacts": 0}, features=churn.features)
+    after = customer_explanations.explain_customer(churn, edited, typical=typical)
     assert after.score < before.score
     assert row["support_contacts"][0] >= 4 and edited["support_contacts"][0] == 0  # the input is untouched
     contribution = after.contributions.filter(pl.col("feature") == "support_contacts")["shap"][0]
@@ -291,30 +300,34 @@ def test_what_if_fewer_support_contacts_lowers_churn_risk_the_planted_way(db, ch
 def test_what_if_refuses_unknown_features_and_wrong_kinds(churn, current):
     row = current.head(1)
     with pytest.raises(ValueError, match="'logins' is not an input of this model"):
-        explanations.apply_what_if(row, {"logins": 3}, features=churn.features)
+        customer_explanations.apply_what_if(row, {"logins": 3}, features=churn.features)
     with pytest.raises(ValueError, match="'age' must be a number, got 'old'"):
-        explanations.apply_what_if(row, {"age": "old"}, features=churn.features)
+        customer_explanations.apply_what_if(row, {"age": "old"}, features=churn.features)
     with pytest.raises(ValueError, match="'has_savings' must be True or False"):
-        explanations.apply_what_if(row, {"has_savings": 0.5}, features=churn.features)
+        customer_explanations.apply_what_if(row, {"has_savings": 0.5}, features=churn.features)
     with pytest.raises(ValueError, match="must be a finite number"):
-        explanations.apply_what_if(row, {"monetary": float("inf")}, features=churn.features)
-    edited = explanations.apply_what_if(
+        customer_explanations.apply_what_if(row, {"monetary": float("inf")}, features=churn.features)
+    edited = customer_explanations.apply_what_if(
         row, {"age": 40.6, "has_savings": True, "nps_score": None}, features=churn.features
     )
     assert edited["age"][0] == 41 and edited["has_savings"][0] is True and edited["nps_score"][0] is None
 
 
 def test_tiny_contributions_are_worded_as_less_than_a_tenth_of_a_point():
-    assert explanations.reason_text("churn", "age", 40.0, 41.0, 0.0004).endswith("by less than 0.1 points")
+    assert customer_explanations.reason_text("churn", "age", 40.0, 41.0, 0.0004).endswith(
+        "by less than 0.1 points"
+    )
 
 
 def test_what_if_refuses_integers_beyond_what_a_float_holds(churn, current):
     with pytest.raises(ValueError, match="'support_contacts' must be a whole number below 2\\^53"):
-        explanations.apply_what_if(current.head(1), {"support_contacts": 2.0**60}, features=churn.features)
+        customer_explanations.apply_what_if(
+            current.head(1), {"support_contacts": 2.0**60}, features=churn.features
+        )
 
 
 def test_points_without_matches_the_definition():
-    p = explanations.points_without(0.3, [0.5, -0.2])
+    p = customer_explanations.points_without(0.3, [0.5, -0.2])
     sig = lambda z: 1 / (1 + math.exp(-z))  # noqa: E731
     assert p[0] == pytest.approx(sig(0.3) - sig(-0.2), abs=1e-15)
     assert p[1] == pytest.approx(sig(0.3) - sig(0.5), abs=1e-15)
@@ -322,19 +335,21 @@ def test_points_without_matches_the_definition():
 
 def test_reason_wording():
     assert (
-        explanations.reason_text("churn", "recency_days", 67.0, 20.0, 0.05)
+        customer_explanations.reason_text("churn", "recency_days", 67.0, 20.0, 0.05)
         == "67 days since the last payment (typical: 20) raised churn risk by 5.0 points"
     )
     assert (
-        explanations.reason_text("credit_card", "has_mortgage", 1.0, 0.12, -0.004)
+        customer_explanations.reason_text("credit_card", "has_mortgage", 1.0, 0.12, -0.004)
         == "holds a mortgage (12% of customers hold one) lowered the chance of taking up a credit card"
         " by 0.4 points"
     )
-    assert explanations.reason_text("churn", "nps_score", None, 8.0, 0.1).startswith(
+    assert customer_explanations.reason_text("churn", "nps_score", None, 8.0, 0.1).startswith(
         "no NPS answer in the last 12 months (typical: 8.0) raised churn risk by 10 points"
     )
-    assert explanations.describe_value("spend_groceries_share", 0.25) == "25% of spending on groceries"
-    assert explanations.describe_value("unknown_column", 2.5) == "unknown column 2.5"
+    assert (
+        customer_explanations.describe_value("spend_groceries_share", 0.25) == "25% of spending on groceries"
+    )
+    assert customer_explanations.describe_value("unknown_column", 2.5) == "unknown column 2.5"
 
 
 # -- look-ups --------------------------------------------------------------------------------
@@ -342,24 +357,25 @@ def test_masked_ids_resolve_and_bad_references_are_named(current):
     ids = current["customer_id"].head(50)
     masked = pseudonymize_ids(ids, b"a test key")
     index = dict(zip(masked.to_list(), ids.to_list(), strict=True))
-    assert explanations.resolve_customer(f"  {masked[3]} ", index, allow_raw=False) == ids[3]
+    assert customer_explanations.resolve_customer(f"  {masked[3]} ", index, allow_raw=False) == ids[3]
     assert (
-        explanations.resolve_customer(masked[4].upper().replace("C-", "c-"), index, allow_raw=False) == ids[4]
+        customer_explanations.resolve_customer(masked[4].upper().replace("C-", "c-"), index, allow_raw=False)
+        == ids[4]
     )
     with pytest.raises(ValueError, match="'123' is not a customer reference: type a masked id such as C-"):
-        explanations.resolve_customer("123", index, allow_raw=False)
-    assert explanations.resolve_customer("123", index, allow_raw=True) == 123
+        customer_explanations.resolve_customer("123", index, allow_raw=False)
+    assert customer_explanations.resolve_customer("123", index, allow_raw=True) == 123
     for bad in ("99999999999999999999999", "²", "12a"):
         with pytest.raises(
             ValueError, match="is not a customer reference: type a masked id .* or a customer number"
         ):
-            explanations.resolve_customer(bad, index, allow_raw=True)
+            customer_explanations.resolve_customer(bad, index, allow_raw=True)
     with pytest.raises(ValueError, match="No current customer has the masked id 'C-000000000000'"):
-        explanations.resolve_customer("C-000000000000", index, allow_raw=True)
+        customer_explanations.resolve_customer("C-000000000000", index, allow_raw=True)
 
 
 def test_top_scored_customers_leave_out_refused_consent(db, churn):
-    top = explanations.top_scored_customers(db.backend(), churn.record.model_id, n=30)
+    top = publishing.top_scored_customers(db.backend(), churn.record.model_id, n=30)
     reference = (
         model_registry.load_predictions(db.backend(), churn.record.model_id)
         .join(db.query("select customer_id, consent_profiling from customers"), on="customer_id")
@@ -373,15 +389,15 @@ def test_top_scored_customers_leave_out_refused_consent(db, churn):
 
 def test_operating_threshold_flags_the_top_tenth():
     scores = np.linspace(0.0, 1.0, 1001)
-    threshold = explanations.operating_threshold(scores)
+    threshold = quality_views.operating_threshold(scores)
     assert threshold == 0.9 and (scores >= threshold).mean() == pytest.approx(0.1, abs=0.001)
-    assert explanations.operating_threshold(np.array([])) == 0.5
+    assert quality_views.operating_threshold(np.array([])) == 0.5
 
 
 def test_test_scores_reproduce_the_registered_metrics(db, churn):
     from sklearn.metrics import roc_auc_score
 
-    scores = explanations.load_test_scores(db.backend(), churn.record.model_id)
+    scores = quality_views.load_test_scores(db.backend(), churn.record.model_id)
     metrics = churn.record.metrics
     assert scores.height == metrics["model"]["rows"] == metrics["split_sizes"]["test_rows"]
     assert scores["label"].sum() == metrics["model"]["positives"]

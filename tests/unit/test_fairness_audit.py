@@ -616,7 +616,7 @@ def test_the_data_hash_is_stable_for_the_same_data_and_changes_with_the_threshol
 
 
 def test_an_adverse_decision_lists_the_contributions_that_lowered_the_score():
-    from analytics.models.explanations import CustomerExplanation, reason_text
+    from analytics.models.customer_explanations import CustomerExplanation, reason_text
 
     contributions = pl.DataFrame(
         {
