@@ -15,8 +15,9 @@ import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
+from analytics.experiments import bank, breakdown, external
+from analytics.experiments import power as experiment_power
 from analytics.experiments import readout as experiments
-from analytics.experiments import stats as experiment_stats
 from app import components, resources
 
 SECTIONS = {"readout": "Read-out", "power": "Power & sample size", "upload": "External experiment"}
@@ -37,13 +38,13 @@ def _layout(figure: go.Figure, *, height: int = 320, **extra) -> go.Figure:
 def _value(metric: str, value: float | None) -> str:
     if value is None or not math.isfinite(value):
         return "n/a"
-    if experiments.METRIC_KINDS.get(metric) == "proportion":
+    if bank.METRIC_KINDS.get(metric) == "proportion":
         return f"{value * 100:.2f}%"
     return f"{value:,.2f}"
 
 
 def _lift(metric: str, value: float, low: float, high: float) -> str:
-    if experiments.METRIC_KINDS.get(metric) == "proportion":
+    if bank.METRIC_KINDS.get(metric) == "proportion":
         return f"{value * 100:+.2f} pp [{low * 100:+.2f}, {high * 100:+.2f}]"
     return f"{value:+,.2f} [{low:+,.2f}, {high:+,.2f}]"
 
@@ -138,7 +139,7 @@ def forest_figure(result: experiments.ExperimentResult) -> go.Figure:
 def sequential_figure(series: pl.DataFrame, metric: str, treatment: str) -> go.Figure:
     """The lift over time with the always-valid band and the fixed-horizon interval."""
     part = series.filter(pl.col("treatment") == treatment)
-    scale = 100 if experiments.METRIC_KINDS[metric] == "proportion" else 1
+    scale = 100 if bank.METRIC_KINDS[metric] == "proportion" else 1
     days = part["day"].to_list()
     figure = go.Figure()
     figure.add_trace(
@@ -286,7 +287,7 @@ def readout_section(path: str) -> None:
     st.subheader("Segments")
     dimension = st.segmented_control(
         "By",
-        list(experiments.SEGMENT_DIMENSIONS),
+        list(breakdown.SEGMENT_DIMENSIONS),
         format_func=lambda d: d.replace("_", " "),
         key="ab_dimension",
         required=True,
@@ -349,7 +350,7 @@ def power_section() -> None:
             "…or: customers per arm you have", value=0, min_value=0, step=1000, key="power_per_arm"
         )
     try:
-        size = experiment_stats.sample_size(
+        size = experiment_power.sample_size(
             baseline=baseline,
             mde=mde,
             kind=kind,
@@ -369,7 +370,7 @@ def power_section() -> None:
     cols[2].metric("Runtime", f"{size.days} days" if size.days else "n/a")
     if per_arm:
         try:
-            effect = experiment_stats.minimum_detectable_effect(
+            effect = experiment_power.minimum_detectable_effect(
                 baseline=baseline,
                 per_arm=int(per_arm),
                 kind=kind,
@@ -430,7 +431,7 @@ def upload_section() -> None:
     if not st.button("Read out", key="ab_upload_go"):
         return
     try:
-        arms_stats, kind = experiments.external_arms(
+        arms_stats, kind = external.external_arms(
             frame,
             variant_col=variant_col,
             control=control,
@@ -438,8 +439,8 @@ def upload_section() -> None:
             covariate=covariate,
             summary=summary,
         )
-        design = experiments.parse_design(design_text, len(arms_stats))
-        result = experiments.read_out_external(
+        design = external.parse_design(design_text, len(arms_stats))
+        result = external.read_out_external(
             arms_stats, kind=kind, metric=metric, design=design, cuped=covariate is not None
         )
     except ValueError as exc:

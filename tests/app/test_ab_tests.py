@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from analytics.common.types import User
-from analytics.experiments import stats as experiment_stats
+from analytics.experiments import power
 from tests.app.conftest import REPO, new_app
 
 PAGE = str(REPO / "pages" / "ab_tests.py")
@@ -65,7 +65,7 @@ def test_segment_dimension_changes_the_breakdown(bank):
 def test_power_calculator_matches_the_library(bank):
     at = page(ab_section="power").run()
     assert not at.exception
-    expected = experiment_stats.sample_size(baseline=0.10, mde=0.05, kind="proportion", daily_traffic=2000)
+    expected = power.sample_size(baseline=0.10, mde=0.05, kind="proportion", daily_traffic=2000)
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Customers per arm"] == f"{expected.per_arm:,}"
     assert metrics["Runtime"] == f"{expected.days} days"

@@ -648,7 +648,7 @@ def test_abtest_summary_examples_of_the_docs_read_as_documented(tmp_path, capsys
 
 
 def test_abtest_summary_refusals_name_the_columns(tmp_path, capsys):
-    from analytics.experiments import readout as experiments
+    from analytics.experiments import external
 
     source = tmp_path / "summary.csv"
     base = [*"abtest --summary --variant-col v --control a --metric m".split(), "--input", str(source)]
@@ -659,22 +659,23 @@ def test_abtest_summary_refusals_name_the_columns(tmp_path, capsys):
         return capsys.readouterr().err
 
     both = pl.DataFrame({"v": ["a", "b"], "users": [100, 100], "count": [100, 90], "sum": [10, 12]})
-    assert experiments.MSG_SUMMARY_CONFLICT.format(
+    assert external.MSG_SUMMARY_CONFLICT.format(
         first="users", second="count", field="n", row=2, a=100.0, b=90.0
     ) in refusal(both)
     partial = pl.DataFrame({"v": ["a", "b"], "n": [100, 100], "sum": [10, 12], "covariate_sum": [5, 6]})
-    assert experiments.MSG_SUMMARY_PARTIAL.format(
+    assert external.MSG_SUMMARY_PARTIAL.format(
         given="x_sum", missing="xy_sum", group="covariate", fields="x_sum, x_sum_sq, xy_sum"
     ) in refusal(partial)
     no_n = pl.DataFrame({"v": ["a", "b"], "sum": [10, 12]})
     assert "The summary has no column for n (accepted names, in any case: n, users, count)" in refusal(no_n)
     no_squares = pl.DataFrame({"v": ["a", "b"], "N": [100, 100], "SUM": [10.5, 12.0]})
-    assert experiments.MSG_SUMMARY_NOT_BINARY.format(
+    assert external.MSG_SUMMARY_NOT_BINARY.format(
         arm="a", field="sum_sq", sum_field="SUM", value=10.5, n=100
     ) in refusal(no_squares)
 
 
 def test_abtest_sequential_on_the_bank_is_the_pages_last_look(sample_bank_path, capsys):
+    from analytics.experiments import bank
     from analytics.experiments import readout as experiments
 
     args = ["abtest", "--db", str(sample_bank_path), "--experiment", "exp01_savings_nudge", "--json"]
@@ -688,9 +689,9 @@ def test_abtest_sequential_on_the_bank_is_the_pages_last_look(sample_bank_path, 
     db = Database(sample_bank_path, read_only=True)
     try:
         backend = db.backend()
-        experiment = experiments.load_experiment(backend, "exp01_savings_nudge", snapshot=db.snapshot_date())
-        looks = experiments.look_days(experiment)
-        aggregates = experiments.aggregate_arms(backend, experiment, looks=looks, look_metrics=["conversion"])
+        experiment = bank.load_experiment(backend, "exp01_savings_nudge", snapshot=db.snapshot_date())
+        looks = bank.look_days(experiment)
+        aggregates = bank.aggregate_arms(backend, experiment, looks=looks, look_metrics=["conversion"])
         chart = experiments.sequential_series(aggregates, experiment, metric="conversion", looks=looks)
     finally:
         db.close()

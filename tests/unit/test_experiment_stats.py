@@ -17,19 +17,77 @@ from statsmodels.stats.proportion import confint_proportions_2indep, proportions
 from statsmodels.stats.proportion import test_proportions_2indep as proportions_2indep  # not a test
 from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
 
-from analytics.experiments import stats as es
-from analytics.experiments.stats import (
+from analytics.experiments.arms import (
+    MSG_BAD_COUNT,
+    MSG_BAD_PROBABILITY,
+    MSG_EMPTY_ARM,
+    MSG_INCONSISTENT_SUMS,
+    MSG_LENGTHS,
+    MSG_NEEDS_DENOMINATOR,
+    MSG_NO_VARIANCE,
+    MSG_NO_VARIANCE_MEAN,
+    MSG_NO_VARIANCE_PROPORTION,
+    MSG_NO_VARIANCE_WITHIN,
+    MSG_NOT_1D,
+    MSG_NOT_FINITE,
+    MSG_NOT_PROPORTION,
+    MSG_PARTIAL_SUMS,
+    MSG_TOO_FEW,
+    MSG_UNKNOWN_KIND,
+    MSG_ZERO_DENOMINATOR,
     ArmStats,
-    adjust_p_values,
     arm_stats,
+)
+from analytics.experiments.bayesian import BAYES_BETA, BAYES_NORMAL
+from analytics.experiments.comparison import (
+    MSG_CUPED_EXACT,
+    MSG_CUPED_RATIO,
+    MSG_NEEDS_COVARIATE,
+    TEST_CUPED,
     compare,
-    confidence_sequence,
-    minimum_detectable_effect,
-    sample_size,
-    sequential_p_value,
-    simulate_aa,
+)
+from analytics.experiments.frequentist import (
+    MSG_BAD_P_VALUE,
+    MSG_DESIGN_SHARE,
+    MSG_DESIGN_SUM,
+    MSG_NO_P_VALUES,
+    MSG_SRM_ARMS,
+    MSG_SRM_COUNT,
+    MSG_SRM_EMPTY,
+    MSG_SRM_LENGTHS,
+    MSG_UNKNOWN_ADJUST,
+    MSG_UNKNOWN_INTERVAL,
+    TEST_PROPORTION,
+    TEST_PROPORTION_WELCH,
+    TEST_RATIO,
+    TEST_RATIO_WELCH,
+    TEST_WELCH,
+    adjust_p_values,
     srm_test,
 )
+from analytics.experiments.power import (
+    MSG_BAD_BASELINE_MEAN,
+    MSG_BAD_BASELINE_RATE,
+    MSG_BAD_MDE,
+    MSG_BAD_PER_ARM,
+    MSG_BAD_RATIO,
+    MSG_BAD_SIDES,
+    MSG_BAD_TRAFFIC,
+    MSG_MDE_UNREACHABLE,
+    MSG_NEEDS_SD,
+    MSG_TARGET_RATE,
+    MSG_UNKNOWN_POWER_KIND,
+    _proportion_n,
+    minimum_detectable_effect,
+    sample_size,
+)
+from analytics.experiments.sequential import (
+    MSG_BAD_TUNING,
+    _cs_halfwidth,
+    confidence_sequence,
+    sequential_p_value,
+)
+from analytics.experiments.simulation import MSG_BAD_SIMULATION, simulate_aa
 
 
 def _conversions(name: str, n: int, converted: int) -> ArmStats:
@@ -81,7 +139,7 @@ def test_arm_stats_sums_mean_and_variance_match_numpy():
 def test_two_proportion_test_matches_statsmodels_and_the_planted_experiment():
     f = compare(EXP01_CONTROL, EXP01_TREATMENT, kind="proportion").frequentist
     z, p = proportions_ztest([892, 775], [7756, 7755])
-    assert f.test == es.TEST_PROPORTION
+    assert f.test == TEST_PROPORTION
     assert f.statistic == pytest.approx(z, abs=1e-9)
     assert f.p_value == pytest.approx(p, abs=1e-9)
     # The score test at a difference of 0 uses the same pooled rate.
@@ -177,7 +235,7 @@ def test_welch_t_for_proportions_is_growthbooks_reading():
     v_c, v_t = p_c * (1 - p_c) / n_c, p_t * (1 - p_t) / n_t
     df = (v_c + v_t) ** 2 / (v_c**2 / (n_c - 1) + v_t**2 / (n_t - 1))
     se = math.sqrt(v_c + v_t)
-    assert f.test == es.TEST_PROPORTION_WELCH and f.interval_method == "welch-t"
+    assert f.test == TEST_PROPORTION_WELCH and f.interval_method == "welch-t"
     assert f.df == pytest.approx(df, rel=1e-12)
     assert f.p_value == pytest.approx(2 * stats.t.sf((p_t - p_c) / se, df), rel=1e-12)
     half = stats.t.isf(0.025, df) * se
@@ -193,7 +251,7 @@ def test_welch_t_for_proportions_is_growthbooks_reading():
         kind="ratio",
         interval_method="welch-t",
     ).frequentist
-    assert ratio.test == es.TEST_RATIO_WELCH and ratio.df is not None
+    assert ratio.test == TEST_RATIO_WELCH and ratio.df is not None
 
 
 # -- frequentist: means -------------------------------------------------------------------------
@@ -202,7 +260,7 @@ def test_welch_matches_scipy_and_statsmodels_on_raw_values():
     y_c, y_t = rng.lognormal(3, 1, 400), rng.lognormal(3.1, 1.2, 650)
     f = compare(arm_stats("control", y_c), arm_stats("treatment", y_t), kind="mean").frequentist
     ref = stats.ttest_ind(y_t, y_c, equal_var=False)
-    assert f.test == es.TEST_WELCH
+    assert f.test == TEST_WELCH
     assert f.statistic == pytest.approx(ref.statistic, abs=1e-9)
     assert f.p_value == pytest.approx(ref.pvalue, abs=1e-9)
     assert f.df == pytest.approx(ref.df, abs=1e-9)
@@ -238,7 +296,7 @@ def test_ratio_delta_method_standard_error_against_a_bootstrap():
     y_t, d_t = _sessions_and_revenue(rng, 1500, 10.8)
     control, treatment = arm_stats("control", y_c, d=d_c), arm_stats("treatment", y_t, d=d_t)
     f = compare(control, treatment, kind="ratio").frequentist
-    assert f.test == es.TEST_RATIO
+    assert f.test == TEST_RATIO
     assert f.absolute_lift == pytest.approx(y_t.sum() / d_t.sum() - y_c.sum() / d_c.sum(), rel=1e-12)
     # Bootstrap: 2,000 resamples of customers in each arm (seed 12). The bootstrap sd has a
     # Monte Carlo error of about 1.6%, so 6% is a tolerance of almost 4 of those.
@@ -295,7 +353,7 @@ def _miller_chance(a_c: int, b_c: int, a_t: int, b_t: int) -> float:
 def test_chance_to_beat_control_matches_evan_millers_closed_form(control, treatment):
     (n_c, x_c), (n_t, x_t) = control, treatment
     b = compare(_conversions("c", n_c, x_c), _conversions("t", n_t, x_t), kind="proportion").bayesian
-    assert b.method == es.BAYES_BETA
+    assert b.method == BAYES_BETA
     exact = _miller_chance(x_c + 1, n_c - x_c + 1, x_t + 1, n_t - x_t + 1)
     assert b.chance_to_beat_control == pytest.approx(exact, abs=1e-9)
 
@@ -337,7 +395,7 @@ def test_normal_approximation_for_means():
     rng = np.random.default_rng(8)
     y_c, y_t = rng.normal(50, 20, 800), rng.normal(52, 20, 800)
     b = compare(arm_stats("c", y_c), arm_stats("t", y_t), kind="mean").bayesian
-    assert b.method == es.BAYES_NORMAL
+    assert b.method == BAYES_NORMAL
     cm = CompareMeans(DescrStatsW(y_t), DescrStatsW(y_c))
     assert b.credible_interval == pytest.approx(cm.zconfint_diff(alpha=0.05, usevar="unequal"), abs=1e-9)
     mu, sigma = y_t.mean() - y_c.mean(), cm.std_meandiff_separatevar
@@ -366,7 +424,7 @@ def test_cuped_theta_adjusted_means_and_test_against_numpy_and_scipy():
     assert cuped.control_mean == pytest.approx(adj_c.mean(), rel=1e-9)
     assert cuped.treatment_mean == pytest.approx(adj_t.mean(), rel=1e-9)
     ref = stats.ttest_ind(adj_t, adj_c, equal_var=False)
-    assert cuped.frequentist.test == es.TEST_CUPED
+    assert cuped.frequentist.test == TEST_CUPED
     assert cuped.frequentist.statistic == pytest.approx(ref.statistic, rel=1e-9)
     assert cuped.frequentist.p_value == pytest.approx(ref.pvalue, rel=1e-6, abs=1e-12)
     assert cuped.frequentist.df == pytest.approx(ref.df, rel=1e-9)
@@ -550,7 +608,7 @@ def test_confidence_sequence_tightest_near_the_tuning_size():
         return math.sqrt(2 * (v + 1) / v * math.log(math.sqrt(v + 1) / alpha))
 
     best = min(half(r, tuning) for r in np.geomspace(1e-4, 1, 20001))
-    ours = es._cs_halfwidth(1.0, tuning, alpha, tuning)
+    ours = _cs_halfwidth(1.0, tuning, alpha, tuning)
     assert ours == pytest.approx(best, rel=0.01)
     assert ours > stats.norm.isf(alpha / 2)  # always wider than the fixed-horizon interval
 
@@ -630,7 +688,7 @@ def test_sample_size_for_proportions_matches_rs_power_prop_test():
     #   power.prop.test(n = 50, p1 = .5, power = .90)      => p2 = 0.8026
     plan = sample_size(baseline=0.5, mde=0.25, kind="proportion", power=0.9, relative=False)
     assert plan.per_arm == 77 and plan.total == 154
-    assert es._proportion_n(0.5, 0.75, 0.05, 0.9, 2, 1.0) == pytest.approx(76.7, abs=0.05)
+    assert _proportion_n(0.5, 0.75, 0.05, 0.9, 2, 1.0) == pytest.approx(76.7, abs=0.05)
     mde = minimum_detectable_effect(baseline=0.5, per_arm=50, kind="proportion", power=0.9, relative=False)
     assert 0.5 + mde == pytest.approx(0.8026, abs=5e-5)
     relative = sample_size(baseline=0.1, mde=0.15, kind="proportion")
@@ -709,85 +767,83 @@ GOOD_C, GOOD_T = _conversions("control", 100, 10), _conversions("treatment", 100
 
 
 def test_arm_errors_name_the_arm():
-    assert _message(ArmStats, "a", -1, 0.0, 0.0) == es.MSG_BAD_COUNT.format(arm="a", n=-1)
-    assert _message(ArmStats, "a", 2.5, 0.0, 0.0) == es.MSG_BAD_COUNT.format(arm="a", n=2.5)
-    assert _message(ArmStats, "a", 3, float("nan"), 1.0) == es.MSG_NOT_FINITE.format(
+    assert _message(ArmStats, "a", -1, 0.0, 0.0) == MSG_BAD_COUNT.format(arm="a", n=-1)
+    assert _message(ArmStats, "a", 2.5, 0.0, 0.0) == MSG_BAD_COUNT.format(arm="a", n=2.5)
+    assert _message(ArmStats, "a", 3, float("nan"), 1.0) == MSG_NOT_FINITE.format(
         arm="a", field="sum", value=float("nan")
     )
-    assert _message(ArmStats, "a", 3, 1.0, float("inf")) == es.MSG_NOT_FINITE.format(
+    assert _message(ArmStats, "a", 3, 1.0, float("inf")) == MSG_NOT_FINITE.format(
         arm="a", field="sum_sq", value=float("inf")
     )
-    assert _message(ArmStats, "a", 3, 6.0, 1.0) == es.MSG_INCONSISTENT_SUMS.format(
+    assert _message(ArmStats, "a", 3, 6.0, 1.0) == MSG_INCONSISTENT_SUMS.format(
         arm="a", what="y", n=3, total=6.0, sum_sq=1.0
     )
-    assert _message(ArmStats, "a", 3, 1.0, 1.0, x_sum=1.0) == es.MSG_PARTIAL_SUMS.format(
+    assert _message(ArmStats, "a", 3, 1.0, 1.0, x_sum=1.0) == MSG_PARTIAL_SUMS.format(
         arm="a", fields="x_sum, x_sum_sq, xy_sum"
     )
     assert _message(ArmStats, "a", 2, 2.0, 2.0, x_sum=2.0, x_sum_sq=2.0, xy_sum=5.0).startswith("Arm 'a'")
-    assert _message(arm_stats, "a", [1.0, float("nan")]) == es.MSG_NOT_FINITE.format(
+    assert _message(arm_stats, "a", [1.0, float("nan")]) == MSG_NOT_FINITE.format(
         arm="a", field="metric value 1", value=float("nan")
     )
     assert _message(arm_stats, "a", ["x", "y"]).startswith("Arm 'a': the metric values must be numbers")
-    assert _message(arm_stats, "a", [1.0, 2.0], x=[1.0]) == es.MSG_LENGTHS.format(
+    assert _message(arm_stats, "a", [1.0, 2.0], x=[1.0]) == MSG_LENGTHS.format(
         arm="a", what="covariate", got=1, n=2
     )
-    assert _message(arm_stats, "a", [[1.0, 2.0]]) == es.MSG_NOT_1D.format(
-        arm="a", what="metric", shape=(1, 2)
-    )
+    assert _message(arm_stats, "a", [[1.0, 2.0]]) == MSG_NOT_1D.format(arm="a", what="metric", shape=(1, 2))
 
 
 def test_compare_errors():
     empty = ArmStats("treatment", 0, 0.0, 0.0)
-    assert _message(compare, GOOD_C, empty, kind="proportion") == es.MSG_EMPTY_ARM.format(arm="treatment")
+    assert _message(compare, GOOD_C, empty, kind="proportion") == MSG_EMPTY_ARM.format(arm="treatment")
     with pytest.raises(ValueError, match="has no customers"):
         _ = empty.mean
     for c, t in [((100, 0), (80, 0)), ((100, 100), (80, 80))]:
         assert _message(
             compare, _conversions("control", *c), _conversions("treatment", *t), kind="proportion"
-        ) == es.MSG_NO_VARIANCE.format(
-            control="control", treatment="treatment", detail=es.MSG_NO_VARIANCE_PROPORTION
+        ) == MSG_NO_VARIANCE.format(
+            control="control", treatment="treatment", detail=MSG_NO_VARIANCE_PROPORTION
         )
     flat = arm_stats("treatment", [3.0, 3.0, 3.0])
     flat_control = arm_stats("control", [1.0, 1.0])
-    assert _message(compare, flat_control, flat, kind="mean") == es.MSG_NO_VARIANCE.format(
-        control="control", treatment="treatment", detail=es.MSG_NO_VARIANCE_MEAN
+    assert _message(compare, flat_control, flat, kind="mean") == MSG_NO_VARIANCE.format(
+        control="control", treatment="treatment", detail=MSG_NO_VARIANCE_MEAN
     )
     too_many = ArmStats("treatment", 10, 12.0, 20.0)
-    assert _message(compare, GOOD_C, too_many, kind="proportion") == es.MSG_NOT_PROPORTION.format(
+    assert _message(compare, GOOD_C, too_many, kind="proportion") == MSG_NOT_PROPORTION.format(
         arm="treatment", n=10, total=12.0, sum_sq=20.0
     )
     not_binary = ArmStats("treatment", 10, 4.0, 7.0)
-    assert _message(compare, GOOD_C, not_binary, kind="proportion") == es.MSG_NOT_PROPORTION.format(
+    assert _message(compare, GOOD_C, not_binary, kind="proportion") == MSG_NOT_PROPORTION.format(
         arm="treatment", n=10, total=4.0, sum_sq=7.0
     )
     negative = ArmStats("treatment", 10, -2.0, 2.0)
     assert "is not a conversion count" in _message(compare, GOOD_C, negative, kind="proportion")
     single = arm_stats("treatment", [5.0])
-    assert _message(compare, arm_stats("control", [1.0, 2.0]), single, kind="mean") == es.MSG_TOO_FEW.format(
+    assert _message(compare, arm_stats("control", [1.0, 2.0]), single, kind="mean") == MSG_TOO_FEW.format(
         arm="treatment", n=1, kind="mean"
     )
-    assert _message(compare, GOOD_C, GOOD_T, kind="median") == es.MSG_UNKNOWN_KIND.format(
+    assert _message(compare, GOOD_C, GOOD_T, kind="median") == MSG_UNKNOWN_KIND.format(
         kind="median", choices="proportion, mean, ratio"
     )
     for alpha in (0, 1, 1.5, float("nan")):
         message = _message(compare, GOOD_C, GOOD_T, kind="proportion", alpha=alpha)
-        assert message == es.MSG_BAD_PROBABILITY.format(name="alpha", value=alpha)
+        assert message == MSG_BAD_PROBABILITY.format(name="alpha", value=alpha)
 
 
 def test_interval_method_and_sequential_errors():
     assert _message(compare, GOOD_C, GOOD_T, kind="proportion", interval_method="t") == (
-        es.MSG_UNKNOWN_INTERVAL.format(method="t", choices="z, welch-t")
+        MSG_UNKNOWN_INTERVAL.format(method="t", choices="z, welch-t")
     )
     one = _conversions("treatment", 1, 1)
-    assert _message(
-        compare, GOOD_C, one, kind="proportion", interval_method="welch-t"
-    ) == es.MSG_TOO_FEW.format(arm="treatment", n=1, kind="proportion (Welch t)")
+    assert _message(compare, GOOD_C, one, kind="proportion", interval_method="welch-t") == MSG_TOO_FEW.format(
+        arm="treatment", n=1, kind="proportion (Welch t)"
+    )
     none, every = _conversions("control", 100, 0), _conversions("treatment", 100, 100)
     assert _message(compare, none, every, kind="proportion", interval_method="welch-t") == (
-        es.MSG_NO_VARIANCE.format(control="control", treatment="treatment", detail=es.MSG_NO_VARIANCE_WITHIN)
+        MSG_NO_VARIANCE.format(control="control", treatment="treatment", detail=MSG_NO_VARIANCE_WITHIN)
     )
     assert _message(compare, GOOD_C, GOOD_T, kind="proportion", sequential=True, tuning_n=-1) == (
-        es.MSG_BAD_TUNING.format(tuning_n=-1)
+        MSG_BAD_TUNING.format(tuning_n=-1)
     )
     # Separated arms have no within-arm variance: no sequence, and still nothing NaN.
     separated = compare(none, every, kind="proportion", sequential=True).frequentist
@@ -797,51 +853,51 @@ def test_interval_method_and_sequential_errors():
 
 def test_ratio_and_cuped_errors():
     plain_c, plain_t = arm_stats("control", [1.0, 2.0, 3.0]), arm_stats("treatment", [2.0, 3.0, 5.0])
-    assert _message(compare, plain_c, plain_t, kind="ratio") == es.MSG_NEEDS_DENOMINATOR.format(arm="control")
+    assert _message(compare, plain_c, plain_t, kind="ratio") == MSG_NEEDS_DENOMINATOR.format(arm="control")
     zero_d = arm_stats("treatment", [1.0, 2.0, 3.0], d=[0.0, 0.0, 0.0])
     with_d = arm_stats("control", [1.0, 2.0, 3.0], d=[1.0, 1.0, 2.0])
-    assert _message(compare, with_d, zero_d, kind="ratio") == es.MSG_ZERO_DENOMINATOR.format(arm="treatment")
-    assert _message(compare, plain_c, plain_t, kind="mean", cuped=True) == es.MSG_NEEDS_COVARIATE.format(
+    assert _message(compare, with_d, zero_d, kind="ratio") == MSG_ZERO_DENOMINATOR.format(arm="treatment")
+    assert _message(compare, plain_c, plain_t, kind="mean", cuped=True) == MSG_NEEDS_COVARIATE.format(
         arm="control"
     )
-    assert _message(compare, with_d, with_d, kind="ratio", cuped=True) == es.MSG_CUPED_RATIO
+    assert _message(compare, with_d, with_d, kind="ratio", cuped=True) == MSG_CUPED_RATIO
     y = [1.0, 2.0, 4.0]
     z = [2.0, 3.0, 7.0]
     exact_c, exact_t = arm_stats("control", y, x=y), arm_stats("treatment", z, x=z)
-    assert _message(compare, exact_c, exact_t, kind="mean", cuped=True) == es.MSG_CUPED_EXACT
+    assert _message(compare, exact_c, exact_t, kind="mean", cuped=True) == MSG_CUPED_EXACT
 
 
 def test_srm_errors():
-    assert _message(srm_test, [100], [100]) == es.MSG_SRM_ARMS.format(count=1)
-    assert _message(srm_test, [100, 90], [50, 40]) == es.MSG_DESIGN_SUM.format(total=90.0)
-    assert _message(srm_test, [100, 90], [0.5, 0.6]) == es.MSG_DESIGN_SUM.format(total=1.1)
-    assert _message(srm_test, [100, -5], [50, 50]) == es.MSG_SRM_COUNT.format(index=1, count=-5)
-    assert _message(srm_test, [100, 5.5], [50, 50]) == es.MSG_SRM_COUNT.format(index=1, count=5.5)
-    assert _message(srm_test, [100, 90], [100, 0]) == es.MSG_DESIGN_SHARE.format(index=1, share=0)
-    assert _message(srm_test, [100, 90], [100]) == es.MSG_SRM_LENGTHS.format(design=1, counts=2)
-    assert _message(srm_test, [0, 0], [50, 50]) == es.MSG_SRM_EMPTY
+    assert _message(srm_test, [100], [100]) == MSG_SRM_ARMS.format(count=1)
+    assert _message(srm_test, [100, 90], [50, 40]) == MSG_DESIGN_SUM.format(total=90.0)
+    assert _message(srm_test, [100, 90], [0.5, 0.6]) == MSG_DESIGN_SUM.format(total=1.1)
+    assert _message(srm_test, [100, -5], [50, 50]) == MSG_SRM_COUNT.format(index=1, count=-5)
+    assert _message(srm_test, [100, 5.5], [50, 50]) == MSG_SRM_COUNT.format(index=1, count=5.5)
+    assert _message(srm_test, [100, 90], [100, 0]) == MSG_DESIGN_SHARE.format(index=1, share=0)
+    assert _message(srm_test, [100, 90], [100]) == MSG_SRM_LENGTHS.format(design=1, counts=2)
+    assert _message(srm_test, [0, 0], [50, 50]) == MSG_SRM_EMPTY
 
 
 def test_sequential_and_adjustment_errors():
     assert _message(confidence_sequence, GOOD_C, GOOD_T, kind="proportion", tuning_n=0) == (
-        es.MSG_BAD_TUNING.format(tuning_n=0)
+        MSG_BAD_TUNING.format(tuning_n=0)
     )
     assert _message(sequential_p_value, GOOD_C, GOOD_T, kind="proportion", alpha=2) == (
-        es.MSG_BAD_PROBABILITY.format(name="alpha", value=2)
+        MSG_BAD_PROBABILITY.format(name="alpha", value=2)
     )
     none, every = _conversions("control", 100, 0), _conversions("treatment", 100, 100)
     _assert_finite(compare(none, every, kind="proportion"))  # separated arms still read
-    assert _message(confidence_sequence, none, every, kind="proportion") == es.MSG_NO_VARIANCE.format(
-        control="control", treatment="treatment", detail=es.MSG_NO_VARIANCE_WITHIN
+    assert _message(confidence_sequence, none, every, kind="proportion") == MSG_NO_VARIANCE.format(
+        control="control", treatment="treatment", detail=MSG_NO_VARIANCE_WITHIN
     )
-    assert _message(adjust_p_values, [], "holm") == es.MSG_NO_P_VALUES
-    assert _message(adjust_p_values, [0.1, 1.5], "bh") == es.MSG_BAD_P_VALUE.format(index=1, value=1.5)
+    assert _message(adjust_p_values, [], "holm") == MSG_NO_P_VALUES
+    assert _message(adjust_p_values, [0.1, 1.5], "bh") == MSG_BAD_P_VALUE.format(index=1, value=1.5)
     nan = float("nan")
-    assert _message(adjust_p_values, [nan], "bh") == es.MSG_BAD_P_VALUE.format(index=0, value=nan)
-    assert _message(adjust_p_values, [0.1], "bonferroni") == es.MSG_UNKNOWN_ADJUST.format(
+    assert _message(adjust_p_values, [nan], "bh") == MSG_BAD_P_VALUE.format(index=0, value=nan)
+    assert _message(adjust_p_values, [0.1], "bonferroni") == MSG_UNKNOWN_ADJUST.format(
         method="bonferroni", choices="holm, bh"
     )
-    assert _message(simulate_aa, 0, n_per_arm=100, days=5, baseline=0.1) == es.MSG_BAD_SIMULATION.format(
+    assert _message(simulate_aa, 0, n_per_arm=100, days=5, baseline=0.1) == MSG_BAD_SIMULATION.format(
         name="n_experiments", value=0, least=1
     )
 
@@ -850,22 +906,22 @@ def test_planning_errors():
     def plan(**kwargs):
         return _message(sample_size, **({"baseline": 0.1, "mde": 0.1, "kind": "proportion"} | kwargs))
 
-    assert plan(baseline=0) == es.MSG_BAD_BASELINE_RATE.format(baseline=0)
-    assert plan(baseline=1.2) == es.MSG_BAD_BASELINE_RATE.format(baseline=1.2)
-    assert plan(baseline=0.9, mde=0.2) == es.MSG_TARGET_RATE.format(baseline=0.9, target=0.9 + 0.9 * 0.2)
-    assert plan(mde=0) == es.MSG_BAD_MDE.format(mde=0)
-    assert plan(mde=-0.1) == es.MSG_BAD_MDE.format(mde=-0.1)
-    assert plan(power=1) == es.MSG_BAD_PROBABILITY.format(name="power", value=1)
-    assert plan(alpha=0) == es.MSG_BAD_PROBABILITY.format(name="alpha", value=0)
-    assert plan(sides=3) == es.MSG_BAD_SIDES.format(sides=3)
-    assert plan(ratio=0) == es.MSG_BAD_RATIO.format(ratio=0)
-    assert plan(daily_traffic=0) == es.MSG_BAD_TRAFFIC.format(traffic=0)
-    assert plan(kind="mean", baseline=10.0) == es.MSG_NEEDS_SD.format(sd=None)
-    assert plan(kind="mean", baseline=0.0, sd=1.0) == es.MSG_BAD_BASELINE_MEAN.format(baseline=0.0)
-    assert plan(kind="ratio") == es.MSG_UNKNOWN_POWER_KIND.format(kind="ratio", choices="proportion, mean")
+    assert plan(baseline=0) == MSG_BAD_BASELINE_RATE.format(baseline=0)
+    assert plan(baseline=1.2) == MSG_BAD_BASELINE_RATE.format(baseline=1.2)
+    assert plan(baseline=0.9, mde=0.2) == MSG_TARGET_RATE.format(baseline=0.9, target=0.9 + 0.9 * 0.2)
+    assert plan(mde=0) == MSG_BAD_MDE.format(mde=0)
+    assert plan(mde=-0.1) == MSG_BAD_MDE.format(mde=-0.1)
+    assert plan(power=1) == MSG_BAD_PROBABILITY.format(name="power", value=1)
+    assert plan(alpha=0) == MSG_BAD_PROBABILITY.format(name="alpha", value=0)
+    assert plan(sides=3) == MSG_BAD_SIDES.format(sides=3)
+    assert plan(ratio=0) == MSG_BAD_RATIO.format(ratio=0)
+    assert plan(daily_traffic=0) == MSG_BAD_TRAFFIC.format(traffic=0)
+    assert plan(kind="mean", baseline=10.0) == MSG_NEEDS_SD.format(sd=None)
+    assert plan(kind="mean", baseline=0.0, sd=1.0) == MSG_BAD_BASELINE_MEAN.format(baseline=0.0)
+    assert plan(kind="ratio") == MSG_UNKNOWN_POWER_KIND.format(kind="ratio", choices="proportion, mean")
     assert _message(
         minimum_detectable_effect, baseline=0.5, per_arm=2, kind="proportion"
-    ) == es.MSG_MDE_UNREACHABLE.format(per_arm=2, baseline=0.5, power=0.8)
+    ) == MSG_MDE_UNREACHABLE.format(per_arm=2, baseline=0.5, power=0.8)
     assert _message(minimum_detectable_effect, baseline=0.5, per_arm=1, kind="proportion") == (
-        es.MSG_BAD_PER_ARM.format(per_arm=1)
+        MSG_BAD_PER_ARM.format(per_arm=1)
     )

@@ -11,8 +11,10 @@ import polars as pl
 import pytest
 from statsmodels.stats.multitest import multipletests
 
+from analytics.experiments import bank, breakdown, external
 from analytics.experiments import readout as experiments
-from analytics.experiments import stats
+from analytics.experiments.arms import ArmStats
+from analytics.experiments.comparison import Comparison, compare
 
 
 @pytest.fixture(scope="module")
@@ -49,9 +51,9 @@ def _polars_metrics(sample_db, experiment) -> pl.DataFrame:
 
 
 def test_arm_statistics_equal_a_polars_computation_from_the_raw_tables(sample_db, backend, snapshot):
-    experiment = experiments.load_experiment(backend, "exp04_cashback_spend", snapshot=snapshot)
-    aggregates = experiments.aggregate_arms(backend, experiment)
-    arms = experiments.arms_of(aggregates, experiment, "revenue")
+    experiment = bank.load_experiment(backend, "exp04_cashback_spend", snapshot=snapshot)
+    aggregates = bank.aggregate_arms(backend, experiment)
+    arms = bank.arms_of(aggregates, experiment, "revenue")
     reference = _polars_metrics(sample_db, experiment)
     assert [a.name for a in arms] == ["control", "treatment"]
     for arm in arms:
@@ -139,9 +141,9 @@ def test_primary_and_guardrails_keep_their_p_values_and_secondaries_are_holm_adj
 
 
 def test_a_guardrail_is_flagged_on_its_own_p_value_when_worse():
-    control = stats.ArmStats("control", n=5000, sum=5000 * 10.0, sum_sq=5000 * (100.0 + 4.0))
-    worse = stats.ArmStats("treatment", n=5000, sum=5000 * 9.85, sum_sq=5000 * (9.85**2 + 4.0))
-    comparison = stats.compare(control, worse, kind="mean")
+    control = ArmStats("control", n=5000, sum=5000 * 10.0, sum_sq=5000 * (100.0 + 4.0))
+    worse = ArmStats("treatment", n=5000, sum=5000 * 9.85, sum_sq=5000 * (9.85**2 + 4.0))
+    comparison = compare(control, worse, kind="mean")
     assert comparison.frequentist.p_value < 0.05 and comparison.frequentist.absolute_lift < 0
     readout = experiments.MetricReadout(
         "sessions", "mean", "guardrail", (control, worse), {"treatment": comparison}, {"treatment": 0.0}, {}
@@ -153,11 +155,11 @@ def test_a_guardrail_is_flagged_on_its_own_p_value_when_worse():
 def test_the_last_look_of_the_sequence_is_the_full_window_and_wider_than_the_fixed_interval(
     backend, snapshot
 ):
-    experiment = experiments.load_experiment(backend, "exp01_savings_nudge", snapshot=snapshot)
-    looks = experiments.look_days(experiment)
+    experiment = bank.load_experiment(backend, "exp01_savings_nudge", snapshot=snapshot)
+    looks = bank.look_days(experiment)
     assert looks[0] == experiment.start_date and looks[-1] == experiment.window_end
-    assert len(looks) == min(experiment.days, experiments.MAX_LOOKS)
-    aggregates = experiments.aggregate_arms(backend, experiment, looks=looks)
+    assert len(looks) == min(experiment.days, bank.MAX_LOOKS)
+    aggregates = bank.aggregate_arms(backend, experiment, looks=looks)
     series = experiments.sequential_series(aggregates, experiment, metric="conversion", looks=looks)
     last = series.row(-1, named=True)
     final = (
@@ -177,28 +179,28 @@ def test_the_last_look_of_the_sequence_is_the_full_window_and_wider_than_the_fix
 
 
 def test_segment_breakdown_adds_up_and_uses_benjamini_hochberg(backend, snapshot):
-    experiment = experiments.load_experiment(backend, "exp01_savings_nudge", snapshot=snapshot)
-    table = experiments.segment_breakdown(backend, experiment, metric="conversion", dimension="region")
+    experiment = bank.load_experiment(backend, "exp01_savings_nudge", snapshot=snapshot)
+    table = breakdown.segment_breakdown(backend, experiment, metric="conversion", dimension="region")
     assert table["control_n"].sum() + table["treatment_n"].sum() == 7755 + 7756
     tested = table.filter(pl.col("p_value").is_not_null())
     expected = multipletests(tested["p_value"].to_numpy(), method="fdr_bh")[1]
     assert np.allclose(tested["p_adjusted"].to_numpy(), expected, atol=1e-12)
-    ages = experiments.segment_breakdown(backend, experiment, metric="conversion", dimension="age_band")
+    ages = breakdown.segment_breakdown(backend, experiment, metric="conversion", dimension="age_band")
     assert set(ages["group"].to_list()) <= {"18-24", "25-34", "35-44", "45-54", "55-64", "65+"}
 
 
 def test_refusals_name_the_problem(backend, snapshot):
     with pytest.raises(ValueError, match="No experiment has the id 'nope'. Experiments: exp"):
-        experiments.load_experiment(backend, "nope", snapshot=snapshot)
-    experiment = experiments.load_experiment(backend, "exp01_savings_nudge", snapshot=snapshot)
+        bank.load_experiment(backend, "nope", snapshot=snapshot)
+    experiment = bank.load_experiment(backend, "exp01_savings_nudge", snapshot=snapshot)
     with pytest.raises(ValueError, match="Unknown segment dimension 'city'"):
-        experiments.segment_breakdown(backend, experiment, metric="conversion", dimension="city")  # type: ignore[arg-type]
+        breakdown.segment_breakdown(backend, experiment, metric="conversion", dimension="city")  # type: ignore[arg-type]
     # Gender is for the fairness audit only: the A/B tests page does not offer it.
-    assert "gender" in experiments.BREAKDOWN_DIMENSIONS and "gender" not in experiments.SEGMENT_DIMENSIONS
+    assert "gender" in breakdown.BREAKDOWN_DIMENSIONS and "gender" not in breakdown.SEGMENT_DIMENSIONS
 
 
 def test_list_experiments_counts_every_assignment(backend):
-    listing = experiments.list_experiments(backend)
+    listing = bank.list_experiments(backend)
     assert (
         listing.height == 4
         and listing["customers"].sum() == 7755 + 7756 + 7805 + 7806 + 8353 + 9050 + 8753 + 8752
@@ -218,24 +220,24 @@ def _rows() -> pl.DataFrame:
 
 def test_per_customer_rows_and_per_arm_summaries_give_the_same_read_out():
     rows = _rows()
-    arms, kind = experiments.external_arms(rows, variant_col="group", control="A", metric="spend")
+    arms, kind = external.external_arms(rows, variant_col="group", control="A", metric="spend")
     assert kind == "mean" and [a.name for a in arms] == ["A", "B"]
     summary = rows.group_by("group").agg(
         pl.len().alias("n"), pl.col("spend").sum().alias("sum"), (pl.col("spend") ** 2).sum().alias("sum_sq")
     )
-    sum_arms, _ = experiments.external_arms(
+    sum_arms, _ = external.external_arms(
         summary, variant_col="group", control="A", metric="spend", summary=True
     )
-    a = experiments.read_out_external(arms, kind=kind, metric="spend", design=(50, 50))
-    b = experiments.read_out_external(sum_arms, kind=kind, metric="spend", design=(50, 50))
+    a = external.read_out_external(arms, kind=kind, metric="spend", design=(50, 50))
+    b = external.read_out_external(sum_arms, kind=kind, metric="spend", design=(50, 50))
     fa, fb = a.comparisons["B"].frequentist, b.comparisons["B"].frequentist
     assert fa.p_value == pytest.approx(fb.p_value, rel=1e-9) and fa.absolute_ci == pytest.approx(
         fb.absolute_ci
     )
-    with_cov, _ = experiments.external_arms(
+    with_cov, _ = external.external_arms(
         rows, variant_col="group", control="A", metric="spend", covariate="spend_pre"
     )
-    cuped = experiments.read_out_external(with_cov, kind=kind, metric="spend", design=(50, 50), cuped=True)
+    cuped = external.read_out_external(with_cov, kind=kind, metric="spend", design=(50, 50), cuped=True)
     assert cuped.comparisons["B"].cuped.variance_reduction > 0.5
     assert "B raised spend" in cuped.decision
 
@@ -243,68 +245,68 @@ def test_per_customer_rows_and_per_arm_summaries_give_the_same_read_out():
 def test_external_refusals_name_file_row_and_column():
     rows = _rows()
     with pytest.raises(ValueError, match="Column 'nope' is not in the file"):
-        experiments.external_arms(rows, variant_col="nope", control="A", metric="spend")
+        external.external_arms(rows, variant_col="nope", control="A", metric="spend")
     with pytest.raises(
         ValueError, match="The control arm 'C' is not a value of column 'group' \\(its values: A, B\\)"
     ):
-        experiments.external_arms(rows, variant_col="group", control="C", metric="spend")
+        external.external_arms(rows, variant_col="group", control="C", metric="spend")
     text = rows.with_columns(pl.col("spend").cast(pl.String)).with_columns(
         pl.when(pl.int_range(pl.len()) == 6).then(pl.lit("n/a")).otherwise(pl.col("spend")).alias("spend")
     )
     with pytest.raises(
         ValueError, match="Column 'spend' must hold numbers \\(or true/false\\); row 7 holds 'n/a'"
     ):
-        experiments.external_arms(text, variant_col="group", control="A", metric="spend")
+        external.external_arms(text, variant_col="group", control="A", metric="spend")
     with pytest.raises(ValueError, match="single arm"):
-        experiments.external_arms(
+        external.external_arms(
             rows.filter(pl.col("group") == "A"), variant_col="group", control="A", metric="spend"
         )
     summary = pl.DataFrame({"arm": ["A", "B"], "n": [100, -5], "sum": [10.0, 12.0], "sum_sq": [10.0, 12.0]})
     with pytest.raises(ValueError, match="Arm 'B': n is negative"):
-        experiments.external_arms(summary, variant_col="arm", control="A", metric="m", summary=True)
+        external.external_arms(summary, variant_col="arm", control="A", metric="m", summary=True)
     empty = summary.with_columns(pl.Series("n", [100, 0]))
     with pytest.raises(ValueError, match="Arm 'B' has no customers"):
-        experiments.external_arms(empty, variant_col="arm", control="A", metric="m", summary=True)
+        external.external_arms(empty, variant_col="arm", control="A", metric="m", summary=True)
     with pytest.raises(ValueError, match="must give one share per arm"):
-        experiments.parse_design("50,30,20", 2)
-    assert experiments.parse_design(None, 4) == (25.0, 25.0, 25.0, 25.0)
+        external.parse_design("50,30,20", 2)
+    assert external.parse_design(None, 4) == (25.0, 25.0, 25.0, 25.0)
 
 
 def test_conversions_all_zero_in_both_arms_is_a_message_not_nan():
     rows = pl.DataFrame({"v": ["a", "b"] * 50, "converted": [0] * 100})
-    arms, kind = experiments.external_arms(rows, variant_col="v", control="a", metric="converted")
+    arms, kind = external.external_arms(rows, variant_col="v", control="a", metric="converted")
     assert kind == "proportion"
     with pytest.raises(ValueError):
-        experiments.read_out_external(arms, kind=kind, metric="converted", design=(50, 50))
+        external.read_out_external(arms, kind=kind, metric="converted", design=(50, 50))
 
 
 def test_summary_arms_of_binary_data_are_read_as_proportions():
     summary = pl.DataFrame(
         {"arm": ["A", "B"], "n": [1000, 1000], "sum": [100.0, 130.0], "sum_sq": [100.0, 130.0]}
     )
-    arms, kind = experiments.external_arms(
+    arms, kind = external.external_arms(
         summary, variant_col="arm", control="A", metric="converted", summary=True
     )
     assert kind == "proportion"
-    result = experiments.read_out_external(arms, kind=kind, metric="conversion", design=(50, 50))
-    assert isinstance(result.comparisons["B"], stats.Comparison)
+    result = external.read_out_external(arms, kind=kind, metric="conversion", design=(50, 50))
+    assert isinstance(result.comparisons["B"], Comparison)
     assert result.comparisons["B"].frequentist.absolute_lift == pytest.approx(0.03)
 
 
 def test_review_edge_cases_are_messages_not_tracebacks(backend, snapshot):
     nulls = pl.DataFrame({"v": ["a", None, "b", "a"], "y": [1.0, 2.0, 3.0, 4.0]})
     with pytest.raises(ValueError, match="Column 'v' has no value on row 2"):
-        experiments.external_arms(nulls, variant_col="v", control="a", metric="y")
+        external.external_arms(nulls, variant_col="v", control="a", metric="y")
     fraction = pl.DataFrame({"arm": ["A", "B"], "n": [10.5, 10.0], "sum": [1.0, 2.0], "sum_sq": [1.0, 2.0]})
     with pytest.raises(ValueError, match="Arm 'A': n must be a whole number of customers, got 10.5"):
-        experiments.external_arms(fraction, variant_col="arm", control="A", metric="m", summary=True)
+        external.external_arms(fraction, variant_col="arm", control="A", metric="m", summary=True)
     flags = pl.DataFrame({"treated": [True, False] * 50, "y": [1, 0, 0, 0] * 25})
-    arms, _ = experiments.external_arms(flags, variant_col="treated", control="false", metric="y")
+    arms, _ = external.external_arms(flags, variant_col="treated", control="false", metric="y")
     assert [a.name for a in arms] == ["false", "true"]  # the names the page offers (text)
     # Control all 0, treatment all 1, with a covariate: no variance to adjust, the raw read-out stands.
     split = pl.DataFrame({"v": ["c"] * 20 + ["t"] * 20, "y": [0] * 20 + [1] * 20, "x": [0, 1] * 20})
-    arms, kind = experiments.external_arms(split, variant_col="v", control="c", metric="y", covariate="x")
-    result = experiments.read_out_external(arms, kind=kind, metric="conversion", design=(50, 50), cuped=True)
+    arms, kind = external.external_arms(split, variant_col="v", control="c", metric="y", covariate="x")
+    result = external.read_out_external(arms, kind=kind, metric="conversion", design=(50, 50), cuped=True)
     assert result.comparisons["t"].cuped is None and result.decision.startswith(
         "T raised conversion by 100.00 pp"
     )

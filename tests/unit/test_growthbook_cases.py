@@ -10,7 +10,7 @@ Each case configures Tailor to GrowthBook's definition where Tailor has it:
   ``interval_method="welch-t"``;
 - its CUPED relative lift divides by the control's unadjusted mean: Tailor's only definition;
 - its sequential intervals apply the confidence-sequence boundary to the relative standard
-  error: :class:`analytics.experiments.stats.Sequential`'s relative fields.
+  error: :class:`analytics.experiments.frequentist.Sequential`'s relative fields.
 
 Where Tailor's definition differs and cannot be configured (its Bayesian read-out, CUPED for
 ratio metrics, the variances of a CUPED-adjusted conversion), the test asserts Tailor's number
@@ -29,9 +29,11 @@ import pytest
 from scipy import integrate, special, stats
 from statsmodels.stats.proportion import proportions_ztest
 
-from analytics.experiments import readout as experiments
-from analytics.experiments import stats as es
-from analytics.experiments.stats import ArmStats, compare
+from analytics.experiments import external
+from analytics.experiments.arms import MSG_INCONSISTENT_SUMS, ArmStats
+from analytics.experiments.comparison import MSG_CUPED_RATIO, compare
+from analytics.experiments.frequentist import INTERVAL_METHODS, TEST_PROPORTION, TEST_PROPORTION_WELCH
+from analytics.experiments.sequential import confidence_sequence
 
 FREQUENTIST_TESTS = "packages/stats/tests/frequentist/test_tests.py"
 BAYESIAN_TESTS = "packages/stats/tests/bayesian/test_tests.py"
@@ -92,7 +94,7 @@ def test_two_sided_ttest_binom():
     # expected 0.06667, ci (-0.47767, 0.61101), sd 0.2717, p 0.80707 (t, Welch df).
     control, treatment = ArmStats("control", 28, 14, 14), ArmStats("treatment", 30, 16, 16)
     f = compare(control, treatment, kind="proportion", interval_method="welch-t").frequentist
-    assert f.interval_method == "welch-t" and f.test == es.TEST_PROPORTION_WELCH
+    assert f.interval_method == "welch-t" and f.test == TEST_PROPORTION_WELCH
     _published(f.relative_lift, 0.06667)
     _published_pair(f.relative_ci, (-0.47767, 0.61101))
     _published(f.relative_standard_error, 0.2717)
@@ -101,7 +103,7 @@ def test_two_sided_ttest_binom():
     # intervals): with 28 and 30 customers the t quantile (55.7 df) is 2.0035 against 1.96, so
     # GrowthBook's interval is 2.2% wider. Checked against statsmodels and the normal quantile.
     z = compare(control, treatment, kind="proportion").frequentist
-    assert z.interval_method == "z" and z.test == es.TEST_PROPORTION
+    assert z.interval_method == "z" and z.test == TEST_PROPORTION
     _, pooled_p = proportions_ztest([16, 14], [30, 28])
     assert z.p_value == pytest.approx(pooled_p, rel=1e-12)
     half = stats.norm.isf(0.025) * f.relative_standard_error
@@ -115,7 +117,7 @@ def test_two_sided_ttest_missing_variance():
     # ZERO_NEGATIVE_VARIANCE_MESSAGE. Tailor refuses the sums, naming the arm.
     with pytest.raises(ValueError) as refused:
         ArmStats("control", 2, 1396.87, 52377.9767)
-    assert str(refused.value) == es.MSG_INCONSISTENT_SUMS.format(
+    assert str(refused.value) == MSG_INCONSISTENT_SUMS.format(
         arm="control", what="y", n=2, total=1396.87, sum_sq=52377.9767
     )
 
@@ -137,7 +139,7 @@ def test_sequential_test_runs():
     assert s.relative_p_value == 1.0
     # The same boundary on the absolute scale is what confidence_sequence gives.
     assert s.absolute_ci == pytest.approx(
-        es.confidence_sequence(SEQ_C, SEQ_T, kind="mean", tuning_n=1000), rel=1e-12
+        confidence_sequence(SEQ_C, SEQ_T, kind="mean", tuning_n=1000), rel=1e-12
     )
 
 
@@ -146,7 +148,7 @@ def test_sequential_test_runs_prop():
     # tuning 5000: expected 0.50386, ci (0.40098, 0.60675), sd 0.03386, p 0.0. The confidence
     # sequence does not depend on the fixed-horizon reference distribution: z and t agree.
     control, treatment = ArmStats("control", 3000, 1396, 1396), ArmStats("treatment", 3461, 2422, 2422)
-    for method in es.INTERVAL_METHODS:
+    for method in INTERVAL_METHODS:
         f = compare(
             control, treatment, kind="proportion", sequential=True, interval_method=method
         ).frequentist
@@ -214,13 +216,13 @@ def test_ratio_with_cuped_is_read_without_it():
     # sequential ci (-0.02063, 0.01923), p 1 (test_sequential_test_runs_ratio_ra). Tailor does
     # not offer CUPED for ratio metrics: a summary in GrowthBook's export names reads as a ratio
     # (the pre-period columns of the denominator are not used) and is compared without CUPED.
-    arms, kind = experiments.external_arms(
+    arms, kind = external.external_arms(
         RATIO_RA, variant_col="variation", control="zero", metric="revenue_per_session", summary=True
     )
     assert kind == "ratio" and arms[0].has_covariate
-    with pytest.raises(ValueError, match=es.MSG_CUPED_RATIO):
+    with pytest.raises(ValueError, match=MSG_CUPED_RATIO):
         compare(*arms, kind="ratio", cuped=True)
-    result = experiments.read_out_external(
+    result = external.read_out_external(
         arms, kind=kind, metric="revenue_per_session", design=(50, 50), cuped=True, sequential=True
     )
     comparison = result.comparisons["one"]
@@ -260,8 +262,8 @@ def test_ratio_fixture_with_impossible_sums_is_refused():
         }
     )
     with pytest.raises(ValueError) as refused:
-        experiments.external_arms(summary, variant_col="variation", control="zero", metric="m", summary=True)
-    assert str(refused.value) == es.MSG_INCONSISTENT_SUMS.format(
+        external.external_arms(summary, variant_col="variation", control="zero", metric="m", summary=True)
+    assert str(refused.value) == MSG_INCONSISTENT_SUMS.format(
         arm="zero", what="d", n=100, total=510.0, sum_sq=810.0
     )
 
@@ -295,11 +297,11 @@ RA_STATISTICS = pl.DataFrame(
 )
 
 
-def _read(frame: pl.DataFrame, **options) -> experiments.ExternalResult:
-    arms, kind = experiments.external_arms(
+def _read(frame: pl.DataFrame, **options) -> external.ExternalResult:
+    arms, kind = external.external_arms(
         frame, variant_col="variation", control="zero", metric="m", summary=True
     )
-    return experiments.read_out_external(arms, kind=kind, metric="m", design=(50, 50), **options)
+    return external.read_out_external(arms, kind=kind, metric="m", design=(50, 50), **options)
 
 
 def test_get_metric_dfs_frequentist():
