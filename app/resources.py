@@ -20,7 +20,7 @@ from analytics.experiments import readout as experiments
 from analytics.fairness import audits as fairness_audit
 from analytics.fairness import metrics as fairness
 from analytics.fairness import mitigation as mitigation_lib
-from analytics.fairness import report as fairness_report
+from analytics.fairness import model_card as fairness_card
 from analytics.fairness import signoffs
 from analytics.kpis import cubes, engagement, nps, retention
 from analytics.kpis import summary as kpis
@@ -490,7 +490,7 @@ def fairness_experiment(path: str, experiment_id: str, attribute: str) -> fairne
 def model_card(path: str, model_id: str, threshold: float):
     """A model's card with the fairness results at the threshold."""
     audit = fairness_model_audit(path, model_id, threshold)
-    return fairness_report.model_card(get_database(path).backend(), model_id, audit=audit)
+    return fairness_card.model_card(get_database(path).backend(), model_id, audit=audit)
 
 
 @st.cache_data(ttl=600, max_entries=8, show_spinner=False)

@@ -20,6 +20,7 @@ import polars as pl
 from ibis.common.exceptions import TableNotFound
 
 from analytics.fairness import report as fairness_report
+from analytics.fairness import report_html, report_pdf
 from analytics.fairness.audits import SIGN_OFF_DECISIONS, FairnessAudit, SignOff
 from analytics.store.contracts import FAIRNESS_SIGNOFFS
 from analytics.store.database import Database
@@ -129,8 +130,8 @@ def sign_audit(
         comment=comment,
         signed_at=signed_at,
     )
-    html = fairness_report.render_html(audit, card=card, signoff=signoff, generated_at=signed_at)
-    pdf = fairness_report.render_pdf(audit, card=card, signoff=signoff, generated_at=signed_at)
+    html = report_html.render_html(audit, card=card, signoff=signoff, generated_at=signed_at)
+    pdf = report_pdf.render_pdf(audit, card=card, signoff=signoff, generated_at=signed_at)
     html_sha, pdf_sha = fairness_report.sha256_hex(html.encode("utf-8")), fairness_report.sha256_hex(pdf)
     row = pl.DataFrame(
         [

@@ -16,6 +16,7 @@ import pytest
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
 from analytics.fairness import metrics as fairness
+from analytics.fairness import model_card, report_html, report_pdf
 from analytics.fairness import report as fairness_report
 from analytics.fairness.audits import FairnessAudit, SignOff, audit_frame, audit_from_counts, audit_model
 from analytics.models import registry as model_registry
@@ -135,7 +136,7 @@ def _wilson(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]
 
 # -- HTML --------------------------------------------------------------------------------------------
 def test_html_is_self_contained(audit, signoff):
-    html = fairness_report.render_html(audit, signoff=signoff, generated_at=GENERATED)
+    html = report_html.render_html(audit, signoff=signoff, generated_at=GENERATED)
     page = _parse(html)
     assert page.tags[0] == "html" and "table" in page.tags
     assert not {"script", "link", "iframe", "object", "embed", "img", "base", "form"} & set(page.tags)
@@ -150,7 +151,7 @@ def test_html_is_self_contained(audit, signoff):
 
 
 def test_html_shows_the_audit_every_group_and_the_verdict(audit):
-    page = _parse(fairness_report.render_html(audit, generated_at=GENERATED))
+    page = _parse(report_html.render_html(audit, generated_at=GENERATED))
     text = page.plain
     assert audit.data_hash in text
     assert "Customers audited (n) 400" in text
@@ -173,7 +174,7 @@ def test_html_shows_the_audit_every_group_and_the_verdict(audit):
 
 
 def test_group_rates_equal_counts_from_the_rows_with_wilson_intervals(frame, audit):
-    page = _parse(fairness_report.render_html(audit, generated_at=GENERATED))
+    page = _parse(report_html.render_html(audit, generated_at=GENERATED))
     rows = {r["Group"]: r for r in _table(page, "Group", "female")}
     for gender in ("female", "male"):
         part = frame.filter(pl.col("gender") == gender)
@@ -192,7 +193,7 @@ def test_group_rates_equal_counts_from_the_rows_with_wilson_intervals(frame, aud
 def test_an_undefined_rate_reads_undefined_with_its_reason_never_zero(frame, audit):
     island = frame.filter(pl.col("region") == ISLAND)
     assert island.height == 20 and island["y"].sum() == 0  # the planted truth
-    page = _parse(fairness_report.render_html(audit, generated_at=GENERATED))
+    page = _parse(report_html.render_html(audit, generated_at=GENERATED))
     row = next(r for r in _table(page, "Group", "north") if r["Group"] == ISLAND)
     assert row["TPR [95% CI]"] == "undefined no actual positives in the group"
     assert not row["TPR [95% CI]"].startswith("0")
@@ -202,7 +203,7 @@ def test_an_undefined_rate_reads_undefined_with_its_reason_never_zero(frame, aud
 
 
 def test_user_text_is_escaped(audit, signoff):
-    html = fairness_report.render_html(audit, signoff=signoff, generated_at=GENERATED)
+    html = report_html.render_html(audit, signoff=signoff, generated_at=GENERATED)
     assert "<script" not in html.lower()
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "<b>co</b>" not in html and "&lt;b&gt;co&lt;/b&gt;" in html
@@ -212,13 +213,13 @@ def test_user_text_is_escaped(audit, signoff):
 
 
 def test_not_signed_without_a_signoff(audit):
-    text = _parse(fairness_report.render_html(audit, generated_at=GENERATED)).plain
+    text = _parse(report_html.render_html(audit, generated_at=GENERATED)).plain
     assert "Sign-off Not signed" in text
     assert "Reviewer" not in text
 
 
 def test_the_signoff_block_names_reviewer_role_decision_and_time(audit, signoff):
-    text = _parse(fairness_report.render_html(audit, signoff=signoff, generated_at=GENERATED)).plain
+    text = _parse(report_html.render_html(audit, signoff=signoff, generated_at=GENERATED)).plain
     assert "Not signed" not in text
     block = text[text.index("Sign-off Reviewer") :]
     for expected in ("Reviewer anna.lindqvist", "Role compliance_reviewer",
@@ -229,12 +230,12 @@ def test_the_signoff_block_names_reviewer_role_decision_and_time(audit, signoff)
 
 def test_times_are_printed_in_utc(audit):
     local = datetime(2026, 11, 29, 13, 0, 0, tzinfo=timezone(timedelta(hours=1)))
-    text = _parse(fairness_report.render_html(audit, generated_at=local)).plain
+    text = _parse(report_html.render_html(audit, generated_at=local)).plain
     assert "Report generated 2026-11-29 12:00:00 UTC" in text
 
 
 def test_disparities_table_names_interval_method_and_groups(frame, audit):
-    page = _parse(fairness_report.render_html(audit, generated_at=GENERATED))
+    page = _parse(report_html.render_html(audit, generated_at=GENERATED))
     gender = _table(page, "Disparity", "*")  # the first attribute's: gender
     female = frame.filter(pl.col("gender") == "female")
     male = frame.filter(pl.col("gender") == "male")
@@ -261,7 +262,7 @@ def test_an_exposure_audit_has_no_outcome_columns_and_says_equalized_odds_does_n
         has_outcome=False, threshold=None, as_of=date(2026, 10, 1), n=400, attributes=attributes,
         verdict=attributes[0].verdict, data_hash="0" * 64, notes=("Exposure has no outcome.",),
     )  # fmt: skip
-    page = _parse(fairness_report.render_html(audit, generated_at=GENERATED))
+    page = _parse(report_html.render_html(audit, generated_at=GENERATED))
     groups = _table(page, "Group", "female")
     assert "TPR [95% CI]" not in groups[0]
     assert groups[0]["Selection rate [95% CI]"].startswith("20.0%")  # 40 of 200
@@ -285,7 +286,7 @@ def test_a_failing_credit_band_is_shown_and_named_in_the_verdict(audit):
         }
     )  # fmt: skip
     banded = replace(audit, kind="credit_decision", strata=strata, verdict="fail")
-    page = _parse(fairness_report.render_html(banded, generated_at=GENERATED))
+    page = _parse(report_html.render_html(banded, generated_at=GENERATED))
     rows = _table(page, "Attribute", "*")
     female = next(r for r in rows if r["Group"] == "female")
     assert female["Verdict"] == "FAIL" and female["Ratio to reference"] == "0.350"
@@ -297,17 +298,17 @@ def test_a_failing_credit_band_is_shown_and_named_in_the_verdict(audit):
 
 # -- PDF -----------------------------------------------------------------------------------------------
 def test_pdf_is_deterministic_and_searchable(audit, signoff):
-    first = fairness_report.render_pdf(audit, signoff=signoff, generated_at=GENERATED)
-    second = fairness_report.render_pdf(audit, signoff=signoff, generated_at=GENERATED)
+    first = report_pdf.render_pdf(audit, signoff=signoff, generated_at=GENERATED)
+    second = report_pdf.render_pdf(audit, signoff=signoff, generated_at=GENERATED)
     assert first.startswith(b"%PDF-")
     assert first == second
     assert b"anna.lindqvist" in first
     assert audit.data_hash.encode() in first
     assert b"/CreationDate (D:20261129120000Z)" in first
     assert b"Approved with conditions" in first
-    later = fairness_report.render_pdf(audit, signoff=signoff, generated_at=GENERATED + timedelta(seconds=1))
+    later = report_pdf.render_pdf(audit, signoff=signoff, generated_at=GENERATED + timedelta(seconds=1))
     assert later != first and b"D:20261129120001Z" in later
-    unsigned = fairness_report.render_pdf(audit, generated_at=GENERATED)
+    unsigned = report_pdf.render_pdf(audit, generated_at=GENERATED)
     assert b"Not signed" in unsigned and b"anna.lindqvist" not in unsigned
 
 
@@ -317,10 +318,10 @@ def test_pdf_prints_groups_outside_latin1():
         .alias("gender")
     )  # fmt: skip
     audit = audit_frame(frame, y_true="y", groups=["gender"], score="score", threshold=0.5, source="u.csv")
-    pdf = fairness_report.render_pdf(audit, generated_at=GENERATED)
+    pdf = report_pdf.render_pdf(audit, generated_at=GENERATED)
     assert "age >= 65 \xb7 f".encode("latin-1") in pdf  # "·" is latin-1 and kept
     assert b"age - 40 ... [U+5973]" in pdf
-    html = fairness_report.render_html(audit, generated_at=GENERATED)
+    html = report_html.render_html(audit, generated_at=GENERATED)
     assert "age ≥ 65 · f" in html and "age – 40 … 女" in html  # the HTML keeps every character
 
 
@@ -335,7 +336,7 @@ def test_pdf_tables_break_across_pages_inside_the_margins():
         }
     )
     audit = audit_frame(frame, y_true="y", y_pred="p", groups=["branch"])
-    pdf = fairness_report.render_pdf(audit, generated_at=GENERATED)
+    pdf = report_pdf.render_pdf(audit, generated_at=GENERATED)
     pages = int(re.search(rb"/Count (\d+)", pdf).group(1))
     assert pages >= 3
     # fpdf2 writes the total page count as its own text fragment after the page number.
@@ -371,7 +372,7 @@ def test_model_card_equals_figures_recomputed_from_the_stored_rows(model_db):
     backend = model_db.backend()
     record = model_registry.latest_model(backend, "churn")
     audit = audit_model(backend, record.model_id)
-    card = fairness_report.model_card(backend, record.model_id, audit=audit)
+    card = model_card.model_card(backend, record.model_id, audit=audit)
 
     scores = backend.table("model_test_scores")
     rows = scores.filter(scores.model_id == record.model_id).to_polars()
@@ -425,21 +426,21 @@ def test_model_card_equals_figures_recomputed_from_the_stored_rows(model_db):
 
     other = model_registry.latest_model(backend, "credit_card")
     with pytest.raises(ValueError, match="not of model"):
-        fairness_report.model_card(backend, other.model_id, audit=audit)
-    other_card = fairness_report.model_card(backend, other.model_id, owner="Cards team")
+        model_card.model_card(backend, other.model_id, audit=audit)
+    other_card = model_card.model_card(backend, other.model_id, owner="Cards team")
     assert other_card.owner == "Cards team" and other_card.fairness is None
     assert any("No fairness audit" in item for item in other_card.limitations)
     with pytest.raises(ValueError, match="card of the audited model"):
-        fairness_report.render_html(audit, card=other_card, generated_at=GENERATED)
+        report_html.render_html(audit, card=other_card, generated_at=GENERATED)
 
-    html = fairness_report.render_html(audit, card=card, generated_at=GENERATED)
+    html = report_html.render_html(audit, card=card, generated_at=GENERATED)
     page = _parse(html).plain
     assert f"Model card: {record.model_id}" in page and card.training_snapshot_hash in page
     assert card.intended_use in page
-    pdf = fairness_report.render_pdf(audit, card=card, generated_at=GENERATED)
+    pdf = report_pdf.render_pdf(audit, card=card, generated_at=GENERATED)
     assert record.model_id.encode() in pdf and card.training_snapshot_hash.encode() in pdf
 
 
 def test_generated_at_is_read_as_utc_when_naive(audit):
-    aware = fairness_report.render_pdf(audit, generated_at=GENERATED.replace(tzinfo=UTC))
-    assert aware == fairness_report.render_pdf(audit, generated_at=GENERATED)
+    aware = report_pdf.render_pdf(audit, generated_at=GENERATED.replace(tzinfo=UTC))
+    assert aware == report_pdf.render_pdf(audit, generated_at=GENERATED)
