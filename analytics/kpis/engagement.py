@@ -324,6 +324,18 @@ class EngagementDrivers:
     customer_months_previous: int
     previous_complete: bool
 
+    def change_significant(self) -> bool | None:
+        """Whether the change's 95% interval excludes zero; None without a change or an interval.
+
+        Returns
+        -------
+        bool or None
+            True when the engagement moved beyond noise.
+        """
+        if self.change is None or self.ci_low is None or self.ci_high is None:
+            return None
+        return self.ci_low > 0 or self.ci_high < 0
+
 
 @dataclass(frozen=True)
 class EngagementAnalysis:

@@ -229,6 +229,21 @@ class LogRankTest:
     df: int
     p_value: float
 
+    def curves_differ(self, *, alpha: float = definitions.SIGNIFICANCE_LEVEL) -> bool:
+        """Whether the test rejects equal survival curves at level ``alpha`` (``p < alpha``).
+
+        Parameters
+        ----------
+        alpha : float
+            Significance level, 5% by default.
+
+        Returns
+        -------
+        bool
+            True when the curves differ beyond chance.
+        """
+        return self.p_value < alpha
+
 
 @dataclass(frozen=True)
 class SurvivalResult:

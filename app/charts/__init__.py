@@ -1,0 +1,1 @@
+"""The figures of each page, one module per page (app/charts/<page>.py)."""
