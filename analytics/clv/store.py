@@ -3,7 +3,7 @@
 The models (:mod:`analytics.clv.predictive`) are fitted by ``python -m analytics clv`` (``make run``
 does it once after building the sample bank), never while a user waits: the KPIs page
 reads the newest stored fit. One run makes two fits on the bank's debit spend
-(:func:`analytics.clv.predictive.bank_transaction_log`):
+(:func:`analytics.clv.transactions.bank_transaction_log`):
 
 1. the **check fit**, calibrated up to ``holdout_days`` before the snapshot, whose
    predictions for the holdout are compared with what the customers then did
@@ -31,14 +31,8 @@ import numpy as np
 import polars as pl
 from ibis.common.exceptions import TableNotFound
 
-from analytics.clv.predictive import (
-    DEFAULT_DISCOUNT_RATE,
-    ClvResult,
-    Period,
-    bank_transaction_log,
-    fit_clv,
-    summarize_transactions,
-)
+from analytics.clv.predictive import DEFAULT_DISCOUNT_RATE, ClvResult, fit_clv
+from analytics.clv.transactions import Period, bank_transaction_log, summarize_transactions
 from analytics.store.contracts import CLV_FITS, CLV_PREDICTIONS
 from analytics.store.database import Database
 
@@ -172,7 +166,7 @@ def compute_bank_clv(
 
     Raises
     ------
-    analytics.clv.predictive.ClvFitError
+    analytics.clv.fitting.ClvFitError
         When a model cannot be fitted (the message says why).
     ValueError
         For a holdout out of range or longer than the data allows.
@@ -230,7 +224,7 @@ def fit_bank_clv(
 
     Raises
     ------
-    analytics.clv.predictive.ClvFitError
+    analytics.clv.fitting.ClvFitError
         When a model cannot be fitted (the message says why).
     ValueError
         For a holdout out of range or longer than the data allows.

@@ -34,7 +34,17 @@ import polars as pl
 import pytest
 from scipy import optimize, special
 
-from analytics.clv import predictive as clv
+from analytics.clv.bgnbd import BgNbd, _bgnbd_ll_and_grad, bgnbd_log_likelihood
+from analytics.clv.fitting import ClvFitError
+from analytics.clv.gamma_gamma import GammaGamma, _gg_ll_and_grad
+from analytics.clv.predictive import (
+    HOLDOUT_TABLE_COLUMNS,
+    NO_DROPOUT_LEVEL,
+    calibration_holdout_table,
+    customer_lifetime_value,
+    fit_clv,
+)
+from analytics.clv.transactions import TransactionSummary, bank_transaction_log, summarize_transactions
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CACHE_DIR = REPO_ROOT / ".cache"
@@ -99,8 +109,8 @@ def cdnow_log(cdnow_files) -> pl.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def cdnow_summary(cdnow_log) -> clv.TransactionSummary:
-    return clv.summarize_transactions(
+def cdnow_summary(cdnow_log) -> TransactionSummary:
+    return summarize_transactions(
         cdnow_log,
         customer_col="customer",
         date_col="date",
@@ -113,13 +123,13 @@ def cdnow_summary(cdnow_log) -> clv.TransactionSummary:
 
 
 @pytest.fixture(scope="module")
-def cdnow_bgnbd(cdnow_summary) -> clv.BgNbd:
+def cdnow_bgnbd(cdnow_summary) -> BgNbd:
     f = cdnow_summary.frame
-    return clv.BgNbd().fit(f["frequency"], f["recency"], f["T"])
+    return BgNbd().fit(f["frequency"], f["recency"], f["T"])
 
 
-def _model(**params: float) -> clv.BgNbd:
-    model = clv.BgNbd()
+def _model(**params: float) -> BgNbd:
+    model = BgNbd()
     model.r_, model.alpha_, model.a_, model.b_ = (params[k] for k in ("r", "alpha", "a", "b"))
     return model
 
@@ -157,7 +167,7 @@ def test_bgnbd_on_cdnow_matches_the_paper(cdnow_bgnbd):
 
 def test_bgnbd_log_likelihood_at_the_published_parameters(cdnow_summary):
     f = cdnow_summary.frame
-    ll = clv.bgnbd_log_likelihood(f["frequency"], f["recency"], f["T"], **PAPER)
+    ll = bgnbd_log_likelihood(f["frequency"], f["recency"], f["T"], **PAPER)
     assert ll.sum() == pytest.approx(-9582.4, abs=0.1)
 
 
@@ -170,15 +180,15 @@ def test_conditional_expectation_of_the_papers_customer(cdnow_bgnbd):
 
 def test_gamma_gamma_on_cdnow_matches_fader_hardie_2013(cdnow_summary):
     f = cdnow_summary.frame
-    gg = clv.GammaGamma().fit(f["frequency"], f["monetary_value"])
+    gg = GammaGamma().fit(f["frequency"], f["monetary_value"])
     assert gg.n_customers_ == 946
     assert (round(gg.p_, 2), round(gg.q_, 2), round(gg.gamma_, 2)) == (6.25, 3.74, 15.44)
     assert round(gg.frequency_monetary_correlation_, 4) == 0.1139
 
 
 def test_calibration_holdout_table_on_cdnow(cdnow_bgnbd, cdnow_summary):
-    table = clv.calibration_holdout_table(cdnow_bgnbd, cdnow_summary)
-    assert table.columns == list(clv.HOLDOUT_TABLE_COLUMNS)
+    table = calibration_holdout_table(cdnow_bgnbd, cdnow_summary)
+    assert table.columns == list(HOLDOUT_TABLE_COLUMNS)
     assert table["bucket"].to_list() == ["0", "1", "2", "3", "4", "5", "6", "7+"]
     # Customers per calibration frequency, as in the authors' summary.
     assert table["customers"].to_list() == [1411, 439, 214, 100, 62, 38, 29, 64]
@@ -187,7 +197,7 @@ def test_calibration_holdout_table_on_cdnow(cdnow_bgnbd, cdnow_summary):
     reference = _naive_conditional(
         PAPER, 39.0, *(f[c].to_numpy().astype(float) for c in ("frequency", "recency", "T"))
     )
-    at_paper = clv.calibration_holdout_table(_model(**PAPER), cdnow_summary)
+    at_paper = calibration_holdout_table(_model(**PAPER), cdnow_summary)
     assert at_paper["predicted_total"].sum() == pytest.approx(reference.sum(), rel=1e-10)
     buckets = np.minimum(f["frequency"].to_numpy(), 7)
     expected_means = [reference[buckets == k].mean() for k in range(8)]
@@ -195,7 +205,7 @@ def test_calibration_holdout_table_on_cdnow(cdnow_bgnbd, cdnow_summary):
 
 
 def test_fit_clv_on_cdnow(cdnow_summary):
-    result = clv.fit_clv(cdnow_summary, horizon_periods=52.0, discount_rate=0.1)
+    result = fit_clv(cdnow_summary, horizon_periods=52.0, discount_rate=0.1)
     assert (round(result.params.r, 3), round(result.params.b, 3)) == (0.243, 2.426)
     assert (round(result.params.p, 2), round(result.params.gamma, 2)) == (6.25, 15.44)
     assert result.n_customers == 2357 and result.n_repeat_customers == 946
@@ -308,7 +318,7 @@ def test_large_frequencies_stay_finite_and_exact():
     ours = model.conditional_expected_purchases(t, x, tx, T)
     reference = np.array([_series_conditional(PAPER, *args) for args in zip(t, x, tx, T, strict=True)])
     assert ours == pytest.approx(reference, rel=1e-7)
-    ll = clv.bgnbd_log_likelihood(x, tx, T, **PAPER)
+    ll = bgnbd_log_likelihood(x, tx, T, **PAPER)
     assert np.isfinite(ll).all()
     assert model.probability_alive([5000.0], [100.0], [700.0])[0] == pytest.approx(0.0, abs=1e-300)
 
@@ -325,17 +335,17 @@ def test_analytic_gradients_match_finite_differences(cdnow_summary):
     f = cdnow_summary.frame
     x, tx, T = (f[c].to_numpy().astype(float) for c in ("frequency", "recency", "T"))
     theta = np.log([0.3, 5.0, 0.9, 2.0])
-    _, grad = clv._bgnbd_ll_and_grad(theta, x, tx, T)
+    _, grad = _bgnbd_ll_and_grad(theta, x, tx, T)
     numeric = optimize.approx_fprime(
-        theta, lambda p: clv._bgnbd_ll_and_grad(p, x, tx, T, gradient=False)[0].sum(), 1e-7
+        theta, lambda p: _bgnbd_ll_and_grad(p, x, tx, T, gradient=False)[0].sum(), 1e-7
     )
     assert grad.sum(axis=0) == pytest.approx(numeric, rel=1e-4, abs=1e-3)
     keep = x > 0
     m = f["monetary_value"].to_numpy()[keep]
     phi = np.log([5.0, 3.0, 12.0])
-    _, grad = clv._gg_ll_and_grad(phi, x[keep], m)
+    _, grad = _gg_ll_and_grad(phi, x[keep], m)
     numeric = optimize.approx_fprime(
-        phi, lambda p: clv._gg_ll_and_grad(p, x[keep], m, gradient=False)[0].sum(), 1e-7
+        phi, lambda p: _gg_ll_and_grad(p, x[keep], m, gradient=False)[0].sum(), 1e-7
     )
     assert grad.sum(axis=0) == pytest.approx(numeric, rel=1e-4, abs=1e-3)
 
@@ -389,7 +399,7 @@ def simulated():
 def test_bgnbd_recovers_planted_parameters(simulated):
     # Over 10 seeds at 20,000 customers the relative errors had SDs of 1%, 2%, 5% and 6%
     # (r, alpha, a, b); at 50,000 they shrink by 1/sqrt(2.5), so 10% / 15% are > 4 SDs.
-    model = clv.BgNbd().fit(simulated["x"], simulated["tx"], simulated["T"])
+    model = BgNbd().fit(simulated["x"], simulated["tx"], simulated["T"])
     assert model.r_ == pytest.approx(TRUE_BGNBD["r"], rel=0.10)
     assert model.alpha_ == pytest.approx(TRUE_BGNBD["alpha"], rel=0.10)
     assert model.a_ == pytest.approx(TRUE_BGNBD["a"], rel=0.15)
@@ -413,7 +423,7 @@ def test_predictions_match_the_planted_population(simulated):
     actual = simulated["x_holdout"]
     assert expected.sum() == pytest.approx(actual.sum(), rel=0.03)
     frame = pl.DataFrame({"frequency": x, "recency": tx, "T": T, "holdout_transactions": actual})
-    table = clv.calibration_holdout_table(model, frame, holdout_length=39.0)
+    table = calibration_holdout_table(model, frame, holdout_length=39.0)
     big = table.filter(pl.col("customers") >= 500)
     assert big.height >= 6
     assert big["predicted_mean"].to_numpy() == pytest.approx(big["actual_mean"].to_numpy(), rel=0.1, abs=0.02)
@@ -434,7 +444,7 @@ def test_gamma_gamma_recovers_planted_parameters():
     nu = rng.gamma(TRUE_GG["q"], 1.0 / TRUE_GG["gamma"], n)
     spend = rng.gamma(TRUE_GG["p"], 1.0 / np.repeat(nu, x))
     m = np.bincount(np.repeat(np.arange(n), x), weights=spend) / x
-    gg = clv.GammaGamma().fit(x, m)
+    gg = GammaGamma().fit(x, m)
     assert gg.p_ == pytest.approx(TRUE_GG["p"], rel=0.15)
     assert gg.q_ == pytest.approx(TRUE_GG["q"], rel=0.10)
     assert gg.gamma_ == pytest.approx(TRUE_GG["gamma"], rel=0.20)
@@ -446,8 +456,8 @@ def test_gamma_gamma_recovers_planted_parameters():
 # -- CLV ---------------------------------------------------------------------------------------
 
 
-def _gamma_gamma(p: float, q: float, gamma: float) -> clv.GammaGamma:
-    gg = clv.GammaGamma()
+def _gamma_gamma(p: float, q: float, gamma: float) -> GammaGamma:
+    gg = GammaGamma()
     gg.p_, gg.q_, gg.gamma_ = p, q, gamma
     return gg
 
@@ -468,7 +478,7 @@ def test_clv_in_the_nbd_limit_is_a_geometric_sum():
         }
     )
     step = 365.25 / 12 / 7
-    out = clv.customer_lifetime_value(
+    out = customer_lifetime_value(
         bgnbd, gg, summary, horizon_periods=12 * step, discount_rate=0.1, period="week"
     )
     rate = (0.5 + np.array([3.0, 0.0])) / 35.0
@@ -482,14 +492,12 @@ def test_clv_in_the_nbd_limit_is_a_geometric_sum():
 
 def test_clv_without_discount_is_value_times_expected_purchases(cdnow_summary):
     bgnbd, gg = _model(**PAPER), _gamma_gamma(6.25, 3.74, 15.44)
-    out = clv.customer_lifetime_value(bgnbd, gg, cdnow_summary, horizon_periods=78.0, discount_rate=0.0)
+    out = customer_lifetime_value(bgnbd, gg, cdnow_summary, horizon_periods=78.0, discount_rate=0.0)
     f = cdnow_summary.frame
     x, tx, T, m = (f[c].to_numpy().astype(float) for c in ("frequency", "recency", "T", "monetary_value"))
     value = 6.25 * (15.44 + m * x) / (6.25 * x + 3.74 - 1)
     assert out["clv"].to_numpy() == pytest.approx(value * _naive_conditional(PAPER, 78.0, x, tx, T), rel=1e-9)
-    discounted = clv.customer_lifetime_value(
-        bgnbd, gg, cdnow_summary, horizon_periods=78.0, discount_rate=0.1
-    )
+    discounted = customer_lifetime_value(bgnbd, gg, cdnow_summary, horizon_periods=78.0, discount_rate=0.1)
     # 78 weeks is 1.5 years: every step is discounted by between 1 and 1.1^-1.5.
     ratio = discounted["clv"].to_numpy() / out["clv"].to_numpy()
     assert ((ratio < 1) & (ratio > 1.1**-1.5)).all()
@@ -498,9 +506,9 @@ def test_clv_without_discount_is_value_times_expected_purchases(cdnow_summary):
 def test_clv_rejects_bad_horizon_and_rate(cdnow_summary):
     bgnbd, gg = _model(**PAPER), _gamma_gamma(6.25, 3.74, 15.44)
     with pytest.raises(ValueError, match="horizon must be a finite number of periods > 0"):
-        clv.customer_lifetime_value(bgnbd, gg, cdnow_summary, horizon_periods=0)
+        customer_lifetime_value(bgnbd, gg, cdnow_summary, horizon_periods=0)
     with pytest.raises(ValueError, match="discount_rate must be a finite annual rate"):
-        clv.customer_lifetime_value(bgnbd, gg, cdnow_summary, horizon_periods=52, discount_rate=-1.5)
+        customer_lifetime_value(bgnbd, gg, cdnow_summary, horizon_periods=52, discount_rate=-1.5)
 
 
 # -- edge cases of the log ------------------------------------------------------------------
@@ -516,7 +524,7 @@ def _log(**columns) -> pl.DataFrame:
     return pl.DataFrame(base)
 
 
-def _summarize(frame, **kwargs) -> clv.TransactionSummary:
+def _summarize(frame, **kwargs) -> TransactionSummary:
     options = {
         "customer_col": "id",
         "date_col": "day",
@@ -525,7 +533,7 @@ def _summarize(frame, **kwargs) -> clv.TransactionSummary:
         "as_of": date(2024, 3, 1),
     }
     options.update(kwargs)
-    return clv.summarize_transactions(frame, **options)
+    return summarize_transactions(frame, **options)
 
 
 def test_same_day_purchases_are_one_and_periods_convert():
@@ -636,7 +644,7 @@ def test_bad_logs_are_refused_with_a_clear_message(frame, kwargs, message):
 def test_future_window_defaults_to_today():
     today = datetime.now().date()
     with pytest.raises(ValueError, match="is after as_of"):
-        clv.summarize_transactions(
+        summarize_transactions(
             _log(),
             customer_col="id",
             date_col="day",
@@ -651,20 +659,20 @@ def test_future_window_defaults_to_today():
 def test_fit_failures_name_what_failed(cdnow_summary):
     f = cdnow_summary.frame
     x, tx, T = f["frequency"], f["recency"], f["T"]
-    with pytest.raises(clv.ClvFitError, match=r"The BG/NBD fit did not converge \(largest gradient"):
-        clv.BgNbd(max_iter=1).fit(x, tx, T)
-    with pytest.raises(clv.ClvFitError, match="No customer made a repeat purchase"):
-        clv.BgNbd().fit([0, 0, 0], [0.0, 0.0, 0.0], [10.0, 5.0, 3.0])
-    with pytest.raises(clv.ClvFitError, match="at least 10 customers with a repeat purchase"):
-        clv.GammaGamma().fit([1, 2, 0, 3], [5.0, 7.0, 0.0, 0.0])
+    with pytest.raises(ClvFitError, match=r"The BG/NBD fit did not converge \(largest gradient"):
+        BgNbd(max_iter=1).fit(x, tx, T)
+    with pytest.raises(ClvFitError, match="No customer made a repeat purchase"):
+        BgNbd().fit([0, 0, 0], [0.0, 0.0, 0.0], [10.0, 5.0, 3.0])
+    with pytest.raises(ClvFitError, match="at least 10 customers with a repeat purchase"):
+        GammaGamma().fit([1, 2, 0, 3], [5.0, 7.0, 0.0, 0.0])
     with pytest.raises(ValueError, match=r"T must be >= recency \(customer at position 1: 3.0\)"):
-        clv.BgNbd().fit([1, 2], [2.0, 5.0], [4.0, 3.0])
+        BgNbd().fit([1, 2], [2.0, 5.0], [4.0, 3.0])
     with pytest.raises(ValueError, match="frequency must be a whole number >= 0"):
-        clv.BgNbd().fit([1.5], [2.0], [4.0])
+        BgNbd().fit([1.5], [2.0], [4.0])
     with pytest.raises(ValueError, match="penalizer must be a finite number >= 0"):
-        clv.BgNbd(penalizer=-1).fit(x, tx, T)
+        BgNbd(penalizer=-1).fit(x, tx, T)
     with pytest.raises(ValueError, match="BgNbd is not fitted yet"):
-        clv.BgNbd().probability_alive([1], [1.0], [2.0])
+        BgNbd().probability_alive([1], [1.0], [2.0])
     with pytest.raises(ValueError, match="no finite mean"):
         _gamma_gamma(2.0, 0.9, 10.0).conditional_expected_average_value([0, 3], [0.0, 10.0])
 
@@ -675,9 +683,9 @@ def test_a_parameter_running_off_is_refused_and_a_penalty_fixes_it():
     n = 1000
     x = rng.integers(1, 20, n)
     m = 20.0 + rng.random(n)
-    with pytest.raises(clv.ClvFitError, match=r"Gamma-Gamma fit ran parameter p to the edge of its range"):
-        clv.GammaGamma().fit(x, m)
-    gg = clv.GammaGamma(penalizer=0.001).fit(x, m)
+    with pytest.raises(ClvFitError, match=r"Gamma-Gamma fit ran parameter p to the edge of its range"):
+        GammaGamma().fit(x, m)
+    gg = GammaGamma(penalizer=0.001).fit(x, m)
     assert gg.conditional_expected_average_value([0, 3], [0.0, 20.5]) == pytest.approx([20.5, 20.5], rel=0.1)
 
 
@@ -697,8 +705,8 @@ def test_no_dropout_is_the_nbd_limit_and_is_reported():
             "monetary_value": np.where(x > 0, rng.gamma(5.0, 4.0, n), 0.0),
         }
     )
-    result = clv.fit_clv(summary, horizon_periods=10.0)
-    assert result.params.a / (result.params.a + result.params.b) < clv.NO_DROPOUT_LEVEL
+    result = fit_clv(summary, horizon_periods=10.0)
+    assert result.params.a / (result.params.a + result.params.b) < NO_DROPOUT_LEVEL
     assert any("almost no dropout" in w for w in result.warnings)
     assert result.customers["probability_alive"].min() > 0.999
     assert result.params.r / result.params.alpha == pytest.approx(0.2, rel=0.05)
@@ -718,7 +726,7 @@ def test_strong_frequency_spend_correlation_is_warned():
     zero = pl.DataFrame(
         {"customer_id": [n], "frequency": [0], "recency": [0.0], "T": [52.0], "monetary_value": [0.0]}
     )
-    result = clv.fit_clv(pl.concat([summary, zero]))
+    result = fit_clv(pl.concat([summary, zero]))
     assert result.frequency_monetary_correlation > 0.5
     assert any(f"Pearson r = {result.frequency_monetary_correlation:.2f}" in w for w in result.warnings)
     assert result.horizon_periods == pytest.approx(365.25 / 7)
@@ -727,19 +735,19 @@ def test_strong_frequency_spend_correlation_is_warned():
 
 def test_fit_clv_needs_the_summary_columns():
     with pytest.raises(ValueError, match="no column monetary_value"):
-        clv.fit_clv(pl.DataFrame({"customer_id": [1], "frequency": [1], "recency": [1.0], "T": [2.0]}))
+        fit_clv(pl.DataFrame({"customer_id": [1], "frequency": [1], "recency": [1.0], "T": [2.0]}))
     summary = pl.DataFrame(
         {"customer_id": [1], "frequency": [1], "recency": [1.0], "T": [2.0], "monetary_value": [1.0]}
     )
     with pytest.raises(ValueError, match="pass holdout_end to summarize_transactions"):
-        clv.calibration_holdout_table(_model(**PAPER), summary)
+        calibration_holdout_table(_model(**PAPER), summary)
 
 
 # -- the sample bank ---------------------------------------------------------------------------
 
 
 def test_bank_transaction_log_is_daily_debit_spend(sample_db):
-    log = clv.bank_transaction_log(sample_db.backend())
+    log = bank_transaction_log(sample_db.backend())
     assert log.columns == ["customer_id", "date", "value"]
     assert log.schema["date"] == pl.Date
     raw = sample_db.query(
@@ -749,9 +757,7 @@ def test_bank_transaction_log_is_daily_debit_spend(sample_db):
     assert log.height == raw["days"]
     assert log["value"].sum() == pytest.approx(raw["spend"], rel=1e-9)
     assert (log["value"] > 0).all()
-    cohort = clv.bank_transaction_log(
-        sample_db.backend(), start=date(2025, 1, 1), joined_from=date(2025, 1, 1)
-    )
+    cohort = bank_transaction_log(sample_db.backend(), start=date(2025, 1, 1), joined_from=date(2025, 1, 1))
     joined = sample_db.query("select customer_id, joined_at from customers")
     starts = cohort.join(joined, on="customer_id")
     assert cohort.height > 0 and (starts["joined_at"] >= date(2025, 1, 1)).all()
@@ -761,8 +767,8 @@ def test_bank_transaction_log_is_daily_debit_spend(sample_db):
 def test_clv_on_the_sample_bank(sample_db):
     as_of = sample_db.snapshot_date()
     started = time.perf_counter()
-    log = clv.bank_transaction_log(sample_db.backend())
-    summary = clv.summarize_transactions(
+    log = bank_transaction_log(sample_db.backend())
+    summary = summarize_transactions(
         log,
         customer_col="customer_id",
         date_col="date",
@@ -771,7 +777,7 @@ def test_clv_on_the_sample_bank(sample_db):
         holdout_end=as_of,
         as_of=as_of,
     )
-    result = clv.fit_clv(summary)
+    result = fit_clv(summary)
     elapsed = time.perf_counter() - started
     params = np.array(list(vars(result.params).values()))
     assert np.isfinite(params).all() and (params > 0).all()
