@@ -18,10 +18,10 @@ from analytics.experiments import bank as experiment_bank
 from analytics.experiments import breakdown as experiment_breakdown
 from analytics.experiments import readout as experiments
 from analytics.fairness import audits as fairness_audit
+from analytics.fairness import experiment_equity, exposure_audits, model_audits, signoffs
 from analytics.fairness import metrics as fairness
 from analytics.fairness import mitigation as mitigation_lib
 from analytics.fairness import model_card as fairness_card
-from analytics.fairness import signoffs
 from analytics.kpis import cubes, engagement, nps, retention
 from analytics.kpis import summary as kpis
 from analytics.models import customer_explanations, explanations, publishing, quality_views
@@ -459,13 +459,13 @@ def experiment_segments(
 @st.cache_data(ttl=600, max_entries=16, show_spinner=False)
 def fairness_default_threshold(path: str, model_id: str) -> float:
     """A model's default operating threshold (top 10% of its test customers)."""
-    return fairness_audit.default_threshold(get_database(path).backend(), model_id)
+    return model_audits.default_threshold(get_database(path).backend(), model_id)
 
 
 @st.cache_data(ttl=600, max_entries=16, show_spinner=False)
 def fairness_model_audit(path: str, model_id: str, threshold: float) -> fairness_audit.FairnessAudit:
     """A registered model's audit at a threshold."""
-    return fairness_audit.audit_model(get_database(path).backend(), model_id, threshold=threshold)
+    return model_audits.audit_model(get_database(path).backend(), model_id, threshold=threshold)
 
 
 @st.cache_data(ttl=600, max_entries=16, show_spinner=False)
@@ -473,15 +473,15 @@ def fairness_exposure_audit(path: str, campaign_id: int | None) -> fairness_audi
     """A campaign's exposure audit, or the historical credit decision's (``campaign_id`` None)."""
     backend = get_database(path).backend()
     if campaign_id is None:
-        return fairness_audit.audit_credit_decision(backend)
-    return fairness_audit.audit_exposure(backend, campaign_id)
+        return exposure_audits.audit_credit_decision(backend)
+    return exposure_audits.audit_exposure(backend, campaign_id)
 
 
 @st.cache_data(ttl=600, max_entries=16, show_spinner=False)
-def fairness_experiment(path: str, experiment_id: str, attribute: str) -> fairness_audit.ExperimentEquity:
+def fairness_experiment(path: str, experiment_id: str, attribute: str) -> experiment_equity.ExperimentEquity:
     """Whether an experiment's treatment helps one group less."""
     db = get_database(path)
-    return fairness_audit.experiment_equity(
+    return experiment_equity.experiment_equity(
         db.backend(), experiment_id, snapshot=db.snapshot_date(), attribute=attribute
     )
 
@@ -514,7 +514,7 @@ def mitigation(path: str, model_id: str, threshold: float, attribute: str, const
 @st.cache_data(ttl=60, max_entries=4, show_spinner=False)
 def campaign_list(path: str) -> pl.DataFrame:
     """Campaigns in start order, for the exposure audit."""
-    return fairness_audit.list_campaigns(get_database(path).backend())
+    return exposure_audits.list_campaigns(get_database(path).backend())
 
 
 @st.cache_data(ttl=30, max_entries=4, show_spinner=False)

@@ -26,7 +26,7 @@ import streamlit as st
 from analytics.access.privacy import sees_raw_personal_data
 from analytics.fairness import audits as fairness_audit
 from analytics.fairness import metrics as fairness
-from analytics.fairness import signoffs
+from analytics.fairness import model_audits, signoffs
 from analytics.fairness.audits import SIGN_OFF_DECISIONS, FairnessAudit
 from analytics.fairness.metrics import VerdictRule
 from analytics.fairness.report import sha256_hex
@@ -443,7 +443,7 @@ def individual_decision(path: str, user, audit: FairnessAudit) -> None:
         resources.loaded_model(path, model_id), row, typical=typical
     )
     assert audit.threshold is not None
-    adverse, reasons = fairness_audit.adverse_reasons(result, threshold=audit.threshold)
+    adverse, reasons = model_audits.adverse_reasons(result, threshold=audit.threshold)
     components.log_view_once(
         resources.get_database(path),
         user,

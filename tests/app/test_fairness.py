@@ -11,8 +11,7 @@ import polars as pl
 from scipy import stats
 
 from analytics.common.types import User
-from analytics.fairness import audits as fairness_audit
-from analytics.fairness import signoffs
+from analytics.fairness import exposure_audits, model_audits, signoffs
 from analytics.models import registry as model_registry
 from app import resources
 from tests.app.conftest import REPO, new_app
@@ -111,7 +110,7 @@ def test_approving_a_failing_audit_needs_a_justification(model_bank):
 
 
 def _sign_credit_decision() -> str:
-    audit = fairness_audit.audit_credit_decision(app_db().backend())
+    audit = exposure_audits.audit_credit_decision(app_db().backend())
     signed = signoffs.sign_audit(
         app_db(), audit, reviewer="test_compliance_reviewer", role="compliance_reviewer", decision="rejected"
     )
@@ -258,7 +257,7 @@ def test_a_model_without_test_scores_is_a_message_not_a_traceback(model_bank):
     app_db().execute("delete from model_test_scores where model_id = ?", [churn_id()])
     at = page().run()
     assert not at.exception
-    assert any(e.value == fairness_audit.MSG_NO_SCORES.format(model_id=churn_id()) for e in at.error)
+    assert any(e.value == model_audits.MSG_NO_SCORES.format(model_id=churn_id()) for e in at.error)
 
 
 def test_an_admin_audits_and_signs_like_a_reviewer(model_bank):

@@ -23,6 +23,7 @@ from statsmodels.stats.meta_analysis import combine_effects
 from statsmodels.stats.proportion import confint_proportions_2indep
 
 from analytics.fairness import audits as fairness_audit
+from analytics.fairness import experiment_equity, exposure_audits, model_audits
 from analytics.fairness import metrics as fairness
 from analytics.store.database import open_database
 from tests.fairness_reference import fairlearn_by_group, with_age_band
@@ -187,7 +188,7 @@ def test_the_planted_credit_bias_fails_by_gender_overall_and_within_the_credit_b
     )["customer_id"]
     expected = {g: sel / n for g, (n, sel) in _selection(eligible, offered, ["gender"]).items()}
 
-    audit = fairness_audit.audit_credit_decision(backend)
+    audit = exposure_audits.audit_credit_decision(backend)
     assert audit.kind == "credit_decision" and audit.subject_id == str(campaign["campaign_id"])
     assert audit.verdict == "fail" and not audit.has_outcome
     assert audit.n == eligible.height == sum(truth["realized"]["eligible"].values())
@@ -243,7 +244,7 @@ def test_a_random_targeting_list_is_never_failed_and_its_rates_equal_polars(back
     population = _contactable(customers, snapshot)
     rng = np.random.default_rng(20261107)
     ids = rng.choice(population["customer_id"].to_numpy(), size=round(0.3 * population.height), replace=False)
-    audit = fairness_audit.audit_targeting(backend, ids.tolist(), as_of=snapshot, groups=("gender",))
+    audit = exposure_audits.audit_targeting(backend, ids.tolist(), as_of=snapshot, groups=("gender",))
     assert audit.kind == "targeting" and audit.n == population.height and not audit.has_outcome
     expected = {g: sel / n for g, (n, sel) in _selection(population, ids.tolist(), ["gender"]).items()}
     gender = audit.attribute("gender")
@@ -272,7 +273,7 @@ def test_a_list_drawn_at_random_within_each_gender_passes_on_gender(backend, cus
     expected = {g: sel / n for g, (n, sel) in counted.items()}
     ratio = min(expected.values()) / max(expected.values())
     assert ratio > 0.99 and min(n for n, _ in counted.values()) > 200
-    audit = fairness_audit.audit_targeting(backend, ids.tolist(), as_of=snapshot, groups=("gender",))
+    audit = exposure_audits.audit_targeting(backend, ids.tolist(), as_of=snapshot, groups=("gender",))
     rule = audit.attribute("gender").disparity("four_fifths_rule")
     assert rule.value == pytest.approx(ratio, abs=1e-12)
     # The interval of a ratio must hold its own estimate; a ratio of 0.99 is clearly inside 0.8-1.25.
@@ -288,7 +289,7 @@ def test_a_list_of_all_the_men_and_a_third_of_the_women_fails(backend, customers
     rng = np.random.default_rng(11)
     thirds = [rng.choice(x, size=round(x.size / 3), replace=False) for x in (women, others)]
     ids = np.concatenate([men, *thirds])
-    audit = fairness_audit.audit_targeting(backend, ids.tolist(), as_of=snapshot, groups=("gender",))
+    audit = exposure_audits.audit_targeting(backend, ids.tolist(), as_of=snapshot, groups=("gender",))
     gender = audit.attribute("gender")
     assert gender.verdict == "fail" and audit.verdict == "fail"
     rates = _rates_of(gender)
@@ -319,17 +320,17 @@ def test_targeting_lists_outside_the_population_or_empty_are_refused(backend, cu
     inside = population["customer_id"].head(50).to_list()
     outsider = customers.filter(~pl.col("consent_marketing"))["customer_id"][0]
     with pytest.raises(ValueError) as info:
-        fairness_audit.audit_targeting(backend, [*inside, outsider], as_of=snapshot)
-    assert str(info.value) == fairness_audit.MSG_UNKNOWN_TARGETS.format(count=1, example=outsider)
+        exposure_audits.audit_targeting(backend, [*inside, outsider], as_of=snapshot)
+    assert str(info.value) == exposure_audits.MSG_UNKNOWN_TARGETS.format(count=1, example=outsider)
     unknown = 10**12
     with pytest.raises(ValueError) as info:
-        fairness_audit.audit_targeting(backend, [*inside, outsider, unknown, unknown], as_of=snapshot)
+        exposure_audits.audit_targeting(backend, [*inside, outsider, unknown, unknown], as_of=snapshot)
     assert str(info.value) in {
-        fairness_audit.MSG_UNKNOWN_TARGETS.format(count=2, example=e) for e in (outsider, unknown)
+        exposure_audits.MSG_UNKNOWN_TARGETS.format(count=2, example=e) for e in (outsider, unknown)
     }
     with pytest.raises(ValueError) as info:
-        fairness_audit.audit_targeting(backend, [], as_of=snapshot)
-    assert str(info.value) == fairness_audit.MSG_EMPTY_TARGETING
+        exposure_audits.audit_targeting(backend, [], as_of=snapshot)
+    assert str(info.value) == exposure_audits.MSG_EMPTY_TARGETING
 
 
 # -- a campaign's exposure -----------------------------------------------------------------------------
@@ -343,10 +344,10 @@ def test_exposure_rates_equal_polars_on_the_raw_tables_and_outcome_rates_do_not_
     offered = sample_db.query(
         "select customer_id from offers where campaign_id = ?", [campaign["campaign_id"]]
     )["customer_id"]
-    audit = fairness_audit.audit_exposure(backend, campaign["campaign_id"])
+    audit = exposure_audits.audit_exposure(backend, campaign["campaign_id"])
     assert audit.kind == "offers" and not audit.has_outcome and audit.as_of == start
     assert audit.n == population.height
-    assert fairness_audit.EXPOSURE_NOTE in audit.notes
+    assert exposure_audits.EXPOSURE_NOTE in audit.notes
     assert [a.attribute for a in audit.attributes] == ["gender", "age_band", "gender · age_band"]
     sets = (["gender"], ["age_band"], ["gender", "age_band"])
     for attrs, attribute in zip(sets, audit.attributes, strict=True):
@@ -366,8 +367,8 @@ def test_exposure_rates_equal_polars_on_the_raw_tables_and_outcome_rates_do_not_
         )
     known = ", ".join(str(c) for c in campaigns["campaign_id"].to_list())
     with pytest.raises(ValueError) as info:
-        fairness_audit.audit_exposure(backend, 9999)
-    assert str(info.value) == fairness_audit.MSG_UNKNOWN_CAMPAIGN.format(campaign_id=9999, known=known)
+        exposure_audits.audit_exposure(backend, 9999)
+    assert str(info.value) == exposure_audits.MSG_UNKNOWN_CAMPAIGN.format(campaign_id=9999, known=known)
 
 
 # -- Cochran's Q and experiment equity -------------------------------------------------------------
@@ -381,7 +382,7 @@ def test_exposure_rates_equal_polars_on_the_raw_tables_and_outcome_rates_do_not_
 )
 def test_cochran_q_equals_statsmodels_combine_effects(effects, standard_errors):
     effects, standard_errors = np.array(effects), np.array(standard_errors)
-    q, df, p = fairness_audit.cochran_q(effects, standard_errors)
+    q, df, p = experiment_equity.cochran_q(effects, standard_errors)
     reference = combine_effects(effects, np.square(standard_errors))
     homogeneity = reference.test_homogeneity()
     assert q == pytest.approx(reference.q, abs=1e-9)
@@ -395,7 +396,7 @@ def test_cochran_q_on_a_hand_computed_case_reaches_the_published_critical_value(
     # d^2 = 1.5 x 5.991, Q is the published 5% critical value of chi-square with 2 df (5.991).
     assert stats.chi2.sf(5.991, 2) == pytest.approx(0.05, abs=1e-4)
     effects = np.array([0.0, 0.0, np.sqrt(5.991 * 1.5)])
-    q, df, p = fairness_audit.cochran_q(effects, np.ones(3))
+    q, df, p = experiment_equity.cochran_q(effects, np.ones(3))
     assert (round(q, 3), df) == (5.991, 2) and p == pytest.approx(0.05, abs=1e-4)
 
 
@@ -432,7 +433,9 @@ def test_experiment_equity_lifts_and_q_equal_a_polars_recomputation(sample_db, b
         # Wald standard error of a difference of two proportions.
         ses[gender] = np.sqrt(c["rate"] * (1 - c["rate"]) / c["n"] + t["rate"] * (1 - t["rate"]) / t["n"])
 
-    equity = fairness_audit.experiment_equity(backend, experiment_id, snapshot=snapshot, attribute="gender")
+    equity = experiment_equity.experiment_equity(
+        backend, experiment_id, snapshot=snapshot, attribute="gender"
+    )
     assert equity.metric == "conversion"
     got = dict(zip(equity.lifts["group"], equity.lifts["lift"], strict=True))
     assert got.keys() == lifts.keys()
@@ -445,7 +448,7 @@ def test_experiment_equity_lifts_and_q_equal_a_polars_recomputation(sample_db, b
     assert equity.df == reference.df == len(names) - 1
     assert equity.p_value == pytest.approx(reference.pvalue, abs=1e-9)
     assert equity.least_helped == names[int(np.argmin(effects))]
-    assert equity.verdict == ("fail" if reference.pvalue < fairness_audit.HETEROGENEITY_ALPHA else "pass")
+    assert equity.verdict == ("fail" if reference.pvalue < experiment_equity.HETEROGENEITY_ALPHA else "pass")
 
 
 # -- a registered model ------------------------------------------------------------------------------
@@ -461,7 +464,7 @@ def test_model_audit_counts_threshold_and_auc_equal_numpy_and_sklearn(model_db):
 
     backend = model_db.backend()
     record = model_registry.latest_model(backend, "churn")
-    audit = fairness_audit.audit_model(backend, record.model_id)
+    audit = model_audits.audit_model(backend, record.model_id)
     # The Models page's default: the top 10% of the model's test customers.
     test_scores = model_db.query("select score from model_test_scores where model_id = ?", [record.model_id])
     assert audit.threshold == round(float(np.quantile(test_scores["score"].to_numpy(), 0.9)), 3)
@@ -608,9 +611,9 @@ def test_the_data_hash_is_stable_for_the_same_data_and_changes_with_the_threshol
     assert audit(rows, 0.6).data_hash != first.data_hash
     # The same targeting list in another order is the same audit; one customer less is another.
     ids = _contactable(customers, snapshot)["customer_id"].head(3000).to_list()
-    listed = fairness_audit.audit_targeting(backend, ids, as_of=snapshot, groups=("gender",))
-    shuffled = fairness_audit.audit_targeting(backend, ids[::-1], as_of=snapshot, groups=("gender",))
-    shorter = fairness_audit.audit_targeting(backend, ids[1:], as_of=snapshot, groups=("gender",))
+    listed = exposure_audits.audit_targeting(backend, ids, as_of=snapshot, groups=("gender",))
+    shuffled = exposure_audits.audit_targeting(backend, ids[::-1], as_of=snapshot, groups=("gender",))
+    shorter = exposure_audits.audit_targeting(backend, ids[1:], as_of=snapshot, groups=("gender",))
     assert (shuffled.subject_id, shuffled.data_hash) == (listed.subject_id, listed.data_hash)
     assert shorter.data_hash != listed.data_hash and shorter.subject_id != listed.subject_id
 
@@ -629,7 +632,7 @@ def test_an_adverse_decision_lists_the_contributions_that_lowered_the_score():
         }
     )
     explanation = CustomerExplanation("m", "churn", 1, 0.02, -3.0, -3.9, contributions, ())
-    adverse, reasons = fairness_audit.adverse_reasons(explanation, threshold=0.05)
+    adverse, reasons = model_audits.adverse_reasons(explanation, threshold=0.05)
     assert adverse is True
     # The three contributions that lowered the score most, largest first, in the Models page's words.
     expected = [
@@ -637,6 +640,6 @@ def test_an_adverse_decision_lists_the_contributions_that_lowered_the_score():
         for r in contributions.sort("points").head(3).iter_rows(named=True)
     ]
     assert list(reasons) == expected and len(reasons) == 3
-    favourable, reasons = fairness_audit.adverse_reasons(explanation, threshold=0.01)
+    favourable, reasons = model_audits.adverse_reasons(explanation, threshold=0.01)
     assert favourable is False
     assert list(reasons) == [reason_text("churn", "tenure_months", 80.0, 60.0, 0.02)]

@@ -18,7 +18,8 @@ from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_s
 from analytics.fairness import metrics as fairness
 from analytics.fairness import model_card, report_html, report_pdf
 from analytics.fairness import report as fairness_report
-from analytics.fairness.audits import FairnessAudit, SignOff, audit_frame, audit_from_counts, audit_model
+from analytics.fairness.audits import FairnessAudit, SignOff, audit_frame, audit_from_counts
+from analytics.fairness.model_audits import audit_model
 from analytics.models import registry as model_registry
 from analytics.store.database import open_database
 
