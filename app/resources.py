@@ -208,6 +208,35 @@ def saved_segments(path: str) -> pl.DataFrame:
     return segment_store.list_segments(db.backend(), as_of=db.snapshot_date())
 
 
+def save_segment(
+    path: str, user: User, *, name: str, customer_ids: pl.Series, source: str, parameters: dict
+) -> segment_store.SavedSegment:
+    """Save a segment as ``user`` and drop the cached list (not cached: it writes).
+
+    Raises ``ValueError`` as ``segment_store.save_segment`` does (empty name, no members, ...).
+    """
+    saved = segment_store.save_segment(
+        get_database(path),
+        name=name,
+        customer_ids=customer_ids,
+        source=source,
+        created_by=user.username,
+        role=user.role,
+        parameters=parameters,
+    )
+    saved_segments.clear()
+    return saved
+
+
+def export_segment(path: str, segment_id: str, user: User) -> tuple[pl.DataFrame, int]:
+    """A saved segment's consented members as ``user``'s role may see them, and how many were left out.
+
+    Not cached: every export is written to the audit log.
+    """
+    db = get_database(path)
+    return segment_store.export_segment(db, segment_id, username=user.username, role=user.role)
+
+
 # -- segments page ------------------------------------------------------------------------
 @st.cache_data(ttl=600, max_entries=8, show_spinner=False)
 def feature_frame(path: str, feature_set: str) -> features.FeatureFrame:
@@ -226,10 +255,7 @@ def scaled_matrix(path: str, feature_set: str):
 @st.cache_data(ttl=600, max_entries=16, show_spinner=False)
 def segmentation(path: str, feature_set: str, algorithm: str, k: int | None):
     """One segmentation and its profiles (cached per feature set, algorithm and k)."""
-    frame = feature_frame(path, feature_set)
-    result = segments.run_segmentation(frame, algorithm=algorithm, k=k)
-    labels = result.assignment.get_column("segment").to_numpy()
-    return result, segments.profile_segments(frame.frame.select(result.features), labels)
+    return segments.segment_and_profile(feature_frame(path, feature_set), algorithm=algorithm, k=k)
 
 
 @st.cache_data(ttl=600, max_entries=16, show_spinner=False)
@@ -246,11 +272,7 @@ def segment_profiles(
         )
     if clv_fit_id is not None:
         predictions = clv_store.load_clv_predictions(backend, clv_fit_id)
-        means = (
-            result.assignment.join(predictions, on="customer_id", how="left")
-            .group_by("segment")
-            .agg(pl.col("probability_alive").mean(), pl.col("clv").mean().alias("predicted_clv"))
-        )
+        means = segments.segment_clv_means(result.assignment, predictions)
         profiles = profiles.join(means, on="segment", how="left")
     return profiles
 
@@ -402,6 +424,11 @@ def customer_row(path: str, customer_id: int) -> pl.DataFrame:
     return customer_explanations.load_customer_features(db.backend(), customer_id, as_of=db.snapshot_date())
 
 
+def segment_members(path: str, segment_id: str) -> pl.Series:
+    """Customer ids of one saved segment version (not cached: a saved segment is read when chosen)."""
+    return segment_store.segment_members(get_database(path).backend(), segment_id)
+
+
 # -- A/B tests page -----------------------------------------------------------------------
 @st.cache_data(ttl=60, max_entries=4, show_spinner=False)
 def experiment_list(path: str) -> pl.DataFrame:
@@ -533,3 +560,45 @@ def latest_signoffs(path: str) -> pl.DataFrame:
 def signed_report(path: str, signoff_id: str) -> str:
     """A stored signed report."""
     return signoffs.load_report(get_database(path).backend(), signoff_id)
+
+
+def find_signed_report(path: str, digest: str) -> dict | None:
+    """The sign-off whose stored report has this SHA-256, or None (not cached: a new sign-off counts)."""
+    return signoffs.find_report(get_database(path).backend(), digest)
+
+
+def sign_audit(
+    path: str, audit, *, user: User, decision: str, comment: str, card=None
+) -> signoffs.SignedReport:
+    """Sign an audit as ``user``: store its report and hashes, log it, drop the cached sign-off lists.
+
+    Not cached (it writes). Raises ``ValueError``/``PermissionError`` as ``signoffs.sign_audit`` does.
+    """
+    signed = signoffs.sign_audit(
+        get_database(path),
+        audit,
+        reviewer=user.username,
+        role=user.role,
+        decision=decision,
+        comment=comment,
+        card=card,
+    )
+    signoff_list.clear()
+    latest_signoffs.clear()
+    return signed
+
+
+def record_mitigation_decision(
+    path: str, user: User, *, model_id: str, constraint: str, decision: str, summary: dict, comment: str
+) -> None:
+    """Write ``user``'s decision on a proposed mitigation to the audit log (not cached: it writes)."""
+    signoffs.record_mitigation_decision(
+        get_database(path),
+        reviewer=user.username,
+        role=user.role,
+        model_id=model_id,
+        constraint=constraint,
+        decision=decision,
+        summary=summary,
+        comment=comment,
+    )

@@ -252,6 +252,27 @@ def attribute_sets(groups: Sequence[str]) -> list[tuple[str, ...]]:
     return sets
 
 
+def selection_floor(attribute: AttributeAudit) -> float | None:
+    """The lowest selection rate the four-fifths rule accepts: 0.8 times the top judged group's rate.
+
+    Only groups of at least :data:`analytics.fairness.metrics.MIN_GROUP_SIZE` customers are
+    judged, so the top rate is theirs.
+
+    Parameters
+    ----------
+    attribute : AttributeAudit
+        One attribute's audit.
+
+    Returns
+    -------
+    float or None
+        ``0.8 * top``; None when no judged group has a selection rate above 0.
+    """
+    judged = attribute.metrics.filter(~pl.col("small")).get_column("selection_rate").drop_nulls()
+    top = float(judged.max()) if judged.len() else 0.0
+    return fairness.FOUR_FIFTHS[0] * top if top else None
+
+
 def audit_from_counts(
     counts_by_set: dict[tuple[str, ...], pl.DataFrame],
     *,

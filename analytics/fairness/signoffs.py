@@ -224,6 +224,24 @@ def latest_signoffs(backend: ibis.BaseBackend) -> pl.DataFrame:
     return rows.unique(subset=["kind", "subject_id"], keep="first", maintain_order=True)
 
 
+def decision_counts(signoffs: pl.DataFrame) -> dict[str, int]:
+    """How many sign-offs took each decision.
+
+    Parameters
+    ----------
+    signoffs : polars.DataFrame
+        :func:`list_signoffs` or :func:`latest_signoffs`.
+
+    Returns
+    -------
+    dict of str to int
+        Decision -> sign-offs, for every decision of
+        :data:`analytics.fairness.audits.SIGN_OFF_DECISIONS` (0 when none).
+    """
+    decisions = signoffs.get_column("decision").to_list()
+    return {name: sum(d == name for d in decisions) for name in SIGN_OFF_DECISIONS}
+
+
 def load_report(backend: ibis.BaseBackend, signoff_id: str) -> str:
     """The signed HTML report of a sign-off.
 
@@ -280,6 +298,39 @@ def find_report(backend: ibis.BaseBackend, sha256: str) -> dict | None:
 
 
 MITIGATION_DECISIONS = ("accepted", "rejected")
+
+
+def mitigation_summary(result, *, model_id: str, attribute: str, threshold: float) -> dict:
+    """The trade-off a reviewer saw, as recorded with their decision on it.
+
+    Parameters
+    ----------
+    result : analytics.fairness.mitigation.MitigationResult
+        :func:`analytics.fairness.mitigation.compare_thresholds` of the model.
+    model_id : str
+        The model.
+    attribute : str
+        The protected attribute the per-group thresholds are for.
+    threshold : float
+        The audited operating threshold.
+
+    Returns
+    -------
+    dict
+        ``model_id``, ``attribute``, ``threshold``, ``objective``, ``fit_share``, ``random_state``,
+        ``before`` and ``after`` (the decision quality's fields), ``group_thresholds`` (rows).
+    """
+    return {
+        "model_id": model_id,
+        "attribute": attribute,
+        "threshold": threshold,
+        "objective": result.objective,
+        "fit_share": result.fit_share,
+        "random_state": result.random_state,
+        "before": result.before.__dict__,
+        "after": result.after.__dict__,
+        "group_thresholds": result.group_thresholds.to_dicts(),
+    }
 
 
 def record_mitigation_decision(
