@@ -1,187 +1,27 @@
 """A/B tests: did the personalized treatment work, and can the read-out be trusted?
 
-Calls ``analytics.experiments.readout`` (metrics per customer aggregated in DuckDB into each arm's
-sufficient statistics, the read-out, the sequential series and the segment breakdown) and
-``analytics.experiments.stats`` (frequentist and Bayesian comparisons, CUPED, the
-sample-ratio check, always-valid confidence sequences, Holm / Benjamini-Hochberg, power).
-An external experiment can be uploaded as per-customer rows or per-arm summaries.
+Through ``app.resources``: the experiments (``analytics.experiments.bank``: per-customer metrics
+aggregated in DuckDB into each arm's sufficient statistics), the read-out
+(``analytics.experiments.readout``: frequentist and Bayesian comparisons, CUPED, the sample-ratio
+check, Holm), the sequential series (always-valid confidence sequences) and the segment breakdown
+(``analytics.experiments.breakdown``, Benjamini-Hochberg). Directly: the power calculator
+(``analytics.experiments.power``) and an uploaded experiment, per-customer rows or per-arm
+summaries (``analytics.experiments.external``). Figures and tables: ``app.charts.ab_tests``.
 """
 
 from __future__ import annotations
 
-import math
-
-import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
-from analytics.experiments import bank, breakdown, external
+from analytics.experiments import breakdown, external
 from analytics.experiments import power as experiment_power
-from analytics.experiments import readout as experiments
+from analytics.experiments.readout import METRIC_LABELS
 from app import components, resources
+from app.charts import ab_tests as charts
 
 SECTIONS = {"readout": "Read-out", "power": "Power & sample size", "upload": "External experiment"}
-TREATMENT_COLOR, CONTROL_COLOR, BAD_COLOR, BAND_COLOR = (
-    "#0F4C81",
-    "#9E9E9E",
-    "#C62828",
-    "rgba(15,76,129,0.18)",
-)
 MSG_NO_EXPERIMENTS = "The database holds no experiment yet."
-
-
-def _layout(figure: go.Figure, *, height: int = 320, **extra) -> go.Figure:
-    figure.update_layout(height=height, margin={"l": 10, "r": 10, "t": 40, "b": 10}, **extra)
-    return figure
-
-
-def _value(metric: str, value: float | None) -> str:
-    if value is None or not math.isfinite(value):
-        return "n/a"
-    if bank.METRIC_KINDS.get(metric) == "proportion":
-        return f"{value * 100:.2f}%"
-    return f"{value:,.2f}"
-
-
-def _lift(metric: str, value: float, low: float, high: float) -> str:
-    if bank.METRIC_KINDS.get(metric) == "proportion":
-        return f"{value * 100:+.2f} pp [{low * 100:+.2f}, {high * 100:+.2f}]"
-    return f"{value:+,.2f} [{low:+,.2f}, {high:+,.2f}]"
-
-
-def _relative(lift: float | None, interval: tuple[float, float] | None, *, bare: bool = False) -> str:
-    """A relative lift and its interval, or why there is none (a control value of 0)."""
-    if interval is None or (lift is None and not bare):
-        return "n/a (control is 0)"
-    text = f"[{interval[0]:+.1%}, {interval[1]:+.1%}]"
-    return text if bare else f"{lift:+.1%} {text}"
-
-
-def metrics_table(result: experiments.ExperimentResult) -> pl.DataFrame:
-    """One row per metric and treatment: means, lifts with intervals, p-values, Bayesian figures."""
-    rows = []
-    for readout in result.metrics:
-        control = readout.arms[0]
-        if readout.problem:
-            rows.append({"Metric": experiments.METRIC_LABELS[readout.metric], "Note": readout.problem})
-            continue
-        for name, comparison in readout.comparisons.items():
-            test = experiments.headline_test(comparison)
-            bayes = experiments.headline_bayesian(comparison)
-            treatment = next(a for a in readout.arms if a.name == name)
-            # The values shown are those the lift is computed from: CUPED-adjusted means when CUPED ran.
-            if comparison.cuped is not None:
-                means = (comparison.cuped.control_mean, comparison.cuped.treatment_mean)
-            elif readout.kind == "ratio":
-                means = (control.sum / control.d_sum, treatment.sum / treatment.d_sum)
-            else:
-                means = (control.mean, treatment.mean)
-            rows.append(
-                {
-                    "Metric": experiments.METRIC_LABELS[readout.metric],
-                    "Role": readout.role,
-                    "Treatment": name,
-                    "Control": _value(readout.metric, means[0]),
-                    "Treatment value": _value(readout.metric, means[1]),
-                    "Lift [95% CI]": _lift(readout.metric, test.absolute_lift, *test.absolute_ci),
-                    "Relative [95% CI]": _relative(test.relative_lift, test.relative_ci),
-                    "p": f"{test.p_value:.3g}",
-                    "p (adjusted)": f"{readout.adjusted_p[name]:.3g}",
-                    "Chance to beat control": f"{bayes.chance_to_beat_control:.1%}",
-                    "Expected loss": _value(readout.metric, bayes.expected_loss),
-                    "CUPED variance cut": (
-                        f"{comparison.cuped.variance_reduction:.0%}" if comparison.cuped is not None else "—"
-                    ),
-                    "Note": "guardrail worse" if readout.guardrail_breached.get(name) else "",
-                }
-            )
-    return pl.DataFrame(rows)
-
-
-def forest_figure(result: experiments.ExperimentResult) -> go.Figure:
-    """Relative lift of every metric and treatment with its 95% interval."""
-    labels, values, lows, highs, colors = [], [], [], [], []
-    for readout in result.metrics:
-        for name, comparison in readout.comparisons.items():
-            test = experiments.headline_test(comparison)
-            if test.relative_lift is None or test.relative_ci is None:
-                continue  # no relative lift when the control's value is 0
-            labels.append(f"{experiments.METRIC_LABELS[readout.metric]} · {name}")
-            values.append(test.relative_lift * 100)
-            lows.append(test.relative_ci[0] * 100)
-            highs.append(test.relative_ci[1] * 100)
-            colors.append(BAD_COLOR if readout.guardrail_breached.get(name) else TREATMENT_COLOR)
-    figure = go.Figure(
-        go.Scatter(
-            x=values,
-            y=labels,
-            mode="markers",
-            marker={"size": 10, "color": colors},
-            error_x={
-                "type": "data",
-                "symmetric": False,
-                "array": [h - v for h, v in zip(highs, values, strict=True)],
-                "arrayminus": [v - lo for v, lo in zip(values, lows, strict=True)],
-            },
-            hovertemplate="%{y}: %{x:+.2f}%<extra></extra>",
-        )
-    )
-    figure.add_vline(x=0, line_color="#616161", line_dash="dot")
-    return _layout(
-        figure,
-        height=110 + 45 * len(labels),
-        title="Relative lift with 95% intervals (CUPED-adjusted where shown)",
-        xaxis_title="relative lift, %",
-        yaxis={"autorange": "reversed"},
-    )
-
-
-def sequential_figure(series: pl.DataFrame, metric: str, treatment: str) -> go.Figure:
-    """The lift over time with the always-valid band and the fixed-horizon interval."""
-    part = series.filter(pl.col("treatment") == treatment)
-    scale = 100 if bank.METRIC_KINDS[metric] == "proportion" else 1
-    days = part["day"].to_list()
-    figure = go.Figure()
-    figure.add_trace(
-        go.Scatter(
-            x=days + days[::-1],
-            y=[v * scale for v in part["high"].to_list()] + [v * scale for v in part["low"].to_list()[::-1]],
-            fill="toself",
-            fillcolor=BAND_COLOR,
-            line={"width": 0},
-            name="Always-valid 95% interval",
-            hoverinfo="skip",
-        )
-    )
-    for column, dash, name in (
-        ("fixed_low", "dot", "Fixed-horizon 95% interval"),
-        ("fixed_high", "dot", None),
-    ):
-        figure.add_trace(
-            go.Scatter(
-                x=days,
-                y=[v * scale for v in part[column].to_list()],
-                line={"color": CONTROL_COLOR, "dash": dash},
-                name=name or "",
-                showlegend=name is not None,
-            )
-        )
-    figure.add_trace(
-        go.Scatter(
-            x=days,
-            y=[v * scale for v in part["lift"].to_list()],
-            line={"color": TREATMENT_COLOR},
-            name="Lift",
-        )
-    )
-    figure.add_hline(y=0, line_color="#616161")
-    unit = "pp" if scale == 100 else experiments.METRIC_LABELS[metric]
-    return _layout(
-        figure,
-        height=360,
-        title="Sequential monitoring: safe to look every day",
-        yaxis_title=f"lift ({unit})",
-    )
 
 
 def readout_section(path: str) -> None:
@@ -190,17 +30,7 @@ def readout_section(path: str) -> None:
     if listing.height == 0:
         st.info(MSG_NO_EXPERIMENTS)
         return
-    st.dataframe(
-        listing.select(
-            pl.col("name").alias("Experiment"),
-            pl.col("status").alias("Status"),
-            pl.col("start_date").cast(pl.Date).alias("Start"),
-            pl.col("end_date").cast(pl.Date).alias("End"),
-            pl.col("primary_metric").alias("Primary metric"),
-            pl.col("customers").alias("Customers"),
-        ),
-        hide_index=True,
-    )
+    st.dataframe(charts.listing_table(listing), hide_index=True)
     names = dict(zip(listing["experiment_id"].to_list(), listing["name"].to_list(), strict=True))
     left, mid, right = st.columns([3, 1, 1])
     experiment_id = left.selectbox("Read out", list(names), format_func=names.get, key="ab_experiment")
@@ -232,7 +62,7 @@ def readout_section(path: str) -> None:
     else:
         st.caption(f"Sample ratio as designed: {counts} (chi-square p = {result.srm.p_value:.2f}).")
     st.info(result.decision)
-    table = metrics_table(result)
+    table = charts.metrics_table(result)
     st.dataframe(table, hide_index=True)
     st.caption(
         "p (adjusted): the primary metric and the guardrails keep their own p-value; the secondary"
@@ -240,28 +70,15 @@ def readout_section(path: str) -> None:
     )
     breached = [m.metric for m in result.metrics if any(m.guardrail_breached.values())]
     if breached:
-        st.warning(
-            "Guardrail significantly worse: " + ", ".join(experiments.METRIC_LABELS[m] for m in breached)
-        )
+        st.warning("Guardrail significantly worse: " + ", ".join(METRIC_LABELS[m] for m in breached))
     components.csv_download(table, file_name=f"tailor_{exp.experiment_id}_readout.csv", key="ab_csv")
-    st.plotly_chart(forest_figure(result), key="ab_forest")
+    st.plotly_chart(charts.forest_figure(result), key="ab_forest")
 
     st.subheader("Bayesian view")
     primary = result.primary
-    rows = []
-    for name, comparison in primary.comparisons.items():
-        b = experiments.headline_bayesian(comparison)
-        rows.append(
-            {
-                "Treatment": name,
-                "Method": b.method,
-                "Chance to beat control": f"{b.chance_to_beat_control:.1%}",
-                "Expected loss of shipping it": _value(primary.metric, b.expected_loss),
-                "95% credible interval (relative)": _relative(None, b.relative_credible_interval, bare=True),
-            }
-        )
-    if rows:
-        st.dataframe(pl.DataFrame(rows), hide_index=True)
+    bayesian = charts.bayesian_table(primary)
+    if bayesian.height:
+        st.dataframe(bayesian, hide_index=True)
     st.caption(
         "Chance to beat control: the posterior probability that the treatment's true value is higher."
         " Expected loss: what shipping the treatment costs on average in the cases where it is worse."
@@ -269,15 +86,13 @@ def readout_section(path: str) -> None:
 
     st.subheader("Sequential monitoring")
     metric_options = [m.metric for m in result.metrics if not m.problem]
-    metric = st.selectbox(
-        "Metric", metric_options, format_func=experiments.METRIC_LABELS.get, key="ab_sequential_metric"
-    )
+    metric = st.selectbox("Metric", metric_options, format_func=METRIC_LABELS.get, key="ab_sequential_metric")
     treatments = [v for v in exp.variants[1:] if v in result.counts]
     part = resources.experiment_sequence(path, experiment_id, metric, alpha) if metric else pl.DataFrame()
     if part.height == 0 or not treatments:
         st.info("Too few customers in the early days to draw the sequence.")
     else:
-        st.plotly_chart(sequential_figure(part, metric, treatments[0]), key="ab_sequential")
+        st.plotly_chart(charts.sequential_figure(part, metric, treatments[0]), key="ab_sequential")
         st.caption(
             "Raw lift, without CUPED. The shaded band is an always-valid 95% confidence sequence"
             " (normal mixture): it may be checked every day without raising the false-positive"
@@ -295,21 +110,9 @@ def readout_section(path: str) -> None:
     segments = resources.experiment_segments(
         path, experiment_id, primary.metric, dimension or "region", alpha
     )
-    st.dataframe(
-        segments.select(
-            pl.col("group").alias("Group"),
-            pl.col("treatment").alias("Treatment"),
-            pl.col("control_n").alias("Control n"),
-            pl.col("treatment_n").alias("Treatment n"),
-            (pl.col("relative_lift") * 100).round(1).alias("Relative lift %"),
-            pl.col("p_value").round(4).alias("p"),
-            pl.col("p_adjusted").round(4).alias("p (BH)"),
-            pl.col("note").fill_null("").alias("Note"),
-        ),
-        hide_index=True,
-    )
+    st.dataframe(charts.segment_table(segments), hide_index=True)
     st.caption(
-        f"{experiments.METRIC_LABELS[primary.metric]} by {(dimension or 'region').replace('_', ' ')},"
+        f"{METRIC_LABELS[primary.metric]} by {(dimension or 'region').replace('_', ' ')},"
         " without CUPED; p-values adjusted across groups (Benjamini-Hochberg). A group effect is a"
         " lead to test, not a finding."
     )
@@ -452,29 +255,8 @@ def upload_section() -> None:
             icon=":material/warning:",
         )
     st.info(result.decision)
-    rows = []
-    for arm in result.arms:
-        variance = arm.variance if arm.n > 1 else None
-        rows.append({"Arm": arm.name, "n": arm.n, "Mean": arm.mean, "Variance": variance})
-    st.dataframe(pl.DataFrame(rows), hide_index=True)
-    rows = []
-    for name, comparison in result.comparisons.items():
-        f, b = experiments.headline_test(comparison), experiments.headline_bayesian(comparison)
-        rows.append(
-            {
-                "Treatment": name,
-                "Test": f.test,
-                "Lift": f.absolute_lift,
-                "CI low": f.absolute_ci[0],
-                "CI high": f.absolute_ci[1],
-                "Relative lift": f.relative_lift,
-                "p": f.p_value,
-                "Chance to beat control": b.chance_to_beat_control,
-                "Expected loss": b.expected_loss,
-                "CUPED variance cut": comparison.cuped.variance_reduction if comparison.cuped else None,
-            }
-        )
-    st.dataframe(pl.DataFrame(rows), hide_index=True)
+    st.dataframe(charts.external_arms_table(result), hide_index=True)
+    st.dataframe(charts.external_comparisons_table(result), hide_index=True)
 
 
 # -- page ------------------------------------------------------------------------------------

@@ -215,6 +215,37 @@ def headline_bayesian(comparison: Comparison) -> Bayesian:
     return comparison.cuped.bayesian if comparison.cuped is not None else comparison.bayesian
 
 
+def headline_means(comparison: Comparison) -> tuple[float, float]:
+    """The control's and the treatment's values behind :func:`headline_test`'s lift.
+
+    Parameters
+    ----------
+    comparison : analytics.experiments.comparison.Comparison
+        A treatment against control.
+
+    Returns
+    -------
+    tuple of float
+        (control, treatment): the CUPED-adjusted means when CUPED ran, else each arm's mean, or
+        for a ratio metric each arm's total over its denominator's total.
+
+    Examples
+    --------
+    >>> from analytics.experiments.arms import ArmStats
+    >>> from analytics.experiments.comparison import compare
+    >>> c = ArmStats("control", n=100, sum=10, sum_sq=10)
+    >>> t = ArmStats("treatment", n=100, sum=15, sum_sq=15)
+    >>> headline_means(compare(c, t, kind="proportion"))
+    (0.1, 0.15)
+    """
+    if comparison.cuped is not None:
+        return comparison.cuped.control_mean, comparison.cuped.treatment_mean
+    control, treatment = comparison.control, comparison.treatment
+    if comparison.kind == "ratio":
+        return control.sum / control.d_sum, treatment.sum / treatment.d_sum
+    return control.mean, treatment.mean
+
+
 def _unit(metric: str) -> str:
     if METRIC_KINDS[metric] == "proportion":
         return "pp"
