@@ -17,22 +17,21 @@ batch by ``python -m analytics train``) and draws five sections, one at a time:
 - Your own table: an uploaded CSV or Parquet file trained and explained by
   ``analytics.models.table_model.train_on_table``, with the predictions and SHAP values to download.
 
-The figures are drawn by ``app.model_charts``.
+Every read goes through ``app.resources``; the figures and tables are drawn by ``app.charts.models``.
 """
 
 from __future__ import annotations
 
-import math
-
 import polars as pl
 import streamlit as st
 
-from analytics.access.privacy import sees_raw_personal_data
-from analytics.models import customer_explanations, explanations, table_model
+from analytics.models import explanations
 from analytics.models import quality as model_quality
 from analytics.segments import store as segment_store
 from app import components, resources, state
-from app import model_charts as charts
+from app.charts import models as charts
+from app.model_customer import customer_section
+from app.model_upload import upload_section
 
 SECTIONS = {
     "quality": "Quality",
@@ -50,9 +49,6 @@ TARGET_LABELS = {
 KIND_LABELS = {"tree": "Gradient boosting (the score)", "baseline": "Logistic baseline"}
 TOP_FEATURES = 15
 BEESWARM_FEATURES = 12
-WHAT_IF_FEATURES = 6
-MAX_UPLOAD_ROWS = 500_000
-CONFUSION_MEASURES = ("precision", "recall", "specificity", "f1", "accuracy")
 MSG_NO_MODELS = (
     "No model is registered yet. `make run` trains them on first start; otherwise run"
     " `python -m analytics train --target all` with the app stopped, then reload."
@@ -61,11 +57,6 @@ MSG_NO_TEST_SCORES = (
     "This model was registered without its test scores: train a new version with"
     " `python -m analytics train --target {target}` to see its quality."
 )
-MSG_TOO_MANY_ROWS = "The file has {rows:,} rows; the page trains on at most {limit:,} (use the CLI for more)."
-
-
-def _percent(value: float | None, digits: int = 1) -> str:
-    return "n/a" if value is None or not math.isfinite(value) else f"{value * 100:.{digits}f}%"
 
 
 # -- model choice ----------------------------------------------------------------------------
@@ -108,7 +99,6 @@ def quality_section(path: str, record) -> None:
         return
     scores, comparison = views.scores, views.comparison
     model, baseline = comparison.row(0, named=True), comparison.row(1, named=True)
-    prevalence = float(scores.get_column("label").mean())
     cols = st.columns(5)
     cols[0].metric("AUC", f"{model['auc']:.3f}", f"{model['auc_change']:+.3f} vs baseline")
     cols[1].metric(
@@ -122,7 +112,9 @@ def quality_section(path: str, record) -> None:
         f"{model['brier_change']:+.4f} vs baseline",
         delta_color="inverse",
     )
-    cols[3].metric("Outcome rate", _percent(prevalence), help="Share of test customers with the outcome.")
+    cols[3].metric(
+        "Outcome rate", charts.percent(views.prevalence), help="Share of test customers with the outcome."
+    )
     cols[4].metric(
         "Test customers", f"{scores.height:,}", help=f"Customers on the test cut-off ({record.target})."
     )
@@ -154,26 +146,8 @@ def quality_section(path: str, record) -> None:
         st.markdown(
             f"**Confusion matrix at {threshold:.3f}** · {flagged:,} flagged ({flagged / scores.height:.1%})"
         )
-        st.dataframe(
-            pl.DataFrame(
-                {
-                    "": ["Outcome happened", "Outcome did not happen"],
-                    "Flagged": [confusion.tp, confusion.fp],
-                    "Not flagged": [confusion.fn, confusion.tn],
-                }
-            ),
-            hide_index=True,
-        )
-        st.dataframe(
-            pl.DataFrame(
-                {
-                    "Measure": ["Precision", "Recall", "Specificity", "F1", "Accuracy"],
-                    "Model": [_percent(getattr(confusion, m)) for m in CONFUSION_MEASURES],
-                    "Baseline": [_percent(getattr(base_confusion, m)) for m in CONFUSION_MEASURES],
-                }
-            ),
-            hide_index=True,
-        )
+        st.dataframe(charts.confusion_table(confusion), hide_index=True)
+        st.dataframe(charts.confusion_measures_table(confusion, base_confusion), hide_index=True)
         for sentence in confusion.undefined:
             st.caption(sentence)
     with right:
@@ -209,12 +183,7 @@ def psi_view(record) -> None:
         st.info("This model was registered without population stability figures.")
         return
     st.plotly_chart(charts.psi_figure(psi), key="psi_chart")
-    counts = {band: int((psi["band"] == band).sum()) for band in charts.PSI_COLORS}
-    st.caption(
-        f"{counts['stable']} features stable (PSI < 0.1), {counts['watch']} to watch (0.1-0.25),"
-        f" {counts['shifted']} shifted (>= 0.25): the population the model scores today differs from the one"
-        " it learned from on those; retrain when a top feature shifts."
-    )
+    st.caption(charts.psi_caption(psi))
 
 
 # -- explanations ----------------------------------------------------------------------------
@@ -234,7 +203,7 @@ def explanations_section(path: str, record) -> None:
         f" (features as of {info.features_as_of}),"
         f" {'exact tree SHAP' if kind == 'tree' else 'linear SHAP'} in {info.space}; computed"
         f" {info.explained_at:%Y-%m-%d %H:%M} UTC in {info.seconds:.1f} s. Base value {info.base_value:+.3f}"
-        f" (a probability of {_percent(1 / (1 + math.exp(-info.base_value)))})."
+        f" (a probability of {charts.percent(info.base_probability)})."
     )
     importance = resources.shap_importance(path, record.model_id, kind)
     top = importance.head(TOP_FEATURES)
@@ -260,152 +229,6 @@ def explanations_section(path: str, record) -> None:
     st.plotly_chart(charts.dependence_figure(view), key="dependence_chart")
 
 
-# -- one customer ----------------------------------------------------------------------------
-def customer_section(path: str, record, user) -> None:
-    """Score, waterfall and reasons of one customer; what-if."""
-    meta = resources.explanation_meta(path, record.model_id).get("tree")
-    typical = meta.typical if meta is not None else {}
-    raw = sees_raw_personal_data(user.role)
-    top = resources.top_scored(path, record.model_id, user.role)
-    if raw and top.height:
-        components.log_view_once(
-            resources.get_database(path),
-            user,
-            target="model_top_scores",
-            details={"model_id": record.model_id, "customers": top.height},
-        )
-    left, right = st.columns(2)
-    with left:
-        st.text_input(
-            "Customer (masked id" + (" or customer number)" if raw else ")"),
-            key=state.CUSTOMER_REF,
-            placeholder="C-1a2b3c4d5e6f",
-        )
-    with right:
-        picks = {
-            "": "—",
-            **{
-                row["masked_id"]: f"{row['customer']} · score {row['score']:.1%}"
-                for row in top.iter_rows(named=True)
-            },
-        }
-        chosen = st.selectbox(
-            "…or one of the highest scores (profiling consent given)",
-            list(picks),
-            format_func=picks.get,
-            key="customer_pick",
-        )
-    if raw and top.height:
-        st.caption("The list shows customer numbers to your role; this view is logged.")
-    text = (st.session_state.get(state.CUSTOMER_REF) or "").strip() or (chosen or "")
-    if not text:
-        st.info("Type a customer's masked id (shown on every customer list to your role) or pick one above.")
-        return
-    try:
-        customer_id = customer_explanations.resolve_customer(
-            text, resources.current_pseudonyms(path), allow_raw=raw
-        )
-        row = resources.customer_row(path, customer_id)
-    except ValueError as exc:
-        st.error(str(exc))
-        return
-    model = resources.loaded_model(path, record.model_id)
-    result = customer_explanations.explain_customer(model, row, typical=typical)
-    masked = resources.masked_id(path, customer_id)
-    shown_id = f"{customer_id} ({masked})" if raw else masked
-    components.log_view_once(
-        resources.get_database(path),
-        user,
-        target="model_explanation",
-        details={"model_id": record.model_id, "customer": str(customer_id) if raw else masked},
-    )
-    st.subheader(f"Customer {shown_id}")
-    cols = st.columns(3)
-    cols[0].metric(
-        f"Score: {customer_explanations.TARGET_WORDS.get(record.target, record.target)}",
-        _percent(result.score),
-    )
-    cols[1].metric("Starting point (base value)", _percent(result.base_probability))
-    cols[2].metric(
-        "Log-odds",
-        f"{result.log_odds:+.3f}",
-        f"{result.log_odds - result.base_value:+.3f} from the base",
-        delta_color="off",
-    )
-    st.markdown("**Why: the three largest contributions**")
-    for reason in result.reasons:
-        st.markdown(f"- {reason[0].upper()}{reason[1:]}.")
-    st.plotly_chart(charts.waterfall_figure(result), key="waterfall_chart")
-    st.caption(
-        "The bars add up exactly, in the log-odds of the calibrated score, from the base value to this"
-        " customer's score; the points in the reasons are how much lower (or higher) the score would be"
-        " without that contribution. The explanation is audited."
-    )
-    what_if(model, row, result, typical)
-
-
-def what_if(
-    model, row: pl.DataFrame, result: customer_explanations.CustomerExplanation, typical: dict
-) -> None:
-    """Edit the largest contributions' values, re-score and re-explain.
-
-    The widgets are keyed by model and customer, so one customer's values never carry over to
-    the next; an empty field is a missing value (the model imputes it, as it did when scoring),
-    and only the fields the user changed are applied.
-    """
-    st.markdown("**What if?** Change the values of the largest contributions and re-score.")
-    features = result.contributions.head(WHAT_IF_FEATURES)["feature"].to_list()
-    prefix = f"wi_{result.model_id}_{result.customer_id}"
-    original = {name: row.get_column(name)[0] for name in features}
-    with st.form(f"{prefix}_form"):
-        columns = st.columns(3)
-        entered: dict[str, float | bool | None] = {}
-        for index, name in enumerate(features):
-            current = original[name]
-            key = f"{prefix}_{name}"
-            with columns[index % 3]:
-                if row.schema[name] == pl.Boolean:
-                    label = f"Holds {charts.feature_label(name.removeprefix('has_'))}"
-                    entered[name] = st.checkbox(label, value=bool(current), key=key)
-                elif row.schema[name].is_integer():
-                    entered[name] = st.number_input(
-                        charts.feature_label(name), value=current, step=1, key=key
-                    )
-                else:
-                    entered[name] = st.number_input(
-                        charts.feature_label(name), value=current, key=key, format="%.2f"
-                    )
-        st.caption("An empty field is a missing value: the model fills it in as it did when scoring.")
-        submitted = st.form_submit_button("Re-score")
-    if not submitted:
-        return
-    changes = {name: value for name, value in entered.items() if not _same(value, original[name])}
-    try:
-        edited = customer_explanations.apply_what_if(row, changes, features=model.features)
-    except ValueError as exc:
-        st.error(str(exc))
-        return
-    again = customer_explanations.explain_customer(model, edited, typical=typical)
-    change = again.score - result.score
-    what = ", ".join(charts.feature_label(name) for name in changes) or "nothing changed"
-    st.metric(
-        "Score with these values", _percent(again.score), f"{change * 100:+.1f} points", delta_color="off"
-    )
-    st.caption(f"Changed: {what}.")
-    for reason in again.reasons:
-        st.markdown(f"- {reason[0].upper()}{reason[1:]}.")
-    st.plotly_chart(charts.waterfall_figure(again), key="what_if_waterfall")
-
-
-def _same(entered, stored) -> bool:
-    """Whether a form value equals the stored one (the number input shows floats to two decimals)."""
-    if entered is None or stored is None:
-        return entered is None and stored is None
-    if isinstance(stored, bool):
-        return bool(entered) == stored
-    return math.isclose(float(entered), float(stored), rel_tol=0.0, abs_tol=0.005)
-
-
 # -- segments --------------------------------------------------------------------------------
 def segments_section(path: str, record) -> None:
     """Mean |SHAP| in a saved segment against the rest of the sample."""
@@ -420,7 +243,7 @@ def segments_section(path: str, record) -> None:
     except ValueError as exc:
         st.info(str(exc))
         return
-    members = segment_store.segment_members(resources.get_database(path).backend(), segment_id)
+    members = resources.segment_members(path, segment_id)
     try:
         table = explanations.segment_comparison(matrix, members)
     except ValueError as exc:
@@ -434,67 +257,6 @@ def segments_section(path: str, record) -> None:
     )
     st.plotly_chart(charts.segment_comparison_figure(table.head(TOP_FEATURES)), key="segment_shap_chart")
     components.csv_download(table, file_name=f"tailor_{record.model_id}_segment_shap.csv", key="seg_shap_csv")
-
-
-# -- upload ----------------------------------------------------------------------------------
-def upload_section() -> None:
-    """Train and explain a model of any two-class column of an uploaded customer table."""
-    st.caption(
-        "One row per customer, the outcome in one column; text columns are one-hot encoded,"
-        " id-like and constant columns are left out with a notice, 25% is held out (stratified)"
-        " to score and explain. Nothing is stored: the results are for download. The same as"
-        " `python -m analytics model --input FILE --target COL --json`."
-    )
-    upload = st.file_uploader("Customer table (CSV or Parquet)", type=["csv", "parquet"], key="model_upload")
-    if upload is None:
-        return
-    frame = components.read_upload(upload, max_rows=MAX_UPLOAD_ROWS, too_many=MSG_TOO_MANY_ROWS)
-    if frame is None:
-        return
-    st.caption(f"{upload.name}: {frame.height:,} rows, {frame.width} columns.")
-    target = st.selectbox("Outcome column", frame.columns, index=None, key="upload_target")
-    if target is None:
-        return
-    if frame.schema[target].is_nested() or frame.schema[target] == pl.Object:
-        st.error(table_model.MSG_TARGET_NOT_SCALAR.format(target=target, dtype=frame.schema[target]))
-        return
-    # The values as text, the way the CLI's --positive-label takes them (binary_target matches text).
-    values = sorted({str(v) for v in frame.get_column(target).drop_nulls().unique().head(50).to_list()})
-    positive = st.selectbox("Value that counts as the outcome (1)", values, key="upload_positive")
-    if not st.button("Train and explain", key="upload_train"):
-        return
-    with st.status("Training on the uploaded table…", expanded=True) as status:
-        try:
-            status.write("Checking the columns and holding out 25%…")
-            result = table_model.train_on_table(frame, target=target, positive_label=positive)
-        except (ValueError, pl.exceptions.PolarsError) as exc:
-            status.update(label="The table cannot be modelled", state="error")
-            st.error(str(exc))
-            return
-        status.update(label=f"Trained: holdout AUC {result.auc:.3f}", state="complete", expanded=False)
-    for notice in result.notices:
-        st.caption(notice)
-    cols = st.columns(4)
-    cols[0].metric("Holdout AUC", f"{result.auc:.3f}")
-    cols[1].metric("Rows", f"{result.rows:,}")
-    cols[2].metric(f"Outcome '{result.positive_label}'", f"{result.positives:,}")
-    cols[3].metric("Features used", f"{len(result.features)}")
-    top = result.importance.head(TOP_FEATURES)
-    st.dataframe(
-        top.select(
-            pl.col("feature").alias("Feature"),
-            pl.col("mean_abs_shap").round(4).alias("Mean |SHAP| (log-odds)"),
-            pl.col("direction").alias("Higher values"),
-        ),
-        hide_index=True,
-    )
-    stem = upload.name.rsplit(".", 1)[0]
-    components.csv_download(
-        result.predictions, file_name=f"{stem}_predictions.csv", key="up_pred", label="Download predictions"
-    )
-    components.csv_download(
-        result.shap_values, file_name=f"{stem}_shap.csv", key="up_shap", label="Download SHAP values"
-    )
 
 
 # -- page ------------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import plotly.graph_objects as go
 import polars as pl
 
@@ -11,6 +13,7 @@ from analytics.models import quality as model_quality
 MODEL_COLOR, BASELINE_COLOR, RAISE_COLOR, LOWER_COLOR = "#0F4C81", "#9E9E9E", "#C62828", "#2E7D32"
 PSI_COLORS = {"stable": "#2E7D32", "watch": "#F9A825", "shifted": "#C62828"}
 WATERFALL_FEATURES = 10
+CONFUSION_MEASURES = ("precision", "recall", "specificity", "f1", "accuracy")
 
 
 def _layout(figure: go.Figure, *, height: int = 320, **extra) -> go.Figure:
@@ -367,4 +370,52 @@ def segment_comparison_figure(shown: pl.DataFrame) -> go.Figure:
         yaxis={"autorange": "reversed"},
         xaxis_title="mean |SHAP| (log-odds)",
         title="Features whose weight differs most",
+    )
+
+
+def percent(value: float | None, digits: int = 1) -> str:
+    """A share as a percentage ("n/a" when missing or not finite)."""
+    return "n/a" if value is None or not math.isfinite(value) else f"{value * 100:.{digits}f}%"
+
+
+def confusion_table(confusion: model_quality.ConfusionAtThreshold) -> pl.DataFrame:
+    """The confusion matrix at the threshold, as shown."""
+    return pl.DataFrame(
+        {
+            "": ["Outcome happened", "Outcome did not happen"],
+            "Flagged": [confusion.tp, confusion.fp],
+            "Not flagged": [confusion.fn, confusion.tn],
+        }
+    )
+
+
+def confusion_measures_table(
+    confusion: model_quality.ConfusionAtThreshold, baseline: model_quality.ConfusionAtThreshold
+) -> pl.DataFrame:
+    """Precision, recall, specificity, F1 and accuracy of the model and the baseline at the threshold."""
+    return pl.DataFrame(
+        {
+            "Measure": ["Precision", "Recall", "Specificity", "F1", "Accuracy"],
+            "Model": [percent(getattr(confusion, m)) for m in CONFUSION_MEASURES],
+            "Baseline": [percent(getattr(baseline, m)) for m in CONFUSION_MEASURES],
+        }
+    )
+
+
+def psi_caption(psi: pl.DataFrame) -> str:
+    """How many features are stable, to watch and shifted, and what it means."""
+    counts = {band: int((psi["band"] == band).sum()) for band in PSI_COLORS}
+    return (
+        f"{counts['stable']} features stable (PSI < 0.1), {counts['watch']} to watch (0.1-0.25),"
+        f" {counts['shifted']} shifted (>= 0.25): the population the model scores today differs from the one"
+        " it learned from on those; retrain when a top feature shifts."
+    )
+
+
+def table_importance_table(top: pl.DataFrame) -> pl.DataFrame:
+    """An uploaded table's model: mean |SHAP| and direction per feature, as shown."""
+    return top.select(
+        pl.col("feature").alias("Feature"),
+        pl.col("mean_abs_shap").round(4).alias("Mean |SHAP| (log-odds)"),
+        pl.col("direction").alias("Higher values"),
     )
