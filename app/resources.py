@@ -5,6 +5,7 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
+from analytics.access import auth
 from analytics.access.privacy import (
     mask_personal_data,
     pseudonym_key,
@@ -42,6 +43,11 @@ def database_path() -> str:
 def get_database(path: str) -> Database:
     """The process-wide owner of the DuckDB file (one per path; never mutate it)."""
     return open_database(path)
+
+
+def recent_activity(path: str, username: str) -> pl.DataFrame:
+    """The user's own recent sign-in events (not cached: the Account page shows them as they happen)."""
+    return auth.recent_activity(get_database(path), username)
 
 
 @st.cache_data(ttl=600, max_entries=8, show_spinner=False)

@@ -1,6 +1,7 @@
 """Account: who am I signed in as, what may I open, and my recent sign-ins.
 
-Calls ``analytics.access.auth.recent_activity`` and ``analytics.access.auth.can_view``.
+Calls ``analytics.access.auth.recent_activity`` (through ``app.resources.recent_activity``) and
+``analytics.access.auth.can_view``.
 """
 
 import streamlit as st
@@ -9,7 +10,6 @@ from analytics.access import auth
 from app import components, resources
 
 user = components.require_access("account")
-db = resources.get_database(resources.database_path())
 
 st.title("Account")
 st.markdown(f"Signed in as **{user.username}** with the role **{components.ROLE_LABELS[user.role]}**.")
@@ -23,7 +23,7 @@ EVENT_LABELS = {
     "sign_in_locked": "Refused: too many failures",
     "sign_out": "Signed out",
 }
-activity = auth.recent_activity(db, user.username)
+activity = resources.recent_activity(resources.database_path(), user.username)
 activity = activity.with_columns(activity.get_column("action").replace_strict(EVENT_LABELS, default=None))
 st.dataframe(
     activity,
