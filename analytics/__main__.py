@@ -1,4 +1,4 @@
-"""Entry point of ``python -m analytics``; see analytics/cli.py."""
+"""Entry point of ``python -m analytics``; see analytics/cli/main.py."""
 
 import sys
 

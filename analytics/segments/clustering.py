@@ -592,3 +592,66 @@ def run_segmentation(
         evidence=evidence,
         features=features.features,
     )
+
+
+def segment_and_profile(
+    features: FeatureFrame,
+    *,
+    algorithm: Algorithm = "kmeans",
+    k: int | None = None,
+    random_state: int = 0,
+    progress: Progress | None = None,
+) -> tuple[SegmentationResult, pl.DataFrame]:
+    """Segment the customers and profile the segments on the features clustered.
+
+    Parameters
+    ----------
+    features : FeatureFrame
+        Customers and features, as for :func:`run_segmentation`.
+    algorithm : {"kmeans", "gmm", "hdbscan", "agglomerative"}
+        The method.
+    k : int, optional
+        Number of segments; None picks it from the evidence. Ignored by hdbscan.
+    random_state : int
+        Seed.
+    progress : callable, optional
+        Called with a short message before each step.
+
+    Returns
+    -------
+    tuple of (SegmentationResult, polars.DataFrame)
+        The segmentation and :func:`profile_segments` of its features (unscaled) by segment.
+
+    Raises
+    ------
+    ValueError
+        As :func:`run_segmentation`.
+    """
+    result = run_segmentation(
+        features, algorithm=algorithm, k=k, random_state=random_state, progress=progress
+    )
+    labels = result.assignment.get_column("segment").to_numpy()
+    return result, profile_segments(features.frame.select(result.features), labels)
+
+
+def segment_clv_means(assignment: pl.DataFrame, predictions: pl.DataFrame) -> pl.DataFrame:
+    """Mean probability alive and predictive CLV of each segment's members.
+
+    Parameters
+    ----------
+    assignment : polars.DataFrame
+        ``customer_id, segment`` (:attr:`SegmentationResult.assignment`).
+    predictions : polars.DataFrame
+        A stored CLV fit's per-customer ``customer_id, probability_alive, clv``.
+
+    Returns
+    -------
+    polars.DataFrame
+        ``segment, probability_alive, predicted_clv`` (members without a prediction count as
+        missing, not as zero).
+    """
+    return (
+        assignment.join(predictions, on="customer_id", how="left")
+        .group_by("segment")
+        .agg(pl.col("probability_alive").mean(), pl.col("clv").mean().alias("predicted_clv"))
+    )

@@ -13,7 +13,9 @@ import numpy as np
 import polars as pl
 import pytest
 
+from analytics.cli import common as cli_common
 from analytics.cli import main as cli
+from analytics.cli import segments as cli_segments
 from analytics.common.types import KpiFilters
 from analytics.kpis import cubes
 from analytics.kpis import summary as kpis
@@ -161,7 +163,7 @@ def test_kpis_bad_periods_are_refused(sample_bank_path, args, message):
 
 
 def test_json_output_never_contains_nan():
-    assert cli._to_jsonable({"x": float("nan"), "y": [1.0]}) == {"x": None, "y": [1.0]}
+    assert cli_common.to_jsonable({"x": float("nan"), "y": [1.0]}) == {"x": None, "y": [1.0]}
 
 
 @pytest.mark.parametrize("customers", ["5", "2000000"])
@@ -398,15 +400,15 @@ def test_segments_scaling_is_reported_and_can_be_set_per_column(tmp_path):
 
 
 def test_segments_scaling_option_is_parsed_and_refused_by_item():
-    assert cli._parse_scaling("spend=log, age = standard,") == {"spend": "log", "age": "standard"}
-    assert cli._parse_scaling(None) == {}
+    assert cli_segments.parse_scaling("spend=log, age = standard,") == {"spend": "log", "age": "standard"}
+    assert cli_segments.parse_scaling(None) == {}
     for text, message in (
-        ("spend", cli.MSG_BAD_SCALING.format(item="spend")),
-        ("=log", cli.MSG_BAD_SCALING.format(item="=log")),
-        ("spend=log,spend=standard", cli.MSG_SCALING_TWICE.format(column="spend")),
+        ("spend", cli_segments.MSG_BAD_SCALING.format(item="spend")),
+        ("=log", cli_segments.MSG_BAD_SCALING.format(item="=log")),
+        ("spend=log,spend=standard", cli_segments.MSG_SCALING_TWICE.format(column="spend")),
     ):
-        with pytest.raises(cli.CliError) as err:
-            cli._parse_scaling(text)
+        with pytest.raises(cli_common.CliError) as err:
+            cli_segments.parse_scaling(text)
         assert str(err.value) == message
 
 
