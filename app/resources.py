@@ -25,6 +25,7 @@ from analytics.fairness import mitigation as mitigation_lib
 from analytics.fairness import model_card as fairness_card
 from analytics.kpis import cubes, engagement, nps, retention
 from analytics.kpis import summary as kpis
+from analytics.kpis import survival as survival_lib
 from analytics.models import customer_explanations, explanations, publishing, quality_views
 from analytics.models import registry as model_registry
 from analytics.segments import clustering as segments
@@ -200,9 +201,9 @@ def retention_series(path: str, key: tuple) -> retention.RetentionSeries:
 
 
 @st.cache_data(ttl=600, max_entries=32, show_spinner=False)
-def survival(path: str, by: str, regions, age_bands) -> retention.SurvivalResult:
+def survival(path: str, by: str, regions, age_bands) -> survival_lib.SurvivalResult:
     """Kaplan-Meier curves by group (monthly tenure)."""
-    return retention.compute_survival(
+    return survival_lib.compute_survival(
         get_database(path).backend(), by=by, regions=regions, age_bands=age_bands
     )
 

@@ -19,6 +19,7 @@ from polars.testing import assert_frame_equal
 from analytics.common.types import KpiFilters
 from analytics.kpis import cubes, retention
 from analytics.kpis import summary as executive
+from analytics.kpis import survival as survival_lib
 from analytics.store.database import Database
 from tests import banks
 
@@ -364,7 +365,7 @@ PLACEBO = [1, 1, 2, 2, 3, 4, 4, 5, 5, 8, 8, 8, 8, 11, 11, 12, 12, 15, 17, 22, 23
 
 
 def test_kaplan_meier_matches_the_published_6mp_estimates():
-    km = retention.kaplan_meier(SIX_MP, SIX_MP_EVENT)
+    km = survival_lib.kaplan_meier(SIX_MP, SIX_MP_EVENT)
     # Kleinbaum & Klein, Survival Analysis (3rd ed.), table of the 6-MP group: S(t) at each relapse
     # time, with n at risk and Greenwood standard errors (also R's survfit and Stata's sts list).
     assert km["time"].to_list() == [6, 7, 10, 13, 16, 22, 23]
@@ -376,9 +377,9 @@ def test_kaplan_meier_matches_the_published_6mp_estimates():
     assert km["ci_low"].round(3).to_list() == [0.620, 0.563, 0.503, 0.432, 0.368, 0.268, 0.188]
     assert km["ci_high"].round(3).to_list() == [0.952, 0.923, 0.889, 0.849, 0.805, 0.747, 0.680]
     # the published medians: 23 weeks on 6-MP, 8 on placebo
-    assert retention.median_survival(km) == 23.0
-    placebo = retention.kaplan_meier(PLACEBO, [1] * 21)
-    assert retention.median_survival(placebo) == 8.0
+    assert survival_lib.median_survival(km) == 23.0
+    placebo = survival_lib.kaplan_meier(PLACEBO, [1] * 21)
+    assert survival_lib.median_survival(placebo) == 8.0
     # Germán Rodríguez's Gehan page (Stata sts list), placebo at 1 week: 0.9048, se 0.0641, 0.6700..0.9753
     first = placebo.row(0, named=True)
     assert (round(first["survival"], 4), round(first["std_err"], 4)) == (0.9048, 0.0641)
@@ -388,14 +389,14 @@ def test_kaplan_meier_matches_the_published_6mp_estimates():
 
 def test_log_rank_matches_the_published_6mp_test():
     # 6-MP against placebo: log-rank chi-square 16.79 on 1 df, p = 4.17e-5 (Kleinbaum & Klein; R survdiff)
-    test = retention.log_rank_test(
+    test = survival_lib.log_rank_test(
         SIX_MP + PLACEBO, SIX_MP_EVENT + [1] * 21, ["6-MP"] * 21 + ["placebo"] * 21
     )
     assert round(test.statistic, 2) == 16.79
     assert test.df == 1
     assert test.p_value == pytest.approx(4.17e-5, rel=1e-3)
-    assert retention.log_rank_test(SIX_MP, SIX_MP_EVENT, ["one"] * 21) is None
-    assert retention.log_rank_test([1, 2], [0, 0], ["a", "b"]) is None
+    assert survival_lib.log_rank_test(SIX_MP, SIX_MP_EVENT, ["one"] * 21) is None
+    assert survival_lib.log_rank_test([1, 2], [0, 0], ["a", "b"]) is None
 
 
 # -- Kaplan-Meier and log-rank against a brute-force reference ---------------------------------------
@@ -447,7 +448,7 @@ def _random_truncated(seed: int, n: int):
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_kaplan_meier_with_delayed_entry_matches_brute_force(seed):
     time, event, entry, _ = _random_truncated(seed, 300)
-    km = retention.kaplan_meier(time, event, entry=entry)
+    km = survival_lib.kaplan_meier(time, event, entry=entry)
     expected = _brute_force_km(time.tolist(), event.tolist(), entry.tolist())
     assert km.height == len(expected)
     for got, want in zip(km.iter_rows(), expected, strict=True):
@@ -455,14 +456,14 @@ def test_kaplan_meier_with_delayed_entry_matches_brute_force(seed):
         for a, b in zip(got[3:], want[3:], strict=True):
             assert (a is None and b is None) or a == pytest.approx(b, rel=1e-9, abs=1e-12)
     # without entry every subject is at risk from 0: the same as an entry before every time
-    plain = retention.kaplan_meier(time, event)
-    assert_frame_equal(plain, retention.kaplan_meier(time, event, entry=np.full(time.size, -1.0)))
+    plain = survival_lib.kaplan_meier(time, event)
+    assert_frame_equal(plain, survival_lib.kaplan_meier(time, event, entry=np.full(time.size, -1.0)))
 
 
 @pytest.mark.parametrize("seed", [4, 5])
 def test_log_rank_with_delayed_entry_matches_brute_force(seed):
     time, event, entry, group = _random_truncated(seed, 400)
-    test = retention.log_rank_test(time, event, group, entry=entry)
+    test = survival_lib.log_rank_test(time, event, group, entry=entry)
     expected = _brute_force_log_rank(time, event, group, entry)
     assert test.statistic == pytest.approx(expected, rel=1e-9)
     assert test.df == 2
@@ -474,34 +475,34 @@ def test_log_rank_with_delayed_entry_matches_brute_force(seed):
 def test_kaplan_meier_hand_case_ties_and_edges():
     # Events at 1 and 2 and a censoring at 2 (at risk at 2, censored after the event), then 3:
     # S = 3/4, 3/4 * 2/3 = 1/2, then 0 with one at risk.
-    km = retention.kaplan_meier([1, 2, 2, 3], [True, True, False, True])
+    km = survival_lib.kaplan_meier([1, 2, 2, 3], [True, True, False, True])
     assert km.select("time", "at_risk", "events").rows() == [(1.0, 4, 1), (2.0, 3, 1), (3.0, 1, 1)]
     assert km["survival"].to_list() == pytest.approx([0.75, 0.5, 0.0], abs=1e-12)
-    assert retention.median_survival(km) == 2.0  # S(2) = 0.5 reaches one half (Klein & Moeschberger)
-    assert retention.survival_at(km, 0.5) == {"survival": 1.0, "ci_low": None, "ci_high": None}
-    assert retention.survival_at(km, 2)["survival"] == pytest.approx(0.5)
-    assert retention.survival_at(km, 9, follow_up=3)["survival"] is None
-    no_events = retention.kaplan_meier([1, 2], [0, 0])
-    assert no_events.height == 0 and no_events.schema == retention.KM_SCHEMA
-    assert retention.median_survival(no_events) is None
-    assert retention.kaplan_meier([], []).height == 0
+    assert survival_lib.median_survival(km) == 2.0  # S(2) = 0.5 reaches one half (Klein & Moeschberger)
+    assert survival_lib.survival_at(km, 0.5) == {"survival": 1.0, "ci_low": None, "ci_high": None}
+    assert survival_lib.survival_at(km, 2)["survival"] == pytest.approx(0.5)
+    assert survival_lib.survival_at(km, 9, follow_up=3)["survival"] is None
+    no_events = survival_lib.kaplan_meier([1, 2], [0, 0])
+    assert no_events.height == 0 and no_events.schema == survival_lib.KM_SCHEMA
+    assert survival_lib.median_survival(no_events) is None
+    assert survival_lib.kaplan_meier([], []).height == 0
 
 
 def test_kaplan_meier_inputs_are_validated():
     with pytest.raises(ValueError, match="same length"):
-        retention.kaplan_meier([1, 2], [1])
+        survival_lib.kaplan_meier([1, 2], [1])
     with pytest.raises(ValueError, match="durations must be finite and 0 or more; row 1 has -1.0"):
-        retention.kaplan_meier([1, -1], [1, 1])
+        survival_lib.kaplan_meier([1, -1], [1, 1])
     with pytest.raises(ValueError, match="durations must be finite"):
-        retention.kaplan_meier([1, float("nan")], [1, 1])
+        survival_lib.kaplan_meier([1, float("nan")], [1, 1])
     with pytest.raises(ValueError, match="events must be 0 or 1"):
-        retention.kaplan_meier([1, 2], [1, 2])
+        survival_lib.kaplan_meier([1, 2], [1, 2])
     with pytest.raises(ValueError, match="entry must be finite and before the duration; row 0 has entry 1.0"):
-        retention.kaplan_meier([1, 2], [1, 1], entry=[1, 0])
+        survival_lib.kaplan_meier([1, 2], [1, 1], entry=[1, 0])
     with pytest.raises(ValueError, match="confidence level"):
-        retention.kaplan_meier([1, 2], [1, 1], level=1.5)
+        survival_lib.kaplan_meier([1, 2], [1, 1], level=1.5)
     with pytest.raises(ValueError, match="one label per duration"):
-        retention.log_rank_test([1, 2], [1, 1], ["a"])
+        survival_lib.log_rank_test([1, 2], [1, 1], ["a"])
 
 
 # -- survival of customers and holdings on the hand-built bank -----------------------------------------
@@ -514,7 +515,7 @@ def test_survival_subjects_count_months_like_an_age():
         },
         schema={"group": pl.String, "start": pl.Date, "end": pl.Date},
     )
-    subjects = retention.survival_subjects(spans, history_start=date(2024, 2, 1), as_of=date(2024, 3, 19))
+    subjects = survival_lib.survival_subjects(spans, history_start=date(2024, 2, 1), as_of=date(2024, 3, 19))
     # 31 Jan -> 29 Feb: 0 months; -> 1 Mar: 1; 20 Nov 2023 -> 19 Mar 2024 (censored): 3, entering at
     # its age on 1 Feb (2 months) minus half a month; an end before the history drops the subject.
     assert subjects.rows() == [
@@ -522,7 +523,7 @@ def test_survival_subjects_count_months_like_an_age():
         ("a", 1, True, -0.5, True),
         ("a", 3, False, 1.5, True),
     ]
-    days = retention.survival_subjects(
+    days = survival_lib.survival_subjects(
         spans, history_start=date(2024, 2, 1), as_of=date(2024, 3, 19), time_unit="day"
     )
     assert days["duration"].to_list() == [29, 30, (date(2024, 3, 19) - date(2023, 11, 20)).days]
@@ -530,7 +531,7 @@ def test_survival_subjects_count_months_like_an_age():
 
 
 def test_customer_survival_by_hand(backend):
-    result = retention.compute_survival(backend)
+    result = survival_lib.compute_survival(backend)
     # Tenure in completed months. Entering late (joined before 2024-01): 1 at 48 months, 2 at 31,
     # 8 at 0 (joined on 31 December). At 0 months: 3, 4, 5, 6, 7, 8 at risk, 5 and 8 leave -> 4/6.
     # At 1 month: 3, 4, 6 at risk, 4 leaves -> 4/9. At 33 months only 2 is at risk (1 enters at 48)
@@ -558,7 +559,7 @@ def test_customer_survival_by_hand(backend):
 
 
 def test_customer_survival_by_region_by_hand(backend):
-    result = retention.compute_survival(backend, by="region")
+    result = survival_lib.compute_survival(backend, by="region")
     by_group = {
         label: part.select("time", "at_risk", "events", "survival").rows()
         for (label,), part in result.curves.partition_by("group", as_dict=True).items()
@@ -589,11 +590,11 @@ def test_customer_survival_by_region_by_hand(backend):
 
 
 def test_holding_survival_by_product_and_in_days(backend):
-    result = retention.compute_survival(backend, by="product", horizons=(1, 12))
+    result = survival_lib.compute_survival(backend, by="product", horizons=(1, 12))
     assert result.subject == "holding"
     # The current accounts follow their customers exactly; the savings account (3, opened March)
     # is censored at 3 months with no event; 9's account closed before the history: excluded.
-    customers = retention.compute_survival(backend)
+    customers = survival_lib.compute_survival(backend)
     accounts = result.curves.filter(pl.col("group") == "current_account").with_columns(
         pl.lit("all").alias("group")
     )
@@ -604,18 +605,18 @@ def test_holding_survival_by_product_and_in_days(backend):
         (12, None),
     ]
     assert result.excluded_before_history == 1
-    days = retention.compute_survival(backend, time_unit="day")
+    days = survival_lib.compute_survival(backend, time_unit="day")
     # 5 leaves after 22 days, 8 after 1, 4 after 45; 2 after 1,013 days having entered at 944 - 1/2
     assert days.curves.select("time", "events").rows() == [(1, 1), (22, 1), (45, 1), (1013, 1)]
     assert days.landmarks["time"].to_list() == [365, 730, 1826]
 
 
-@pytest.mark.parametrize("by", retention.SURVIVAL_BY)
+@pytest.mark.parametrize("by", survival_lib.SURVIVAL_BY)
 def test_every_grouping_runs_and_filters_apply(backend, by):
-    result = retention.compute_survival(backend, by=by, regions=("North", "East"))
-    assert result.curves.schema == retention.CURVE_SCHEMA
-    assert result.groups.schema == retention.GROUP_SCHEMA
-    assert result.landmarks.schema == retention.LANDMARK_SCHEMA
+    result = survival_lib.compute_survival(backend, by=by, regions=("North", "East"))
+    assert result.curves.schema == survival_lib.CURVE_SCHEMA
+    assert result.groups.schema == survival_lib.GROUP_SCHEMA
+    assert result.landmarks.schema == survival_lib.LANDMARK_SCHEMA
     if by != "product":
         # customers 1, 3, 5 (North) and 4, 7, 8 (East)
         assert result.groups["subjects"].sum() == 6
@@ -628,13 +629,13 @@ def test_every_grouping_runs_and_filters_apply(backend, by):
 
 def test_survival_inputs_are_validated(backend):
     with pytest.raises(ValueError, match="Unknown grouping 'city' for by"):
-        retention.compute_survival(backend, by="city")
+        survival_lib.compute_survival(backend, by="city")
     with pytest.raises(ValueError, match="Unknown time_unit 'week'"):
-        retention.compute_survival(backend, time_unit="week")
+        survival_lib.compute_survival(backend, time_unit="week")
     with pytest.raises(ValueError, match="Unknown region 'Mars'"):
-        retention.compute_survival(backend, regions=("Mars",))
+        survival_lib.compute_survival(backend, regions=("Mars",))
     with pytest.raises(ValueError, match="horizons must be 0 or more"):
-        retention.compute_survival(backend, horizons=(-1,))
+        survival_lib.compute_survival(backend, horizons=(-1,))
 
 
 # -- survival on the sample bank against statsmodels on independently computed durations -------------
@@ -654,7 +655,7 @@ def test_sample_bank_survival_matches_statsmodels_on_raw_dates(sample_db, sample
         event.append(closed is not None)
         entry.append(max(_months_between(joined, start), 0) - 0.5 if joined < start else -0.5)
     reference = SurvfuncRight(np.array(time, float), np.array(event, float), entry=np.array(entry))
-    result = retention.compute_survival(sample_db.backend())
+    result = survival_lib.compute_survival(sample_db.backend())
     curve = result.curves
     assert curve["time"].to_list() == reference.surv_times.astype(int).tolist()
     assert curve["at_risk"].to_list() == reference.n_risk.astype(int).tolist()
@@ -673,9 +674,13 @@ def test_sample_bank_survival_matches_statsmodels_on_raw_dates(sample_db, sample
 
 
 def test_sample_bank_log_rank_by_age_band_matches_brute_force(sample_db):
-    result = retention.compute_survival(sample_db.backend(), by="age_band")
-    spans = sample_db.backend().to_polars(retention._survival_spans("age_band", date(2026, 10, 31), (), ()))
-    subjects = retention.survival_subjects(spans, history_start=date(2024, 11, 1), as_of=date(2026, 10, 31))
+    result = survival_lib.compute_survival(sample_db.backend(), by="age_band")
+    spans = sample_db.backend().to_polars(
+        survival_lib._survival_spans("age_band", date(2026, 10, 31), (), ())
+    )
+    subjects = survival_lib.survival_subjects(
+        spans, history_start=date(2024, 11, 1), as_of=date(2026, 10, 31)
+    )
     expected = _brute_force_log_rank(
         subjects["duration"].to_numpy(),
         subjects["event"].to_numpy().astype(int),
@@ -762,8 +767,8 @@ def test_results_serialise_without_nan(backend):
     results = [
         retention.compute_cohort_matrix(backend, regions=("North",)),
         retention.compute_retention_series(backend, KpiFilters(JAN, JUN)),
-        retention.compute_survival(backend, by="region"),
-        retention.compute_survival(backend, by="product"),
+        survival_lib.compute_survival(backend, by="region"),
+        survival_lib.compute_survival(backend, by="product"),
     ]
     for result in results:
         text = json.dumps(_jsonable(result), allow_nan=False)
