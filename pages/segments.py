@@ -1,22 +1,19 @@
 """Segments: which groups of customers should we personalize for, and how do they differ?
 
-Calls ``analytics.segments.features.load_features`` (the ``customer_features`` table, customers
-without profiling consent left out) and ``analytics.segments.clustering.run_segmentation`` (scaling,
-evidence for k, clustering), ``analytics.segments.clustering.profile_segments`` and
-``analytics.segments.clustering.segment_kpis`` for the profiles, ``analytics.segments.embedding`` for the map
-(PCA at once, UMAP fitted on request with a progress bar and stored), and
-``analytics.segments.store`` to save a segment (from a cluster or a lasso on the map) and
-to export its members. "Your own table" segments an uploaded customer table instead:
-``analytics.segments.features.prepare_feature_frame`` (whose ``choose_scaling`` picks each column's
-scaling from its distribution, shown as a table), ``analytics.segments.features.override_scaling``
-(the user's choice per column), then ``run_segmentation`` and ``profile_segments``.
+Through ``app.resources``: ``analytics.segments.features.load_features`` (consented customers'
+``customer_features``), ``analytics.segments.clustering.segment_and_profile`` (scaling, evidence
+for k, clustering, profiles) and ``segment_kpis``, ``analytics.segments.embedding`` for the map
+(PCA at once, UMAP fitted on request and stored; lasso via ``selected_customers``) and
+``analytics.segments.store`` to save a segment and export its members. "Your own table" segments
+an upload: ``features.prepare_feature_frame`` (each column's scaling chosen from its distribution,
+shown as a table), ``features.override_scaling`` (the user's choice), ``segment_and_profile``.
+Figures and display tables: ``app.charts.segments``.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
@@ -26,29 +23,11 @@ from analytics.segments import embedding
 from analytics.segments import features as feats
 from analytics.segments import store as segment_store
 from app import components, resources, state
+from app.charts import segments as charts
 
-CHART_COLOR = "#0F4C81"
-ALGORITHM_LABELS = {
-    "kmeans": "k-means",
-    "gmm": "Gaussian mixture",
-    "hdbscan": "HDBSCAN (finds k itself)",
-    "agglomerative": "Agglomerative (Ward, on a sample)",
-}
-EVIDENCE = {
-    "silhouette": ("Silhouette (higher is better)", True),
-    "davies_bouldin": ("Davies-Bouldin (lower is better)", False),
-    "stability": ("Stability: ARI of bootstrap refits", True),
-    "bic": ("BIC of the mixture (lower is better)", False),
-}
-KPI_COLUMNS = {
-    "nps": "NPS",
-    "engagement": "Engagement",
-    "clv": "CLV (historical) EUR",
-    "probability_alive": "P(alive)",
-    "predicted_clv": "Predictive CLV EUR",
-}
-MAP_COLORS = {"probability_alive": "P(alive)", "predicted_clv": "Predictive CLV EUR"}
-"""Per-customer values the map can be coloured by, besides the segment and the features."""
+ALGORITHMS = charts.ALGORITHM_LABELS
+"""The clustering methods, as the pickers name them."""
+
 MSG_NO_FEATURES = "The database has no customer features yet. Rebuild it with `make data`, then reload."
 SOURCES = {"bank": "The bank's customers", "upload": "Your own table"}
 MAX_UPLOAD_ROWS = 500_000
@@ -57,101 +36,51 @@ AUTOMATIC = "auto"
 """The scaling choice that keeps the automatic one (``choose_scaling``'s)."""
 
 
-def _feature_label(column: str) -> str:
-    return column.replace("_", " ").capitalize()
-
-
-def _layout(figure: go.Figure, *, height: int = 260, **extra) -> go.Figure:
-    figure.update_layout(height=height, margin={"l": 10, "r": 10, "t": 30, "b": 10}, **extra)
-    return figure
-
-
 def _evidence_charts(evidence: pl.DataFrame, chosen: int) -> None:
-    shown = [name for name in EVIDENCE if name in evidence.columns and evidence[name].drop_nulls().len()]
-    columns = st.columns(len(shown))
-    for column, name in zip(columns, shown, strict=True):
-        title, _ = EVIDENCE[name]
-        figure = go.Figure(
-            go.Scatter(
-                x=evidence.get_column("k").to_list(),
-                y=evidence.get_column(name).to_list(),
-                mode="lines+markers",
-                line={"color": CHART_COLOR},
-            )
-        )
-        figure.add_vline(x=chosen, line_dash="dot", line_color="#C62828")
+    figures = charts.evidence_figures(evidence, chosen)
+    for column, (name, figure) in zip(st.columns(len(figures)), figures.items(), strict=True):
         with column:
-            st.plotly_chart(_layout(figure, title=title, xaxis_title="k"), key=f"evidence_{name}")
+            st.plotly_chart(figure, key=f"evidence_{name}")
 
 
-def _profiles_view(profiles: pl.DataFrame, names: dict[int, str]) -> pl.DataFrame:
-    columns = [
-        pl.col("segment").alias("Segment"),
-        pl.col("segment").replace_strict(names, default="").alias("Name"),
-        pl.col("customers").alias("Customers"),
-        (pl.col("share") * 100).round(1).alias("Share %"),
-    ]
-    for key, label in KPI_COLUMNS.items():
-        if key in profiles.columns:
-            scale = 100 if key == "probability_alive" else 1
-            columns.append((pl.col(key) * scale).round(1).alias(label + (" %" if scale == 100 else "")))
-    readable = (
-        pl.col("top_features").cast(pl.List(pl.String)).list.eval(pl.element().str.replace_all("_", " "))
+def _metrics(result: seg.SegmentationResult, *, bic: bool) -> None:
+    cols = st.columns(4 if bic else 3)
+    cols[0].metric("Segments", result.k, border=True)
+    cols[1].metric(
+        "Silhouette", "n/a" if result.silhouette is None else f"{result.silhouette:.3f}", border=True
     )
-    columns.append(readable.list.join(", ").alias("Sets it apart"))
-    return profiles.select(columns)
-
-
-def _smd_chart(profiles: pl.DataFrame, segment: int, features: tuple[str, ...]) -> go.Figure:
-    row = profiles.filter(pl.col("segment") == segment).row(0, named=True)
-    pairs = [(_feature_label(f), row.get(f"smd_{f}")) for f in features]
-    pairs = sorted((p for p in pairs if p[1] is not None), key=lambda p: abs(p[1]), reverse=True)[:12]
-    figure = go.Figure(
-        go.Bar(
-            x=[v for _, v in pairs],
-            y=[name for name, _ in pairs],
-            orientation="h",
-            marker_color=["#2E7D32" if v > 0 else "#C62828" for _, v in pairs],
-            hovertemplate="%{y}: %{x:+.2f} SD<extra></extra>",
-        )
+    cols[2].metric(
+        "Davies-Bouldin",
+        "n/a" if result.davies_bouldin is None else f"{result.davies_bouldin:.2f}",
+        border=True,
     )
-    return _layout(
-        figure,
-        height=60 + 26 * len(pairs),
-        xaxis_title="Standardized mean difference against the other customers (SD)",
-        yaxis={"autorange": "reversed"},
+    if bic:
+        cols[3].metric("BIC", "n/a" if result.bic is None else f"{result.bic:,.0f}", border=True)
+
+
+def _method_inputs(left, right, *, keys: tuple[str, str]) -> tuple[str, int | None]:
+    """The algorithm and k pickers; k is None for "from the evidence" and for HDBSCAN."""
+    algorithm = left.selectbox("Algorithm", list(ALGORITHMS), format_func=ALGORITHMS.get, key=keys[0])
+    k_value = right.number_input(
+        "Number of segments (0 = from the evidence)", min_value=0, max_value=30, step=1, key=keys[1]
     )
+    # HDBSCAN finds its own number of clusters: k changes neither its result nor its cache entry.
+    return algorithm, None if algorithm == "hdbscan" else (int(k_value) or None)
 
 
-def _save(db, user, *, name: str, customer_ids, source: str, parameters: dict) -> None:
+def _save(user, *, name: str, customer_ids, source: str, parameters: dict) -> None:
     try:
-        saved = segment_store.save_segment(
-            db,
-            name=name,
-            customer_ids=customer_ids,
-            source=source,
-            created_by=user.username,
-            role=user.role,
-            parameters=parameters,
+        saved = resources.save_segment(
+            path, user, name=name, customer_ids=customer_ids, source=source, parameters=parameters
         )
     except ValueError as exc:
         st.error(str(exc))
         return
-    resources.saved_segments.clear()
     for warning in saved.warnings:
         st.warning(warning)
     st.success(
         f"Saved “{saved.name}” (version {saved.version}, {saved.customers:,} customers). "
         "Pick it under Saved segment in the sidebar of the executive and KPI pages."
-    )
-
-
-def _scaling_view(scaling: pl.DataFrame) -> pl.DataFrame:
-    return scaling.select(
-        pl.col("column").alias("Column"),
-        pl.col("scaling").alias("Scaling"),
-        pl.col("reason").alias("Why"),
-        pl.col("chosen_by").alias("Chosen by"),
     )
 
 
@@ -210,47 +139,27 @@ def upload_section() -> None:
     except ValueError as exc:
         st.error(str(exc))
         return
-    table_slot.dataframe(_scaling_view(chosen.scaling), hide_index=True)
-    left, right = st.columns(2)
-    algorithm = left.selectbox(
-        "Algorithm", list(ALGORITHM_LABELS), format_func=ALGORITHM_LABELS.get, key="segment_upload_algorithm"
-    )
-    k_value = right.number_input(
-        "Number of segments (0 = from the evidence)",
-        min_value=0,
-        max_value=30,
-        step=1,
-        key="segment_upload_k",
-    )
+    table_slot.dataframe(charts.scaling_view(chosen.scaling), hide_index=True)
+    algorithm, k = _method_inputs(*st.columns(2), keys=("segment_upload_algorithm", "segment_upload_k"))
     if not st.button("Segment the table", key="segment_upload_run", type="primary"):
         return
-    k = None if algorithm == "hdbscan" else (int(k_value) or None)
     with st.status("Segmenting the table…", expanded=False) as status:
         try:
-            result = seg.run_segmentation(chosen, algorithm=algorithm, k=k, progress=status.write)
-            labels = result.assignment.get_column("segment").to_numpy()
-            profiles = seg.profile_segments(chosen.frame.select(result.features), labels)
+            result, profiles = seg.segment_and_profile(
+                chosen, algorithm=algorithm, k=k, progress=status.write
+            )
         except ValueError as exc:
             status.update(label="The segmentation was refused", state="error")
             st.error(str(exc))
             return
-        status.update(label=f"{ALGORITHM_LABELS[algorithm]}: {result.k} segments", state="complete")
+        status.update(label=f"{ALGORITHMS[algorithm]}: {result.k} segments", state="complete")
     for warning in result.warnings:
         st.warning(warning)
-    cols = st.columns(3)
-    cols[0].metric("Segments", result.k, border=True)
-    cols[1].metric(
-        "Silhouette", "n/a" if result.silhouette is None else f"{result.silhouette:.3f}", border=True
-    )
-    cols[2].metric(
-        "Davies-Bouldin",
-        "n/a" if result.davies_bouldin is None else f"{result.davies_bouldin:.2f}",
-        border=True,
-    )
+    _metrics(result, bic=False)
     if result.evidence is not None:
         _evidence_charts(result.evidence, result.k)
     names = dict(zip(profiles.get_column("segment"), profiles.get_column("suggested_name"), strict=True))
-    st.dataframe(_profiles_view(profiles, names), hide_index=True)
+    st.dataframe(charts.profiles_view(profiles, names), hide_index=True)
     stem = upload.name.rsplit(".", 1)[0]
     components.csv_download(
         result.assignment.rename({"customer_id": chosen.id_column}),
@@ -262,17 +171,16 @@ def upload_section() -> None:
 
 # -- page ---------------------------------------------------------------------------------
 user = components.require_access("segments")
-for key, default in (
-    (state.SEGMENT_SOURCE, "bank"),
-    (state.SEGMENT_FEATURE_SET, feats.DEFAULT_FEATURE_SET),
-    (state.SEGMENT_ALGORITHM, "kmeans"),
-    (state.SEGMENT_K, 0),
-    (state.SEGMENT_MAP_METHOD, "umap"),
-    (state.SEGMENT_MAP_COLOR, "segment"),
+for key in (
+    state.SEGMENT_SOURCE,
+    state.SEGMENT_FEATURE_SET,
+    state.SEGMENT_ALGORITHM,
+    state.SEGMENT_K,
+    state.SEGMENT_MAP_METHOD,
+    state.SEGMENT_MAP_COLOR,
 ):
-    st.session_state.setdefault(key, default)
+    st.session_state.setdefault(key, state.DEFAULTS[key])
 path = resources.database_path()
-db = resources.get_database(path)
 st.title("Segments")
 source = st.segmented_control(
     "Customers", list(SOURCES), format_func=SOURCES.get, key=state.SEGMENT_SOURCE, required=True
@@ -286,12 +194,7 @@ with st.form("segmentation"):
     feature_set = left.selectbox(
         "Feature set", list(feats.FEATURE_SETS), key=state.SEGMENT_FEATURE_SET, help="docs/segments.md"
     )
-    algorithm = middle.selectbox(
-        "Algorithm", list(ALGORITHM_LABELS), format_func=ALGORITHM_LABELS.get, key=state.SEGMENT_ALGORITHM
-    )
-    k_value = right.number_input(
-        "Number of segments (0 = from the evidence)", min_value=0, max_value=30, step=1, key=state.SEGMENT_K
-    )
+    algorithm, k = _method_inputs(middle, right, keys=(state.SEGMENT_ALGORITHM, state.SEGMENT_K))
     st.form_submit_button("Run segmentation", type="primary")
 
 try:
@@ -302,8 +205,6 @@ except ValueError as exc:
 if frame.n_customers == 0:
     st.info(MSG_NO_FEATURES)
     st.stop()
-# HDBSCAN finds its own number of clusters: k changes neither its result nor its cache entry.
-k = None if algorithm == "hdbscan" else (int(k_value) or None)
 with st.status("Segmenting customers…", expanded=False) as status:
     try:
         result, profiles = resources.segmentation(path, feature_set, algorithm, k)
@@ -311,23 +212,17 @@ with st.status("Segmenting customers…", expanded=False) as status:
         status.update(label="The segmentation was refused", state="error")
         st.error(str(exc))
         st.stop()
-    status.update(label=f"{ALGORITHM_LABELS[algorithm]}: {result.k} segments", state="complete")
+    status.update(label=f"{ALGORITHMS[algorithm]}: {result.k} segments", state="complete")
 
 st.caption(
     f"{frame.n_customers:,} customers on the snapshot date with profiling consent, from the features "
-    f"{', '.join(_feature_label(f) for f in result.features)}. "
+    f"{', '.join(charts.feature_label(f) for f in result.features)}. "
     f"**{result.excluded_no_consent:,} customers without profiling consent are left out** of the "
     "segmentation, the map and every export."
 )
 for warning in result.warnings:
     st.warning(warning)
-cols = st.columns(4)
-cols[0].metric("Segments", result.k, border=True)
-cols[1].metric("Silhouette", "n/a" if result.silhouette is None else f"{result.silhouette:.3f}", border=True)
-cols[2].metric(
-    "Davies-Bouldin", "n/a" if result.davies_bouldin is None else f"{result.davies_bouldin:.2f}", border=True
-)
-cols[3].metric("BIC", "n/a" if result.bic is None else f"{result.bic:,.0f}", border=True)
+_metrics(result, bic=True)
 
 if result.evidence is not None:
     st.subheader("Evidence for the number of segments")
@@ -354,19 +249,16 @@ names = {
     row["segment"]: st.session_state.get(f"segment_name_{row['segment']}", row["suggested_name"])
     for row in table.iter_rows(named=True)
 }
-st.dataframe(_profiles_view(table, names), hide_index=True)
+st.dataframe(charts.profiles_view(table, names), hide_index=True)
 st.caption(
     "KPIs of the sidebar's period over all of each segment's members (its region, product and segment "
     "filters do not apply here); P(alive) and predictive CLV from the stored "
     "BG/NBD + Gamma-Gamma fit. Historical churn is not shown: every member is a customer today, so it is "
     "0 by construction; 1 − P(alive) is its forward-looking counterpart."
 )
-flat = table.with_columns(
-    pl.col(c).cast(pl.List(pl.String)).list.join(", ")
-    for c, t in table.schema.items()
-    if isinstance(t, pl.List)
+components.csv_download(
+    charts.profiles_csv(table), file_name="tailor_segment_profiles.csv", key="profiles_csv"
 )
-components.csv_download(flat, file_name="tailor_segment_profiles.csv", key="profiles_csv")
 
 left, right = st.columns([1.2, 1])
 segment_ids = table.get_column("segment").to_list()
@@ -377,7 +269,7 @@ with left:
         format_func=lambda s: f"{s}: {names.get(s, '')}",
         key="segment_profile_choice",
     )
-    st.plotly_chart(_smd_chart(table, chosen, result.features), key="smd_chart")
+    st.plotly_chart(charts.smd_chart(table, chosen, result.features), key="smd_chart")
 with right:
     st.markdown("**Name and save this segment**")
     name = st.text_input("Name", value=names.get(chosen, ""), key=f"segment_name_{chosen}", max_chars=80)
@@ -385,7 +277,6 @@ with right:
     st.caption(f"{members.len():,} customers. The name is suggested from the features that set it apart.")
     if st.button("Save segment", key="save_cluster", type="primary"):
         _save(
-            db,
             user,
             name=name,
             customer_ids=members,
@@ -404,12 +295,9 @@ method = left.radio(
     horizontal=True,
     key=state.SEGMENT_MAP_METHOD,
 )
-color_options = ["segment", *(MAP_COLORS if clv_fit is not None else ()), *result.features]
+color_options = ["segment", *(charts.MAP_COLORS if clv_fit is not None else ()), *result.features]
 color = right.selectbox(
-    "Colour by",
-    color_options,
-    format_func=lambda c: "Segment" if c == "segment" else MAP_COLORS.get(c, _feature_label(c)),
-    key=state.SEGMENT_MAP_COLOR,
+    "Colour by", color_options, format_func=charts.color_label, key=state.SEGMENT_MAP_COLOR
 )
 if method == "umap" and stored is None:
     st.info("No UMAP map is stored for this feature set yet: showing the PCA preview.")
@@ -423,24 +311,11 @@ if method == "umap" and stored is None:
     method = "pca"
 map_id = stored.map_id if (method == "umap" and stored is not None) else None
 points = resources.map_frame(path, feature_set, algorithm, k, map_id, user.role, clv_fit_id)
-points = points.with_columns(
-    pl.col("segment").replace_strict(names, default="", return_dtype=pl.String).alias("name")
-)
-hover = [
-    c for c in ("name", "predicted_clv", "probability_alive", *result.features[:3]) if c in points.columns
-]
-figure = embedding.map_figure(
-    points, color="name" if color == "segment" else color, label="customer", hover=hover
-)
-event = st.plotly_chart(
-    _layout(figure, height=560, dragmode="lasso"),
-    key="segment_map",
-    on_select="rerun",
-    selection_mode=("lasso", "box"),
-)
+figure, points = charts.map_chart(points, names, color=color, features=result.features)
+event = st.plotly_chart(figure, key="segment_map", on_select="rerun", selection_mode=("lasso", "box"))
 if sees_raw_personal_data(user.role):
-    components.log_view_once(
-        db, user, target="segment_map", details={"feature_set": feature_set, "points": points.height}
+    resources.log_personal_data_view(
+        path, user, target="segment_map", details={"feature_set": feature_set, "points": points.height}
     )
     st.caption("The map's hover shows customer numbers to your role; this view is logged.")
 if stored is not None and method == "umap":
@@ -449,21 +324,12 @@ if stored is not None and method == "umap":
         f"{stored.sample_size:,} customers and {stored.customers - stored.sample_size:,} "
         f"transformed onto it, in {stored.seconds:.0f} s."
     )
-selection = (event or {}).get("selection", {}) if event else {}
-lassos = selection.get("lasso") or []
-picked = pl.Series("customer_id", [], dtype=pl.Int64)
-if lassos:
-    shape = lassos[-1]
-    picked = embedding.customers_in_lasso(points.select("customer_id", "x", "y"), shape["x"], shape["y"])
-elif selection.get("points"):
-    rows = embedding.rows_from_selection(selection["points"])
-    picked = points.get_column("customer_id").gather(rows)
+picked = embedding.selected_customers(points, (event or {}).get("selection", {}) if event else {})
 if picked.len():
     st.markdown(f"**{picked.len():,} customers selected on the map**")
     name = st.text_input("Name for the selection", key="lasso_name", max_chars=80)
     if st.button("Save the selection as a segment", key="save_lasso"):
         _save(
-            db,
             user,
             name=name,
             customer_ids=picked,
@@ -479,18 +345,13 @@ saved = resources.saved_segments(path)
 if saved.height == 0:
     st.info("No segment saved yet.")
 else:
-    st.dataframe(
-        saved.select(
-            "name", "version", "customers", "source", "created_by", "created_at", "data_as_of", "latest"
-        ),
-        hide_index=True,
-    )
+    st.dataframe(charts.saved_view(saved), hide_index=True)
     labels = {row["segment_id"]: segment_store.segment_label(row) for row in saved.iter_rows(named=True)}
     export_id = st.selectbox(
         "Export the members of", list(labels), format_func=labels.get, key="export_choice"
     )
     if st.button("Prepare export", key="prepare_export"):
-        shown, left_out = segment_store.export_segment(db, export_id, username=user.username, role=user.role)
+        shown, left_out = resources.export_segment(path, export_id, user)
         st.caption(
             f"{shown.height:,} members; {left_out:,} without profiling consent left out. "
             + (

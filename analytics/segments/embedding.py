@@ -823,6 +823,39 @@ def customers_in_lasso(points: pl.DataFrame, xs: Sequence[float], ys: Sequence[f
     return points.get_column("customer_id").filter(pl.Series(inside))
 
 
+def selected_customers(points: pl.DataFrame, selection: Mapping[str, Any]) -> pl.Series:
+    """Customers picked on the map: inside the last lasso, else the points of a box.
+
+    Parameters
+    ----------
+    points : polars.DataFrame
+        ``customer_id``, ``x``, ``y``, in the row order of the figure (:func:`map_figure`).
+    selection : mapping
+        The chart's selection as Streamlit reports it (``lasso``: the drawn polygons,
+        ``points``: the selected points).
+
+    Returns
+    -------
+    polars.Series
+        ``customer_id`` of the customers picked (empty when nothing is selected).
+
+    Examples
+    --------
+    >>> pts = pl.DataFrame({"customer_id": [1, 2], "x": [0.5, 2.0], "y": [0.5, 0.5]})
+    >>> selected_customers(pts, {"lasso": [{"x": [0, 1, 1, 0], "y": [0, 0, 1, 1]}]}).to_list()
+    [1]
+    >>> selected_customers(pts, {"points": [{"customdata": [1]}]}).to_list()
+    [2]
+    """
+    lassos = selection.get("lasso") or []
+    if lassos:
+        shape = lassos[-1]
+        return customers_in_lasso(points.select("customer_id", "x", "y"), shape["x"], shape["y"])
+    if selection.get("points"):
+        return points.get_column("customer_id").gather(rows_from_selection(selection["points"]))
+    return pl.Series("customer_id", [], dtype=pl.Int64)
+
+
 def _points_in_polygon(x: np.ndarray, y: np.ndarray, px: np.ndarray, py: np.ndarray) -> np.ndarray:
     # Even-odd ray casting (W. R. Franklin's PNPOLY), vectorised over points and looped over
     # edges; written here because no pinned library has it (matplotlib.path is not installed)
