@@ -24,6 +24,7 @@ from analytics.fairness import metrics as fairness
 from analytics.fairness import mitigation as mitigation_lib
 from analytics.fairness import model_card as fairness_card
 from analytics.kpis import cubes, engagement, nps, retention
+from analytics.kpis import rfm as rfm_lib
 from analytics.kpis import summary as kpis
 from analytics.kpis import survival as survival_lib
 from analytics.models import customer_explanations, explanations, publishing, quality_views
@@ -84,12 +85,12 @@ def _filters(key: tuple) -> KpiFilters:
 @st.cache_data(ttl=600, max_entries=32, show_spinner=False)
 def rfm(path: str, key: tuple) -> pl.DataFrame:
     """RFM scores and groups of the customers at the period's end (the page's segments)."""
-    return engagement.compute_rfm(get_database(path).backend(), _filters(key))
+    return rfm_lib.compute_rfm(get_database(path).backend(), _filters(key))
 
 
 def rfm_segments(path: str, filters: KpiFilters) -> pl.DataFrame:
     """``customer_id, segment`` from the RFM groups, for the breakdowns by segment."""
-    return engagement.rfm_segments(rfm(path, filter_key(filters)))
+    return rfm_lib.rfm_segments(rfm(path, filter_key(filters)))
 
 
 @st.cache_data(ttl=600, max_entries=32, show_spinner=False)

@@ -28,6 +28,7 @@ from analytics.common.formatting import format_month, format_period
 from analytics.kpis import engagement as engagement_lib
 from analytics.kpis import nps as nps_lib
 from analytics.kpis import retention as retention_lib
+from analytics.kpis import rfm as rfm_lib
 from app import components, resources, state
 from app.charts import kpis as charts
 
@@ -389,7 +390,7 @@ def engagement_section(path: str, filters) -> None:
     components.csv_download(movement, file_name="tailor_engagement_movement.csv", key="engagement_csv")
 
     st.subheader("RFM groups")
-    summary = engagement_lib.summarize_rfm_groups(rfm)
+    summary = rfm_lib.summarize_rfm_groups(rfm)
     left, right = st.columns([1, 1.3])
     left.plotly_chart(charts.rfm_group_bars(summary), key="rfm_groups_chart")
     right.dataframe(charts.rfm_groups_view(summary), hide_index=True, height=36 * (summary.height + 1) + 3)

@@ -68,13 +68,13 @@ def _kpi_text(summary: Any) -> str:
 # -- nps --------------------------------------------------------------------------------
 def cmd_nps(args: argparse.Namespace) -> int:
     """Print the NPS drill-down (the NPS section of the KPIs page)."""
-    from analytics.kpis import engagement, nps  # scipy.stats and statsmodels: see the docstring
+    from analytics.kpis import nps, rfm  # scipy.stats and statsmodels: see the docstring
 
     db = open_database(args.db, read_only=True)
     try:
         backend = db.backend()
         filters = period_filters(backend, args)
-        segments = engagement.rfm_segments(engagement.compute_rfm(backend, filters))
+        segments = rfm.rfm_segments(rfm.compute_rfm(backend, filters))
         drill = nps.compute_nps_drilldown(backend, filters, dimensions=nps.NPS_DIMENSIONS, segments=segments)
     except ValueError as exc:
         raise CliError(str(exc)) from exc
@@ -107,15 +107,15 @@ def _nps_text(drill: Any) -> str:
 # -- engagement -------------------------------------------------------------------------
 def cmd_engagement(args: argparse.Namespace) -> int:
     """Print the engagement analysis and the RFM groups (the Engagement & RFM section)."""
-    from analytics.kpis import engagement  # scipy.stats: see the docstring
+    from analytics.kpis import engagement, rfm  # scipy.stats: see the docstring
 
     db = open_database(args.db, read_only=True)
     try:
         backend = db.backend()
         filters = period_filters(backend, args)
-        rfm = engagement.compute_rfm(backend, filters)
-        analysis = engagement.compute_engagement_analysis(backend, filters, rfm=rfm)
-        payload = {"analysis": analysis, "rfm_groups": engagement.summarize_rfm_groups(rfm)}
+        groups = rfm.compute_rfm(backend, filters)
+        analysis = engagement.compute_engagement_analysis(backend, filters, rfm=groups)
+        payload = {"analysis": analysis, "rfm_groups": rfm.summarize_rfm_groups(groups)}
     except ValueError as exc:
         raise CliError(str(exc)) from exc
     finally:

@@ -201,14 +201,14 @@ def test_sample_data_builds_a_small_bank_and_skips_an_existing_one(tmp_path):
 
 # -- nps, engagement, clv, retention ----------------------------------------------------------
 def test_nps_json_is_the_drilldown_of_the_library(sample_bank_path):
-    from analytics.kpis import engagement, nps
+    from analytics.kpis import nps, rfm
 
     result = run_cli("nps", "--db", str(sample_bank_path), "--start", "2026-03", "--end", "2026-03", "--json")
     assert result.returncode == 0, result.stderr
     payload = json.loads(result.stdout)
     db = Database(sample_bank_path, read_only=True)
     filters = KpiFilters(date(2026, 3, 1), date(2026, 3, 1))
-    segments = engagement.rfm_segments(engagement.compute_rfm(db.backend(), filters))
+    segments = rfm.rfm_segments(rfm.compute_rfm(db.backend(), filters))
     drill = nps.compute_nps_drilldown(db.backend(), filters, dimensions=nps.NPS_DIMENSIONS, segments=segments)
     db.close()
     assert payload["current"]["nps"] == pytest.approx(drill.current.nps, abs=1e-12)

@@ -19,6 +19,7 @@ from analytics.common.months import add_months
 from analytics.common.types import KpiFilters
 from analytics.kpis import cubes, definitions, formulas
 from analytics.kpis import engagement as eng
+from analytics.kpis import rfm as rfm_lib
 from analytics.kpis import summary as executive
 from analytics.store.database import Database
 from tests import banks
@@ -122,8 +123,8 @@ def _by_id(frame: pl.DataFrame) -> dict[int, dict]:
 
 # -- RFM on the hand-built bank -----------------------------------------------------------------
 def test_rfm_known_answers_day_boundaries_ties_and_idle_customers(bank):
-    rfm = eng.compute_rfm(bank, PERIOD)
-    assert rfm.schema == eng.RFM_SCHEMA
+    rfm = rfm_lib.compute_rfm(bank, PERIOD)
+    assert rfm.schema == rfm_lib.RFM_SCHEMA
     assert rfm.get_column("customer_id").to_list() == [1, 2, 3, 5, 7, 8]  # 4 closed in June, 6 in February
     got = {
         cid: (r["recency_days"], r["frequency"], r["monetary"], r["rfm_cell"], r["rfm_group"])
@@ -144,7 +145,7 @@ def test_rfm_known_answers_day_boundaries_ties_and_idle_customers(bank):
 
 def test_rfm_period_end_is_exclusive_of_the_next_month(bank):
     # April-May: June's debits fall outside; customer 4 (closed in June) is at the end of May.
-    rfm = _by_id(eng.compute_rfm(bank, KpiFilters(date(2024, 4, 1), date(2024, 5, 1))))
+    rfm = _by_id(rfm_lib.compute_rfm(bank, KpiFilters(date(2024, 4, 1), date(2024, 5, 1))))
     assert sorted(rfm) == [1, 2, 3, 4, 5, 7, 8]
     assert (rfm[1]["frequency"], rfm[1]["monetary"], rfm[1]["recency_days"]) == (1, 20.0, 60)  # 05-31 - 04-01
     assert (rfm[2]["frequency"], rfm[2]["recency_days"], rfm[2]["r_score"]) == (0, None, 1)
@@ -152,27 +153,29 @@ def test_rfm_period_end_is_exclusive_of_the_next_month(bank):
 
 
 def test_rfm_honours_region_age_band_and_product_filters(bank):
-    north = eng.compute_rfm(bank, KpiFilters(PERIOD.start_month, PERIOD.end_month, regions=("North",)))
+    north = rfm_lib.compute_rfm(bank, KpiFilters(PERIOD.start_month, PERIOD.end_month, regions=("North",)))
     # Two customers with debits: ranks 1 and 2 of 2 are quintiles 1 and 5.
     assert north.select("customer_id", "rfm_cell").rows() == [
         (1, "511"),
         (3, "155"),
     ]  # equal F: lower id lower
-    young = eng.compute_rfm(bank, KpiFilters(PERIOD.start_month, PERIOD.end_month, age_bands=("25-34",)))
+    young = rfm_lib.compute_rfm(bank, KpiFilters(PERIOD.start_month, PERIOD.end_month, age_bands=("25-34",)))
     assert young.select("customer_id", "rfm_cell", "rfm_group").rows() == [
         (1, "555", "Champions"),
         (5, "111", "Lost"),
         (7, "111", "Lost"),
     ]
-    savers = eng.compute_rfm(bank, KpiFilters(PERIOD.start_month, PERIOD.end_month, products=("savings",)))
+    savers = rfm_lib.compute_rfm(
+        bank, KpiFilters(PERIOD.start_month, PERIOD.end_month, products=("savings",))
+    )
     assert savers.get_column("customer_id").to_list() == [1, 5]
     assert _by_id(savers)[1]["frequency"] == 2  # every debit of a holder counts, whatever the product
 
 
 def test_rfm_matching_nobody_is_an_empty_frame(bank):
-    rfm = eng.compute_rfm(bank, KpiFilters(PERIOD.start_month, PERIOD.end_month, regions=("Atlantis",)))
-    assert rfm.height == 0 and rfm.schema == eng.RFM_SCHEMA
-    summary = eng.summarize_rfm_groups(rfm)
+    rfm = rfm_lib.compute_rfm(bank, KpiFilters(PERIOD.start_month, PERIOD.end_month, regions=("Atlantis",)))
+    assert rfm.height == 0 and rfm.schema == rfm_lib.RFM_SCHEMA
+    summary = rfm_lib.summarize_rfm_groups(rfm)
     assert summary.get_column("customers").sum() == 0 and summary.get_column("share").null_count() == 11
 
 
@@ -190,8 +193,8 @@ GRID_BY_HAND = {
 
 def test_group_grid_is_the_hand_written_grid_and_covers_every_cell():
     expected = {(r, fm + 1): name for r, row in GRID_BY_HAND.items() for fm, name in enumerate(row)}
-    assert eng.RFM_GROUP_GRID == expected
-    assert set(expected.values()) == set(eng.RFM_GROUPS)
+    assert rfm_lib.RFM_GROUP_GRID == expected
+    assert set(expected.values()) == set(rfm_lib.RFM_GROUPS)
 
 
 def test_group_map_on_a_hand_made_table_of_scores():
@@ -217,23 +220,23 @@ def test_group_map_on_a_hand_made_table_of_scores():
         (1, 1, 1, "111", "Lost"),
     ]
     frame = pl.DataFrame([c[:3] for c in cases], schema=["r_score", "f_score", "m_score"], orient="row")
-    out = eng.label_rfm_groups(frame)
+    out = rfm_lib.label_rfm_groups(frame)
     assert out.select("rfm_cell", "rfm_group").rows() == [c[3:] for c in cases]
 
 
 def test_group_map_rejects_bad_scores_naming_row_and_column():
     frame = pl.DataFrame({"r_score": [5, 3], "f_score": [1, 6], "m_score": [1, 1]})
     with pytest.raises(ValueError) as err:
-        eng.label_rfm_groups(frame)
-    assert str(err.value) == eng.MSG_BAD_SCORE.format(row=2, column="f_score", value=6)
+        rfm_lib.label_rfm_groups(frame)
+    assert str(err.value) == rfm_lib.MSG_BAD_SCORE.format(row=2, column="f_score", value=6)
     with pytest.raises(ValueError, match="r_score"):
-        eng.label_rfm_groups(pl.DataFrame({"f_score": [1], "m_score": [1]}))
+        rfm_lib.label_rfm_groups(pl.DataFrame({"f_score": [1], "m_score": [1]}))
 
 
 def test_summarize_rfm_groups_against_a_direct_count(bank):
-    rfm = eng.compute_rfm(bank, PERIOD)
-    summary = eng.summarize_rfm_groups(rfm)
-    assert summary.get_column("rfm_group").to_list() == list(eng.RFM_GROUPS)
+    rfm = rfm_lib.compute_rfm(bank, PERIOD)
+    summary = rfm_lib.summarize_rfm_groups(rfm)
+    assert summary.get_column("rfm_group").to_list() == list(rfm_lib.RFM_GROUPS)
     rows = {r["rfm_group"]: r for r in summary.iter_rows(named=True)}
     # Potential Loyalists are customers 1 (0 d, 2 debits, 30.00) and 7 (1 d, 1 debit, 1.00).
     assert rows["Potential Loyalists"]["customers"] == 2
@@ -244,7 +247,7 @@ def test_summarize_rfm_groups_against_a_direct_count(bank):
     assert rows["Potential Loyalists"]["monetary_share"] == pytest.approx(31.0 / 1386.25)
     assert rows["Lost"]["mean_recency_days"] is None and rows["Lost"]["mean_monetary"] == 0.0
     assert rows["Champions"]["customers"] == 0 and rows["Champions"]["mean_frequency"] is None
-    segments = eng.rfm_segments(rfm)
+    segments = rfm_lib.rfm_segments(rfm)
     assert segments.columns == ["customer_id", "segment"]
     assert segments.row(0) == (1, "Potential Loyalists")
 
@@ -330,7 +333,7 @@ def period(sample) -> KpiFilters:
 
 @pytest.fixture(scope="module")
 def rfm(sample, period) -> pl.DataFrame:
-    return eng.compute_rfm(sample, period)
+    return rfm_lib.compute_rfm(sample, period)
 
 
 @pytest.fixture(scope="module")
@@ -411,7 +414,7 @@ def test_rfm_scores_equal_pandas_qcut_of_first_ranks(rfm):
 
 def test_rfm_region_filter_matches_the_customer_record(sample, period, rfm):
     region = "North"
-    sliced = eng.compute_rfm(sample, KpiFilters(period.start_month, period.end_month, regions=(region,)))
+    sliced = rfm_lib.compute_rfm(sample, KpiFilters(period.start_month, period.end_month, regions=(region,)))
     north = sample.table("customers").to_polars().filter(pl.col("region") == region).get_column("customer_id")
     assert (
         sliced.get_column("customer_id").to_list()
@@ -584,7 +587,7 @@ def test_personas_plant_rfm_differences(rfm, analysis, sample_truth):
     assert min(means, key=lambda p: means[p]["f_score"]) == "retiree"
     assert means["affluent"]["m_score"] > means["retiree"]["m_score"] + 0.5
     assert means["affluent"]["m_score"] > means["student"]["m_score"] + 0.5
-    sizes = eng.summarize_rfm_groups(rfm)
+    sizes = rfm_lib.summarize_rfm_groups(rfm)
     assert (sizes.get_column("customers") > 0).sum() >= 8
     engagement = {r["group"]: r["engagement"] for r in analysis.movement["rfm_group"].iter_rows(named=True)}
     assert engagement["Champions"] > engagement["Lost"] + 1.0
