@@ -33,6 +33,7 @@ from ibis.common.exceptions import TableNotFound
 
 from analytics.clv.predictive import DEFAULT_DISCOUNT_RATE, ClvResult, fit_clv
 from analytics.clv.transactions import Period, bank_transaction_log, summarize_transactions
+from analytics.common.docs import shared_docs
 from analytics.store.contracts import CLV_FITS, CLV_PREDICTIONS
 from analytics.store.database import Database
 
@@ -274,13 +275,13 @@ def fit_bank_clv(
     return load_stored_clv(db.backend())
 
 
+@shared_docs
 def load_stored_clv(backend: ibis.BaseBackend) -> StoredClvFit | None:
     """The newest stored fit, or None when none was stored (or the table does not exist yet).
 
     Parameters
     ----------
-    backend : ibis.BaseBackend
-        Backend over the Tailor database.
+    {backend}
 
     Returns
     -------

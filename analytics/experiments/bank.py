@@ -34,6 +34,7 @@ import numpy as np
 import polars as pl
 from ibis.common.exceptions import TableNotFound
 
+from analytics.common.docs import shared_docs
 from analytics.experiments.arms import ArmStats, MetricKind
 
 MetricName = Literal["conversion", "revenue", "sessions", "revenue_per_session"]
@@ -122,13 +123,13 @@ def _split(text: str | None) -> tuple[str, ...]:
     return tuple(part.strip() for part in (text or "").split(",") if part.strip())
 
 
+@shared_docs
 def list_experiments(backend: ibis.BaseBackend) -> pl.DataFrame:
     """Every experiment with its status and the customers assigned per arm.
 
     Parameters
     ----------
-    backend : ibis.BaseBackend
-        Backend over the Tailor database.
+    {backend}
 
     Returns
     -------
@@ -153,13 +154,13 @@ def list_experiments(backend: ibis.BaseBackend) -> pl.DataFrame:
     return joined.order_by([ibis.desc("start_date"), "experiment_id"]).to_polars()
 
 
+@shared_docs
 def load_experiment(backend: ibis.BaseBackend, experiment_id: str, *, snapshot: date) -> Experiment:
     """One experiment's definition.
 
     Parameters
     ----------
-    backend : ibis.BaseBackend
-        Backend over the Tailor database.
+    {backend}
     experiment_id : str
         The experiment (a bound value).
     snapshot : datetime.date
@@ -204,6 +205,7 @@ def _ts(day: date) -> ir.Scalar:
     return ibis.literal(datetime.combine(day, time()), type="timestamp")
 
 
+@shared_docs
 def customer_metrics(
     backend: ibis.BaseBackend,
     experiment: Experiment,
@@ -219,8 +221,7 @@ def customer_metrics(
 
     Parameters
     ----------
-    backend : ibis.BaseBackend
-        Backend over the Tailor database.
+    {backend}
     experiment : Experiment
         The experiment.
     looks : sequence of datetime.date
@@ -333,6 +334,7 @@ def _sums(prefix: str, y: ir.Column, *, x: ir.Column | None = None, d: ir.Column
     return out
 
 
+@shared_docs
 def aggregate_arms(
     backend: ibis.BaseBackend,
     experiment: Experiment,
@@ -344,8 +346,7 @@ def aggregate_arms(
 
     Parameters
     ----------
-    backend : ibis.BaseBackend
-        Backend over the Tailor database.
+    {backend}
     experiment : Experiment
         The experiment.
     looks : sequence of datetime.date

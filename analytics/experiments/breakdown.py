@@ -13,6 +13,7 @@ import ibis
 import numpy as np
 import polars as pl
 
+from analytics.common.docs import shared_docs
 from analytics.common.expressions import age_band_expr
 from analytics.experiments.bank import METRIC_KINDS, Experiment, _sums, arms_of, customer_metrics
 from analytics.experiments.comparison import compare
@@ -26,6 +27,7 @@ of experiment effects (protected attributes are shown with the fairness page's s
 MSG_UNKNOWN_DIMENSION = "Unknown segment dimension {dimension!r}: choose one of {choices}."
 
 
+@shared_docs
 def segment_breakdown(
     backend: ibis.BaseBackend,
     experiment: Experiment,
@@ -38,8 +40,7 @@ def segment_breakdown(
 
     Parameters
     ----------
-    backend : ibis.BaseBackend
-        Backend over the Tailor database.
+    {backend}
     experiment : Experiment
         The experiment.
     metric : str

@@ -16,6 +16,7 @@ from datetime import date
 import ibis
 import polars as pl
 
+from analytics.common.docs import shared_docs
 from analytics.experiments.arms import MSG_BAD_PROBABILITY, ArmStats
 from analytics.experiments.bank import (
     METRIC_KINDS,
@@ -350,6 +351,7 @@ def decision_line(readout: MetricReadout, *, alpha: float, srm: Srm | None = Non
     )
 
 
+@shared_docs
 def read_out(
     backend: ibis.BaseBackend,
     experiment_id: str,
@@ -366,8 +368,7 @@ def read_out(
 
     Parameters
     ----------
-    backend : ibis.BaseBackend
-        Backend over the Tailor database.
+    {backend}
     experiment_id : str
         The experiment.
     snapshot : datetime.date

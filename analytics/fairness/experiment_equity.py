@@ -15,6 +15,7 @@ import numpy as np
 import polars as pl
 from scipy import stats
 
+from analytics.common.docs import shared_docs
 from analytics.experiments import bank as experiment_bank
 from analytics.experiments import breakdown as experiment_breakdown
 from analytics.fairness import metrics as fairness
@@ -101,6 +102,7 @@ def cochran_q(effects: np.ndarray, standard_errors: np.ndarray) -> tuple[float, 
     return q, df, float(stats.chi2.sf(q, df))
 
 
+@shared_docs
 def experiment_equity(
     backend: ibis.BaseBackend,
     experiment_id: str,
@@ -113,8 +115,7 @@ def experiment_equity(
 
     Parameters
     ----------
-    backend : ibis.BaseBackend
-        Backend over the Tailor database.
+    {backend}
     experiment_id : str
         The experiment.
     snapshot : datetime.date

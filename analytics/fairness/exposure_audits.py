@@ -19,6 +19,7 @@ import ibis
 import ibis.expr.types as ir
 import polars as pl
 
+from analytics.common.docs import shared_docs
 from analytics.common.expressions import age_band_expr
 from analytics.fairness import metrics as fairness
 from analytics.fairness.audits import (
@@ -127,13 +128,13 @@ def _exposure_audit(
     )
 
 
+@shared_docs
 def list_campaigns(backend: ibis.BaseBackend) -> pl.DataFrame:
     """The campaigns whose exposure can be audited, in start order.
 
     Parameters
     ----------
-    backend : ibis.BaseBackend
-        Backend over the Tailor database.
+    {backend}
 
     Returns
     -------
@@ -164,6 +165,7 @@ def _offers_of(backend: ibis.BaseBackend, campaign_id: int) -> ir.Table:
     return offers.filter(offers.campaign_id == ibis.literal(int(campaign_id), type="int64"))
 
 
+@shared_docs
 def audit_exposure(
     backend: ibis.BaseBackend, campaign_id: int, *, groups: Sequence[str] = fairness.PROTECTED_ATTRIBUTES
 ) -> FairnessAudit:
@@ -171,8 +173,7 @@ def audit_exposure(
 
     Parameters
     ----------
-    backend : ibis.BaseBackend
-        Backend over the Tailor database.
+    {backend}
     campaign_id : int
         The campaign (a bound value).
     groups : sequence of str
@@ -199,6 +200,7 @@ def audit_exposure(
     )
 
 
+@shared_docs
 def audit_targeting(
     backend: ibis.BaseBackend,
     customer_ids: Sequence[int] | pl.Series,
@@ -214,8 +216,7 @@ def audit_targeting(
 
     Parameters
     ----------
-    backend : ibis.BaseBackend
-        Backend over the Tailor database.
+    {backend}
     customer_ids : sequence of int
         The customers on the list.
     as_of : datetime.date
@@ -274,6 +275,7 @@ def _band_label(score: ir.IntegerValue) -> ir.StringValue:
     return ibis.cases(*((score.between(lo, hi), f"{lo}-{hi}") for lo, hi in CREDIT_BANDS), else_="(other)")
 
 
+@shared_docs
 def audit_credit_decision(
     backend: ibis.BaseBackend, *, groups: Sequence[str] = fairness.PROTECTED_ATTRIBUTES
 ) -> FairnessAudit:
@@ -286,8 +288,7 @@ def audit_credit_decision(
 
     Parameters
     ----------
-    backend : ibis.BaseBackend
-        Backend over the Tailor database.
+    {backend}
     groups : sequence of str
         Protected attributes.
 

@@ -32,6 +32,7 @@ from scipy import stats
 from sklearn.metrics import roc_auc_score
 from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
 
+from analytics.common.docs import shared_docs
 from analytics.common.expressions import age_band_expr
 
 MIN_GROUP_SIZE = 30
@@ -486,6 +487,7 @@ def _model_rows(backend: ibis.BaseBackend, model_id: str, *, threshold: float, a
     )
 
 
+@shared_docs
 def model_group_counts(
     backend: ibis.BaseBackend,
     model_id: str,
@@ -502,8 +504,7 @@ def model_group_counts(
 
     Parameters
     ----------
-    backend : ibis.BaseBackend
-        Backend over the Tailor database.
+    {backend}
     model_id : str
         A registered model (a bound value).
     threshold : float
@@ -617,13 +618,13 @@ QUALITY_SCHEMA = pl.Schema(
 )
 
 
+@shared_docs
 def model_rows(backend: ibis.BaseBackend, model_id: str, *, threshold: float, as_of: date) -> pl.DataFrame:
     """A registered model's test customers: outcome, score, decision at ``threshold``, gender, age band.
 
     Parameters
     ----------
-    backend : ibis.BaseBackend
-        Backend over the Tailor database.
+    {backend}
     model_id : str
         A registered model.
     threshold : float

@@ -14,6 +14,7 @@ import ibis
 import numpy as np
 import polars as pl
 
+from analytics.common.docs import shared_docs
 from analytics.fairness import metrics as fairness
 from analytics.fairness.audits import (
     FairnessAudit,
@@ -54,13 +55,13 @@ def operating_threshold(scores: np.ndarray | pl.Series, *, share: float = OPERAT
     return models_page_threshold(np.asarray(scores, dtype=np.float64), share=share)
 
 
+@shared_docs
 def default_threshold(backend: ibis.BaseBackend, model_id: str) -> float:
     """A registered model's default operating threshold: :func:`operating_threshold` of its test scores.
 
     Parameters
     ----------
-    backend : ibis.BaseBackend
-        Backend over the Tailor database.
+    {backend}
     model_id : str
         A registered model.
 
@@ -81,6 +82,7 @@ def default_threshold(backend: ibis.BaseBackend, model_id: str) -> float:
     return operating_threshold(mine.get_column("score"))
 
 
+@shared_docs
 def audit_model(
     backend: ibis.BaseBackend,
     model_id: str,
@@ -96,8 +98,7 @@ def audit_model(
 
     Parameters
     ----------
-    backend : ibis.BaseBackend
-        Backend over the Tailor database.
+    {backend}
     model_id : str
         A registered model.
     threshold : float, optional

@@ -17,6 +17,7 @@ from typing import Literal, get_args
 import ibis
 import polars as pl
 
+from analytics.common.docs import shared_docs
 from analytics.fairness import metrics as fairness
 from analytics.fairness.audits import AttributeAudit, FairnessAudit, Verdict
 from analytics.models import registry as model_registry
@@ -416,6 +417,7 @@ def _computed_limitations(
     return out
 
 
+@shared_docs
 def model_card(
     backend: ibis.BaseBackend,
     model_id: str,
@@ -427,8 +429,7 @@ def model_card(
 
     Parameters
     ----------
-    backend : ibis.BaseBackend
-        Backend over the Tailor database.
+    {backend}
     model_id : str
         A registered model.
     audit : FairnessAudit, optional

@@ -19,6 +19,7 @@ import ibis
 import polars as pl
 from ibis.common.exceptions import TableNotFound
 
+from analytics.common.docs import shared_docs
 from analytics.fairness import report as fairness_report
 from analytics.fairness import report_html, report_pdf
 from analytics.fairness.audits import SIGN_OFF_DECISIONS, FairnessAudit, SignOff
@@ -186,13 +187,13 @@ def _empty() -> pl.DataFrame:
     return pl.DataFrame(schema={c: FAIRNESS_SIGNOFFS.schema[c] for c in LISTED_COLUMNS})
 
 
+@shared_docs
 def list_signoffs(backend: ibis.BaseBackend) -> pl.DataFrame:
     """Every sign-off, newest first, without the report text.
 
     Parameters
     ----------
-    backend : ibis.BaseBackend
-        Backend over the Tailor database.
+    {backend}
 
     Returns
     -------
@@ -205,13 +206,13 @@ def list_signoffs(backend: ibis.BaseBackend) -> pl.DataFrame:
     return table.select(*LISTED_COLUMNS).order_by(ibis.desc("signed_at"), "signoff_id").to_polars()
 
 
+@shared_docs
 def latest_signoffs(backend: ibis.BaseBackend) -> pl.DataFrame:
     """The latest sign-off of every audited subject (kind and subject id), newest first.
 
     Parameters
     ----------
-    backend : ibis.BaseBackend
-        Backend over the Tailor database.
+    {backend}
 
     Returns
     -------
@@ -242,13 +243,13 @@ def decision_counts(signoffs: pl.DataFrame) -> dict[str, int]:
     return {name: sum(d == name for d in decisions) for name in SIGN_OFF_DECISIONS}
 
 
+@shared_docs
 def load_report(backend: ibis.BaseBackend, signoff_id: str) -> str:
     """The signed HTML report of a sign-off.
 
     Parameters
     ----------
-    backend : ibis.BaseBackend
-        Backend over the Tailor database.
+    {backend}
     signoff_id : str
         The sign-off (a bound value).
 
@@ -270,13 +271,13 @@ def load_report(backend: ibis.BaseBackend, signoff_id: str) -> str:
     return rows.item(0, 0)
 
 
+@shared_docs
 def find_report(backend: ibis.BaseBackend, sha256: str) -> dict | None:
     """The sign-off whose HTML or PDF report has this SHA-256, or None: is a file the signed one?
 
     Parameters
     ----------
-    backend : ibis.BaseBackend
-        Backend over the Tailor database.
+    {backend}
     sha256 : str
         Hex digest of a report file.
 
@@ -375,13 +376,13 @@ def record_mitigation_decision(
     )
 
 
+@shared_docs
 def mitigation_decisions(backend: ibis.BaseBackend, model_id: str) -> pl.DataFrame:
     """Recorded mitigation decisions for a model, newest first.
 
     Parameters
     ----------
-    backend : ibis.BaseBackend
-        Backend over the Tailor database.
+    {backend}
     model_id : str
         The model.
 

@@ -24,6 +24,7 @@ import ibis
 import ibis.expr.types as ir
 import polars as pl
 
+from analytics.common.docs import shared_docs
 from analytics.common.months import add_months, last_full_month
 from analytics.common.types import KpiFilters, normalize_filters
 from analytics.kpis.definitions import (
@@ -49,13 +50,13 @@ _CUBE_COLUMNS: tuple[str, ...] = tuple(KPI_CUBE.schema.names())
 _PRODUCT_COLUMNS: tuple[str, ...] = tuple(KPI_CUBE_PRODUCT.schema.names())
 
 
+@shared_docs
 def available_months(backend: ibis.BaseBackend) -> list[date]:
     """Months with customers (the months of ``kpi_cube``, the same as ``customer_month``'s), ascending.
 
     Parameters
     ----------
-    backend : ibis.BaseBackend
-        Backend over the Tailor database (``Database.backend()``).
+    {backend}
 
     Returns
     -------
@@ -67,6 +68,7 @@ def available_months(backend: ibis.BaseBackend) -> list[date]:
     return frame.get_column("month").to_list()
 
 
+@shared_docs
 def default_filters(backend: ibis.BaseBackend, *, months: int = 3) -> KpiFilters:
     """The last ``months`` full calendar months with data, no slices.
 
@@ -76,8 +78,7 @@ def default_filters(backend: ibis.BaseBackend, *, months: int = 3) -> KpiFilters
 
     Parameters
     ----------
-    backend : ibis.BaseBackend
-        Backend over the Tailor database.
+    {backend}
     months : int
         Length of the period.
 
@@ -98,6 +99,7 @@ def default_filters(backend: ibis.BaseBackend, *, months: int = 3) -> KpiFilters
     return KpiFilters(start_month=start, end_month=end)
 
 
+@shared_docs
 def compute_period_sums(
     backend: ibis.BaseBackend,
     filters: KpiFilters,
@@ -113,8 +115,7 @@ def compute_period_sums(
 
     Parameters
     ----------
-    backend : ibis.BaseBackend
-        Backend over the Tailor database.
+    {backend}
     filters : KpiFilters
         Slices (regions, age bands, products); its period is the only bucket unless
         ``buckets`` is given.
@@ -142,6 +143,7 @@ def compute_period_sums(
     return bucket_sums(rows.to_polars(), spans, tuple(by))
 
 
+@shared_docs
 def compute_engagement_scores(backend: ibis.BaseBackend, filters: KpiFilters) -> pl.DataFrame:
     """Per-customer engagement over the period: means of the monthly scores and their inputs.
 
@@ -152,8 +154,7 @@ def compute_engagement_scores(backend: ibis.BaseBackend, filters: KpiFilters) ->
 
     Parameters
     ----------
-    backend : ibis.BaseBackend
-        Backend over the Tailor database.
+    {backend}
     filters : KpiFilters
         Period and slices (a product filter keeps the months inside the customer's span of
         the products: first month holding one to the last, gaps included).
@@ -186,6 +187,7 @@ def compute_engagement_scores(backend: ibis.BaseBackend, filters: KpiFilters) ->
     )
 
 
+@shared_docs
 def compute_trend(
     backend: ibis.BaseBackend,
     filters: KpiFilters,
@@ -202,8 +204,7 @@ def compute_trend(
 
     Parameters
     ----------
-    backend : ibis.BaseBackend
-        Backend over the Tailor database.
+    {backend}
     filters : KpiFilters
         Period and slices.
     months : int
@@ -238,6 +239,7 @@ def _sliced(table: ir.Table, filters: KpiFilters, first: date, last: date) -> ir
     return table.filter(*preds)
 
 
+@shared_docs
 def customer_month_rows(backend: ibis.BaseBackend, filters: KpiFilters, first: date, last: date) -> ir.Table:
     """Filtered ``customer_month`` rows; under a product filter, the rows of the products' span.
 
@@ -248,8 +250,7 @@ def customer_month_rows(backend: ibis.BaseBackend, filters: KpiFilters, first: d
 
     Parameters
     ----------
-    backend : ibis.BaseBackend
-        Backend over the Tailor database.
+    {backend}
     filters : KpiFilters
         Slices (region, age band, products); the months come from ``first`` and ``last``.
     first, last : datetime.date
@@ -313,6 +314,7 @@ def _product_rows(backend: ibis.BaseBackend, filters: KpiFilters, first: date, l
     return cube.select(*_PRODUCT_COLUMNS)
 
 
+@shared_docs
 def read_summary_rows(
     backend: ibis.BaseBackend, filters: KpiFilters, previous_start: date, trend_months: int
 ) -> tuple[pl.DataFrame, pl.DataFrame, date | None]:
@@ -323,8 +325,7 @@ def read_summary_rows(
 
     Parameters
     ----------
-    backend : ibis.BaseBackend
-        Backend over the Tailor database.
+    {backend}
     filters : KpiFilters
         Period and slices.
     previous_start : datetime.date

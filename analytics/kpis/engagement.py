@@ -36,6 +36,7 @@ import ibis.expr.types as ir
 import polars as pl
 from scipy import stats
 
+from analytics.common.docs import shared_docs
 from analytics.common.types import KpiFilters, normalize_filters
 from analytics.kpis import statistics as es
 from analytics.kpis.cubes import available_months, customer_month_rows
@@ -281,6 +282,7 @@ class EngagementAnalysis:
 
 
 # -- engagement: public API -------------------------------------------------------------------
+@shared_docs
 def compute_engagement_analysis(
     backend: ibis.BaseBackend,
     filters: KpiFilters,
@@ -293,8 +295,7 @@ def compute_engagement_analysis(
 
     Parameters
     ----------
-    backend : ibis.BaseBackend
-        Backend over the Tailor database (``Database.backend()``).
+    {backend}
     filters : KpiFilters
         Period and slices; the previous period is :func:`analytics.kpis.formulas.previous_period`.
     dimensions : tuple of str
@@ -344,6 +345,7 @@ def compute_engagement_analysis(
     )
 
 
+@shared_docs
 def compute_engagement_distribution(
     backend: ibis.BaseBackend, filters: KpiFilters, *, bins: int = DEFAULT_BINS
 ) -> EngagementDistribution:
@@ -351,8 +353,7 @@ def compute_engagement_distribution(
 
     Parameters
     ----------
-    backend : ibis.BaseBackend
-        Backend over the Tailor database.
+    {backend}
     filters : KpiFilters
         Period and slices.
     bins : int
@@ -368,13 +369,13 @@ def compute_engagement_distribution(
     return _distribution(_customer_sums(backend, filters, None), bins)
 
 
+@shared_docs
 def compute_engagement_drivers(backend: ibis.BaseBackend, filters: KpiFilters) -> EngagementDrivers:
     """The KPI as the sum of its components' contributions, and what drove its change.
 
     Parameters
     ----------
-    backend : ibis.BaseBackend
-        Backend over the Tailor database.
+    {backend}
     filters : KpiFilters
         Period and slices; compared with :func:`analytics.kpis.formulas.previous_period`.
 
@@ -389,6 +390,7 @@ def compute_engagement_drivers(backend: ibis.BaseBackend, filters: KpiFilters) -
     return _drivers(_customer_sums(backend, filters, before if complete else None), complete)
 
 
+@shared_docs
 def compute_engagement_movement(
     backend: ibis.BaseBackend,
     filters: KpiFilters,
@@ -406,8 +408,7 @@ def compute_engagement_movement(
 
     Parameters
     ----------
-    backend : ibis.BaseBackend
-        Backend over the Tailor database.
+    {backend}
     filters : KpiFilters
         Period and slices.
     by : str

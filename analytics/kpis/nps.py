@@ -32,6 +32,7 @@ import polars as pl
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
+from analytics.common.docs import shared_docs
 from analytics.common.formatting import format_period
 from analytics.common.months import add_months
 from analytics.common.types import KpiFilters, normalize_filters
@@ -338,6 +339,7 @@ def score_counts(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 # -- database reads ---------------------------------------------------------------------------
+@shared_docs
 def nps_answers(
     backend: ibis.BaseBackend,
     filters: KpiFilters,
@@ -351,8 +353,7 @@ def nps_answers(
 
     Parameters
     ----------
-    backend : ibis.BaseBackend
-        Backend over the Tailor database.
+    {backend}
     filters : KpiFilters
         Slices (the months come from ``first`` and ``last``).
     first, last : datetime.date
@@ -441,6 +442,7 @@ def _counts(rows: ir.Table, keys: list[str]) -> pl.DataFrame:
     return out.to_polars()
 
 
+@shared_docs
 def compute_nps_drilldown(
     backend: ibis.BaseBackend,
     filters: KpiFilters,
@@ -453,8 +455,7 @@ def compute_nps_drilldown(
 
     Parameters
     ----------
-    backend : ibis.BaseBackend
-        Backend over the Tailor database.
+    {backend}
     filters : KpiFilters
         Period and slices.
     dimensions : tuple of str
@@ -510,6 +511,7 @@ def compute_nps_drilldown(
     )
 
 
+@shared_docs
 def nps_comments(
     backend: ibis.BaseBackend,
     filters: KpiFilters,
@@ -528,8 +530,7 @@ def nps_comments(
 
     Parameters
     ----------
-    backend : ibis.BaseBackend
-        Backend over the Tailor database.
+    {backend}
     filters : KpiFilters
         Period and slices; ``month`` narrows the period to one month.
     dimension, group : str or None

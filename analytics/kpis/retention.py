@@ -33,6 +33,7 @@ import ibis
 import ibis.expr.types as ir
 import polars as pl
 
+from analytics.common.docs import shared_docs
 from analytics.common.months import last_full_month
 from analytics.common.types import AGE_BANDS, REGIONS, KpiFilters
 from analytics.kpis import cubes, definitions, formulas
@@ -143,6 +144,7 @@ class RetentionSeries:
 
 
 # -- cohort matrix ------------------------------------------------------------------------------
+@shared_docs
 def compute_cohort_matrix(
     backend: ibis.BaseBackend,
     *,
@@ -170,8 +172,7 @@ def compute_cohort_matrix(
 
     Parameters
     ----------
-    backend : ibis.BaseBackend
-        Backend over the Tailor database (``Database.backend()``).
+    {backend}
     start_month, end_month : datetime.date, optional
         First and last cohort (any day of the month); default: every cohort of the history.
     regions, age_bands : sequence of str
@@ -358,6 +359,7 @@ def _customers_before_history(
 
 
 # -- retention and churn series -----------------------------------------------------------------
+@shared_docs
 def compute_retention_series(
     backend: ibis.BaseBackend, filters: KpiFilters, *, months: int = DEFAULT_SERIES_MONTHS
 ) -> RetentionSeries:
@@ -373,8 +375,7 @@ def compute_retention_series(
 
     Parameters
     ----------
-    backend : ibis.BaseBackend
-        Backend over the Tailor database.
+    {backend}
     filters : KpiFilters
         Period and slices (regions, age bands, products) as on the executive page.
     months : int
@@ -478,6 +479,7 @@ def check_values(
     return values
 
 
+@shared_docs
 def read_dataset_dates(backend: ibis.BaseBackend) -> tuple[date | None, date | None]:
     """(first month of the history, snapshot date), read as ``Database.history_start`` / ``snapshot_date`` do.
 
@@ -486,8 +488,7 @@ def read_dataset_dates(backend: ibis.BaseBackend) -> tuple[date | None, date | N
 
     Parameters
     ----------
-    backend : ibis.BaseBackend
-        Backend over the Tailor database.
+    {backend}
 
     Returns
     -------

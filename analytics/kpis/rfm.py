@@ -21,6 +21,7 @@ from typing import Literal, get_args
 import ibis
 import polars as pl
 
+from analytics.common.docs import shared_docs
 from analytics.common.months import add_months
 from analytics.common.types import KpiFilters, normalize_filters
 from analytics.kpis.cubes import customer_month_rows
@@ -112,6 +113,7 @@ RFM_SUMMARY_SCHEMA = pl.Schema(
 
 
 # -- public API --------------------------------------------------------------------------------
+@shared_docs
 def compute_rfm(backend: ibis.BaseBackend, filters: KpiFilters) -> pl.DataFrame:
     """Recency, frequency and monetary value of every customer at the end of the period, scored 1..5.
 
@@ -137,8 +139,7 @@ def compute_rfm(backend: ibis.BaseBackend, filters: KpiFilters) -> pl.DataFrame:
 
     Parameters
     ----------
-    backend : ibis.BaseBackend
-        Backend over the Tailor database.
+    {backend}
     filters : KpiFilters
         Period and slices (regions, age bands, products).
 

@@ -26,6 +26,7 @@ from datetime import date
 import ibis
 import polars as pl
 
+from analytics.common.docs import shared_docs
 from analytics.common.months import months_between
 from analytics.common.types import KpiFilters, normalize_filters
 from analytics.kpis.cubes import (
@@ -114,6 +115,7 @@ class ExecutiveSummary:
     previous_complete: bool = True
 
 
+@shared_docs
 def compute_kpis(
     backend: ibis.BaseBackend,
     filters: KpiFilters,
@@ -125,8 +127,7 @@ def compute_kpis(
 
     Parameters
     ----------
-    backend : ibis.BaseBackend
-        Backend over the Tailor database.
+    {backend}
     filters : KpiFilters
         Period and slices.
     clv_discount_rate : float
@@ -223,6 +224,7 @@ def _scored_movers(current: pl.DataFrame, previous: pl.DataFrame) -> pl.DataFram
     return scored.cast(dict(MOVERS_SCHEMA)).collect()
 
 
+@shared_docs
 def compute_executive_summary(
     backend: ibis.BaseBackend,
     filters: KpiFilters,
@@ -240,8 +242,7 @@ def compute_executive_summary(
 
     Parameters
     ----------
-    backend : ibis.BaseBackend
-        Backend over the Tailor database.
+    {backend}
     filters : KpiFilters
         Period and slices; a filter that matches nobody gives undefined values with notes.
     clv_discount_rate : float
@@ -320,6 +321,7 @@ def compute_executive_summary(
     )
 
 
+@shared_docs
 def warm_up(backend: ibis.BaseBackend) -> None:
     """Pay the one-off costs of the first summary (lazy imports, first compile) ahead of a user.
 
@@ -328,8 +330,7 @@ def warm_up(backend: ibis.BaseBackend) -> None:
 
     Parameters
     ----------
-    backend : ibis.BaseBackend
-        Backend over the Tailor database.
+    {backend}
     """
     months = available_months(backend)
     if months:

@@ -31,6 +31,7 @@ import ibis.expr.types as ir
 import numpy as np
 import polars as pl
 
+from analytics.common.docs import shared_docs
 from analytics.common.expressions import age_band_expr
 from analytics.common.types import AGE_BANDS, REGIONS
 from analytics.kpis import definitions
@@ -379,6 +380,7 @@ def log_rank_test(
 
 
 # -- survival of customers and holdings -------------------------------------------------------------
+@shared_docs
 def compute_survival(
     backend: ibis.BaseBackend,
     *,
@@ -405,8 +407,7 @@ def compute_survival(
 
     Parameters
     ----------
-    backend : ibis.BaseBackend
-        Backend over the Tailor database.
+    {backend}
     by : str
         Grouping (:data:`SURVIVAL_BY`).
     time_unit : str

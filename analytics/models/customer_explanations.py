@@ -24,6 +24,7 @@ import ibis
 import numpy as np
 import polars as pl
 
+from analytics.common.docs import shared_docs
 from analytics.common.types import PRODUCT_IDS
 from analytics.models import registry as model_registry
 from analytics.models import training_data
@@ -360,6 +361,7 @@ def explain_customer(
     )
 
 
+@shared_docs
 def load_customer_features(backend: ibis.BaseBackend, customer_id: int, *, as_of: date) -> pl.DataFrame:
     """One current customer's model inputs as of the snapshot (the row scoring used).
 
@@ -369,8 +371,7 @@ def load_customer_features(backend: ibis.BaseBackend, customer_id: int, *, as_of
 
     Parameters
     ----------
-    backend : ibis.BaseBackend
-        Backend over the Tailor database.
+    {backend}
     customer_id : int
         The customer (a bound value).
     as_of : datetime.date

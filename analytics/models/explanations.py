@@ -35,6 +35,7 @@ from ibis.common.exceptions import TableNotFound
 from shap.utils import approximate_interactions
 from sklearn.calibration import CalibratedClassifierCV
 
+from analytics.common.docs import shared_docs
 from analytics.models import pipelines, training_data
 from analytics.models import registry as model_registry
 from analytics.store.contracts import MODEL_EXPLANATIONS, MODEL_SHAP
@@ -380,13 +381,13 @@ def _table(backend: ibis.BaseBackend, name: str) -> ibis.Table | None:
         return None
 
 
+@shared_docs
 def load_explanation_meta(backend: ibis.BaseBackend, model_id: str) -> dict[str, ExplanationMeta]:
     """The stored SHAP samples of a model, by pipeline.
 
     Parameters
     ----------
-    backend : ibis.BaseBackend
-        Backend over the Tailor database.
+    {backend}
     model_id : str
         The model.
 
@@ -402,13 +403,13 @@ def load_explanation_meta(backend: ibis.BaseBackend, model_id: str) -> dict[str,
     return {row["kind"]: _meta(row) for row in rows.iter_rows(named=True)}
 
 
+@shared_docs
 def load_shap_matrix(backend: ibis.BaseBackend, model_id: str, *, kind: Kind = "tree") -> ShapMatrix:
     """A model's stored SHAP sample as matrices (rows by customer, columns in input order).
 
     Parameters
     ----------
-    backend : ibis.BaseBackend
-        Backend over the Tailor database.
+    {backend}
     model_id : str
         The model.
     kind : {"tree", "baseline"}

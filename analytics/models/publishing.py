@@ -14,6 +14,7 @@ import ibis
 import polars as pl
 from ibis.common.exceptions import TableNotFound
 
+from analytics.common.docs import shared_docs
 from analytics.models import registry as model_registry
 from analytics.models import training_data
 from analytics.models.explanations import SAMPLE_ROWS, ExplanationMeta, store_explanations
@@ -120,13 +121,13 @@ def train_and_publish(
     return publish_model(db, model.model_id, shap_rows=shap_rows, features=frame, progress=progress)
 
 
+@shared_docs
 def top_scored_customers(backend: ibis.BaseBackend, model_id: str, *, n: int = 20) -> pl.DataFrame:
     """The highest-scored current customers who consented to profiling: a target list's head.
 
     Parameters
     ----------
-    backend : ibis.BaseBackend
-        Backend over the Tailor database.
+    {backend}
     model_id : str
         A scored model.
     n : int
@@ -152,13 +153,13 @@ def top_scored_customers(backend: ibis.BaseBackend, model_id: str, *, n: int = 2
     )
 
 
+@shared_docs
 def current_customer_ids(backend: ibis.BaseBackend) -> pl.Series:
     """Customer numbers of every current customer (the rows of ``customer_features``), ascending.
 
     Parameters
     ----------
-    backend : ibis.BaseBackend
-        Backend over the Tailor database.
+    {backend}
 
     Returns
     -------

@@ -13,6 +13,7 @@ import numpy as np
 import polars as pl
 from ibis.common.exceptions import TableNotFound
 
+from analytics.common.docs import shared_docs
 from analytics.models import quality as model_quality
 from analytics.store.contracts import MODEL_TEST_SCORES
 
@@ -24,13 +25,13 @@ def _table(backend: ibis.BaseBackend, name: str) -> ibis.Table | None:
         return None
 
 
+@shared_docs
 def load_test_scores(backend: ibis.BaseBackend, model_id: str) -> pl.DataFrame:
     """A model's scores on its test cut-off with the outcomes that followed.
 
     Parameters
     ----------
-    backend : ibis.BaseBackend
-        Backend over the Tailor database.
+    {backend}
     model_id : str
         The model.
 
@@ -101,13 +102,13 @@ class QualityViews:
     prevalence: float
 
 
+@shared_docs
 def quality_views(backend: ibis.BaseBackend, model_id: str) -> QualityViews | None:
     """The quality view of a model: curves, calibration, lift and the baseline comparison.
 
     Parameters
     ----------
-    backend : ibis.BaseBackend
-        Backend over the Tailor database.
+    {backend}
     model_id : str
         The model.
 

@@ -37,6 +37,7 @@ from ibis.common.exceptions import TableNotFound
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.pipeline import Pipeline
 
+from analytics.common.docs import shared_docs
 from analytics.models import quality as model_quality
 from analytics.models import training, training_data
 from analytics.store.contracts import MODEL_PREDICTIONS, MODEL_TEST_SCORES, MODELS
@@ -326,13 +327,13 @@ def _models_table(backend: ibis.BaseBackend) -> ibis.Table | None:
         return None
 
 
+@shared_docs
 def list_models(backend: ibis.BaseBackend, *, target: str | None = None) -> pl.DataFrame:
     """The registry's rows, newest first (empty when nothing is registered).
 
     Parameters
     ----------
-    backend : ibis.BaseBackend
-        Backend over the Tailor database.
+    {backend}
     target : str, optional
         Keep the models of this target only.
 
@@ -368,13 +369,13 @@ def _record(row: dict) -> RegisteredModel:
     )
 
 
+@shared_docs
 def get_model(backend: ibis.BaseBackend, model_id: str) -> RegisteredModel:
     """The registry row of one model.
 
     Parameters
     ----------
-    backend : ibis.BaseBackend
-        Backend over the Tailor database.
+    {backend}
     model_id : str
         The model's id.
 
@@ -396,13 +397,13 @@ def get_model(backend: ibis.BaseBackend, model_id: str) -> RegisteredModel:
     return _record(rows.row(0, named=True))
 
 
+@shared_docs
 def latest_model(backend: ibis.BaseBackend, target: str) -> RegisteredModel:
     """The highest version registered for a target.
 
     Parameters
     ----------
-    backend : ibis.BaseBackend
-        Backend over the Tailor database.
+    {backend}
     target : str
         The :data:`analytics.models.training_data.Target`.
 
@@ -547,6 +548,7 @@ def register_model(
     return get_model(backend, model_id)
 
 
+@shared_docs
 def build_training_snapshot(
     backend: ibis.BaseBackend,
     *,
@@ -559,8 +561,7 @@ def build_training_snapshot(
 
     Parameters
     ----------
-    backend : ibis.BaseBackend
-        Backend over the Tailor database.
+    {backend}
     target : Target
         What is predicted.
     cutoffs : analytics.models.training_data.SplitCutoffs
@@ -806,13 +807,13 @@ def score_customers(
     )
 
 
+@shared_docs
 def load_predictions(backend: ibis.BaseBackend, model_id: str) -> pl.DataFrame:
     """A model's stored scores (``model_predictions`` columns), by customer.
 
     Parameters
     ----------
-    backend : ibis.BaseBackend
-        Backend over the Tailor database.
+    {backend}
     model_id : str
         The model's id.
 

@@ -27,6 +27,7 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 from sklearn.pipeline import Pipeline
 
+from analytics.common.docs import shared_docs
 from analytics.models.pipelines import explain, importance_table, make_baseline_pipeline, make_tree_pipeline
 from analytics.models.quality import calibration_frame
 from analytics.models.training_data import (
@@ -150,6 +151,7 @@ def _calibration_rows(name: str, y: np.ndarray, p: np.ndarray, n_bins: int) -> p
     )
 
 
+@shared_docs
 def train_model(
     backend: ibis.BaseBackend,
     *,
@@ -171,8 +173,7 @@ def train_model(
 
     Parameters
     ----------
-    backend : ibis.BaseBackend
-        Backend over the Tailor database.
+    {backend}
     target : Target
         What is predicted.
     cutoffs : SplitCutoffs, optional

@@ -27,6 +27,7 @@ import ibis
 import numpy as np
 import polars as pl
 
+from analytics.common.docs import shared_docs
 from analytics.kpis.rollups import build_customer_features, feature_window_start
 
 Target = Literal["churn", "credit_card", "savings", "investment_fund"]
@@ -251,13 +252,13 @@ def default_cutoffs(
     return SplitCutoffs(train=tuple(train), validation=validation, test=test)
 
 
+@shared_docs
 def load_point_in_time_features(backend: ibis.BaseBackend, *, cutoff: date) -> pl.DataFrame:
     """``customer_features`` as they were on ``cutoff``, stamped with that date.
 
     Parameters
     ----------
-    backend : ibis.BaseBackend
-        Backend over the Tailor database.
+    {backend}
     cutoff : datetime.date
         The as-of date: customers on that day, behaviour in the 12 months ending on it.
 
@@ -363,13 +364,13 @@ def _check_cutoff(backend: ibis.BaseBackend, cutoff: date, horizon_days: int) ->
         )
 
 
+@shared_docs
 def history_bounds(backend: ibis.BaseBackend) -> tuple[date, date]:
     """The first month of the history and the snapshot date, as the store's ``Database`` reads them.
 
     Parameters
     ----------
-    backend : ibis.BaseBackend
-        Backend over the Tailor database.
+    {backend}
 
     Returns
     -------
@@ -391,6 +392,7 @@ def history_bounds(backend: ibis.BaseBackend) -> tuple[date, date]:
     return history_start.replace(day=1), snapshot
 
 
+@shared_docs
 def build_labels(
     backend: ibis.BaseBackend, *, target: Target, cutoff: date, horizon_days: int = DEFAULT_HORIZON_DAYS
 ) -> pl.DataFrame:
@@ -404,8 +406,7 @@ def build_labels(
 
     Parameters
     ----------
-    backend : ibis.BaseBackend
-        Backend over the Tailor database.
+    {backend}
     target : Target
         What is predicted.
     cutoff : datetime.date
@@ -448,6 +449,7 @@ def build_labels(
     return out.to_polars().sort("customer_id")
 
 
+@shared_docs
 def build_training_frame(
     backend: ibis.BaseBackend,
     *,
@@ -460,8 +462,7 @@ def build_training_frame(
 
     Parameters
     ----------
-    backend : ibis.BaseBackend
-        Backend over the Tailor database.
+    {backend}
     target : Target
         What is predicted.
     cutoff : datetime.date

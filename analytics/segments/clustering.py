@@ -27,6 +27,7 @@ from sklearn.metrics import (
 )
 from sklearn.mixture import GaussianMixture
 
+from analytics.common.docs import shared_docs
 from analytics.common.types import KpiFilters, normalize_filters
 from analytics.kpis.cubes import customer_month_rows
 from analytics.kpis.formulas import bucket_sums, kpis_from_sums
@@ -449,6 +450,7 @@ def suggest_name(profile_row: dict) -> str:
     return " · ".join(phrases) if phrases else f"Segment {profile_row.get('segment')}"
 
 
+@shared_docs
 def segment_kpis(backend: ibis.BaseBackend, assignment: pl.DataFrame, filters: KpiFilters) -> pl.DataFrame:
     """NPS, churn rate, CLV and engagement per segment, with the KPI page's definitions.
 
@@ -461,8 +463,7 @@ def segment_kpis(backend: ibis.BaseBackend, assignment: pl.DataFrame, filters: K
 
     Parameters
     ----------
-    backend : ibis.BaseBackend
-        Backend over the Tailor database.
+    {backend}
     assignment : polars.DataFrame
         ``customer_id`` and ``segment``.
     filters : KpiFilters

@@ -27,6 +27,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, PowerTransformer, StandardScaler
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from analytics.common.docs import shared_docs
 from analytics.common.types import PRODUCT_IDS
 from analytics.store.contracts import (
     CUSTOMER_FEATURES,
@@ -637,6 +638,7 @@ def _log1p_clipped(x: np.ndarray) -> np.ndarray:
     return np.log1p(np.clip(x, 0.0, None))
 
 
+@shared_docs
 def load_features(
     backend: ibis.BaseBackend, *, columns: Sequence[str] | None = None, consent_only: bool = True
 ) -> FeatureFrame:
@@ -644,8 +646,7 @@ def load_features(
 
     Parameters
     ----------
-    backend : ibis.BaseBackend
-        Backend over the Tailor database.
+    {backend}
     columns : sequence of str, optional
         Feature columns; the :data:`DEFAULT_FEATURE_SET` when omitted.
     consent_only : bool

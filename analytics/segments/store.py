@@ -22,6 +22,7 @@ import ibis
 import polars as pl
 
 from analytics.access.privacy import mask_personal_data, pseudonym_key, sees_raw_personal_data
+from analytics.common.docs import shared_docs
 from analytics.store.contracts import SEGMENT_MEMBERS, SEGMENTS
 from analytics.store.database import Database
 
@@ -157,13 +158,13 @@ def save_segment(
     return SavedSegment(segment_id, clean, version, members.len(), warnings)
 
 
+@shared_docs
 def list_segments(backend: ibis.BaseBackend, *, as_of: date | None = None) -> pl.DataFrame:
     """Saved segments, newest first, with whether each is the latest version of its name.
 
     Parameters
     ----------
-    backend : ibis.BaseBackend
-        Backend over the Tailor database.
+    {backend}
     as_of : datetime.date, optional
         The current data's snapshot date: adds ``current`` (the members come from this data).
 
