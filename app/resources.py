@@ -30,7 +30,7 @@ from analytics.kpis import survival as survival_lib
 from analytics.models import customer_explanations, explanations, publishing, quality_views
 from analytics.models import registry as model_registry
 from analytics.segments import clustering as segments
-from analytics.segments import embedding, features
+from analytics.segments import features, maps, projections
 from analytics.segments import store as segment_store
 from analytics.store.database import Database, open_database, resolve_db_path
 from app import components
@@ -286,21 +286,21 @@ def segment_profiles(
 
 
 @st.cache_data(ttl=60, max_entries=8, show_spinner=False)
-def stored_map(path: str, feature_set: str) -> embedding.StoredMap | None:
+def stored_map(path: str, feature_set: str) -> maps.StoredMap | None:
     """The stored UMAP map of a feature set with the default parameters, if fitted."""
     columns = features.resolve_feature_set(feature_set)
-    return embedding.load_map(
+    return maps.load_map(
         get_database(path).backend(),
         method="umap",
         feature_columns=columns,
-        params=embedding.map_params("umap"),
+        params=maps.map_params("umap"),
     )
 
 
-def fit_map(path: str, feature_set: str, fitted_by: str, *, progress) -> embedding.StoredMap:
+def fit_map(path: str, feature_set: str, fitted_by: str, *, progress) -> maps.StoredMap:
     """Fit and store the UMAP map of a feature set (not cached: it writes)."""
     ids, X = scaled_matrix(path, feature_set)
-    return embedding.fit_and_store_map(
+    return maps.fit_and_store_map(
         get_database(path),
         ids,
         X,
@@ -308,7 +308,7 @@ def fit_map(path: str, feature_set: str, fitted_by: str, *, progress) -> embeddi
         feature_columns=features.resolve_feature_set(feature_set),
         fitted_by=fitted_by,
         progress=progress,
-        **embedding.map_params("umap"),
+        **maps.map_params("umap"),
     )
 
 
@@ -326,9 +326,9 @@ def map_frame(
     backend = get_database(path).backend()
     ids, X = scaled_matrix(path, feature_set)
     if map_id is not None:
-        points = embedding.load_map_points(backend, map_id)
+        points = maps.load_map_points(backend, map_id)
     else:
-        xy = embedding.pca_map(X)
+        xy = projections.pca_map(X)
         points = pl.DataFrame({"customer_id": ids, "x": xy[:, 0], "y": xy[:, 1]})
     result, _ = segmentation(path, feature_set, algorithm, k)
     frame = feature_frame(path, feature_set)

@@ -483,7 +483,7 @@ def render(
         "(`analytics.segments.clustering.run_segmentation`, scaling included) with a fixed k = 6 after "
         "`load_features` (read time shown apart), and with k chosen from the evidence (k = 2-10, "
         f"silhouette, Davies-Bouldin, bootstrap stability) for information; median of {SEGMENT_REPEATS} "
-        "processes each. UMAP (`analytics.segments.embedding.fit_umap_map` with the stored parameters of "
+        "processes each. UMAP (`analytics.segments.projections.fit_umap_map` with the stored parameters of "
         '`map_params("umap")`, seeded, so on one thread): one process per tier; `import umap` and a '
         "warm-up fit (6,000 rows, 5,000 fitted, numba's compilation) are timed apart, then the fit on a "
         "50,000 sample and the transform of the rest, as `fit_and_store_map` times it (the store shown "

@@ -438,15 +438,15 @@ def _scaled_matrix(db):
 
 def _umap_warmup(X) -> dict:
     """Import umap-learn, then a small fit and transform (numba compilation), timed apart."""
-    from analytics.segments import embedding
+    from analytics.segments import maps, projections
 
     s = time.perf_counter()
     import umap  # noqa: F401
 
     imported = time.perf_counter()
-    params = {k: v for k, v in embedding.map_params("umap").items() if k != "method"}
+    params = {k: v for k, v in maps.map_params("umap").items() if k != "method"}
     params["sample_size"] = UMAP_WARMUP_SAMPLE
-    embedding.fit_umap_map(X[:UMAP_WARMUP_ROWS], **params)
+    projections.fit_umap_map(X[:UMAP_WARMUP_ROWS], **params)
     return {"umap_import_seconds": imported - s, "compile_seconds": time.perf_counter() - imported}
 
 
@@ -456,7 +456,7 @@ def task_umap(args: argparse.Namespace) -> dict:
     import ibis.backends.duckdb  # noqa: F401
     import ibis.backends.duckdb.converter  # noqa: F401
 
-    from analytics.segments import embedding
+    from analytics.segments import maps, projections
     from analytics.store.database import Database
 
     imported = time.perf_counter()
@@ -466,9 +466,9 @@ def task_umap(args: argparse.Namespace) -> dict:
     db.close()
     matrix = time.perf_counter() - s
     warmup = _umap_warmup(X)
-    params = {k: v for k, v in embedding.map_params("umap").items() if k != "method"}
+    params = {k: v for k, v in maps.map_params("umap").items() if k != "method"}
     s = time.perf_counter()
-    coords = embedding.fit_umap_map(X, **params)
+    coords = projections.fit_umap_map(X, **params)
     fitted = time.perf_counter() - s
     return {
         "import_seconds": imported - t0,
@@ -498,7 +498,7 @@ def task_segments_page(args: argparse.Namespace) -> dict:
     from streamlit.testing.v1 import AppTest
 
     from analytics.common.types import User
-    from analytics.segments import embedding, features
+    from analytics.segments import features, maps
     from analytics.store.database import Database
 
     page = Path(__file__).resolve().parent.parent / "pages" / "segments.py"
@@ -511,14 +511,14 @@ def task_segments_page(args: argparse.Namespace) -> dict:
         matrix = time.perf_counter() - s
         warmup = _umap_warmup(X)
         s = time.perf_counter()
-        stored = embedding.fit_and_store_map(
+        stored = maps.fit_and_store_map(
             db,
             ids,
             X,
             method="umap",
             feature_columns=features.resolve_feature_set(features.DEFAULT_FEATURE_SET),
             fitted_by="bench",
-            **embedding.map_params("umap"),
+            **maps.map_params("umap"),
         )
         fit_and_store = time.perf_counter() - s
         db.close()

@@ -2,8 +2,9 @@
 
 Through ``app.resources``: ``analytics.segments.features.load_features`` (consented customers'
 ``customer_features``), ``analytics.segments.clustering.segment_and_profile`` (scaling, evidence
-for k, clustering, profiles) and ``segment_kpis``, ``analytics.segments.embedding`` for the map
-(PCA at once, UMAP fitted on request and stored; lasso via ``selected_customers``) and
+for k, clustering, profiles) and ``segment_kpis``, ``analytics.segments.projections`` and
+``maps`` for the map (PCA at once, UMAP fitted on request and stored; lasso via
+``map_selection.selected_customers``) and
 ``analytics.segments.store`` to save a segment and export its members. "Your own table" segments
 an upload: ``features.prepare_feature_frame`` (each column's scaling chosen from its distribution,
 shown as a table), ``features.override_scaling`` (the user's choice), ``segment_and_profile``.
@@ -19,8 +20,8 @@ import streamlit as st
 
 from analytics.access.privacy import sees_raw_personal_data
 from analytics.segments import clustering as seg
-from analytics.segments import embedding
 from analytics.segments import features as feats
+from analytics.segments import map_selection
 from analytics.segments import store as segment_store
 from app import components, resources, state
 from app.charts import segments as charts
@@ -324,7 +325,7 @@ if stored is not None and method == "umap":
         f"{stored.sample_size:,} customers and {stored.customers - stored.sample_size:,} "
         f"transformed onto it, in {stored.seconds:.0f} s."
     )
-picked = embedding.selected_customers(points, (event or {}).get("selection", {}) if event else {})
+picked = map_selection.selected_customers(points, (event or {}).get("selection", {}) if event else {})
 if picked.len():
     st.markdown(f"**{picked.len():,} customers selected on the map**")
     name = st.text_input("Name for the selection", key="lasso_name", max_chars=80)

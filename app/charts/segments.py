@@ -6,12 +6,15 @@ table (values as the page shows them); nothing here computes a statistic or read
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
 import plotly.graph_objects as go
 import polars as pl
 
-from analytics.segments import embedding
-
 CHART_COLOR = "#0F4C81"
+MSG_NO_COLUMN = "The map's points have no column {column!r}."
 ALGORITHM_LABELS = {
     "kmeans": "k-means",
     "gmm": "Gaussian mixture",
@@ -137,6 +140,109 @@ def color_label(column: str) -> str:
     return "Segment" if column == "segment" else MAP_COLORS.get(column, feature_label(column))
 
 
+def map_figure(
+    points: pl.DataFrame,
+    *,
+    color: str | None = None,
+    label: str = "customer",
+    hover: Sequence[str] = (),
+    title: str | None = None,
+    marker_size: float = 3.0,
+) -> go.Figure:
+    """Plotly WebGL scatter of a map, coloured by a segment, KPI or feature, with lasso selection.
+
+    Parameters
+    ----------
+    points : polars.DataFrame
+        ``x``, ``y``, the ``label`` column (what hover names a customer by: pass the
+        masked id or pseudonym for roles that must not see customer numbers) and any
+        ``color`` / ``hover`` columns.
+    color : str, optional
+        Column to colour by: text or boolean columns give one trace per value (a
+        legend entry each; nulls are "(none)"), numeric columns a continuous colour scale.
+    label : str
+        Column shown first in the hover box.
+    hover : sequence of str
+        Further columns shown on hover (key figures); numbers are shown with 2 decimals.
+    title : str, optional
+        Figure title.
+    marker_size : float
+        Point diameter in pixels.
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+        ``go.Scattergl`` traces, lasso as the default drag mode. Each point's
+        ``customdata[0]`` is its row number in ``points`` (never the customer number),
+        which :func:`analytics.segments.map_selection.rows_from_selection` maps back; the numeric
+        hover columns follow.
+
+    Raises
+    ------
+    ValueError
+        When a named column is not in ``points``.
+    """
+    for column in ("x", "y", label, *hover, *([color] if color else [])):
+        if column not in points.columns:
+            raise ValueError(MSG_NO_COLUMN.format(column=column))
+    extra = [h for h in dict.fromkeys(hover) if h != label]
+    numeric = [h for h in extra if points.schema[h].is_numeric()]
+    textual = [h for h in extra if h not in numeric]
+    # Numbers travel as one float array (Plotly sends it base64-encoded) and text as one
+    # string per point: at 200,000 points that serialises in 0.2 s instead of 0.9 s for
+    # a mixed object array.
+    lines = [pl.format("<b>{}</b>", pl.col(label).cast(pl.String).fill_null(""))]
+    lines += [pl.format(f"{name}: {{}}", pl.col(name).cast(pl.String).fill_null("")) for name in textual]
+    frame = points.with_row_index("_row").with_columns(pl.concat_str(lines, separator="<br>").alias("_text"))
+    template = "%{text}" + "".join(
+        f"<br>{name}: %{{customdata[{i + 1}]:,.2f}}" for i, name in enumerate(numeric)
+    )
+    template += "<extra></extra>"
+
+    def trace(part: pl.DataFrame, name: str, marker: dict[str, Any]) -> go.Scattergl:
+        customdata = np.column_stack(
+            [part.get_column("_row").to_numpy().astype(np.float64)]
+            + [part.get_column(h).cast(pl.Float64).fill_null(np.nan).to_numpy() for h in numeric]
+        )
+        return go.Scattergl(
+            x=part.get_column("x").to_numpy().astype(np.float32),
+            y=part.get_column("y").to_numpy().astype(np.float32),
+            customdata=customdata,
+            # An object array skips Plotly's per-element validation of a list (0.2 s at 200,000).
+            text=part.get_column("_text").to_numpy().astype(object, copy=False),
+            hovertemplate=template,
+            mode="markers",
+            marker={"size": marker_size, "opacity": 0.7, **marker},
+            name=name,
+        )
+
+    fig = go.Figure()
+    dtype = points.schema[color] if color else None
+    if dtype is None or (dtype.is_numeric() and dtype != pl.Boolean):
+        marker: dict[str, Any] = {}
+        if color is not None:
+            marker = {
+                "color": frame.get_column(color).cast(pl.Float64).to_numpy(),
+                "colorscale": "Viridis",
+                "showscale": True,
+                "colorbar": {"title": {"text": color}},
+            }
+        fig.add_trace(trace(frame, color or "customers", marker))
+    else:
+        frame = frame.with_columns(pl.col(color).cast(pl.String).fill_null("(none)").alias("_group"))
+        for group, part in sorted(frame.partition_by("_group", as_dict=True).items()):
+            fig.add_trace(trace(part, str(group[0]), {}))
+    fig.update_layout(
+        title=title,
+        dragmode="lasso",
+        xaxis={"showticklabels": False, "title": None, "zeroline": False},
+        yaxis={"showticklabels": False, "title": None, "zeroline": False},
+        legend={"title": {"text": color}, "itemsizing": "constant"},
+        margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
+    )
+    return fig
+
+
 def map_chart(
     points: pl.DataFrame, names: dict[int, str], *, color: str, features: tuple[str, ...]
 ) -> tuple[go.Figure, pl.DataFrame]:
@@ -149,7 +255,5 @@ def map_chart(
         pl.col("segment").replace_strict(names, default="", return_dtype=pl.String).alias("name")
     )
     hover = [c for c in ("name", "predicted_clv", "probability_alive", *features[:3]) if c in points.columns]
-    figure = embedding.map_figure(
-        points, color="name" if color == "segment" else color, label="customer", hover=hover
-    )
+    figure = map_figure(points, color="name" if color == "segment" else color, label="customer", hover=hover)
     return layout(figure, height=560, dragmode="lasso"), points

@@ -88,7 +88,7 @@ CLV_PREDICTIONS = TableSpec(
 SEGMENT_MAPS = TableSpec(
     name="segment_maps",
     description=(
-        "Model output: one row per stored 2-D customer map (analytics.segments.embedding.store_map); a map"
+        "Model output: one row per stored 2-D customer map (analytics.segments.maps.store_map); a map"
         " is identified by method, feature columns and parameters (map_key), and storing the same"
         " key again replaces the old map."
     ),
