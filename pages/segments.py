@@ -2,13 +2,13 @@
 
 Through ``app.resources``: ``analytics.segments.features.load_features`` (consented customers'
 ``customer_features``), ``analytics.segments.clustering.segment_and_profile`` (scaling, evidence
-for k, clustering, profiles) and ``segment_kpis``, ``analytics.segments.projections`` and
-``maps`` for the map (PCA at once, UMAP fitted on request and stored; lasso via
-``map_selection.selected_customers``) and
-``analytics.segments.store`` to save a segment and export its members. "Your own table" segments
-an upload: ``features.prepare_feature_frame`` (each column's scaling chosen from its distribution,
-shown as a table), ``features.override_scaling`` (the user's choice), ``segment_and_profile``.
-Figures and display tables: ``app.charts.segments``.
+for k, clustering, profiles) and ``segment_kpis``, ``analytics.segments.projections`` and ``maps``
+for the map (PCA at once, UMAP fitted on request and stored), ``analytics.segments.map_selection``
+for its lasso, and ``analytics.segments.store`` to save a segment and export its members. "Your
+own table" segments an upload (``app.segment_upload``: ``features.prepare_feature_frame``, each
+column's scaling chosen from its distribution and open to change, then ``segment_and_profile``).
+Figures and display tables: ``app.charts.segments``; the pickers and metrics both flows share:
+``app.segment_widgets``.
 """
 
 from __future__ import annotations
@@ -25,48 +25,11 @@ from analytics.segments import map_selection
 from analytics.segments import store as segment_store
 from app import components, resources, state
 from app.charts import segments as charts
-
-ALGORITHMS = charts.ALGORITHM_LABELS
-"""The clustering methods, as the pickers name them."""
+from app.segment_upload import upload_section
+from app.segment_widgets import ALGORITHMS, evidence_charts, method_inputs, metrics
 
 MSG_NO_FEATURES = "The database has no customer features yet. Rebuild it with `make data`, then reload."
 SOURCES = {"bank": "The bank's customers", "upload": "Your own table"}
-MAX_UPLOAD_ROWS = 500_000
-MSG_TOO_MANY_ROWS = "The file has {rows:,} rows; the page segments at most {limit:,} (use the CLI for more)."
-AUTOMATIC = "auto"
-"""The scaling choice that keeps the automatic one (``choose_scaling``'s)."""
-
-
-def _evidence_charts(evidence: pl.DataFrame, chosen: int) -> None:
-    figures = charts.evidence_figures(evidence, chosen)
-    for column, (name, figure) in zip(st.columns(len(figures)), figures.items(), strict=True):
-        with column:
-            st.plotly_chart(figure, key=f"evidence_{name}")
-
-
-def _metrics(result: seg.SegmentationResult, *, bic: bool) -> None:
-    cols = st.columns(4 if bic else 3)
-    cols[0].metric("Segments", result.k, border=True)
-    cols[1].metric(
-        "Silhouette", "n/a" if result.silhouette is None else f"{result.silhouette:.3f}", border=True
-    )
-    cols[2].metric(
-        "Davies-Bouldin",
-        "n/a" if result.davies_bouldin is None else f"{result.davies_bouldin:.2f}",
-        border=True,
-    )
-    if bic:
-        cols[3].metric("BIC", "n/a" if result.bic is None else f"{result.bic:,.0f}", border=True)
-
-
-def _method_inputs(left, right, *, keys: tuple[str, str]) -> tuple[str, int | None]:
-    """The algorithm and k pickers; k is None for "from the evidence" and for HDBSCAN."""
-    algorithm = left.selectbox("Algorithm", list(ALGORITHMS), format_func=ALGORITHMS.get, key=keys[0])
-    k_value = right.number_input(
-        "Number of segments (0 = from the evidence)", min_value=0, max_value=30, step=1, key=keys[1]
-    )
-    # HDBSCAN finds its own number of clusters: k changes neither its result nor its cache entry.
-    return algorithm, None if algorithm == "hdbscan" else (int(k_value) or None)
 
 
 def _save(user, *, name: str, customer_ids, source: str, parameters: dict) -> None:
@@ -82,91 +45,6 @@ def _save(user, *, name: str, customer_ids, source: str, parameters: dict) -> No
     st.success(
         f"Saved “{saved.name}” (version {saved.version}, {saved.customers:,} customers). "
         "Pick it under Saved segment in the sidebar of the executive and KPI pages."
-    )
-
-
-def _scaling_overrides(prepared: feats.FeatureFrame) -> dict[str, str]:
-    """One choice per column (automatic by default); the columns the user changed."""
-    automatic = dict(
-        zip(prepared.scaling.get_column("column"), prepared.scaling.get_column("scaling"), strict=True)
-    )
-    chosen = {}
-    with st.expander("Change the scaling of a column"):
-        columns = st.columns(3)
-        for i, name in enumerate(prepared.features):
-            choice = columns[i % 3].selectbox(
-                name,
-                [AUTOMATIC, *feats.SCALINGS],
-                format_func=lambda c, name=name: f"automatic ({automatic[name]})" if c == AUTOMATIC else c,
-                key=f"segment_upload_scaling_{name}",
-            )
-            if choice != AUTOMATIC:
-                chosen[name] = choice
-    return chosen
-
-
-def upload_section() -> None:
-    """Segment an uploaded customer table, each column's scaling shown and open to change."""
-    st.caption(
-        "One row per customer, the id in a column named customer_id or id; every other numeric column is a"
-        " feature (text, constant and empty columns are left out with a note). Each column's scaling is"
-        " chosen from its distribution: log for non-negative, strongly right-skewed columns such as spend"
-        " (docs/segments.md). Nothing is stored: the assignment is for download. The same as"
-        " `python -m analytics segments --input FILE [--scaling col=log,…] --json`."
-    )
-    upload = st.file_uploader(
-        "Customer table (CSV or Parquet)", type=["csv", "parquet"], key="segment_upload"
-    )
-    if upload is None:
-        return
-    table = components.read_upload(upload, max_rows=MAX_UPLOAD_ROWS, too_many=MSG_TOO_MANY_ROWS)
-    if table is None:
-        return
-    try:
-        prepared = feats.prepare_feature_frame(table)
-    except ValueError as exc:
-        st.error(str(exc))
-        return
-    st.caption(
-        f"{upload.name}: {prepared.n_customers:,} customers, {len(prepared.features)} feature columns."
-    )
-    for notice in prepared.notices:
-        st.warning(notice)
-    st.markdown("**How each column is scaled**")
-    table_slot = st.container()
-    overrides = _scaling_overrides(prepared)
-    try:
-        chosen = feats.override_scaling(prepared, overrides)
-    except ValueError as exc:
-        st.error(str(exc))
-        return
-    table_slot.dataframe(charts.scaling_view(chosen.scaling), hide_index=True)
-    algorithm, k = _method_inputs(*st.columns(2), keys=("segment_upload_algorithm", "segment_upload_k"))
-    if not st.button("Segment the table", key="segment_upload_run", type="primary"):
-        return
-    with st.status("Segmenting the table…", expanded=False) as status:
-        try:
-            result, profiles = seg.segment_and_profile(
-                chosen, algorithm=algorithm, k=k, progress=status.write
-            )
-        except ValueError as exc:
-            status.update(label="The segmentation was refused", state="error")
-            st.error(str(exc))
-            return
-        status.update(label=f"{ALGORITHMS[algorithm]}: {result.k} segments", state="complete")
-    for warning in result.warnings:
-        st.warning(warning)
-    _metrics(result, bic=False)
-    if result.evidence is not None:
-        _evidence_charts(result.evidence, result.k)
-    names = dict(zip(profiles.get_column("segment"), profiles.get_column("suggested_name"), strict=True))
-    st.dataframe(charts.profiles_view(profiles, names), hide_index=True)
-    stem = upload.name.rsplit(".", 1)[0]
-    components.csv_download(
-        result.assignment.rename({"customer_id": chosen.id_column}),
-        file_name=f"{stem}_segments.csv",
-        key="segment_upload_csv",
-        label="Download the assignment",
     )
 
 
@@ -195,7 +73,7 @@ with st.form("segmentation"):
     feature_set = left.selectbox(
         "Feature set", list(feats.FEATURE_SETS), key=state.SEGMENT_FEATURE_SET, help="docs/segments.md"
     )
-    algorithm, k = _method_inputs(middle, right, keys=(state.SEGMENT_ALGORITHM, state.SEGMENT_K))
+    algorithm, k = method_inputs(middle, right, keys=(state.SEGMENT_ALGORITHM, state.SEGMENT_K))
     st.form_submit_button("Run segmentation", type="primary")
 
 try:
@@ -223,11 +101,11 @@ st.caption(
 )
 for warning in result.warnings:
     st.warning(warning)
-_metrics(result, bic=True)
+metrics(result, bic=True)
 
 if result.evidence is not None:
     st.subheader("Evidence for the number of segments")
-    _evidence_charts(result.evidence, result.k)
+    evidence_charts(result.evidence, result.k)
     st.caption(
         "Silhouette on a 3,000-customer sample; stability is the mean adjusted Rand index between refits on "
         "bootstrap samples. The suggested k (dotted line) is the finest k whose stability reaches "
