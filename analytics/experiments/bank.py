@@ -32,7 +32,6 @@ import ibis
 import ibis.expr.types as ir
 import numpy as np
 import polars as pl
-from ibis.common.exceptions import TableNotFound
 
 from analytics.common.docs import shared_docs
 from analytics.experiments.arms import ArmStats, MetricKind
@@ -110,13 +109,6 @@ class Experiment:
     def metrics(self) -> tuple[str, ...]:
         """The metrics defined for this experiment (conversion needs a campaign)."""
         return tuple(m for m in METRICS if m != "conversion" or self.campaign_id is not None)
-
-
-def _table(backend: ibis.BaseBackend, name: str) -> ibis.Table | None:
-    try:
-        return backend.table(name)
-    except TableNotFound:
-        return None
 
 
 def _split(text: str | None) -> tuple[str, ...]:

@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 
 import ibis
 import polars as pl
-from ibis.common.exceptions import TableNotFound
 
 from analytics.common.docs import shared_docs
 from analytics.fairness import report as fairness_report
@@ -25,6 +24,7 @@ from analytics.fairness import report_html, report_pdf
 from analytics.fairness.audits import SIGN_OFF_DECISIONS, FairnessAudit, SignOff
 from analytics.store.contracts import FAIRNESS_SIGNOFFS
 from analytics.store.database import Database
+from analytics.store.tables import optional_table
 
 SIGN_ROLES = frozenset({"compliance_reviewer", "admin"})
 """Roles that may sign an audit or decide on a mitigation."""
@@ -177,10 +177,7 @@ def sign_audit(
 
 
 def _table(backend: ibis.BaseBackend) -> ibis.Table | None:
-    try:
-        return backend.table(FAIRNESS_SIGNOFFS.name)
-    except TableNotFound:  # a read-only database from before sign-offs existed
-        return None
+    return optional_table(backend, FAIRNESS_SIGNOFFS.name)  # None: a file from before sign-offs
 
 
 def _empty() -> pl.DataFrame:

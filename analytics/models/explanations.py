@@ -31,7 +31,6 @@ from typing import Literal
 import ibis
 import numpy as np
 import polars as pl
-from ibis.common.exceptions import TableNotFound
 from shap.utils import approximate_interactions
 from sklearn.calibration import CalibratedClassifierCV
 
@@ -40,6 +39,7 @@ from analytics.models import pipelines, training_data
 from analytics.models import registry as model_registry
 from analytics.store.contracts import MODEL_EXPLANATIONS, MODEL_SHAP
 from analytics.store.database import Database
+from analytics.store.tables import optional_table
 
 Kind = Literal["tree", "baseline"]
 KINDS: tuple[Kind, ...] = ("tree", "baseline")
@@ -374,13 +374,6 @@ def _meta(row: Mapping) -> ExplanationMeta:
     )
 
 
-def _table(backend: ibis.BaseBackend, name: str) -> ibis.Table | None:
-    try:
-        return backend.table(name)
-    except TableNotFound:
-        return None
-
-
 @shared_docs
 def load_explanation_meta(backend: ibis.BaseBackend, model_id: str) -> dict[str, ExplanationMeta]:
     """The stored SHAP samples of a model, by pipeline.
@@ -396,7 +389,7 @@ def load_explanation_meta(backend: ibis.BaseBackend, model_id: str) -> dict[str,
     dict of str to ExplanationMeta
         ``"tree"`` and ``"baseline"`` when stored; empty when the model was not explained.
     """
-    table = _table(backend, MODEL_EXPLANATIONS.name)
+    table = optional_table(backend, MODEL_EXPLANATIONS.name)
     if table is None:
         return {}
     rows = table.filter(table.model_id == model_id).to_polars()
@@ -426,7 +419,7 @@ def load_shap_matrix(backend: ibis.BaseBackend, model_id: str, *, kind: Kind = "
         When the model has no stored sample (:data:`MSG_NO_EXPLANATION`).
     """
     meta = load_explanation_meta(backend, model_id).get(kind)
-    table = _table(backend, MODEL_SHAP.name)
+    table = optional_table(backend, MODEL_SHAP.name)
     if meta is None or table is None:
         raise ValueError(MSG_NO_EXPLANATION.format(model_id=model_id))
     features = model_registry.get_model(backend, model_id).features

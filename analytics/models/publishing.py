@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import ibis
 import polars as pl
-from ibis.common.exceptions import TableNotFound
 
 from analytics.common.docs import shared_docs
 from analytics.models import registry as model_registry
@@ -20,13 +19,7 @@ from analytics.models import training_data
 from analytics.models.explanations import SAMPLE_ROWS, ExplanationMeta, store_explanations
 from analytics.store.contracts import CUSTOMER_FEATURES, MODEL_PREDICTIONS
 from analytics.store.database import Database
-
-
-def _table(backend: ibis.BaseBackend, name: str) -> ibis.Table | None:
-    try:
-        return backend.table(name)
-    except TableNotFound:
-        return None
+from analytics.store.tables import optional_table
 
 
 @dataclass(frozen=True)
@@ -139,7 +132,7 @@ def top_scored_customers(backend: ibis.BaseBackend, model_id: str, *, n: int = 2
         ``customer_id``, ``score``, highest first (ties by customer id); customers without
         profiling consent are left out.
     """
-    table = _table(backend, MODEL_PREDICTIONS.name)
+    table = optional_table(backend, MODEL_PREDICTIONS.name)
     if table is None:
         return pl.DataFrame(schema={"customer_id": pl.Int64, "score": pl.Float64})
     customers = backend.table("customers")

@@ -11,18 +11,11 @@ from dataclasses import dataclass
 import ibis
 import numpy as np
 import polars as pl
-from ibis.common.exceptions import TableNotFound
 
 from analytics.common.docs import shared_docs
 from analytics.models import quality as model_quality
 from analytics.store.contracts import MODEL_TEST_SCORES
-
-
-def _table(backend: ibis.BaseBackend, name: str) -> ibis.Table | None:
-    try:
-        return backend.table(name)
-    except TableNotFound:
-        return None
+from analytics.store.tables import optional_table
 
 
 @shared_docs
@@ -41,7 +34,7 @@ def load_test_scores(backend: ibis.BaseBackend, model_id: str) -> pl.DataFrame:
         ``model_test_scores`` columns but ``model_id``; empty for a model registered before
         test scores were stored.
     """
-    table = _table(backend, MODEL_TEST_SCORES.name)
+    table = optional_table(backend, MODEL_TEST_SCORES.name)
     if table is None:
         return pl.DataFrame(schema=MODEL_TEST_SCORES.schema).drop("model_id")
     return table.filter(table.model_id == model_id).drop("model_id").order_by("customer_id").to_polars()

@@ -42,6 +42,7 @@ from analytics.models import quality as model_quality
 from analytics.models import training, training_data
 from analytics.store.contracts import MODEL_PREDICTIONS, MODEL_TEST_SCORES, MODELS
 from analytics.store.database import Database
+from analytics.store.tables import optional_table
 
 MODEL_DIR_ENV = "TAILOR_MODEL_DIR"
 """Environment variable naming the folder of model artifacts (default: next to the database)."""
@@ -320,11 +321,8 @@ def _jsonable_params(estimator: Any) -> dict:
 
 
 def _models_table(backend: ibis.BaseBackend) -> ibis.Table | None:
-    try:
-        return backend.table(MODELS.name)
-    except TableNotFound:
-        # A database from before the registry existed, opened read-only: nothing registered.
-        return None
+    # A database from before the registry existed, opened read-only: nothing registered.
+    return optional_table(backend, MODELS.name)
 
 
 @shared_docs

@@ -20,7 +20,6 @@ from typing import Any, Literal, get_args
 import ibis
 import numpy as np
 import polars as pl
-from ibis.common.exceptions import TableNotFound
 
 from analytics.common.docs import shared_docs
 from analytics.segments.projections import (
@@ -33,6 +32,7 @@ from analytics.segments.projections import (
 )
 from analytics.store.contracts import SEGMENT_MAP_POINTS, SEGMENT_MAPS
 from analytics.store.database import Database
+from analytics.store.tables import optional_table
 
 MapMethod = Literal["umap", "pca"]
 MAP_METHODS: tuple[str, ...] = get_args(MapMethod)
@@ -328,11 +328,8 @@ def fit_and_store_map(
 
 
 def _maps_table(backend: ibis.BaseBackend) -> ibis.Table | None:
-    try:
-        return backend.table(SEGMENT_MAPS.name)
-    except TableNotFound:
-        # A database from before this table existed, opened read-only: nothing stored yet.
-        return None
+    # A database from before this table existed, opened read-only: nothing stored yet.
+    return optional_table(backend, SEGMENT_MAPS.name)
 
 
 def _map_ids_for_key(backend: ibis.BaseBackend, key: str) -> list[str]:
