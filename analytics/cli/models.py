@@ -16,7 +16,7 @@ from analytics.cli.common import CliError, emit, positive_int, progress, read_ta
 from analytics.store.database import open_database, resolve_db_path
 
 MODEL_TARGETS = ("churn", "credit_card", "savings", "investment_fund")
-"""The targets of analytics.models.training.Target (listed here so that --help needs no sklearn import)."""
+"""The targets of analytics.models.training_data.Target, listed so that --help needs no sklearn import."""
 
 
 # -- train ------------------------------------------------------------------------------

@@ -833,3 +833,17 @@ def test_fairness_audits_a_targeting_list_against_the_contactable_customers(
     pl.DataFrame({"id": [1]}).write_csv(wrong)
     assert cli.main(["fairness", "--targeting", str(wrong), "--db", str(sample_bank_path)]) == 1
     assert "needs a customer_id column" in capsys.readouterr().err
+
+
+def test_the_cli_and_the_store_list_the_model_targets_the_library_trains():
+    # Written out twice so that --help needs no sklearn and the store imports no capability.
+    from typing import get_args
+
+    from analytics.cli import models as cli_models
+    from analytics.models.training_data import Target
+    from analytics.store.contracts import MODELS
+
+    assert cli_models.MODEL_TARGETS == get_args(Target)
+    rule = next(r for r in MODELS.rules if r.column == "target")
+    frame = pl.DataFrame({"target": [*get_args(Target), "mortgage"]})
+    assert frame.select(rule.check).to_series().to_list() == [True] * len(get_args(Target)) + [False]

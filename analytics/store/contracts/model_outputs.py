@@ -192,7 +192,7 @@ MODELS = TableSpec(
         "artifact_sha256",
     ),
     rules=(
-        # The targets of analytics.models.training.Target (the store imports no capability).
+        # The targets of analytics.models.training_data.Target (the store imports no capability).
         Rule(
             "target",
             pl.col("target").is_in(["churn", "credit_card", "savings", "investment_fund"]),
