@@ -100,21 +100,28 @@ def customer_section(path: str, record, user) -> None:
         " customer's score; the points in the reasons are how much lower (or higher) the score would be"
         " without that contribution. The explanation is audited."
     )
-    what_if(model, row, result, typical)
+    what_if(model, row, result, typical, masked=masked)
 
 
 def what_if(
-    model, row: pl.DataFrame, result: customer_explanations.CustomerExplanation, typical: dict
+    model,
+    row: pl.DataFrame,
+    result: customer_explanations.CustomerExplanation,
+    typical: dict,
+    *,
+    masked: str,
 ) -> None:
     """Edit the largest contributions' values, re-score and re-explain.
 
-    The widgets are keyed by model and customer, so one customer's values never carry over to
-    the next; an empty field is a missing value (the model imputes it, as it did when scoring),
-    and only the fields the user changed are applied.
+    The widgets are keyed by model and the customer's masked id, so one customer's values never
+    carry over to the next; never by the customer number, since Streamlit writes a widget's key
+    into the element id it sends to the browser (docs/authentication.md). An empty field is a
+    missing value (the model imputes it, as it did when scoring), and only the fields the user
+    changed are applied.
     """
     st.markdown("**What if?** Change the values of the largest contributions and re-score.")
     features = result.contributions.head(WHAT_IF_FEATURES)["feature"].to_list()
-    prefix = f"wi_{result.model_id}_{result.customer_id}"
+    prefix = f"wi_{result.model_id}_{masked}"
     original = {name: row.get_column(name)[0] for name in features}
     with st.form(f"{prefix}_form"):
         columns = st.columns(3)

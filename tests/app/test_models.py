@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 
 import numpy as np
 import polars as pl
@@ -45,6 +46,37 @@ def values(data) -> np.ndarray:
 
 def charts(at) -> list[dict]:
     return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+
+
+def sent_to_browser(at) -> list[str]:
+    """Every node AppTest holds as text: its proto (element and form ids with their keys, labels,
+    help, placeholders, options, values, captions, chart specs) and its widget key."""
+    texts = []
+    for node in at._tree:
+        proto = getattr(node, "proto", None)
+        if proto is not None:
+            texts.append(str(proto))
+        if isinstance(getattr(node, "key", None), str):
+            texts.append(node.key)
+    return texts
+
+
+def mentions(texts: list[str], customer: int) -> list[str]:
+    """The texts naming ``customer`` as a number of its own (not inside a hex hash or a decimal)."""
+    pattern = re.compile(rf"(?<![0-9A-Za-z.]){customer}(?![0-9])")
+    return [text for text in texts if pattern.search(text)]
+
+
+def customer_with_a_what_if() -> tuple[int, str]:
+    """A customer with four or more support contacts (the churn driver), and their masked id."""
+    db = app_db()
+    customer = int(
+        db.query(
+            "select customer_id from customer_features where support_contacts >= 4"
+            " order by customer_id desc limit 1"
+        ).item()
+    )
+    return customer, pseudonymize_ids(pl.Series([customer]), pseudonym_key(db))[0]
 
 
 def test_quality_metrics_equal_sklearn_on_the_stored_test_scores_and_the_threshold_moves(model_bank):
@@ -120,7 +152,7 @@ def test_what_if_re_scores_with_the_edited_values(model_bank):
     masked = pseudonymize_ids(pl.Series([customer]), pseudonym_key(db))[0]
     at = page(model_section="customer", customer_ref=masked).run()
     before = at.metric[0].value
-    at.number_input(key=f"wi_{churn_id()}_{customer}_support_contacts").set_value(0)
+    at.number_input(key=f"wi_{churn_id()}_{masked}_support_contacts").set_value(0)
     at.button[0].click().run()
     assert not at.exception
     after = next(m for m in at.metric if m.label == "Score with these values")
@@ -146,14 +178,44 @@ def test_what_if_starts_from_each_customers_own_values_and_an_untouched_form_kee
         " order by customer_id limit 1"
     ).item()
     key = pseudonym_key(db)
+    masked_second = pseudonymize_ids(pl.Series([second]), key)[0]
     at = page(model_section="customer", customer_ref=pseudonymize_ids(pl.Series([first]), key)[0]).run()
-    at.text_input(key="customer_ref").set_value(pseudonymize_ids(pl.Series([second]), key)[0]).run()
+    at.text_input(key="customer_ref").set_value(masked_second).run()
     assert not at.exception
-    assert at.number_input(key=f"wi_{churn_id()}_{second}_support_contacts").value == 5
+    assert at.number_input(key=f"wi_{churn_id()}_{masked_second}_support_contacts").value == 5
     before = at.metric[0].value
     at.button[0].click().run()  # nothing edited
     assert next(m for m in at.metric if m.label == "Score with these values").value == before
     assert any(c.value == "Changed: nothing changed." for c in at.caption)
+
+
+def test_no_widget_key_element_id_or_text_carries_a_masked_customers_number(model_bank):
+    # Streamlit writes a widget's key into the element id it sends to the browser.
+    customer, masked = customer_with_a_what_if()
+    at = page(model_section="customer", customer_ref=masked).run()
+    assert not at.exception
+    assert at.subheader[0].value == f"Customer {masked}"
+    assert mentions(sent_to_browser(at), customer) == []
+    what_if = at.number_input(key=f"wi_{churn_id()}_{masked}_support_contacts")
+    assert masked in what_if.proto.id and what_if.proto.form_id == f"wi_{churn_id()}_{masked}_form"
+    what_if.set_value(0)
+    at.button[0].click().run()
+    assert not at.exception
+    assert any(m.label == "Score with these values" for m in at.metric)
+    assert mentions(sent_to_browser(at), customer) == []
+
+
+def test_an_admin_still_sees_the_customer_number_and_the_what_if_works(model_bank):
+    customer, masked = customer_with_a_what_if()
+    at = page("admin", model_section="customer", customer_ref=str(customer)).run()
+    assert not at.exception
+    assert at.subheader[0].value == f"Customer {customer} ({masked})"
+    at.number_input(key=f"wi_{churn_id()}_{masked}_support_contacts").set_value(0)
+    at.button[0].click().run()
+    assert not at.exception
+    assert any(m.label == "Score with these values" for m in at.metric)
+    widget_keys = [node.key for node in at._tree if isinstance(getattr(node, "key", None), str)]
+    assert mentions(widget_keys, customer) == []
 
 
 def test_a_bad_or_unknown_customer_reference_is_named(model_bank):
