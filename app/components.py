@@ -13,7 +13,14 @@ import streamlit as st
 from analytics.access import auth
 from analytics.access.privacy import log_personal_data_view
 from analytics.common import uploads
-from analytics.common.formatting import format_change, format_interval, format_month, format_value
+from analytics.common.exports import formula_safe
+from analytics.common.formatting import (
+    escape_markdown,
+    format_change,
+    format_interval,
+    format_month,
+    format_value,
+)
 from analytics.common.types import AGE_BANDS, PRODUCT_IDS, REGIONS, KpiFilters, User
 from analytics.segments.store import segment_label
 from analytics.store.database import Database
@@ -197,7 +204,8 @@ def describe_filters(filters: KpiFilters, segments: pl.DataFrame | None = None) 
     if filters.segment_id:
         found = segments.filter(pl.col("segment_id") == filters.segment_id) if segments is not None else None
         name = (
-            segment_label(found.row(0, named=True))
+            # The analyst's name goes into captions and st.info: escaped, it shows literally.
+            segment_label({**found.row(0, named=True), "name": escape_markdown(found.item(0, "name"))})
             if found is not None and found.height
             else "a saved segment"
         )
@@ -258,7 +266,7 @@ def csv_download(frame: pl.DataFrame, *, file_name: str, key: str, label: str = 
     """A button that downloads ``frame`` as CSV (the table behind a chart)."""
     st.download_button(
         label,
-        data=frame.write_csv().encode("utf-8"),
+        data=formula_safe(frame).write_csv().encode("utf-8"),
         file_name=file_name,
         mime="text/csv",
         key=key,

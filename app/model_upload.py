@@ -9,6 +9,7 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
+from analytics.common.formatting import escape_markdown
 from analytics.models import table_model
 from app import components
 from app.charts import models as charts
@@ -32,7 +33,7 @@ def upload_section() -> None:
     frame = components.read_upload(upload, max_rows=MAX_UPLOAD_ROWS, too_many=MSG_TOO_MANY_ROWS)
     if frame is None:
         return
-    st.caption(f"{upload.name}: {frame.height:,} rows, {frame.width} columns.")
+    st.caption(f"{escape_markdown(upload.name)}: {frame.height:,} rows, {frame.width} columns.")
     target = st.selectbox("Outcome column", frame.columns, index=None, key="upload_target")
     if target is None:
         return

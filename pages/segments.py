@@ -19,6 +19,7 @@ import polars as pl
 import streamlit as st
 
 from analytics.access.privacy import sees_raw_personal_data
+from analytics.common.formatting import escape_markdown
 from analytics.segments import clustering as seg
 from analytics.segments import features as feats
 from analytics.segments import map_selection
@@ -43,7 +44,7 @@ def _save(user, *, name: str, customer_ids, source: str, parameters: dict) -> No
     for warning in saved.warnings:
         st.warning(warning)
     st.success(
-        f"Saved “{saved.name}” (version {saved.version}, {saved.customers:,} customers). "
+        f"Saved “{escape_markdown(saved.name)}” (version {saved.version}, {saved.customers:,} customers). "
         "Pick it under Saved segment in the sidebar of the executive and KPI pages."
     )
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import polars as pl
 
 from analytics.cli.common import CliError, emit, progress, read_table, split_names
+from analytics.common.exports import write_safe_csv
 from analytics.store.database import open_database
 
 MSG_BAD_SCALING = (
@@ -67,7 +68,7 @@ def cmd_segments(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         raise CliError(str(exc)) from exc
-    result.assignment.rename({"customer_id": frame.id_column}).write_csv(output)
+    write_safe_csv(result.assignment.rename({"customer_id": frame.id_column}), output)
     progress(f"assignment of {result.assignment.height:,} customers written to {output}")
     progress(f"done in {time.perf_counter() - started:.1f} s")
     payload = {

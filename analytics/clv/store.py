@@ -34,6 +34,7 @@ from ibis.common.exceptions import TableNotFound
 from analytics.clv.predictive import DEFAULT_DISCOUNT_RATE, ClvResult, fit_clv
 from analytics.clv.transactions import Period, bank_transaction_log, summarize_transactions
 from analytics.common.docs import shared_docs
+from analytics.common.exports import write_safe_csv
 from analytics.store.contracts import CLV_FITS, CLV_PREDICTIONS
 from analytics.store.database import Database
 
@@ -410,10 +411,10 @@ def read_transaction_file(path: str | Path, *, id_columns: tuple[str, ...] = ())
 
 
 def write_predictions(frame: pl.DataFrame, path: str | Path) -> Path:
-    """Write per-customer predictions as CSV or Parquet (by the file's extension)."""
+    """Write per-customer predictions as Parquet or as formula-guarded CSV (by the file's extension)."""
     path = Path(path)
     if path.suffix.lower() == ".parquet":
         frame.write_parquet(path)
     else:
-        frame.write_csv(path)
+        write_safe_csv(frame, path)
     return path

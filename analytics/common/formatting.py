@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 MISSING = "n/a"
@@ -76,3 +77,40 @@ def format_period(start: date, end: date) -> str:
     if start.year == end.year:
         return f"{start:%b}–{end:%b %Y}"
     return f"{start:%b %Y}–{end:%b %Y}"
+
+
+# Characters that start markdown syntax anywhere in a line in Streamlit's renderer (CommonMark +
+# GFM, plus Streamlit's ``:color[...]`` / ``:material/...:`` directives and ``$`` maths).
+# Backslash first, so the escapes added for the others are not escaped again. ``-``, ``+`` and
+# ``.`` only start a list at the beginning of a line, so only there are they escaped.
+_MARKDOWN_SPECIALS = "\\`*_{}[]()#!|<>~$:"
+_MARKDOWN_ESCAPES = str.maketrans({c: f"\\{c}" for c in _MARKDOWN_SPECIALS} | {"\n": " ", "\r": " "})
+_LIST_START = re.compile(r"^(\s*)([-+]|\d+\.)")
+
+
+def escape_markdown(text: str) -> str:
+    r"""Escape user-named text (a segment's name, a file's name) so markdown shows it literally.
+
+    Every markdown special character is backslash-escaped (``-``, ``+`` and ``1.`` where they
+    would start a list), and line breaks become spaces, so a name can carry neither a link, an
+    image, emphasis, a heading nor a list into a caption.
+
+    Parameters
+    ----------
+    text : str
+        The text as the user typed it.
+
+    Returns
+    -------
+    str
+        The text to interpolate into ``st.markdown``, ``st.caption``, ``st.info`` and the like.
+
+    Examples
+    --------
+    >>> print(escape_markdown("[click](http://x) **bold**"))
+    \[click\]\(http\://x\) \*\*bold\*\*
+    >>> print(escape_markdown("- High-value 2.0"))
+    \- High-value 2.0
+    """
+    escaped = str(text).translate(_MARKDOWN_ESCAPES)
+    return _LIST_START.sub(lambda m: m.group(1) + (m.group(2)[:-1] + "\\" + m.group(2)[-1]), escaped)

@@ -37,6 +37,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 
+from analytics.common.exports import write_safe_csv
 from analytics.models.pipelines import TABLE_BOOSTER, effect_direction
 
 Direction = Literal["+", "-", "0", "categorical"]
@@ -466,6 +467,6 @@ def write_table_model_outputs(
     folder.mkdir(parents=True, exist_ok=True)
     predictions = folder / f"{source.stem}_predictions.csv"
     shap_file = folder / f"{source.stem}_shap.csv"
-    result.predictions.write_csv(predictions)
-    result.shap_values.write_csv(shap_file)
+    write_safe_csv(result.predictions, predictions)
+    write_safe_csv(result.shap_values, shap_file)
     return predictions, shap_file

@@ -153,3 +153,42 @@ def test_a_saved_segment_is_offered_as_a_filter_and_filters_the_tiles(bank):
     at.selectbox(key="filter_segment").set_value(None).run()
     at.multiselect(key="filter_regions").set_value(["North"]).run()
     assert metric_value(at, "Monthly active customers") == in_segment != everyone
+
+
+EVIL_SEGMENT = "[click](http://evil.example) ![x](http://evil.example/x.png) **bold**"
+
+
+def test_a_segment_name_reaches_the_executives_caption_escaped(bank):
+    from analytics.common.formatting import escape_markdown
+    from analytics.segments import store as segment_store
+    from analytics.store.database import Database
+
+    db = Database(bank)
+    ids = db.query("SELECT customer_id FROM customers WHERE region = 'West'").get_column("customer_id")
+    saved = segment_store.save_segment(
+        db, name=EVIL_SEGMENT, customer_ids=ids, source="upload", created_by="t"
+    )
+    db.close()
+    at = new_app(user=User("test_executive", "executive"), filter_segment=saved.segment_id).run()
+    assert not at.exception
+    caption = next(c.value for c in at.caption if "customers ·" in c.value)
+    assert f"segment {escape_markdown(EVIL_SEGMENT)} (v1," in caption
+    assert "](" not in caption and "**" not in caption
+
+
+def test_a_csv_download_is_guarded_against_formula_injection(monkeypatch):
+    import polars as pl
+    import streamlit as st
+
+    sent = {}
+    monkeypatch.setattr(st, "download_button", lambda label, **kwargs: sent.update(kwargs))
+    frame = pl.DataFrame(
+        {"name": ['=HYPERLINK("http://evil.example")', "@SUM(A1)", "Ann"], "change": [-2, 0, 3]}
+    )
+    components.csv_download(frame, file_name="t.csv", key="t")
+    assert sent["data"].decode("utf-8").splitlines() == [
+        "name,change",
+        '"\'=HYPERLINK(""http://evil.example"")",-2',
+        "'@SUM(A1),0",
+        "Ann,3",
+    ]

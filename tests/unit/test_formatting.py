@@ -4,7 +4,13 @@ from datetime import date
 
 import pytest
 
-from analytics.common.formatting import format_change, format_interval, format_period, format_value
+from analytics.common.formatting import (
+    escape_markdown,
+    format_change,
+    format_interval,
+    format_period,
+    format_value,
+)
 
 
 @pytest.mark.parametrize(
@@ -46,3 +52,33 @@ def test_intervals_and_periods():
     assert format_period(date(2026, 8, 1), date(2026, 10, 1)) == "Aug–Oct 2026"
     assert format_period(date(2025, 11, 1), date(2026, 10, 1)) == "Nov 2025–Oct 2026"
     assert format_period(date(2026, 10, 1), date(2026, 10, 1)) == "Oct 2026"
+
+
+EVIL_NAME = "[click](http://evil.example) ![x](http://evil.example/x.png) **bold**"
+
+
+def test_escape_markdown_leaves_no_link_image_or_emphasis():
+    escaped = escape_markdown(EVIL_NAME)
+    assert escaped == (
+        r"\[click\]\(http\://evil.example\) \!\[x\]\(http\://evil.example/x.png\) \*\*bold\*\*"
+    )
+    assert "](" not in escaped and "**" not in escaped
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Young salaried", "Young salaried"),
+        ("# heading", r"\# heading"),
+        ("a\\b", r"a\\b"),
+        ("`code` _it_ <b>|x|</b>", r"\`code\` \_it\_ \<b\>\|x\|\</b\>"),
+        (":red[alarm] $x$ ~~old~~", r"\:red\[alarm\] \$x\$ \~\~old\~\~"),
+        ("two\nlines", "two lines"),
+        ("- item", r"\- item"),
+        ("+ item", r"\+ item"),
+        ("12. item", r"12\. item"),
+        ("High-value 2.0 + more", "High-value 2.0 + more"),
+    ],
+)
+def test_escape_markdown_escapes_each_special(text, expected):
+    assert escape_markdown(text) == expected
