@@ -275,21 +275,19 @@ def csv_download(frame: pl.DataFrame, *, file_name: str, key: str, label: str = 
     )
 
 
-def read_upload(upload, *, max_rows: int | None = None, too_many: str = "") -> pl.DataFrame | None:
+def read_upload(upload, *, max_rows: int, too_many: str = "") -> pl.DataFrame | None:
     """An uploaded CSV or Parquet file as a table, or None after showing why it cannot be read.
 
-    ``too_many`` is the page's message for a file over ``max_rows`` (formatted with ``name``,
-    ``rows`` and ``limit``).
+    Every upload has a row cap, checked before the file is read whole (``uploads.read_table``).
+    ``too_many`` is the page's next step for a file over it, shown after the refusal.
     """
     try:
-        frame = uploads.read_table(upload.getvalue(), name=upload.name)
+        return uploads.read_table(upload.getvalue(), name=upload.name, max_rows=max_rows)
+    except uploads.TooManyRowsError as exc:
+        st.error(f"{exc} {too_many}".strip())
     except ValueError as exc:
         st.error(str(exc))
-        return None
-    if max_rows is not None and frame.height > max_rows:
-        st.error(too_many.format(name=upload.name, rows=frame.height, limit=max_rows))
-        return None
-    return frame
+    return None
 
 
 def log_view_once(db: Database, user: User, *, target: str, details: dict) -> None:

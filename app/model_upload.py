@@ -14,8 +14,9 @@ from analytics.models import table_model
 from app import components
 from app.charts import models as charts
 
+# Training and SHAP run on the page while the person waits, so the page takes a bounded table.
 MAX_UPLOAD_ROWS = 500_000
-MSG_TOO_MANY_ROWS = "The file has {rows:,} rows; the page trains on at most {limit:,} (use the CLI for more)."
+MSG_TOO_MANY_ROWS = "The page trains on at most that many: use `python -m analytics model --input` for more."
 TOP_FEATURES = 15
 
 

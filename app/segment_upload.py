@@ -16,8 +16,11 @@ from app import components
 from app.charts import segments as charts
 from app.segment_widgets import ALGORITHMS, evidence_charts, method_inputs, metrics
 
+# Clustering and the evidence for k run on the page while the person waits, so the table is bounded.
 MAX_UPLOAD_ROWS = 500_000
-MSG_TOO_MANY_ROWS = "The file has {rows:,} rows; the page segments at most {limit:,} (use the CLI for more)."
+MSG_TOO_MANY_ROWS = (
+    "The page segments at most that many: use `python -m analytics segments --input` for more."
+)
 AUTOMATIC = "auto"
 """The scaling choice that keeps the automatic one (``choose_scaling``'s)."""
 

@@ -22,6 +22,10 @@ from app.charts import ab_tests as charts
 
 SECTIONS = {"readout": "Read-out", "power": "Power & sample size", "upload": "External experiment"}
 MSG_NO_EXPERIMENTS = "The database holds no experiment yet."
+# The read-out only sums each arm (n, sum, sum of squares), so it takes as many rows as the audit of
+# the Fairness page; the CLI reads larger files.
+MAX_UPLOAD_ROWS = 2_000_000
+MSG_TOO_MANY_ROWS = "Use `python -m analytics abtest --input` for larger files."
 
 
 def readout_section(path: str) -> None:
@@ -199,7 +203,7 @@ def upload_section() -> None:
     upload = st.file_uploader("Experiment file (CSV or Parquet)", type=["csv", "parquet"], key="ab_upload")
     if upload is None:
         return
-    frame = components.read_upload(upload)
+    frame = components.read_upload(upload, max_rows=MAX_UPLOAD_ROWS, too_many=MSG_TOO_MANY_ROWS)
     if frame is None:
         return
     summary = st.toggle("Rows are per-arm summaries (n, sum, sum_sq)", key="ab_upload_summary")

@@ -50,6 +50,14 @@ MSG_SCORE_NEEDS_THRESHOLD = (
     "them into decisions."
 )
 MSG_SCORE_RANGE = "Column {column!r} must hold scores between 0 and 1; row {row} holds {value!r}."
+# A protected attribute is a handful of groups (sex, age band, region); a column of hundreds of
+# distinct values is an identifier or a free-text field, whose per-group tables, pairwise gaps and
+# intersections would grow without bound and compare groups of one or two customers each.
+MAX_GROUP_VALUES = 200
+MSG_TOO_MANY_GROUPS = (
+    "Column {column!r} has {count:,} distinct values: a protected attribute may have at most {limit:,} "
+    "groups. Choose a coarser column (a band or a region, not an identifier)."
+)
 
 
 @dataclass(frozen=True)
@@ -400,7 +408,8 @@ def audit_frame(
     ------
     ValueError
         A missing column (named, with the table's columns), labels outside {0, 1} (the row),
-        a score without a threshold, a single group, no group column.
+        a score without a threshold, a single group, no group column, a group column of more than
+        :data:`MAX_GROUP_VALUES` distinct values (:data:`MSG_TOO_MANY_GROUPS`).
     """
     if not groups:
         raise ValueError(fairness.MSG_NO_GROUPS)
@@ -414,6 +423,9 @@ def audit_frame(
     for column in groups:
         if frame.schema[column].is_nested():
             raise ValueError(MSG_GROUP_TYPE.format(column=column, dtype=frame.schema[column]))
+        count = frame.get_column(column).n_unique()
+        if count > MAX_GROUP_VALUES:
+            raise ValueError(MSG_TOO_MANY_GROUPS.format(column=column, count=count, limit=MAX_GROUP_VALUES))
     decisions = _decisions(frame, y_pred=y_pred, score=score, threshold=threshold)
     scored_by = score or (y_pred if threshold is not None else None)
     data = frame.select(*dict.fromkeys([y_true, *groups])).with_columns(decisions.alias("__decision"))

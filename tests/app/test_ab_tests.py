@@ -3,6 +3,7 @@ sequential chart, segments, the power calculator, an uploaded experiment, and ro
 
 from __future__ import annotations
 
+import io
 import json
 
 import polars as pl
@@ -94,6 +95,21 @@ def test_uploaded_file_with_a_text_metric_names_the_row(bank):
     at.button(key="ab_upload_go").click().run()
     assert not at.exception
     assert at.error[0].value == "Column 'converted' must hold numbers (or true/false); row 3 holds 'yes'."
+
+
+def test_an_uploaded_file_over_the_row_cap_is_refused_before_its_rows_are_read(bank):
+    # Two million rows and one (the page's MAX_UPLOAD_ROWS + 1) as Parquet: a small file whose
+    # metadata gives the exact count, refused by the capped reader before any arm is offered.
+    buffer = io.BytesIO()
+    pl.DataFrame({"arm": ["A", "B"] * 1_000_000 + ["A"], "y": 1}).write_parquet(buffer)
+    at = page(ab_section="upload").run()
+    at.file_uploader[0].set_value(("huge.parquet", buffer.getvalue(), "application/octet-stream")).run()
+    assert not at.exception
+    assert at.error[0].value == (
+        "Cannot read huge.parquet: it has 2,000,001 rows, and at most 2,000,000 are read here. "
+        "Use `python -m analytics abtest --input` for larger files."
+    )
+    assert not at.selectbox
 
 
 @pytest.mark.parametrize("role", ["marketing_analyst", "admin"])

@@ -581,6 +581,30 @@ def test_bad_input_is_refused_with_the_modules_message(frame, kwargs, message):
     assert str(info.value) == message
 
 
+def test_a_group_column_of_more_distinct_values_than_the_cap_is_refused_before_any_group_is_counted(
+    monkeypatch,
+):
+    def no_counts(*_args, **_kwargs):
+        raise AssertionError("groups were counted")
+
+    monkeypatch.setattr(fairness, "group_counts", no_counts)
+    rows = pl.DataFrame(
+        {"y": [0, 1] * 250, "d": [1, 0] * 250, "postcode": [f"P{i % 250}" for i in range(500)]}
+    )
+    with pytest.raises(ValueError) as info:
+        fairness_audit.audit_frame(rows, y_true="y", y_pred="d", groups=["postcode"])
+    assert str(info.value) == fairness_audit.MSG_TOO_MANY_GROUPS.format(
+        column="postcode", count=250, limit=fairness_audit.MAX_GROUP_VALUES
+    )
+    assert "'postcode' has 250 distinct values" in str(info.value) and fairness_audit.MAX_GROUP_VALUES == 200
+
+
+def test_a_group_column_of_exactly_the_cap_is_audited():
+    rows = pl.DataFrame({"y": [0, 1] * 200, "d": [1, 0] * 200, "g": [f"G{i % 200}" for i in range(400)]})
+    audit = fairness_audit.audit_frame(rows, y_true="y", y_pred="d", groups=["g"])
+    assert audit.n == 400
+
+
 def test_a_score_given_without_a_threshold_names_a_row_that_holds_a_score():
     # The first row holds 0.0, a valid 0/1 decision: the message must point at a row that shows
     # the column holds scores (row 2 here), as it does when the scores come in as y_pred.
