@@ -18,6 +18,7 @@ from analytics.models import customer_explanations
 from app import resources, state
 from app.charts import fairness as charts
 
+MSG_NO_THRESHOLD = "This audit has no operating threshold: audit the model again from the Models section."
 ATTRIBUTE_LABELS = {"gender": "Gender", "age_band": "Age band"}
 CONSTRAINTS = {"demographic_parity": "Demographic parity", "equalized_odds": "Equalized odds"}
 
@@ -130,7 +131,8 @@ def mitigation_view(path: str, user, audit: FairnessAudit) -> None:
     constraint = cols[1].selectbox(
         "Constraint", list(CONSTRAINTS), format_func=CONSTRAINTS.get, key="mitigation_constraint"
     )
-    assert audit.threshold is not None
+    if audit.threshold is None:  # a model audit always has its operating threshold
+        raise ValueError(MSG_NO_THRESHOLD)
     try:
         with st.spinner("Fitting fairlearn's ThresholdOptimizer on half of the test customers"):
             result = resources.mitigation(path, audit.subject_id, audit.threshold, attribute, constraint)
@@ -198,7 +200,8 @@ def individual_decision(path: str, user, audit: FairnessAudit) -> None:
     result = customer_explanations.explain_customer(
         resources.loaded_model(path, model_id), row, typical=typical
     )
-    assert audit.threshold is not None
+    if audit.threshold is None:  # a model audit always has its operating threshold
+        raise ValueError(MSG_NO_THRESHOLD)
     adverse, reasons = model_audits.adverse_reasons(result, threshold=audit.threshold)
     resources.log_personal_data_view(
         path,

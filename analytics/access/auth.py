@@ -40,7 +40,7 @@ MSG_BAD_USERNAME = (
     "starting with a letter or digit."
 )
 MSG_BAD_ROLE = "Role {role!r} does not exist. Choose one of: {roles}."
-MSG_SHORT_PASSWORD = "The password is too short: use at least {n} characters."
+MSG_SHORT_PASSWORD = "The password is too short: use at least {n} characters."  # noqa: S105 - a message, not a password
 MSG_USER_EXISTS = "User {username!r} already exists. Remove it first, or pass --replace."
 MSG_NO_SUCH_USER = "There is no user {username!r}."
 
@@ -139,9 +139,9 @@ def add_user(db: Database, username: str, password: str, role: str, *, replace: 
     if exists and not replace:
         raise UserError(MSG_USER_EXISTS.format(username=name))
     if exists:
-        db.execute(f'DELETE FROM "{USERS.name}" WHERE username = ?', [name])
+        db.execute(f'DELETE FROM "{USERS.name}" WHERE username = ?', [name])  # noqa: S608 - name from the contracts, values bound
     db.execute(
-        f'INSERT INTO "{USERS.name}" (username, password_hash, role, created_at) VALUES (?, ?, ?, ?)',
+        f'INSERT INTO "{USERS.name}" (username, password_hash, role, created_at) VALUES (?, ?, ?, ?)',  # noqa: S608 - name from the contracts, values bound
         [name, _HASHER.hash(password), role, _now()],
     )
     db.write_audit(username=name, role=role, action="user_added", target="users")
@@ -153,7 +153,7 @@ def remove_user(db: Database, username: str) -> None:
     name = normalize_username(username)
     if _find(db, name) is None:
         raise UserError(MSG_NO_SUCH_USER.format(username=name))
-    db.execute(f'DELETE FROM "{USERS.name}" WHERE username = ?', [name])
+    db.execute(f'DELETE FROM "{USERS.name}" WHERE username = ?', [name])  # noqa: S608 - name from the contracts, values bound
     db.write_audit(username=name, role=None, action="user_removed", target="users")
 
 
@@ -171,7 +171,7 @@ def list_users(db: Database) -> pl.DataFrame:
         Columns username, role, created_at, last_sign_in_at, locked (never the hash).
     """
     users = db.query(
-        f'SELECT username, role, created_at, last_sign_in_at FROM "{USERS.name}" ORDER BY username'
+        f'SELECT username, role, created_at, last_sign_in_at FROM "{USERS.name}" ORDER BY username'  # noqa: S608 - name from the contracts, values bound
     )
     locked = [failed_attempts(db, name) >= MAX_FAILED_ATTEMPTS for name in users.get_column("username")]
     return users.with_columns(pl.Series("locked", locked, dtype=pl.Boolean))
@@ -179,7 +179,7 @@ def list_users(db: Database) -> pl.DataFrame:
 
 def count_users(db: Database) -> int:
     """Number of accounts in the user store."""
-    return int(db.query(f'SELECT count(*) AS n FROM "{USERS.name}"').item())
+    return int(db.query(f'SELECT count(*) AS n FROM "{USERS.name}"').item())  # noqa: S608 - name from the contracts, values bound
 
 
 def failed_attempts(db: Database, username: str, *, now: datetime | None = None) -> int:
@@ -193,7 +193,7 @@ def failed_attempts(db: Database, username: str, *, now: datetime | None = None)
               AND ts > coalesce((SELECT max(ts) FROM "{AUDIT_LOG.name}"
                                  WHERE username = ? AND action IN ('sign_in', 'unlock')),
                                 TIMESTAMP '1970-01-01')
-            """,
+            """,  # noqa: S608 - name from the contracts, values bound
             [username, now - LOCKOUT, username],
         ).item()
     )
@@ -246,7 +246,7 @@ def _authenticate(db: Database, name: str, password: str, *, now: datetime | Non
     if _HASHER.check_needs_rehash(stored):
         updates.append("password_hash = ?")
         params.append(_HASHER.hash(password))
-    db.execute(f'UPDATE "{USERS.name}" SET {", ".join(updates)} WHERE username = ?', [*params, name])
+    db.execute(f'UPDATE "{USERS.name}" SET {", ".join(updates)} WHERE username = ?', [*params, name])  # noqa: S608 - name from the contracts, values bound
     db.write_audit(username=name, role=row["role"], action="sign_in", target="sign_in")
     return SignInResult(ok=True, message="Signed in.", user=User(username=name, role=row["role"]))
 
@@ -276,11 +276,11 @@ def recent_activity(db: Database, username: str, *, limit: int = 20) -> pl.DataF
     return db.query(
         f"""SELECT ts, action FROM "{AUDIT_LOG.name}"
             WHERE username = ? AND action IN ('sign_in', 'sign_in_failed', 'sign_in_locked', 'sign_out')
-            ORDER BY ts DESC, event_id DESC LIMIT ?""",
+            ORDER BY ts DESC, event_id DESC LIMIT ?""",  # noqa: S608 - name from the contracts, values bound
         [normalize_username(username), limit],
     )
 
 
 def _find(db: Database, name: str) -> dict | None:
-    rows = db.query(f'SELECT username, password_hash, role FROM "{USERS.name}" WHERE username = ?', [name])
+    rows = db.query(f'SELECT username, password_hash, role FROM "{USERS.name}" WHERE username = ?', [name])  # noqa: S608 - name from the contracts, values bound
     return rows.row(0, named=True) if rows.height else None

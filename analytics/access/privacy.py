@@ -54,7 +54,7 @@ def pseudonym_key(db: Database) -> bytes:
     if stored:
         return stored.encode()
     key = secrets.token_hex(32)
-    db.execute(f'INSERT INTO "{DATASET_META.name}" VALUES (?, ?) ON CONFLICT DO NOTHING', [_KEY_META, key])
+    db.execute(f'INSERT INTO "{DATASET_META.name}" VALUES (?, ?) ON CONFLICT DO NOTHING', [_KEY_META, key])  # noqa: S608 - name from the contracts, values bound
     return db.meta()[_KEY_META].encode()
 
 

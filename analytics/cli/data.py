@@ -21,7 +21,7 @@ from analytics.store.database import open_database, resolve_db_path
 MSG_BAD_CUSTOMERS = "--customers must be between {low:,} and {high:,} (got {value:,})."
 MAX_SAMPLE_CUSTOMERS = 1_000_000
 MIN_SAMPLE_CUSTOMERS = 100
-MSG_NO_PASSWORD = "No password given: type it at the prompt or pipe it with --password-stdin."
+MSG_NO_PASSWORD = "No password given: type it at the prompt or pipe it with --password-stdin."  # noqa: S105 - a message, not a password
 
 
 def cmd_sample_data(args: argparse.Namespace) -> int:

@@ -351,7 +351,8 @@ def _decisions(
         if threshold is None:
             return fairness.binary_column(frame, y_pred)
         score = y_pred
-    assert score is not None
+    if score is None:  # neither a decision nor a score column (an assert would vanish under -O)
+        raise ValueError(MSG_NEEDS_DECISION)
     if score not in frame.columns:
         raise ValueError(fairness.MSG_MISSING_COLUMN.format(column=score, columns=", ".join(frame.columns)))
     if threshold is None:

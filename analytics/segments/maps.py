@@ -37,6 +37,7 @@ from analytics.store.tables import optional_table
 MapMethod = Literal["umap", "pca"]
 MAP_METHODS: tuple[str, ...] = get_args(MapMethod)
 
+MSG_NOT_READ_BACK = "The {method} map just stored could not be read back from the database."
 MSG_BAD_METHOD = "method must be one of {choices}, got {value!r}."
 MSG_IDS_MISMATCH = "There are {ids} customer ids but {rows} rows of coordinates."
 MSG_BAD_COORDS = "Coordinates must be an (n, 2) array of finite numbers; row {row} is not."
@@ -323,7 +324,8 @@ def fit_and_store_map(
         sample_size=fitted_on,
     )
     stored = load_map(db.backend(), method=method, feature_columns=names, params=stored_params)
-    assert stored is not None  # just written
+    if stored is None:  # just written in this transaction: reading it back cannot miss
+        raise RuntimeError(MSG_NOT_READ_BACK.format(method=method))
     return stored
 
 

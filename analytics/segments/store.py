@@ -125,7 +125,7 @@ def save_segment(
     unknown = members.filter(~members.is_in(known.implode()))
     if unknown.len():
         raise ValueError(MSG_UNKNOWN_CUSTOMERS.format(count=unknown.len(), example=unknown[0]))
-    versions = db.query(f'SELECT max(version) AS v FROM "{SEGMENTS.name}" WHERE name = ?', [clean])
+    versions = db.query(f'SELECT max(version) AS v FROM "{SEGMENTS.name}" WHERE name = ?', [clean])  # noqa: S608 - name from the contracts, values bound
     version = int(versions.item() or 0) + 1
     segment_id = uuid.uuid4().hex[:12]
     record = pl.DataFrame(
