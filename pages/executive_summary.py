@@ -12,9 +12,8 @@ import streamlit as st
 
 from analytics.common.formatting import format_period
 from analytics.kpis.definitions import HIGHER_IS_BETTER, KPI_LABELS, SIGNIFICANCE_LEVEL
-from app import components, resources, state, tables
+from app import components, resources, state
 from app.charts import executive_summary as charts
-from app.tables import DIMENSION_LABELS
 
 MSG_NO_DATA = "The database holds no monthly data yet. Load data, then reload this page."
 MSG_NOBODY = "No customers match these filters ({what}, {period}). Widen the filters in the sidebar."
@@ -77,8 +76,8 @@ left, right = st.columns(2)
 with left:
     dimension = st.segmented_control(
         "By",
-        list(DIMENSION_LABELS),
-        format_func=DIMENSION_LABELS.get,
+        list(charts.DIMENSION_LABELS),
+        format_func=charts.DIMENSION_LABELS.get,
         key=state.BREAKDOWN_DIMENSION,
         required=True,
     )
@@ -108,7 +107,7 @@ if movers.height == 0:
         else "No group changed enough to list for these filters."
     )
 else:
-    shown = tables.movers_table(movers)
+    shown = charts.movers_table(movers)
     st.dataframe(shown, hide_index=True)
     components.csv_download(movers, file_name="tailor_kpi_movers.csv", key="movers_csv")
 

@@ -3,9 +3,10 @@
 Run by ``tests/unit/test_polars_callbacks.py`` in a subprocess, because the deadlock it guards
 against freezes the whole interpreter (GIL included), so no watchdog inside the same process
 could report it. Each thread loops, for a bounded time, over what two sessions on the
-executive summary do at once: build the movers table (``app.tables.movers_table``) and convert
-polars frames to pandas as ``st.dataframe`` does. The parent kills this process if it does not
-finish in time and fails on the stall.
+executive summary do at once: build the movers table
+(``app.charts.executive_summary.movers_table``) and convert polars frames to pandas as
+``st.dataframe`` does. The parent kills this process if it does not finish in time and fails on
+the stall.
 
 Usage: ``python -m tests.stress_movers DB_PATH SECONDS THREADS``; prints one JSON line.
 """
@@ -20,7 +21,7 @@ import time
 from analytics.kpis import cubes
 from analytics.kpis import summary as kpis
 from analytics.store.database import Database
-from app.tables import movers_table
+from app.charts.executive_summary import movers_table
 
 
 def main() -> int:

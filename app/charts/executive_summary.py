@@ -1,7 +1,10 @@
-"""The executive summary page's figures and tables: the monthly trend, the breakdown, all KPIs.
+"""The executive summary page's figures and tables: the monthly trend, the breakdown, movers, all KPIs.
 
 Each function takes parts of an :class:`analytics.kpis.summary.ExecutiveSummary` and returns a
-Plotly figure or a table; nothing here computes a KPI or reads data.
+Plotly figure or a table; nothing here computes a KPI or reads data. Display strings are built on
+plain Python lists after a frame is built, never as a Python callback inside a polars expression:
+such a callback and another session's ``st.dataframe`` (``to_pandas``) froze the whole server
+(issue 12; ``tools/polars_callbacks.py``).
 """
 
 from __future__ import annotations
@@ -16,6 +19,33 @@ from analytics.kpis.definitions import KPI_LABELS, KPI_UNITS, KpiValue
 from app import components
 
 CHART_COLOR = "#0F4C81"
+DIMENSION_LABELS = {"region": "Region", "age_band": "Age band", "product": "Product held"}
+SIGNIFICANT_WORDS = {True: "yes", False: "no"}
+
+
+def movers_table(movers: pl.DataFrame) -> pl.DataFrame:
+    """The executive summary's "Biggest movers" as shown: labels and values in each KPI's unit."""
+    kpis = movers.get_column("kpi").to_list()
+    units = [KPI_UNITS[k] for k in kpis]
+
+    def formatted(column: str, formatter) -> list[str | None]:
+        return [formatter(v, u) for v, u in zip(movers.get_column(column).to_list(), units, strict=True)]
+
+    values = movers.get_column("value").to_list()
+    return pl.DataFrame(
+        {
+            "KPI": [KPI_LABELS.get(k, k) for k in kpis],
+            "By": [DIMENSION_LABELS.get(d, d) for d in movers.get_column("dimension").to_list()],
+            "Group": [components.PRODUCT_LABELS.get(v, v) for v in values],
+            "Previous": formatted("previous", format_value),
+            "Current": formatted("current", format_value),
+            "Change": formatted("change", format_change),
+            "Significant": [
+                SIGNIFICANT_WORDS.get(s, "n/a") for s in movers.get_column("significant").to_list()
+            ],
+        },
+        schema={c: pl.String for c in ("KPI", "By", "Group", "Previous", "Current", "Change", "Significant")},
+    )
 
 
 def _axis_values(series: pl.Series, unit: str) -> list:

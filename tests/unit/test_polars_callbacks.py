@@ -19,7 +19,7 @@ import polars as pl
 import pytest
 
 from analytics.kpis import definitions as kpis
-from app.tables import movers_table
+from app.charts.executive_summary import movers_table
 from tests.conftest import REPO_ROOT
 from tools import polars_callbacks
 
