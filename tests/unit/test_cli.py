@@ -20,6 +20,7 @@ from analytics.common.types import KpiFilters
 from analytics.kpis import cubes
 from analytics.kpis import summary as kpis
 from analytics.store.database import Database
+from tests.unit.test_growthbook_cases import RA_STATISTICS
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -548,19 +549,7 @@ def _abtest_summary(tmp_path, capsys, frame: pl.DataFrame, *extra: str) -> dict:
 def test_abtest_summary_in_growthbooks_names_reads_cuped_on_the_relative_scale(tmp_path, capsys):
     # GrowthBook's RA_STATISTICS_DF (packages/stats/tests/test_gbstats.py), exported as GrowthBook
     # names its sums: relative lift -0.281707154, p 0.003732549 (CUPED, relative scale).
-    frame = pl.DataFrame(
-        {
-            "dimension": ["All", "All"],
-            "variation": ["one", "zero"],
-            "main_sum": [222, 300],
-            "main_sum_squares": [555, 600],
-            "covariate_sum": [120, 210],
-            "covariate_sum_squares": [405, 415],
-            "main_covariate_sum_product": [-10, -20],
-            "users": [3000, 3001],
-            "count": [3000, 3001],
-        }
-    )
+    frame = RA_STATISTICS  # the case as test_growthbook_cases ports it, in GrowthBook's column names
     out = _abtest_summary(tmp_path, capsys, frame, "--scale", "relative", "--sequential")
     assert out["kind"] == "mean" and out["scale"] == "relative"
     assert [a["n"] for a in out["arms"]] == [3001, 3000]
