@@ -52,7 +52,7 @@ def test_wrong_password_and_unknown_user_get_the_same_plain_refusal(db):
     assert not wrong_password.ok and not unknown_user.ok
     assert wrong_password.message == unknown_user.message == auth.MSG_SIGN_IN_FAILED
     assert wrong_password.user is None
-    assert audit_actions(db, "exec") == ["user_added", "sign_in_failed"]
+    assert audit_actions(db, "exec") == ["sign_in_failed"]
     assert audit_actions(db, "nobody") == ["sign_in_failed"]
 
 
@@ -182,3 +182,174 @@ def test_parallel_wrong_passwords_cannot_outrun_the_lock_out(tmp_path):
     assert results.count(auth.MSG_SIGN_IN_FAILED) == auth.MAX_FAILED_ATTEMPTS
     assert results.count(auth.MSG_SIGN_IN_LOCKED.format(minutes=15)) == 12 - auth.MAX_FAILED_ATTEMPTS
     db.close()
+
+
+# -- who did it: actor and target of user management -------------------------------------------
+def audit_rows(db, action):
+    return db.query(
+        "select username, role, target, details from audit_log where action = ? order by event_id", [action]
+    ).rows()
+
+
+def test_user_management_records_who_did_it_and_whom_it_concerns(db):
+    auth.add_user(db, "exec", "a long password", "executive", actor="os:alice")
+    auth.add_user(db, "exec", "another password", "admin", replace=True, actor="os:bob")
+    auth.unlock_user(db, "EXEC", actor="os:carol")
+    auth.remove_user(db, "exec", actor="os:dave")
+    added = audit_rows(db, "user_added")
+    assert [(r[0], r[2]) for r in added] == [("os:alice", "user:exec"), ("os:bob", "user:exec")]
+    assert '"replaced": true' in added[1][3] and '"role": "admin"' in added[1][3]
+    assert audit_rows(db, "unlock")[0][:3] == ("os:carol", None, "user:exec")
+    assert audit_rows(db, "user_removed")[0][:3] == ("os:dave", None, "user:exec")
+    assert audit_actions(db, "exec") == []  # the user concerned is the target, never the actor
+
+
+def test_the_actor_defaults_to_the_os_user_running_the_process(db, monkeypatch):
+    monkeypatch.setattr(auth.getpass, "getuser", lambda: "ops")
+    auth.add_user(db, "exec", "a long password", "executive")
+    assert audit_rows(db, "user_added")[0][0] == "os:ops"
+
+    def no_login():
+        raise OSError("no login name")
+
+    monkeypatch.setattr(auth.getpass, "getuser", no_login)
+    assert auth.os_actor() == "os:unknown"
+
+
+def test_unlock_is_keyed_by_the_target_not_by_who_unlocked(db):
+    auth.add_user(db, "exec", "a long password", "executive")
+    auth.add_user(db, "boss", "a long password", "admin")
+    for _ in range(auth.MAX_FAILED_ATTEMPTS):
+        auth.authenticate(db, "exec", "guess")
+        auth.authenticate(db, "boss", "guess")
+    auth.unlock_user(db, "exec", actor="boss")
+    assert auth.failed_attempts(db, "exec") == 0
+    assert (
+        auth.failed_attempts(db, "boss") == auth.MAX_FAILED_ATTEMPTS
+    )  # unlocking others is no unlock of oneself
+
+
+def test_demo_users_are_recorded_with_their_creator_and_must_set_a_password(db):
+    created = auth.create_demo_users(db, actor="os:installer")
+    assert {r[0] for r in audit_rows(db, "user_added")} == {"os:installer"}
+    assert all(auth.load_account(db, u.username).must_change_password for u in created)
+
+
+# -- length caps --------------------------------------------------------------------------------
+def test_overlong_sign_in_is_refused_before_any_hashing_or_record(db, monkeypatch):
+    auth.add_user(db, "exec", "a long password", "executive")
+
+    def no_hashing(*_args):
+        raise AssertionError("an overlong sign-in reached the user store or Argon2")
+
+    monkeypatch.setattr(auth, "_verify", no_hashing)
+    monkeypatch.setattr(auth, "_find", no_hashing)
+    megabyte = "x" * 1_000_000
+    expected = auth.MSG_SIGN_IN_TOO_LONG.format(username=64, password=1024)
+    assert auth.authenticate(db, "exec", megabyte).message == expected
+    assert auth.authenticate(db, "e" * (auth.MAX_USERNAME_LENGTH + 1), "a long password").message == expected
+    assert audit_actions(db, "exec") == []
+
+
+def test_a_password_of_exactly_the_cap_is_accepted(db):
+    longest = "p" * auth.MAX_PASSWORD_LENGTH
+    auth.add_user(db, "exec", longest, "executive")
+    assert auth.authenticate(db, "exec", longest).ok
+
+
+@pytest.mark.parametrize(
+    ("username", "password", "message"),
+    [
+        ("e" * 65, "a long password", auth.MSG_LONG_USERNAME.format(n=64)),
+        ("exec", "p" * 1025, auth.MSG_LONG_PASSWORD.format(n=1024)),
+    ],
+)
+def test_add_user_caps_name_and_password_length(db, username, password, message):
+    with pytest.raises(auth.UserError) as refused:
+        auth.add_user(db, username, password, "executive")
+    assert str(refused.value) == message
+    assert auth.count_users(db) == 0
+
+
+# -- accounts re-read, first-sign-in password, password change ----------------------------------
+def test_load_account_sees_role_changes_removal_and_the_first_sign_in_flag(db):
+    auth.add_user(db, "exec", "a long password", "executive", must_change_password=True)
+    assert auth.load_account(db, " Exec ") == auth.Account("exec", "executive", must_change_password=True)
+    auth.add_user(db, "exec", "a long password", "admin", replace=True)
+    assert auth.load_account(db, "exec") == auth.Account("exec", "admin", must_change_password=False)
+    auth.remove_user(db, "exec")
+    assert auth.load_account(db, "exec") is None
+
+
+def test_change_password_replaces_the_hash_clears_the_flag_and_is_audited(db):
+    auth.add_user(db, "exec", "printed password", "executive", must_change_password=True)
+    auth.change_password(db, "exec", "printed password", "my own password")
+    assert not auth.authenticate(db, "exec", "printed password").ok
+    assert auth.authenticate(db, "exec", "my own password").ok
+    assert auth.load_account(db, "exec").must_change_password is False
+    changed = audit_rows(db, "password_changed")
+    assert changed == [("exec", "executive", "user:exec", '{"was_required": true}')]
+    assert "password_changed" in auth.recent_activity(db, "exec").get_column("action").to_list()
+    stored = db.query("select password_hash from users").item()
+    assert stored.startswith("$argon2id$") and "my own password" not in stored
+
+
+@pytest.mark.parametrize(
+    ("current", "new", "message"),
+    [
+        ("wrong password", "my own password", auth.MSG_WRONG_CURRENT_PASSWORD),
+        ("printed password", "short", auth.MSG_SHORT_PASSWORD.format(n=10)),
+        ("printed password", "p" * 1025, auth.MSG_LONG_PASSWORD.format(n=1024)),
+        ("printed password", "printed password", auth.MSG_SAME_PASSWORD),
+        ("x" * 1_000_000, "my own password", auth.MSG_WRONG_CURRENT_PASSWORD),
+    ],
+)
+def test_change_password_refusals_keep_the_old_password(db, current, new, message):
+    auth.add_user(db, "exec", "printed password", "executive", must_change_password=True)
+    with pytest.raises(auth.UserError) as refused:
+        auth.change_password(db, "exec", current, new)
+    assert str(refused.value) == message
+    assert auth.authenticate(db, "exec", "printed password").ok
+    assert auth.load_account(db, "exec").must_change_password is True
+
+
+def test_wrong_current_passwords_count_towards_the_lock_out(db):
+    auth.add_user(db, "exec", "a long password", "executive")
+    for _ in range(auth.MAX_FAILED_ATTEMPTS):
+        with pytest.raises(auth.UserError, match="current password is not right"):
+            auth.change_password(db, "exec", "guess", "my own password")
+    assert audit_actions(db, "exec")[-1] == "password_change_failed"
+    with pytest.raises(auth.UserError) as locked:
+        auth.change_password(db, "exec", "a long password", "my own password")
+    assert str(locked.value) == auth.MSG_SIGN_IN_LOCKED.format(minutes=15)
+    assert not auth.authenticate(db, "exec", "a long password").ok
+
+
+def test_change_password_of_a_removed_user_is_refused(db):
+    with pytest.raises(auth.UserError, match="no user 'ghost'"):
+        auth.change_password(db, "ghost", "a long password", "my own password")
+
+
+# -- session timeouts ---------------------------------------------------------------------------
+T0 = datetime(2025, 3, 1, 9, 0)
+
+
+@pytest.mark.parametrize(
+    ("signed_in", "last_activity", "now", "expected"),
+    [
+        (T0, T0, T0 + timedelta(minutes=29, seconds=59), None),
+        (T0, T0, T0 + timedelta(minutes=30), "idle_timeout"),
+        (T0, T0 + timedelta(hours=11, minutes=50), T0 + timedelta(hours=11, minutes=59), None),
+        (T0, T0 + timedelta(hours=11, minutes=50), T0 + timedelta(hours=12), "absolute_timeout"),
+        (T0, T0, T0 + timedelta(hours=13), "absolute_timeout"),  # both: the absolute limit is named
+    ],
+)
+def test_session_expiry_idle_and_absolute(signed_in, last_activity, now, expected):
+    assert auth.session_expiry(signed_in, last_activity, now=now) == expected
+
+
+def test_session_end_messages_name_the_limits():
+    assert auth.SESSION_END_MESSAGES["idle_timeout"].startswith(
+        "Your session ended after 30 minutes without activity."
+    )
+    assert "12 hours" in auth.SESSION_END_MESSAGES["absolute_timeout"]

@@ -16,6 +16,7 @@ USERS = TableSpec(
             "role": pl.String,
             "created_at": TS,
             "last_sign_in_at": TS,
+            "must_change_password": pl.Boolean,
         }
     ),
     columns={
@@ -24,6 +25,10 @@ USERS = TableSpec(
         "role": "executive, marketing_analyst, compliance_reviewer or admin.",
         "created_at": "Time the account was created, UTC.",
         "last_sign_in_at": "Time of the last successful sign-in, UTC.",
+        "must_change_password": (
+            "True when the password was printed or chosen by an administrator: the user must set"
+            " their own at the next sign-in (null, from before the column, counts as false)."
+        ),
     },
     primary_key=("username",),
     not_null=("username", "password_hash", "role", "created_at"),
