@@ -16,11 +16,26 @@ from typing import Any
 
 from analytics.cli.common import CliError, emit, progress
 from analytics.common.types import ROLES
-from analytics.store.database import open_database, resolve_db_path
+from analytics.store.contracts import AUDIT_LOG, FAIRNESS_SIGNOFFS, USERS
+from analytics.store.database import Database, DatabaseError, open_database, resolve_db_path
 
 MSG_BAD_CUSTOMERS = "--customers must be between {low:,} and {high:,} (got {value:,})."
 MAX_SAMPLE_CUSTOMERS = 1_000_000
 MIN_SAMPLE_CUSTOMERS = 100
+MSG_WOULD_LOSE = (
+    "{path} holds {what}, which a new sample bank would not keep. Pass --force to replace it "
+    "anyway (back it up first), or --if-missing to keep it."
+)
+MSG_UNREADABLE_TARGET = (
+    "{path} exists but could not be read to check what replacing it would lose ({reason}). "
+    "Pass --force to replace it anyway."
+)
+# The app's own records a rebuilt sample bank starts without, with their names in the refusal.
+_KEPT_RECORDS = (
+    (USERS.name, "user", "users"),
+    (FAIRNESS_SIGNOFFS.name, "fairness sign-off", "fairness sign-offs"),
+    (AUDIT_LOG.name, "audit row", "audit rows"),
+)
 MSG_NO_PASSWORD = "No password given: type it at the prompt or pipe it with --password-stdin."  # noqa: S105 - a message, not a password
 
 
@@ -38,6 +53,8 @@ def cmd_sample_data(args: argparse.Namespace) -> int:
     if args.if_missing and path.exists():
         progress(f"sample database present at {path}; nothing to do")
         return 0
+    if path.exists() and not args.force:
+        _refuse_to_lose_records(path)
     started = time.perf_counter()
     progress(f"building the sample bank: {args.customers:,} customers, seed {args.seed} -> {path}")
     truth = build_sample_database(
@@ -49,6 +66,37 @@ def cmd_sample_data(args: argparse.Namespace) -> int:
     if args.json:
         emit(summary | {"truth_keys": sorted(truth)}, as_json=True, text=str)
     return 0
+
+
+def _refuse_to_lose_records(path) -> None:
+    """Raise CliError naming what the existing database at ``path`` would lose, if anything."""
+    try:
+        db = Database(path, read_only=True)
+    except DatabaseError as exc:
+        raise CliError(MSG_UNREADABLE_TARGET.format(path=path, reason=exc)) from exc
+    try:
+        present = set(
+            db.query("select table_name from information_schema.tables where table_schema = 'main'")
+            .get_column("table_name")
+            .to_list()
+        )
+        counts = {
+            table: int(db.query(f'select count(*) from "{table}"').item())  # noqa: S608 - names from the contracts
+            for table, _, _ in _KEPT_RECORDS
+            if table in present
+        }
+    except Exception as exc:  # noqa: BLE001 - any failure to read is reported, never a replace
+        raise CliError(MSG_UNREADABLE_TARGET.format(path=path, reason=str(exc).splitlines()[0])) from exc
+    finally:
+        db.close()
+    lost = [
+        f"{counts[table]:,} {one if counts[table] == 1 else many}"
+        for table, one, many in _KEPT_RECORDS
+        if counts.get(table)
+    ]
+    if lost:
+        what = lost[0] if len(lost) == 1 else f"{', '.join(lost[:-1])} and {lost[-1]}"
+        raise CliError(MSG_WOULD_LOSE.format(path=path, what=what))
 
 
 def _read_password(args: argparse.Namespace) -> str:
@@ -69,22 +117,32 @@ def cmd_users(args: argparse.Namespace) -> int:
     """Manage the local user store: add, remove, list, unlock, demo."""
     from analytics.access import auth  # argon2: see the docstring
 
+    actor = auth.os_actor()  # the login running the command, recorded as who did it
     db = open_database(args.db)
     try:
         if args.action == "add":
-            user = auth.add_user(db, args.username, _read_password(args), args.role, replace=args.replace)
+            # A password typed here is known to whoever typed it: the user sets their own at first sign-in.
+            user = auth.add_user(
+                db,
+                args.username,
+                _read_password(args),
+                args.role,
+                replace=args.replace,
+                must_change_password=True,
+                actor=actor,
+            )
             emit(user, as_json=args.json, text=lambda: f"added {user.username} ({user.role})")
         elif args.action == "remove":
-            auth.remove_user(db, args.username)
+            auth.remove_user(db, args.username, actor=actor)
             emit({"removed": args.username}, as_json=args.json, text=lambda: f"removed {args.username}")
         elif args.action == "unlock":
-            auth.unlock_user(db, args.username)
+            auth.unlock_user(db, args.username, actor=actor)
             emit({"unlocked": args.username}, as_json=args.json, text=lambda: f"unlocked {args.username}")
         elif args.action == "list":
             users = auth.list_users(db)
             emit(users, as_json=args.json, text=lambda: str(users))
         elif args.action == "demo":
-            created = auth.create_demo_users(db)
+            created = auth.create_demo_users(db, actor=actor)
             emit(created, as_json=args.json, text=lambda: _demo_text(created))
     except auth.UserError as exc:
         raise CliError(str(exc)) from exc
@@ -111,6 +169,11 @@ def add_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
     sample.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     sample.add_argument("--truth", help="where to write the planted truths (default sample_data/truth.json)")
     sample.add_argument("--if-missing", action="store_true", help="do nothing if the database exists")
+    sample.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an existing database even if it holds users, fairness sign-offs or audit rows",
+    )
     sample.set_defaults(func=cmd_sample_data)
 
     # The same options on nested actions must not reset what was given before the action
@@ -127,7 +190,11 @@ def add_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
     add.add_argument("username")
     add.add_argument("--role", required=True, choices=ROLES)
     add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
-    add.add_argument("--replace", action="store_true", help="overwrite an existing user (password reset)")
+    add.add_argument(
+        "--replace",
+        action="store_true",
+        help="overwrite an existing user (password reset; the user sets a new one at next sign-in)",
+    )
     remove = users_sub.add_parser("remove", parents=[nested], help="remove a user")
     remove.add_argument("username")
     unlock = users_sub.add_parser("unlock", parents=[nested], help="clear a user name's failed sign-ins")

@@ -72,7 +72,9 @@ def test_users_add_list_remove_round_trip(empty_db, capsys):
     # options may also come before the action
     assert json.loads(run_cli("users", "--db", db, "--json", "list").stdout) == listed
     assert [(u["username"], u["role"], u["locked"]) for u in listed] == [("ana", "marketing_analyst", False)]
-    assert "password" not in json.dumps(listed)
+    # Never the hash nor the password (the flag must_change_password says nothing about it).
+    assert not {"password", "password_hash"} & set(listed[0])
+    assert "$argon2" not in json.dumps(listed) and "a strong password" not in json.dumps(listed)
     assert run_cli("users", "remove", "ana", "--db", db).returncode == 0
     assert json.loads(run_cli("users", "list", "--db", db, "--json").stdout) == []
 
@@ -198,6 +200,100 @@ def test_sample_data_builds_a_small_bank_and_skips_an_existing_one(tmp_path):
     db.close()
     again = run_cli("sample-data", "--if-missing", "--db", str(target))
     assert again.returncode == 0 and "nothing to do" in again.stderr
+
+
+def build_small_bank(tmp_path, *extra: str) -> subprocess.CompletedProcess:
+    return run_cli(
+        "sample-data",
+        "--customers",
+        "300",
+        "--seed",
+        "3",
+        "--db",
+        str(tmp_path / "bank.duckdb"),
+        "--truth",
+        str(tmp_path / "truth.json"),
+        *extra,
+    )
+
+
+def test_sample_data_refuses_to_replace_users_signoffs_and_audit_rows_without_force(tmp_path):
+    from datetime import datetime
+
+    from analytics.access import auth
+    from analytics.store.contracts import FAIRNESS_SIGNOFFS
+
+    target = tmp_path / "bank.duckdb"
+    assert build_small_bank(tmp_path).returncode == 0
+    assert build_small_bank(tmp_path).returncode == 0  # nothing of the app's own yet: replaced freely
+    db = Database(target)
+    auth.add_user(db, "ana", "a long password", "admin", actor="os:test")
+    auth.add_user(db, "bob", "a long password", "executive", actor="os:test")
+    # One sign-off with a made-up value in every column of its contract.
+    dummy = {pl.String: "x", pl.Int64: 1, pl.Float64: 0.5, pl.Date: date(2025, 1, 1)}
+    columns = FAIRNESS_SIGNOFFS.schema
+    values = [dummy.get(type(dtype), datetime(2025, 1, 1)) for dtype in columns.values()]
+    db.execute(
+        f"insert into fairness_signoffs ({', '.join(columns)}) values ({', '.join('?' * len(columns))})",  # noqa: S608 - names from the contract
+        values,
+    )
+    audit_rows = db.query("select count(*) from audit_log").item()
+    db.close()
+    refused = build_small_bank(tmp_path)
+    assert refused.returncode == 1
+    assert f"holds 2 users, 1 fairness sign-off and {audit_rows} audit rows" in refused.stderr
+    assert "--force" in refused.stderr and "Traceback" not in refused.stderr
+    db = Database(target, read_only=True)
+    assert db.query("select count(*) from users").item() == 2  # untouched
+    db.close()
+    kept = run_cli("sample-data", "--if-missing", "--db", str(target))
+    assert kept.returncode == 0 and "nothing to do" in kept.stderr
+    forced = build_small_bank(tmp_path, "--force")
+    assert forced.returncode == 0, forced.stderr
+    db = Database(target, read_only=True)
+    assert db.query("select count(*) from users").item() == 0
+    db.close()
+
+
+def test_sample_data_refuses_to_replace_what_it_cannot_read(tmp_path):
+    target = tmp_path / "bank.duckdb"
+    target.write_bytes(b"garbage" * 1000)
+    refused = build_small_bank(tmp_path)
+    assert refused.returncode == 1 and "could not be read" in refused.stderr and "--force" in refused.stderr
+    assert target.read_bytes() == b"garbage" * 1000
+
+
+def test_user_management_from_the_cli_is_recorded_in_the_os_users_name(empty_db):
+    import getpass
+
+    db = str(empty_db)
+    run_cli(
+        "users", "add", "ana", "--role", "admin", "--password-stdin", "--db", db, stdin="a strong password\n"
+    )
+    run_cli("users", "unlock", "ana", "--db", db)
+    run_cli("users", "remove", "ana", "--db", db)
+    run_cli("users", "demo", "--db", db)
+    database = Database(empty_db)
+    rows = database.query("select username, action, target from audit_log order by event_id").rows()
+    flags = database.query("select bool_and(must_change_password) from users").item()
+    database.close()
+    actor = f"os:{getpass.getuser()}"
+    assert rows[:3] == [
+        (actor, "user_added", "user:ana"),
+        (actor, "unlock", "user:ana"),
+        (actor, "user_removed", "user:ana"),
+    ]
+    assert {(name, action) for name, action, _ in rows[3:]} == {(actor, "user_added")}
+    assert flags is True  # demo (printed) passwords must be replaced at first sign-in
+
+
+def test_users_add_makes_the_user_choose_their_own_password(empty_db):
+    db = str(empty_db)
+    run_cli(
+        "users", "add", "ana", "--role", "admin", "--password-stdin", "--db", db, stdin="a strong password\n"
+    )
+    listed = json.loads(run_cli("users", "list", "--db", db, "--json").stdout)
+    assert listed[0]["must_change_password"] is True
 
 
 # -- nps, engagement, clv, retention ----------------------------------------------------------
