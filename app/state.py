@@ -7,6 +7,13 @@ from typing import Any
 import streamlit as st
 
 USER = "user"
+# When the session signed in and when it last reran (aware UTC datetimes), for the idle and
+# absolute timeouts app/main.py checks on every rerun; tests seed them in the past.
+SIGNED_IN_AT = "signed_in_at"
+LAST_ACTIVITY_AT = "last_activity_at"
+# A one-time message for the next rerun: why the session ended (on the sign-in form), or that the
+# password was changed.
+NOTICE = "notice"
 PERIOD_PRESET = "period_preset"
 START_MONTH = "start_month"
 END_MONTH = "end_month"
@@ -49,6 +56,9 @@ PERIOD_PRESETS: dict[str, int | None] = {
 
 DEFAULTS: dict[str, Any] = {
     USER: None,
+    SIGNED_IN_AT: None,
+    LAST_ACTIVITY_AT: None,
+    NOTICE: None,
     PERIOD_PRESET: "Last 3 months",
     START_MONTH: None,
     END_MONTH: None,

@@ -1,7 +1,7 @@
-"""Account: who am I signed in as, what may I open, and my recent sign-ins.
+"""Account: who am I signed in as, what may I open, my recent sign-ins, and changing my password.
 
-Calls ``analytics.access.auth.recent_activity`` (through ``app.resources.recent_activity``) and
-``analytics.access.auth.can_view``.
+Calls ``analytics.access.auth.recent_activity`` (through ``app.resources.recent_activity``),
+``analytics.access.auth.can_view`` and ``analytics.access.auth.change_password``.
 """
 
 import streamlit as st
@@ -22,6 +22,7 @@ EVENT_LABELS = {
     "sign_in_failed": "Failed sign-in",
     "sign_in_locked": "Refused: too many failures",
     "sign_out": "Signed out",
+    "password_changed": "Password changed",
 }
 activity = resources.recent_activity(resources.database_path(), user.username)
 activity = activity.with_columns(activity.get_column("action").replace_strict(EVENT_LABELS, default=None))
@@ -33,3 +34,26 @@ st.dataframe(
         "action": "Event",
     },
 )
+
+st.subheader("Change your password")
+st.caption(
+    f"At least {auth.MIN_PASSWORD_LENGTH} characters. Wrong current passwords count towards the lock-out "
+    "like failed sign-ins."
+)
+with st.form("change_password", clear_on_submit=True):
+    current = st.text_input("Current password", type="password", max_chars=auth.MAX_PASSWORD_LENGTH)
+    new = st.text_input("New password", type="password", max_chars=auth.MAX_PASSWORD_LENGTH)
+    repeat = st.text_input("Repeat the new password", type="password", max_chars=auth.MAX_PASSWORD_LENGTH)
+    submitted = st.form_submit_button("Change password")
+if submitted:
+    if new != repeat:
+        st.error(auth.MSG_PASSWORDS_DIFFER)
+    else:
+        try:
+            auth.change_password(
+                resources.get_database(resources.database_path()), user.username, current, new
+            )
+        except auth.UserError as exc:
+            st.error(str(exc))
+        else:
+            st.success(auth.MSG_PASSWORD_CHANGED)
