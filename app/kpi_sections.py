@@ -295,15 +295,17 @@ def clv_section(path: str, user: User) -> None:
     st.subheader("Most valuable customers")
     top = predictions.sort("clv", descending=True).head(TOP_CUSTOMERS).drop("fit_id")
     shown = resources.masked_customers(path, top, user.role)
+    raw = sees_raw_personal_data(user.role)
+    if raw:  # audited before it is drawn: a view that fails halfway was still sent in part
+        resources.log_personal_data_view(
+            path, user, target="clv_top_customers", details={"fit_id": fit.fit_id, "rows": shown.height}
+        )
     st.dataframe(
         shown,
         hide_index=True,
         column_config=charts.clv_top_customers_columns(fit.period),
     )
-    if sees_raw_personal_data(user.role):
-        resources.log_personal_data_view(
-            path, user, target="clv_top_customers", details={"fit_id": fit.fit_id, "rows": shown.height}
-        )
+    if raw:
         st.caption("Customer numbers are shown unmasked to your role; this view is logged.")
     components.csv_download(shown, file_name="tailor_clv_top_customers.csv", key="clv_top_csv")
     if can_fit:

@@ -192,11 +192,13 @@ if method == "umap" and stored is None:
 map_id = stored.map_id if (method == "umap" and stored is not None) else None
 points = resources.map_frame(path, feature_set, algorithm, k, map_id, user.role, clv_fit_id)
 figure, points = charts.map_chart(points, names, color=color, features=result.features)
-event = st.plotly_chart(figure, key="segment_map", on_select="rerun", selection_mode=("lasso", "box"))
-if sees_raw_personal_data(user.role):
+raw = sees_raw_personal_data(user.role)
+if raw:  # audited before it is drawn: a view that fails halfway was still sent in part
     resources.log_personal_data_view(
         path, user, target="segment_map", details={"feature_set": feature_set, "points": points.height}
     )
+event = st.plotly_chart(figure, key="segment_map", on_select="rerun", selection_mode=("lasso", "box"))
+if raw:
     st.caption("The map's hover shows customer numbers to your role; this view is logged.")
 if stored is not None and method == "umap":
     st.caption(
