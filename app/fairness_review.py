@@ -190,7 +190,7 @@ def individual_decision(path: str, user, audit: FairnessAudit) -> None:
         customer_id = customer_explanations.resolve_customer(
             text, resources.current_pseudonyms(path), allow_raw=raw
         )
-        row = resources.customer_row(path, customer_id)
+        row = resources.customer_inputs(path, customer_id, user.role)
     except ValueError as exc:
         st.error(str(exc))
         return

@@ -432,6 +432,25 @@ def customer_row(path: str, customer_id: int) -> pl.DataFrame:
     return customer_explanations.load_customer_features(db.backend(), customer_id, as_of=db.snapshot_date())
 
 
+def customer_inputs(path: str, customer_id: int, role: str) -> pl.DataFrame:
+    """One current customer's model inputs (``customer_row``), refused in words ``role`` may read.
+
+    The refusal of a customer who is not current names the customer number; a role that sees only
+    masked ids gets the same message with the masked id instead (issue 14: no raw customer id in
+    any error message).
+    """
+    try:
+        return customer_row(path, customer_id)
+    except ValueError:
+        if sees_raw_personal_data(role):
+            raise
+        as_of = get_database(path).snapshot_date()
+        message = customer_explanations.MSG_NOT_CURRENT.format(
+            customer=masked_id(path, customer_id), as_of=as_of
+        )
+        raise ValueError(message) from None
+
+
 def segment_members(path: str, segment_id: str) -> pl.Series:
     """Customer ids of one saved segment version (not cached: a saved segment is read when chosen)."""
     return segment_store.segment_members(get_database(path).backend(), segment_id)
