@@ -279,15 +279,21 @@ def read_upload(upload, *, max_rows: int, too_many: str = "") -> pl.DataFrame | 
     """An uploaded CSV or Parquet file as a table, or None after showing why it cannot be read.
 
     Every upload has a row cap, checked before the file is read whole (``uploads.read_table``).
-    ``too_many`` is the page's next step for a file over it, shown after the refusal.
+    ``too_many`` is the page's next step for a file over it, shown after the refusal. The refusal
+    names the file, and whoever made the file chose its name: the name is markdown-escaped in it,
+    so it can put neither a link nor an image into the message.
     """
     try:
         return uploads.read_table(upload.getvalue(), name=upload.name, max_rows=max_rows)
     except uploads.TooManyRowsError as exc:
-        st.error(f"{exc} {too_many}".strip())
+        st.error(f"{_escape_name(exc, upload.name)} {too_many}".strip())
     except ValueError as exc:
-        st.error(str(exc))
+        st.error(_escape_name(exc, upload.name))
     return None
+
+
+def _escape_name(exc: Exception, name: str) -> str:
+    return str(exc).replace(name, escape_markdown(name)) if name else str(exc)
 
 
 def log_view_once(db: Database, user: User, *, target: str, details: dict) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from analytics.common.formatting import escape_markdown
 from analytics.segments import clustering as seg
 from analytics.segments import features as feats
 from app import components
@@ -68,7 +69,8 @@ def upload_section() -> None:
         st.error(str(exc))
         return
     st.caption(
-        f"{upload.name}: {prepared.n_customers:,} customers, {len(prepared.features)} feature columns."
+        f"{escape_markdown(upload.name)}: {prepared.n_customers:,} customers,"
+        f" {len(prepared.features)} feature columns."
     )
     for notice in prepared.notices:
         st.warning(notice)
