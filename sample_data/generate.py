@@ -45,7 +45,7 @@ def code_fingerprint() -> str:
     repo = Path(__file__).resolve().parent.parent
     analytics = repo / "analytics"
     sources = sorted((repo / "sample_data").glob("*.py")) + [
-        *sorted((analytics / "store").glob("*.py")),
+        *sorted((analytics / "store").rglob("*.py")),  # contracts/ included: the schema decides the file
         *sorted((analytics / "common").glob("*.py")),
         analytics / "kpis" / "rollups.py",
         analytics / "segments" / "features.py",
@@ -232,12 +232,11 @@ def build_sample_database(
     _remove(tmp, Path(f"{tmp}.wal"))
     started = time.perf_counter()
     try:
-        db = Database(tmp)
+        # The generated frames stay in memory during the load; DuckDB's default (80% of RAM)
+        # would let the two together exhaust a machine at a million customers, so DuckDB
+        # spills to disk beyond a quarter of the RAM instead.
+        db = Database(tmp, memory_limit_mb=_duckdb_memory_limit_mb())
         try:
-            # The generated frames stay in memory during the load; DuckDB's default (80% of RAM)
-            # would let the two together exhaust a machine at a million customers, so DuckDB
-            # spills to disk beyond a quarter of the RAM instead.
-            db.execute(f"SET memory_limit = '{_duckdb_memory_limit_mb()}MB'")
             db.load_dataset(bank.tables, meta=bank.meta)
         finally:
             db.close()

@@ -20,6 +20,11 @@ from analytics.store.database import Database
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CACHE_DIR = REPO_ROOT / ".cache"
+# One key file for the whole run (every xdist worker, every copy of the cached banks, the CLI
+# subprocesses and the served app inherit it): copies of a bank keep its pseudonyms and audit
+# seals. Tests of the key file itself point TAILOR_KEY_FILE elsewhere.
+CACHE_DIR.mkdir(exist_ok=True)
+os.environ.setdefault("TAILOR_KEY_FILE", str(CACHE_DIR / "tests.keys"))
 SAMPLE_CUSTOMERS = int(os.environ.get("TAILOR_TEST_CUSTOMERS", "20000"))
 SAMPLE_SEED = 42
 
@@ -42,6 +47,19 @@ def build_cached_bank(customers: int = SAMPLE_CUSTOMERS, seed: int = SAMPLE_SEED
     return db_path, truth_path
 
 
+def copy_bank(source: Path, target: Path) -> Path:
+    """Copy a bank to ``target`` with its models folder beside it (a link: artifacts are read-only).
+
+    Models load only from ``<database stem>.models`` beside the database (the registry's
+    path is not trusted), so a copy without its folder would have no loadable model.
+    """
+    shutil.copyfile(source, target)
+    models = source.with_name(f"{source.stem}.models")
+    if models.is_dir():
+        target.with_name(f"{target.stem}.models").symlink_to(models, target_is_directory=True)
+    return target
+
+
 MODEL_BANK_TARGETS = ("churn", "credit_card")
 MODEL_BANK_SHAP_ROWS = 4000
 
@@ -57,8 +75,8 @@ def build_model_bank() -> Path:
     """The sample bank with churn and credit-card models trained, scored and explained (cached).
 
     The models are trained once per version of the analytics code, under ``.cache/``; the
-    artifacts sit next to that database (the registry holds their absolute paths), so copies
-    of the file load the same artifacts read-only.
+    artifacts sit in the models folder next to that database, so copies made with
+    :func:`copy_bank` load the same artifacts read-only.
     """
     from analytics.models import publishing
 

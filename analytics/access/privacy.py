@@ -10,28 +10,24 @@ records it with :func:`log_personal_data_view`.
 Pseudonyms are HMAC-SHA256 of the customer number under a secret key: stable
 (the same customer always maps to the same pseudonym, so analysts can follow a
 customer across pages) but not reversible without the key. The key comes from
-``TAILOR_PSEUDONYM_KEY``; without it, a random key is created once and kept in
-the database's application state.
+``TAILOR_PSEUDONYM_KEY`` or the key file beside the database, never from the
+database itself (:mod:`analytics.store.keys`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import re
-import secrets
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import polars as pl
 
-from analytics.store.contracts import APP_META_KEYS, CUSTOMERS, DATASET_META
+from analytics.store.contracts import CUSTOMERS
 from analytics.store.database import Database
 
 RAW_PERSONAL_DATA_ROLES: frozenset[str] = frozenset({"compliance_reviewer", "admin"})
-PSEUDONYM_KEY_ENV = "TAILOR_PSEUDONYM_KEY"
-_KEY_META = APP_META_KEYS[0]
 
 
 def sees_raw_personal_data(role: str | None) -> bool:
@@ -46,16 +42,12 @@ def sees_raw_personal_data(role: str | None) -> bool:
 
 
 def pseudonym_key(db: Database) -> bytes:
-    """The secret behind customer pseudonyms (environment, else stored once in the database)."""
-    from_env = os.environ.get(PSEUDONYM_KEY_ENV)
-    if from_env:
-        return from_env.encode()
-    stored = db.meta().get(_KEY_META)
-    if stored:
-        return stored.encode()
-    key = secrets.token_hex(32)
-    db.execute(f'INSERT INTO "{DATASET_META.name}" VALUES (?, ?) ON CONFLICT DO NOTHING', [_KEY_META, key])  # noqa: S608 - name from the contracts, values bound
-    return db.meta()[_KEY_META].encode()
+    """The secret behind customer pseudonyms: ``TAILOR_PSEUDONYM_KEY`` or the key file, never the database.
+
+    See :mod:`analytics.store.keys`; a key an older release stored in the database is moved
+    to the key file unchanged, so pseudonyms stay the same.
+    """
+    return db.keys.pseudonym
 
 
 def pseudonymize_ids(ids: pl.Series, key: bytes) -> pl.Series:

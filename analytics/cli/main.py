@@ -8,7 +8,8 @@ success, 1 refused (bad input, missing database), 2 usage error.
 One module per command group, each a thin caller of the library that owns its subcommands'
 options (``add_parsers``) and handlers: ``data`` (sample-data, users), ``kpis`` (kpis, nps,
 engagement, retention), ``segments``, ``models`` (train, score, model), ``clv``,
-``experiments`` (abtest, power) and ``fairness``; ``common`` holds what they share. The groups
+``experiments`` (abtest, power), ``fairness`` and ``audit`` (verify); ``common`` holds what they
+share. The groups
 whose library pulls in scikit-learn, shap, scipy or statsmodels import it inside their handlers,
 so ``--help`` and the light commands start without it.
 """
@@ -16,10 +17,12 @@ so ``--help`` and the light commands start without it.
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
 from collections.abc import Sequence
 
-from analytics.cli import clv, data, experiments, fairness, kpis, models, segments
+from analytics.cli import audit, clv, data, experiments, fairness, kpis, models, segments
 from analytics.cli.common import CliError
 from analytics.store.database import DatabaseError, DataValidationError
 
@@ -35,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Tailor analytics from the command line: the numbers behind every page.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for group in (data, kpis, segments, models, clv, experiments, fairness):
+    for group in (data, kpis, segments, models, clv, experiments, fairness, audit):
         group.add_parsers(sub, common)
     return parser
 
@@ -44,6 +47,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; return the process exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    # Files the commands create (exports of customer rows, a new database or key file) are
+    # private to the user who runs them.
+    os.umask(0o077)
+    # The store reports upgrades and moved keys as warnings: one line each on standard error.
+    logging.basicConfig(level=logging.WARNING, format="note: %(message)s", stream=sys.stderr)
     try:
         return args.func(args)
     except (CliError, DatabaseError, DataValidationError) as exc:

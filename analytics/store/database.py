@@ -8,6 +8,16 @@ on another engine. Writes of application state (users, audit log) and bulk
 loads go through :meth:`Database.execute` and :meth:`Database.load_dataset`
 with bound parameters only.
 
+Every connection runs hardened: external access off (no file, network or
+extension reads from SQL: ``read_csv``, ``COPY``, ``ATTACH`` and ``INSTALL`` are
+refused), replacement scans off and the configuration locked, so a statement
+cannot turn either back on. Nothing in the app reads files through DuckDB:
+uploads and imports are parsed by polars and handed over as Arrow; a loader
+that ever needs DuckDB to read files must open its own connection. Database
+and key files are private to the owner (mode 0600). The app's secrets live
+outside the database (:mod:`analytics.store.keys`), and every audit row is
+sealed into an HMAC chain (:mod:`analytics.store.audit_chain`).
+
 DuckDB allows one writing process per file. The app holds the write lock while
 it runs; batch commands that write (``users``, ``sample-data``) therefore run
 while the app is stopped, and say so when they find the file locked (see
@@ -17,7 +27,9 @@ docs/architecture.md).
 from __future__ import annotations
 
 import json
+import logging
 import os
+import stat
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -28,7 +40,9 @@ from typing import Any
 import duckdb
 import ibis
 import polars as pl
+from ibis.backends.duckdb import Backend as IbisDuckDBBackend
 
+from analytics.store import audit_chain
 from analytics.store.contracts import (
     ALL_TABLES,
     APP_META_KEYS,
@@ -42,6 +56,7 @@ from analytics.store.contracts import (
     TableSpec,
 )
 from analytics.store.derived import registered_builders
+from analytics.store.keys import KeyRing, SecretKeyError, load_keys
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DB_PATH = REPO_ROOT / "sample_data" / "bank.duckdb"
@@ -75,6 +90,19 @@ _DUCKDB_TYPES: dict[type[pl.DataType], str] = {
     pl.Date: "DATE",
     pl.Datetime: "TIMESTAMP",
 }
+
+
+_LOG = logging.getLogger("tailor.store")
+_LEGACY_PSEUDONYM_KEY = "pseudonym_key"
+"""Where databases made before analytics.store.keys kept the pseudonym key (dataset_meta)."""
+PRIVATE_MODE = 0o600
+# The settings every connection runs with; lock_configuration makes them final for the process.
+HARDENED_CONFIG: dict[str, Any] = {
+    "enable_external_access": False,
+    "python_enable_replacements": False,
+    "lock_configuration": True,
+}
+MSG_AUDIT_DIRECT_WRITE = "The audit log is written only through Database.write_audit (its rows are chained)."
 
 
 class DatabaseError(Exception):
@@ -217,6 +245,8 @@ class Database:
         Open without the write lock (other read-only processes may share the file).
     threads : int, optional
         DuckDB worker threads; defaults to ``TAILOR_DUCKDB_THREADS`` or 2.
+    memory_limit_mb : int, optional
+        DuckDB's memory limit (it spills to disk beyond it); DuckDB's default when omitted.
 
     Examples
     --------
@@ -232,12 +262,16 @@ class Database:
         *,
         read_only: bool = False,
         threads: int | None = None,
+        memory_limit_mb: int | None = None,
     ) -> None:
         self.path = str(path)
         self.read_only = read_only
         n_threads = threads or int(os.environ.get(THREADS_ENV, "2"))
         # Timestamps are naive UTC TIMESTAMPs, so no time-zone setting (and no icu extension) is needed.
-        config = {"threads": n_threads}
+        config: dict[str, Any] = {"threads": n_threads, **HARDENED_CONFIG}
+        if memory_limit_mb is not None:
+            # Fixed at connect: the locked configuration refuses a later SET.
+            config["memory_limit"] = f"{int(memory_limit_mb)}MB"
         try:
             self._con = duckdb.connect(self.path, read_only=read_only, config=config)
         except duckdb.IOException as exc:
@@ -252,6 +286,47 @@ class Database:
             ) from exc
         self._local = threading.local()
         self._write_lock = threading.Lock()
+        self._keys: KeyRing | None = None
+        self._keys_lock = threading.Lock()
+        self.notices: list[str] = []
+        if not read_only and self.path != ":memory:":
+            _make_private(Path(self.path))
+
+    # -- secrets ---------------------------------------------------------------------
+    @property
+    def keys(self) -> KeyRing:
+        """The app's keys (:mod:`analytics.store.keys`), resolved once; moves a legacy stored key out."""
+        with self._keys_lock:
+            if self._keys is None:
+                self._keys = self._resolve_keys()
+            return self._keys
+
+    def _resolve_keys(self) -> KeyRing:
+        stored = self._legacy_pseudonym_key()
+        try:
+            ring, notices = load_keys(self.path, stored_pseudonym_key=stored)
+        except SecretKeyError as exc:
+            raise DatabaseError(str(exc)) from exc
+        if stored is not None and not self.read_only:
+            # The key now lives in the key file (or the environment): the database forgets it.
+            self.execute(f'DELETE FROM "{DATASET_META.name}" WHERE key = ?', [_LEGACY_PSEUDONYM_KEY])  # noqa: S608 - name from the contracts, values bound
+            notices.append("Removed the pseudonym key from the database; it now lives outside it.")
+        elif stored is not None:
+            notices.append(
+                "This database still holds its pseudonym key: open it once read-write to move it out."
+            )
+        for notice in notices:
+            _LOG.warning(notice)
+        self.notices.extend(notices)
+        return ring
+
+    def _legacy_pseudonym_key(self) -> str | None:
+        try:
+            sql = f'SELECT value FROM "{DATASET_META.name}" WHERE key = ?'  # noqa: S608 - contract name, values bound
+            rows = self.query(sql, [_LEGACY_PSEUDONYM_KEY])
+        except duckdb.CatalogException:
+            return None
+        return rows.item() if rows.height else None
 
     # -- connections -----------------------------------------------------------------
     @contextmanager
@@ -267,7 +342,7 @@ class Database:
         """Return this thread's Ibis backend (over its own DuckDB cursor)."""
         backend = getattr(self._local, "backend", None)
         if backend is None:
-            backend = ibis.duckdb.from_connection(self._con.cursor())
+            backend = _ibis_backend(self._con.cursor())
             self._local.backend = backend
         return backend
 
@@ -437,7 +512,9 @@ class Database:
         delete: Mapping[str, tuple[str, Sequence[Any]]],
         kind: str,
     ) -> None:
-        specs = {spec.name: spec for spec in allowed}
+        specs = {spec.name: spec for spec in allowed if spec.name != AUDIT_LOG.name}
+        if AUDIT_LOG.name in (*append, *replace, *delete):
+            raise KeyError(MSG_AUDIT_DIRECT_WRITE)
         unknown = [name for name in (*append, *replace, *delete) if name not in specs]
         if unknown:
             raise KeyError(f"not {kind} tables: {', '.join(unknown)}")
@@ -552,19 +629,145 @@ class Database:
         target: str | None = None,
         details: Mapping[str, Any] | None = None,
     ) -> None:
-        """Append one event to the audit log (bound parameters, UTC time)."""
-        self.execute(
-            f'INSERT INTO "{AUDIT_LOG.name}" (ts, username, role, action, target, details) '  # noqa: S608 - contract name
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            [
-                datetime.now(UTC).replace(tzinfo=None),
-                username,
-                role,
-                action,
-                target,
-                json.dumps(dict(details or {}), default=str, sort_keys=True),
-            ],
+        """Append one event to the audit log, sealed into the HMAC chain (bound parameters, UTC time).
+
+        The only way rows reach the audit log: no code path updates or deletes them, and
+        the chain (:mod:`analytics.store.audit_chain`) shows if anything else did.
+        """
+        row: dict[str, Any] = {
+            "ts": datetime.now(UTC).replace(tzinfo=None),
+            "username": username,
+            "role": role,
+            "action": action,
+            "target": target,
+            "details": json.dumps(dict(details or {}), default=str, sort_keys=True),
+        }
+        key = self.keys.audit
+        con = self._connection()
+        # One writer at a time, and the previous seal read in the same transaction as the
+        # insert: two sessions must never chain to the same row.
+        with self._write_lock:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                last = con.execute(
+                    f'SELECT chain_hmac FROM "{AUDIT_LOG.name}" ORDER BY event_id DESC LIMIT 1'  # noqa: S608 - contract name
+                ).fetchone()
+                row["event_id"] = con.execute("SELECT nextval('audit_log_seq')").fetchone()[0]
+                previous = (last[0] or "") if last else audit_chain.GENESIS
+                row["chain_hmac"] = audit_chain.seal(key, previous, row)
+                columns = [*audit_chain.SEALED_FIELDS, "chain_hmac"]
+                con.execute(
+                    f'INSERT INTO "{AUDIT_LOG.name}" ({", ".join(columns)}) '  # noqa: S608 - contract names
+                    f"VALUES ({', '.join('?' for _ in columns)})",
+                    [row[c] for c in columns],
+                )
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+
+    def verify_audit(self) -> audit_chain.ChainVerification:
+        """Check every seal of the audit log in ``event_id`` order (see :func:`audit_chain.verify_chain`)."""
+        columns = ", ".join([*audit_chain.SEALED_FIELDS, "chain_hmac"])
+        with self.cursor() as cur:
+            result = cur.execute(f'SELECT {columns} FROM "{AUDIT_LOG.name}" ORDER BY event_id')  # noqa: S608 - contract names
+            names = [d[0] for d in result.description]
+            rows = (dict(zip(names, values, strict=True)) for values in iter(result.fetchone, None))
+            return audit_chain.verify_chain(self.keys.audit, rows)
+
+    # -- upgrades --------------------------------------------------------------------
+    def migrate(self) -> list[str]:
+        """Bring a database made by an earlier release up to the contracts; return what was done.
+
+        Adds the columns a contract gained to existing application, derived and model
+        tables (existing rows get nulls), and seals audit rows written before the audit
+        chain existed, recording that as an ``audit_chain_started`` event. The one place
+        that writes to existing audit rows: it only fills seals that were never set.
+        """
+        done: list[str] = []
+        existing = self.query(
+            "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'main'"
         )
+        have: dict[str, set[str]] = {}
+        for table, column in existing.iter_rows():
+            have.setdefault(table, set()).add(column)
+        sealed = 0
+        with self._write_lock:
+            for spec in (*APP_TABLES, *DERIVED_TABLES, *MODEL_TABLES):
+                if spec.name not in have:
+                    continue
+                for column, dtype in spec.schema.items():
+                    if column not in have[spec.name]:
+                        # Names and types come from the contracts, never from input.
+                        self.execute(f'ALTER TABLE "{spec.name}" ADD COLUMN "{column}" {duckdb_type(dtype)}')
+                        done.append(f"added column {spec.name}.{column}")
+                        if spec.name == AUDIT_LOG.name and column == "chain_hmac":
+                            sealed = self._seal_legacy_audit_rows()
+        if sealed:
+            done.append(f"sealed {sealed} audit rows written before the audit chain existed")
+            self.write_audit(
+                username="system",
+                role=None,
+                action="audit_chain_started",
+                target=AUDIT_LOG.name,
+                details={"sealed_rows": sealed},
+            )
+        for line in done:
+            _LOG.warning("database upgrade: %s", line)
+        self.notices.extend(f"Database upgrade: {line}." for line in done)
+        return done
+
+    def _seal_legacy_audit_rows(self) -> int:
+        columns = ", ".join(audit_chain.SEALED_FIELDS)
+        rows = self.query(f'SELECT {columns} FROM "{AUDIT_LOG.name}" ORDER BY event_id')  # noqa: S608 - contract names
+        key = self.keys.audit
+        previous = audit_chain.GENESIS
+        seals = []
+        for row in rows.iter_rows(named=True):
+            previous = audit_chain.seal(key, previous, row)
+            seals.append((row["event_id"], previous))
+        if seals:
+            con = self._connection()
+            con.execute("BEGIN TRANSACTION")
+            try:
+                con.register(
+                    "seals", pl.DataFrame(seals, schema=["event_id", "chain_hmac"], orient="row").to_arrow()
+                )
+                con.execute(
+                    f'UPDATE "{AUDIT_LOG.name}" AS a SET chain_hmac = s.chain_hmac FROM seals AS s '  # noqa: S608 - contract name
+                    "WHERE a.event_id = s.event_id AND a.chain_hmac IS NULL"
+                )
+                con.unregister("seals")
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        return len(seals)
+
+
+def _ibis_backend(cursor: duckdb.DuckDBPyConnection) -> ibis.BaseBackend:
+    """An Ibis backend over ``cursor`` that issues no ``SET``.
+
+    ``ibis.duckdb.from_connection`` sets the time zone and turns replacement scans off
+    with ``SET`` statements, which a locked configuration refuses. Replacement scans are
+    off in :data:`HARDENED_CONFIG` already, and the store keeps naive UTC timestamps, so
+    nothing is lost; the attributes set here are the ones ``from_connection`` sets (Ibis 12).
+    """
+    backend = IbisDuckDBBackend()
+    backend._can_reconnect = False
+    backend.con = cursor
+    backend._record_batch_readers_consumed = {}
+    return backend
+
+
+def _make_private(path: Path) -> None:
+    """Mode 0600 for the database and its write-ahead log: the owner alone may read them."""
+    for file in (path, path.with_name(path.name + ".wal")):
+        try:
+            if stat.S_IMODE(file.stat().st_mode) != PRIVATE_MODE:
+                file.chmod(PRIVATE_MODE)
+        except FileNotFoundError:
+            continue
 
 
 def open_database(
@@ -623,6 +826,13 @@ def open_database(
         db.ensure_schema()
         if derived_missing:
             db.refresh_rollups()
+    try:
+        if not read_only:
+            db.migrate()
+        db.keys  # noqa: B018 - resolve (and move out of the database) the keys now, with a clear error
+    except BaseException:
+        db.close()
+        raise
     return db
 
 

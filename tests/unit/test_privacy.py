@@ -58,16 +58,6 @@ def test_privileged_roles_see_raw_data(people, role):
     assert privacy.mask_personal_data(people, role, key=KEY).equals(people)
 
 
-def test_key_is_created_once_and_kept_in_the_database(monkeypatch):
-    monkeypatch.delenv(privacy.PSEUDONYM_KEY_ENV, raising=False)
-    db = Database(":memory:")
-    db.ensure_schema()
-    first = privacy.pseudonym_key(db)
-    assert len(first) == 64 and privacy.pseudonym_key(db) == first
-    monkeypatch.setenv(privacy.PSEUDONYM_KEY_ENV, "from-env")
-    assert privacy.pseudonym_key(db) == b"from-env"
-
-
 def test_views_of_raw_personal_data_are_audited():
     db = Database(":memory:")
     db.ensure_schema()

@@ -36,7 +36,10 @@ USERS = TableSpec(
 
 AUDIT_LOG = TableSpec(
     name="audit_log",
-    description="Append-only record of sign-ins and of every view of raw personal data.",
+    description=(
+        "Append-only record of sign-ins, user management, exports and every view of raw personal"
+        " data. Each row is sealed by an HMAC chained to the row before it (docs/security.md)."
+    ),
     schema=pl.Schema(
         {
             "event_id": pl.Int64,
@@ -46,19 +49,28 @@ AUDIT_LOG = TableSpec(
             "action": pl.String,
             "target": pl.String,
             "details": pl.String,
+            "chain_hmac": pl.String,
         }
     ),
     columns={
         "event_id": "Sequence number.",
         "ts": "Time of the event, UTC.",
-        "username": "Who (the name typed, for failed sign-ins).",
-        "role": "Role at the time; null for failed sign-ins.",
+        "username": (
+            "Who acted: a user name, os:<login> for a command run at a shell, system for an upgrade;"
+            " the name typed, for failed sign-ins."
+        ),
+        "role": "Role at the time; null for failed sign-ins and shell commands.",
         "action": (
             "sign_in, sign_in_failed, sign_in_locked, sign_out, unlock, user_added, user_removed,"
-            " view_personal_data, export, fairness_signoff, fairness_mitigation."
+            " password_changed, password_change_failed, view_personal_data, export, export_segment,"
+            " save_segment, fit_model, fairness_signoff, fairness_mitigation, audit_chain_started."
         ),
-        "target": "What was acted on: a page, table or customer.",
+        "target": "What was acted on: a page, table, customer, command (cli:...) or user (user:<name>).",
         "details": "JSON with further facts (filters, row counts).",
+        "chain_hmac": (
+            "HMAC-SHA256 under the audit key of this row's fields and the previous row's chain_hmac"
+            " (analytics.store.audit_chain); `python -m analytics audit verify` checks the chain."
+        ),
     },
     primary_key=("event_id",),
     not_null=("event_id", "ts", "username", "action"),
