@@ -35,7 +35,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     trained_by = run_by()
     published, skipped = [], []
     try:
-        registered = set(model_registry.list_models(db.backend()).get_column("target").to_list())
+        # A model registered before files were signed cannot be loaded: it counts as missing.
+        models = model_registry.list_models(db.backend())
+        registered = set(models.filter(pl.col("artifact_hmac").is_not_null()).get_column("target").to_list())
         todo = [t for t in targets if not (args.if_missing and t in registered)]
         skipped = [t for t in targets if t not in todo]
         for target in skipped:

@@ -7,8 +7,11 @@ A registered model is two things (docs/models.md, "Registry"):
   of the rows it was trained on, and the path and SHA-256 of its artifact;
 - the artifact: a joblib file holding the fitted estimators (tree pipeline, calibrated
   model, baseline) in ``<database stem>.models/<model_id>.joblib`` next to the database
-  (``TAILOR_MODEL_DIR`` overrides the folder). :func:`load_model` recomputes the file's
-  SHA-256 and refuses to unpickle a file that does not match the registry.
+  (``TAILOR_MODEL_DIR`` overrides the folder). Unpickling runs code, so :func:`load_model`
+  opens only ``<models folder>/<model_id>.joblib`` (never a path read from the database)
+  and checks the file's HMAC-SHA256 under the model key (:mod:`analytics.store.keys`,
+  kept outside the database) over the model id and the bytes before it unpickles: a
+  changed file, one copied from another model, or one made without the key is refused.
 
 :func:`score_customers` writes a model's calibrated score of every current customer
 (features as of the snapshot) to ``model_predictions``, replacing that model's earlier rows.
@@ -19,6 +22,7 @@ disk, unreferenced).
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import math
 import os
@@ -59,12 +63,21 @@ MSG_ARTIFACT_MISSING = (
     "The artifact of model {model_id} is missing: {path} does not exist. Train the model again"
     " (python -m analytics train --target {target}) or restore the file."
 )
-MSG_ARTIFACT_TAMPERED = (
-    "The artifact of model {model_id} at {path} has SHA-256 {actual}, but the registry recorded"
-    " {expected}: the file was changed or corrupted after it was registered, so it is not loaded."
-)
 MSG_ARTIFACT_MISMATCH = (
     "The artifact at {path} holds model {found!r}, not {model_id!r}: the file belongs to another model."
+)
+MSG_ARTIFACT_UNSIGNED = (
+    "Model {model_id} was registered before model files were signed, so its file is not loaded."
+    " Train it again: python -m analytics train --target {target} (make models does it for you)."
+)
+MSG_ARTIFACT_FORGED = (
+    "The artifact of model {model_id} at {path} does not carry this installation's signature: the file"
+    " was changed, copied from another model or made elsewhere, so it is not loaded. Train the model"
+    " again (python -m analytics train --target {target}) or restore the file from a backup."
+)
+MSG_ARTIFACT_BAD_NAME = (
+    "Model {model_id}'s registry row names the file {name!r}; models load only as <model id>.joblib"
+    " from the models folder {folder}, so it is not loaded."
 )
 MSG_NO_CUSTOMERS = "There are no current customers on the snapshot {as_of} to score."
 
@@ -106,6 +119,9 @@ class RegisteredModel:
         Absolute path of the joblib file.
     artifact_sha256 : str
         SHA-256 (hex) of that file when it was registered.
+    artifact_hmac : str or None
+        HMAC-SHA256 (hex) under the model key of the id and the file's bytes; ``None`` for a
+        model registered before artifacts were signed (such a model is not loaded).
     """
 
     model_id: str
@@ -121,6 +137,7 @@ class RegisteredModel:
     training_snapshot_hash: str
     artifact_path: str
     artifact_sha256: str
+    artifact_hmac: str | None = None
 
     @property
     def importance(self) -> pl.DataFrame:
@@ -311,6 +328,32 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
     return digest.hexdigest()
 
 
+def sign_artifact(key: bytes, model_id: str, path: str | os.PathLike[str]) -> str:
+    """HMAC-SHA256 (hex) of a model file under the model key, bound to its model id.
+
+    Binding the id means a valid file copied over another model's file is still refused.
+
+    Parameters
+    ----------
+    key : bytes
+        The model key (``Database.keys.model``).
+    model_id : str
+        The model the file belongs to.
+    path : str or path-like
+        The artifact file.
+
+    Returns
+    -------
+    str
+        64 hex digits.
+    """
+    mac = hmac.new(key, f"tailor-model:{model_id}\n".encode(), hashlib.sha256)
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            mac.update(block)
+    return mac.hexdigest()
+
+
 def _jsonable_params(estimator: Any) -> dict:
     """An estimator's own hyperparameters that JSON can hold (nested estimators left out)."""
     out = {}
@@ -364,6 +407,7 @@ def _record(row: dict) -> RegisteredModel:
         training_snapshot_hash=row["training_snapshot_hash"],
         artifact_path=row["artifact_path"],
         artifact_sha256=row["artifact_sha256"],
+        artifact_hmac=row.get("artifact_hmac"),
     )
 
 
@@ -532,6 +576,7 @@ def register_model(
             "training_snapshot_hash": [training_frame_hash],
             "artifact_path": [str(path)],
             "artifact_sha256": [file_sha256(path)],
+            "artifact_hmac": [sign_artifact(db.keys.model, model_id, path)],
         },
         schema=MODELS.schema,
     )
@@ -684,16 +729,18 @@ def current_features(db: Database) -> pl.DataFrame:
     return training_data.load_point_in_time_features(db.backend(), cutoff=db.snapshot_date())
 
 
-def load_model(source: Database | ibis.BaseBackend, model_id: str) -> LoadedModel:
-    """Load a registered model's estimators after checking the artifact's SHA-256.
+def load_model(db: Database, model_id: str) -> LoadedModel:
+    """Load a registered model's estimators after checking the artifact's signature.
 
-    The checksum is verified before the file is unpickled, so a changed or corrupted file
-    is never executed.
+    Only ``<models folder>/<model_id>.joblib`` is opened (:func:`resolve_model_dir`), and its
+    HMAC under the model key is checked before the file is unpickled, so a changed, moved,
+    copied or foreign file is never executed.
 
     Parameters
     ----------
-    source : Database or ibis.BaseBackend
-        The bank (or a backend over it) holding the registry.
+    db : Database
+        The bank holding the registry (its path locates the models folder, its key ring
+        holds the model key).
     model_id : str
         The model's id.
 
@@ -705,23 +752,29 @@ def load_model(source: Database | ibis.BaseBackend, model_id: str) -> LoadedMode
     Raises
     ------
     ValueError
-        For an unknown id (:data:`MSG_UNKNOWN_MODEL`), a missing file
-        (:data:`MSG_ARTIFACT_MISSING`), a file whose SHA-256 differs from the registry's
-        (:data:`MSG_ARTIFACT_TAMPERED`) or one holding another model (:data:`MSG_ARTIFACT_MISMATCH`).
+        For an unknown id (:data:`MSG_UNKNOWN_MODEL`), a row naming another file
+        (:data:`MSG_ARTIFACT_BAD_NAME`), a model registered before files were signed
+        (:data:`MSG_ARTIFACT_UNSIGNED`), a missing file (:data:`MSG_ARTIFACT_MISSING`), a file
+        whose signature fails (:data:`MSG_ARTIFACT_FORGED`) or one holding another model
+        (:data:`MSG_ARTIFACT_MISMATCH`).
     """
-    backend = source.backend() if isinstance(source, Database) else source
-    record = get_model(backend, model_id)
-    path = Path(record.artifact_path)
+    record = get_model(db.backend(), model_id)
+    folder = resolve_model_dir(db.path)
+    name = f"{model_id}.joblib"
+    # The row's path is only a record of where the file was written: the database is not
+    # trusted to say what to unpickle. A database moved with its models folder still loads.
+    if Path(record.artifact_path).name != name or Path(name).name != name:
+        raise ValueError(
+            MSG_ARTIFACT_BAD_NAME.format(model_id=model_id, name=record.artifact_path, folder=folder)
+        )
+    if not record.artifact_hmac:
+        raise ValueError(MSG_ARTIFACT_UNSIGNED.format(model_id=model_id, target=record.target))
+    path = folder / name
     if not path.is_file():
         raise ValueError(MSG_ARTIFACT_MISSING.format(model_id=model_id, path=path, target=record.target))
-    actual = file_sha256(path)
-    if actual != record.artifact_sha256:
-        raise ValueError(
-            MSG_ARTIFACT_TAMPERED.format(
-                model_id=model_id, path=path, actual=actual, expected=record.artifact_sha256
-            )
-        )
-    artifact = joblib.load(path)
+    if not hmac.compare_digest(sign_artifact(db.keys.model, model_id, path), record.artifact_hmac):
+        raise ValueError(MSG_ARTIFACT_FORGED.format(model_id=model_id, path=path, target=record.target))
+    artifact = joblib.load(path)  # noqa: S301 - signed by this installation's model key, checked above
     if artifact.get("model_id") != model_id:
         found = artifact.get("model_id")
         raise ValueError(MSG_ARTIFACT_MISMATCH.format(path=path, found=found, model_id=model_id))

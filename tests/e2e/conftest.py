@@ -8,7 +8,6 @@ downloaded browser). Screenshots go to test-artifacts/ next to the test output.
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -21,6 +20,7 @@ from playwright.sync_api import expect
 
 from analytics.access import auth
 from analytics.store.database import Database
+from tests.conftest import copy_bank
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
@@ -76,7 +76,7 @@ def app_url(model_bank_path: Path, tmp_path_factory) -> str:
     """
     folder = tmp_path_factory.mktemp("e2e")
     bank = folder / "bank.duckdb"
-    shutil.copyfile(model_bank_path, bank)
+    copy_bank(model_bank_path, bank)
     db = Database(bank)
     auth.add_user(db, E2E_USER, E2E_PASSWORD, "executive")
     auth.add_user(db, E2E_ANALYST, E2E_PASSWORD, "marketing_analyst")

@@ -5,7 +5,6 @@ comparison and look-ups. Reference values come from shap, scikit-learn and hand 
 from __future__ import annotations
 
 import math
-import shutil
 
 import numpy as np
 import polars as pl
@@ -27,6 +26,7 @@ from analytics.models import (
 from analytics.models import quality as model_quality
 from analytics.models import registry as model_registry
 from analytics.store.database import Database
+from tests.conftest import copy_bank
 from tests.unit.test_models import DRIVER_FEATURES
 
 
@@ -161,7 +161,7 @@ def test_stored_global_importance_ranks_the_planted_churn_drivers_with_their_dir
 
 def test_storing_again_replaces_the_model_rows_only(model_bank_path, tmp_path):
     path = tmp_path / "bank.duckdb"
-    shutil.copyfile(model_bank_path, path)
+    copy_bank(model_bank_path, path)
     db = Database(path)
     try:
         churn_id = model_registry.latest_model(db.backend(), "churn").model_id

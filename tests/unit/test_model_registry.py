@@ -129,16 +129,69 @@ def test_versions_increase_per_target(bank):
     assert sorted(listed) == list(range(1, before + 3))
 
 
-def test_a_tampered_artifact_is_refused(bank):
+def test_a_tampered_artifact_is_refused_before_it_is_unpickled(bank, monkeypatch):
     db = bank[0]
     model = _reregister(bank)
     path = Path(model.artifact_path)
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0xFF
     path.write_bytes(bytes(data))
-    with pytest.raises(ValueError, match="was changed or corrupted") as info:
+    unpickled = []
+    monkeypatch.setattr(model_registry.joblib, "load", lambda *a, **k: unpickled.append(a))
+    with pytest.raises(ValueError, match="does not carry this installation's signature") as info:
         model_registry.load_model(db, model.model_id)
-    assert str(path) in str(info.value) and model.artifact_sha256 in str(info.value)
+    assert str(path) in str(info.value) and unpickled == []
+
+
+def test_a_file_copied_from_another_model_is_refused(bank):
+    # Both files are this installation's own, each validly signed, but for its own id.
+    db = bank[0]
+    first, second = _reregister(bank), _reregister(bank)
+    shutil.copyfile(first.artifact_path, second.artifact_path)
+    with pytest.raises(ValueError, match="does not carry this installation's signature"):
+        model_registry.load_model(db, second.model_id)
+    assert model_registry.load_model(db, first.model_id).record.model_id == first.model_id
+
+
+def test_a_foreign_file_signed_with_another_key_is_refused(bank):
+    import joblib
+
+    db = bank[0]
+    model = _reregister(bank)
+    path = Path(model.artifact_path)
+    artifact = joblib.load(path)
+    joblib.dump(artifact, path)  # same content, re-written by someone without the key
+    stranger = model_registry.sign_artifact(b"k" * 32, model.model_id, path)
+    db.execute("UPDATE models SET artifact_hmac = ? WHERE model_id = ?", [stranger, model.model_id])
+    with pytest.raises(ValueError, match="does not carry this installation's signature"):
+        model_registry.load_model(db, model.model_id)
+
+
+def test_only_the_models_folder_is_read_whatever_path_the_registry_names(bank, tmp_path):
+    db = bank[0]
+    model = _reregister(bank)
+    # A row pointed at a file elsewhere (say, one an attacker dropped in /tmp) is refused...
+    elsewhere = tmp_path / "evil.joblib"
+    shutil.copyfile(model.artifact_path, elsewhere)
+    db.execute("UPDATE models SET artifact_path = ? WHERE model_id = ?", [str(elsewhere), model.model_id])
+    with pytest.raises(ValueError, match="models load only as <model id>.joblib from the models folder"):
+        model_registry.load_model(db, model.model_id)
+    # ... and a file of the right name in another folder is never opened: the models folder's is.
+    moved = tmp_path / f"{model.model_id}.joblib"
+    Path(model.artifact_path).replace(moved)
+    db.execute("UPDATE models SET artifact_path = ? WHERE model_id = ?", [str(moved), model.model_id])
+    with pytest.raises(ValueError, match="is missing") as info:
+        model_registry.load_model(db, model.model_id)
+    assert str(model_registry.resolve_model_dir(db.path)) in str(info.value)
+
+
+def test_a_model_registered_before_signing_must_be_trained_again(bank):
+    db = bank[0]
+    model = _reregister(bank)
+    db.execute("UPDATE models SET artifact_hmac = NULL WHERE model_id = ?", [model.model_id])
+    with pytest.raises(ValueError, match="registered before model files were signed") as info:
+        model_registry.load_model(db, model.model_id)
+    assert "python -m analytics train --target churn" in str(info.value)
 
 
 def test_a_missing_artifact_is_refused_naming_the_path(bank):
@@ -146,7 +199,7 @@ def test_a_missing_artifact_is_refused_naming_the_path(bank):
     model = _reregister(bank)
     Path(model.artifact_path).unlink()
     with pytest.raises(ValueError, match="is missing") as info:
-        model_registry.load_model(db.backend(), model.model_id)
+        model_registry.load_model(db, model.model_id)
     assert model.artifact_path in str(info.value)
     with pytest.raises(ValueError, match="No registered model has the id 'nope'"):
         model_registry.load_model(db, "nope")

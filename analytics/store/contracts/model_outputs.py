@@ -161,6 +161,7 @@ MODELS = TableSpec(
             "training_snapshot_hash": pl.String,
             "artifact_path": pl.String,
             "artifact_sha256": pl.String,
+            "artifact_hmac": pl.String,
         }
     ),
     columns={
@@ -178,7 +179,11 @@ MODELS = TableSpec(
         ),
         "training_snapshot_hash": "SHA-256 of the training, validation and test rows (see docs/models.md).",
         "artifact_path": "Absolute path of the joblib file holding the fitted estimators.",
-        "artifact_sha256": "SHA-256 of that file, checked before it is loaded.",
+        "artifact_sha256": "SHA-256 of that file, shown on the model card.",
+        "artifact_hmac": (
+            "HMAC-SHA256 under the model key of the model id and the file's bytes, checked before"
+            " the file is unpickled; null for a model registered before artifacts were signed."
+        ),
     },
     primary_key=("model_id",),
     not_null=(
