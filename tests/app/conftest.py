@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from datetime import date, datetime
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from analytics.access import auth
 from analytics.common.types import ROLES, User
 from analytics.store.contracts import CANONICAL_TABLES
 from analytics.store.database import Database
+from tests.conftest import copy_bank
 
 REPO = Path(__file__).resolve().parents[2]
 MAIN = str(REPO / "app" / "main.py")
@@ -45,7 +45,7 @@ def bank(writable_bank: Path, monkeypatch) -> Path:
 def model_bank(model_bank_path: Path, tmp_path: Path, monkeypatch) -> Path:
     """A private copy of the bank with trained models and one user per role, served via TAILOR_DB."""
     path = tmp_path / "bank.duckdb"
-    shutil.copyfile(model_bank_path, path)
+    copy_bank(model_bank_path, path)
     db = Database(path)
     for role in ROLES:
         auth.add_user(db, f"test_{role}", PASSWORD, role)
