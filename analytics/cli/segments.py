@@ -44,6 +44,7 @@ def cmd_segments(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     overrides = parse_scaling(args.scaling)
+    db = None
     try:
         columns = split_names(args.features) if args.features else None
         if args.input:
@@ -53,12 +54,14 @@ def cmd_segments(args: argparse.Namespace) -> int:
             source = Path(args.input)
             output = Path(args.output) if args.output else source.with_name(f"{source.stem}_segments.csv")
         else:
-            db = open_database(args.db, read_only=True)
+            # Read-write: the export of the bank's customer rows is written to the audit log.
+            db = open_database(args.db)
             try:
                 chosen = columns or list(feats.resolve_feature_set(args.feature_set))
                 frame = feats.load_features(db.backend(), columns=chosen)
-            finally:
+            except BaseException:
                 db.close()
+                raise
             output = Path(args.output or "segments.csv")
         for notice in frame.notices:
             progress(f"note: {notice}")
@@ -67,7 +70,27 @@ def cmd_segments(args: argparse.Namespace) -> int:
             frame, algorithm=args.algorithm, k=args.k, random_state=args.seed, progress=progress
         )
     except ValueError as exc:
+        if db is not None:
+            db.close()
         raise CliError(str(exc)) from exc
+    if db is not None:
+        # Recorded before the file exists: an export that cannot be audited does not happen.
+        try:
+            from analytics.access.auth import os_actor  # argon2 comes with it: only for this export
+
+            db.write_audit(
+                username=os_actor(),
+                role=None,
+                action="export",
+                target="cli:segments",
+                details={
+                    "rows": result.assignment.height,
+                    "columns": result.assignment.columns,
+                    "file": str(output),
+                },
+            )
+        finally:
+            db.close()
     write_safe_csv(result.assignment.rename({"customer_id": frame.id_column}), output)
     progress(f"assignment of {result.assignment.height:,} customers written to {output}")
     progress(f"done in {time.perf_counter() - started:.1f} s")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import hashlib
 import json
 import subprocess
@@ -409,14 +410,27 @@ def test_retention_json_is_what_the_library_computes(sample_bank_path):
     assert bad.returncode == 2 and "invalid choice" in bad.stderr
 
 
-def test_segments_on_the_database_and_on_a_file(sample_bank_path, tmp_path):
+def test_segments_on_the_database_and_on_a_file(writable_bank, tmp_path):
     out = tmp_path / "assignment.csv"
-    result = run_cli("segments", "--db", str(sample_bank_path), "--k", "6", "--output", str(out), "--json")
+    result = run_cli("segments", "--db", str(writable_bank), "--k", "6", "--output", str(out), "--json")
     assert result.returncode == 0, result.stderr
     payload = json.loads(result.stdout)
     assert payload["k"] == 6 and payload["algorithm"] == "kmeans"
     assignment = pl.read_csv(out)
     assert assignment.height == payload["customers"] == sum(row["customers"] for row in payload["sizes"])
+    # An export of the bank's customer rows is audited in the OS user's name, and private to them.
+    db = Database(writable_bank, read_only=True)
+    audited = db.query("select username, role, target, details from audit_log where action = 'export'")
+    db.close()
+    assert audited.height == 1
+    who, role, target, details = audited.row(0)
+    assert (who, role, target) == (f"os:{getpass.getuser()}", None, "cli:segments")
+    assert json.loads(details) == {
+        "rows": assignment.height,
+        "columns": ["customer_id", "segment"],
+        "file": str(out),
+    }
+    assert out.stat().st_mode & 0o077 == 0
     assert payload["excluded_no_consent"] > 0 and 0 < payload["silhouette"] <= 1
     assert all(row["suggested_name"] for row in payload["profiles"])
 
