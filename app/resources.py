@@ -52,6 +52,11 @@ def recent_activity(path: str, username: str) -> pl.DataFrame:
     return auth.recent_activity(get_database(path), username)
 
 
+def change_password(path: str, username: str, current: str, new: str) -> None:
+    """A user's change of their own password (a write: never cached; refusals raise ``UserError``)."""
+    auth.change_password(get_database(path), username, current, new)
+
+
 @st.cache_data(ttl=600, max_entries=8, show_spinner=False)
 def available_months(path: str) -> list:
     """Full months with data, ascending (a snapshot taken mid-month leaves that month out).

@@ -1,7 +1,8 @@
 """Account: who am I signed in as, what may I open, my recent sign-ins, and changing my password.
 
 Calls ``analytics.access.auth.recent_activity`` (through ``app.resources.recent_activity``),
-``analytics.access.auth.can_view`` and ``analytics.access.auth.change_password``.
+``analytics.access.auth.can_view`` and ``analytics.access.auth.change_password`` (through
+``app.resources.change_password``).
 """
 
 import streamlit as st
@@ -50,9 +51,7 @@ if submitted:
         st.error(auth.MSG_PASSWORDS_DIFFER)
     else:
         try:
-            auth.change_password(
-                resources.get_database(resources.database_path()), user.username, current, new
-            )
+            resources.change_password(resources.database_path(), user.username, current, new)
         except auth.UserError as exc:
             st.error(str(exc))
         else:
