@@ -378,7 +378,7 @@ def _fraud_bursts(pop: Population, window: Window, rng: np.random.Generator) -> 
     burst = np.repeat(np.arange(nb), count)
     k = burst.size
     offset = rng.integers(0, 30 * 60, k) * SECOND_US  # whole seconds, so the truth matches the table
-    first = np.concatenate([[0], np.cumsum(count)[:-1]])
+    first = np.cumsum(count) - count  # each burst's first debit (empty when no one is hit: a small bank)
     offset[first] = 0  # the burst starts at t0
     domestic = rng.random(nb) < 0.15
     b_country = np.where(

@@ -719,3 +719,12 @@ def test_failed_build_leaves_nothing_behind(tmp_path, monkeypatch):
         build_sample_database(path, customers=500, seed=1, truth_path=tmp_path / "truth.json")
     assert path.read_bytes() == b"previous database"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bank.duckdb"]
+
+
+@pytest.mark.parametrize(("customers", "seed"), [(100, 10), (150, 7)])
+def test_the_smallest_banks_the_cli_allows_are_generated(customers, seed):
+    # At 100-200 customers the 0.5% hit by a fraud burst is often nobody (seed 10: no one); that crashed.
+    bank = generate_bank(customers, seed=seed)
+    assert bank.tables["customers"].height == customers
+    fraud = bank.truth["fraud_bursts"]
+    assert fraud["n_bursts"] == len(fraud["bursts"]) and fraud["n_transactions"] >= 5 * fraud["n_bursts"]
