@@ -12,7 +12,6 @@ what-if bug, which show the scan is not blind.
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -33,6 +32,7 @@ from analytics.store.database import Database
 from app import components
 from app.charts import executive_summary as summary_charts
 from tests.app.conftest import MAIN, PASSWORD, REPO, new_app
+from tests.conftest import copy_bank
 from tests.leak_scan import Capture, Hit, PersonalData, capture, scan
 
 PAGE_SCRIPTS = {key: str((REPO / "app" / script).resolve()) for key, script, _, _ in components.PAGES}
@@ -58,11 +58,7 @@ class Context:
 def scan_bank(model_bank_path: Path, tmp_path_factory) -> Context:
     """The bank with models, a user per role, a saved segment and two signed audits (TAILOR_DB)."""
     path = tmp_path_factory.mktemp("leak_scan") / "bank.duckdb"
-    shutil.copyfile(model_bank_path, path)
-    # Models load from the folder beside their bank, where there is one: a copy takes it along.
-    models = model_bank_path.with_name(f"{model_bank_path.stem}.models")
-    if models.is_dir():
-        path.with_name(f"{path.stem}.models").symlink_to(models, target_is_directory=True)
+    copy_bank(model_bank_path, path)
     db = Database(path)
     try:
         for role in ROLES:
