@@ -693,7 +693,6 @@ def task_model_train(args: argparse.Namespace) -> dict:
         db,
         target=MODEL_TARGET,
         trained_by="bench",
-        model_dir=work / "models",
         progress=lambda _line: marks.append(time.perf_counter()),
     )
     done = time.perf_counter()
@@ -1244,11 +1243,10 @@ def task_abtest_generate(args: argparse.Namespace) -> dict:
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     s = time.perf_counter()
     try:
-        db = Database(tmp, threads=args.threads)
+        # The frames stay in memory during the load: DuckDB spills beyond a quarter of the RAM.
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        db = Database(tmp, threads=args.threads, memory_limit_mb=max(1024, total // 4 // 2**20))
         try:
-            # The frames stay in memory during the load: DuckDB spills beyond a quarter of the RAM.
-            total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-            db.execute(f"SET memory_limit = '{max(1024, total // 4 // 2**20)}MB'")
             db.load_dataset(tables, meta=meta)
         finally:
             db.close()

@@ -54,7 +54,7 @@ MODEL_DIR_ENV = "TAILOR_MODEL_DIR"
 ARTIFACT_FORMAT = 1
 """Version of the artifact's layout (a dict of estimators and identifying fields)."""
 
-MSG_NO_MODEL_DIR = "An in-memory database has no folder for model artifacts: set {env} or pass model_dir."
+MSG_NO_MODEL_DIR = "An in-memory database has no folder for model artifacts: set {env}."
 MSG_UNKNOWN_MODEL = "No registered model has the id {model_id!r}. Registered: {known}."
 MSG_NO_MODEL_FOR_TARGET = (
     "No {target} model is registered yet: train one with `python -m analytics train --target {target}`."
@@ -243,17 +243,15 @@ class ScoreSummary:
     features_as_of: date
 
 
-def resolve_model_dir(
-    db_path: str | os.PathLike[str], *, model_dir: str | os.PathLike[str] | None = None
-) -> Path:
-    """The folder of model artifacts: ``model_dir``, else ``TAILOR_MODEL_DIR``, else next to the database.
+def resolve_model_dir(db_path: str | os.PathLike[str]) -> Path:
+    """The models folder: ``TAILOR_MODEL_DIR``, else ``<database stem>.models`` next to the database.
+
+    The one folder artifacts are written to and loaded from (:func:`load_model`).
 
     Parameters
     ----------
     db_path : str or path-like
         The database file (``Database.path``).
-    model_dir : str or path-like, optional
-        An explicit folder; wins over the environment.
 
     Returns
     -------
@@ -263,14 +261,14 @@ def resolve_model_dir(
     Raises
     ------
     ValueError
-        For an in-memory database without an explicit folder (:data:`MSG_NO_MODEL_DIR`).
+        For an in-memory database without ``TAILOR_MODEL_DIR`` (:data:`MSG_NO_MODEL_DIR`).
 
     Examples
     --------
-    >>> resolve_model_dir("/data/bank.duckdb", model_dir="/srv/models").as_posix()
-    '/srv/models'
+    >>> resolve_model_dir("/data/bank.duckdb").name
+    'bank.models'
     """
-    chosen = model_dir or os.environ.get(MODEL_DIR_ENV)
+    chosen = os.environ.get(MODEL_DIR_ENV)
     if chosen:
         return Path(chosen).expanduser().resolve()
     if str(db_path) == ":memory:":
@@ -488,7 +486,6 @@ def register_model(
     *,
     trained_by: str,
     training_frame_hash: str,
-    model_dir: str | os.PathLike[str] | None = None,
     psi: pl.DataFrame | None = None,
 ) -> RegisteredModel:
     """Write a trained model's artifact and add it to the registry as the target's next version.
@@ -506,8 +503,6 @@ def register_model(
         Recorded with the model (the user name, or "batch").
     training_frame_hash : str
         :func:`hash_training_frame` of the rows it was trained on.
-    model_dir : str or path-like, optional
-        Folder of the artifact (default: :func:`resolve_model_dir`).
     psi : polars.DataFrame, optional
         :func:`analytics.models.quality.psi_table` of the training rows against the latest
         month, stored with the metrics.
@@ -523,7 +518,7 @@ def register_model(
         For an in-memory database without a model folder (:data:`MSG_NO_MODEL_DIR`).
     """
     backend = db.backend()
-    folder = resolve_model_dir(db.path, model_dir=model_dir)
+    folder = resolve_model_dir(db.path)
     folder.mkdir(parents=True, exist_ok=True)
     version = _next_version(backend, trained.target)
     model_id = f"{trained.target}-v{version}-{uuid.uuid4().hex[:8]}"
@@ -639,7 +634,6 @@ def train_and_register(
     trained_by: str,
     horizon_days: int = training_data.DEFAULT_HORIZON_DAYS,
     random_state: int = 0,
-    model_dir: str | os.PathLike[str] | None = None,
     progress: Callable[[str], None] | None = None,
     latest_features: pl.DataFrame | None = None,
 ) -> RegisteredModel:
@@ -662,8 +656,6 @@ def train_and_register(
         Days of the outcome horizon.
     random_state : int
         Seed of the booster and of the importance sample.
-    model_dir : str or path-like, optional
-        Folder of the artifact (default: :func:`resolve_model_dir`).
     progress : callable, optional
         Called with one line per step.
     latest_features : polars.DataFrame, optional
@@ -709,7 +701,7 @@ def train_and_register(
     psi = model_quality.psi_table(trained.train_features, latest, trained.features)
     say("registering")
     return register_model(
-        db, trained, trained_by=trained_by, training_frame_hash=snapshot_hash, model_dir=model_dir, psi=psi
+        db, trained, trained_by=trained_by, training_frame_hash=snapshot_hash, psi=psi
     )
 
 

@@ -232,15 +232,14 @@ def test_score_writes_one_row_per_current_customer_equal_to_the_loaded_model(ban
     assert summary.top_decile_mean == pytest.approx(top.mean(), abs=1e-12)
 
 
-def test_model_dir_comes_from_the_argument_the_environment_or_the_database(monkeypatch, tmp_path):
+def test_model_dir_comes_from_the_environment_or_the_database(monkeypatch, tmp_path):
     monkeypatch.delenv(model_registry.MODEL_DIR_ENV, raising=False)
     assert model_registry.resolve_model_dir(tmp_path / "x.duckdb") == tmp_path / "x.models"
-    monkeypatch.setenv(model_registry.MODEL_DIR_ENV, str(tmp_path / "env"))
-    assert model_registry.resolve_model_dir(tmp_path / "x.duckdb") == tmp_path / "env"
-    assert model_registry.resolve_model_dir(":memory:", model_dir=tmp_path / "arg") == tmp_path / "arg"
-    monkeypatch.delenv(model_registry.MODEL_DIR_ENV)
     with pytest.raises(ValueError, match="in-memory database has no folder"):
         model_registry.resolve_model_dir(":memory:")
+    monkeypatch.setenv(model_registry.MODEL_DIR_ENV, str(tmp_path / "env"))
+    assert model_registry.resolve_model_dir(tmp_path / "x.duckdb") == tmp_path / "env"
+    assert model_registry.resolve_model_dir(":memory:") == tmp_path / "env"
 
 
 def test_a_new_data_load_empties_models_and_predictions(bank):
