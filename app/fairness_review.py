@@ -11,6 +11,7 @@ import json
 import streamlit as st
 
 from analytics.access.privacy import sees_raw_personal_data
+from analytics.common.formatting import escape_markdown
 from analytics.fairness import model_audits, signoffs
 from analytics.fairness.audits import SIGN_OFF_DECISIONS, FairnessAudit
 from analytics.fairness.metrics import VerdictRule
@@ -31,7 +32,10 @@ def verdict_banner(verdict: str, text: str, rule: VerdictRule) -> None:
 
 def show_audit(audit: FairnessAudit, *, key: str) -> None:
     """The verdict, then per attribute the chart, the groups and the disparities."""
-    verdict_banner(audit.verdict, f"{audit.title}: {audit.decision}", audit.rule)
+    # The title carries an uploaded file's name and the decision its column names: user text.
+    verdict_banner(
+        audit.verdict, f"{escape_markdown(audit.title)}: {escape_markdown(audit.decision)}", audit.rule
+    )
     facts = [f"{audit.n:,} customers"]
     if audit.as_of is not None:
         facts.append(f"decisions of {audit.as_of}")
@@ -190,7 +194,7 @@ def individual_decision(path: str, user, audit: FairnessAudit) -> None:
         customer_id = customer_explanations.resolve_customer(
             text, resources.current_pseudonyms(path), allow_raw=raw
         )
-        row = resources.customer_inputs(path, customer_id, user.role)
+        row = resources.customer_row(path, customer_id, user.role)
     except ValueError as exc:
         st.error(str(exc))
         return

@@ -64,7 +64,7 @@ def customer_section(path: str, record, user) -> None:
         customer_id = customer_explanations.resolve_customer(
             text, resources.current_pseudonyms(path), allow_raw=raw
         )
-        row = resources.customer_inputs(path, customer_id, user.role)
+        row = resources.customer_row(path, customer_id, user.role)
     except ValueError as exc:
         st.error(str(exc))
         return

@@ -431,29 +431,17 @@ def top_scored(path: str, model_id: str, role: str, n: int = 20) -> pl.DataFrame
 
 
 @st.cache_data(ttl=600, max_entries=64, show_spinner=False)
-def customer_row(path: str, customer_id: int) -> pl.DataFrame:
-    """One current customer's model inputs as of the snapshot."""
-    db = get_database(path)
-    return customer_explanations.load_customer_features(db.backend(), customer_id, as_of=db.snapshot_date())
+def customer_row(path: str, customer_id: int, role: str) -> pl.DataFrame:
+    """One current customer's model inputs as of the snapshot; a refusal names them as ``role`` may read.
 
-
-def customer_inputs(path: str, customer_id: int, role: str) -> pl.DataFrame:
-    """One current customer's model inputs (``customer_row``), refused in words ``role`` may read.
-
-    The refusal of a customer who is not current names the customer number; a role that sees only
-    masked ids gets the same message with the masked id instead (issue 14: no raw customer id in
-    any error message).
+    A role that sees only masked ids is told the masked id, never the number (issue 14: no raw
+    customer id in any error message).
     """
-    try:
-        return customer_row(path, customer_id)
-    except ValueError:
-        if sees_raw_personal_data(role):
-            raise
-        as_of = get_database(path).snapshot_date()
-        message = customer_explanations.MSG_NOT_CURRENT.format(
-            customer=masked_id(path, customer_id), as_of=as_of
-        )
-        raise ValueError(message) from None
+    db = get_database(path)
+    shown_as = str(customer_id) if sees_raw_personal_data(role) else masked_id(path, customer_id)
+    return customer_explanations.load_customer_features(
+        db.backend(), customer_id, as_of=db.snapshot_date(), shown_as=shown_as
+    )
 
 
 def segment_members(path: str, segment_id: str) -> pl.Series:

@@ -362,7 +362,9 @@ def explain_customer(
 
 
 @shared_docs
-def load_customer_features(backend: ibis.BaseBackend, customer_id: int, *, as_of: date) -> pl.DataFrame:
+def load_customer_features(
+    backend: ibis.BaseBackend, customer_id: int, *, as_of: date, shown_as: str
+) -> pl.DataFrame:
     """One current customer's model inputs as of the snapshot (the row scoring used).
 
     Reads the ``customer_features`` table, which :func:`analytics.store.database.Database.refresh_rollups`
@@ -376,6 +378,10 @@ def load_customer_features(backend: ibis.BaseBackend, customer_id: int, *, as_of
         The customer (a bound value).
     as_of : datetime.date
         The snapshot date (stamped in the ``features_as_of`` column).
+    shown_as : str
+        How a refusal names the customer: the masked id for a role that sees masked ids, the
+        number only for one that may see it. The caller decides, so no message carries a raw
+        customer number by default.
 
     Returns
     -------
@@ -394,7 +400,7 @@ def load_customer_features(backend: ibis.BaseBackend, customer_id: int, *, as_of
         .to_polars()
     )
     if row.height == 0:
-        raise ValueError(MSG_NOT_CURRENT.format(customer=customer_id, as_of=as_of))
+        raise ValueError(MSG_NOT_CURRENT.format(customer=shown_as, as_of=as_of))
     return row.with_columns(pl.lit(as_of, dtype=pl.Date).alias(training_data.AS_OF_COLUMN))
 
 

@@ -229,7 +229,7 @@ def test_one_customers_decision_shows_its_reasons_and_is_audited(model_bank):
     record = model_registry.get_model(backend, churn_id())
     expected = customer_explanations.explain_customer(
         resources.loaded_model(resources.database_path(), churn_id()),
-        resources.customer_row(resources.database_path(), customer),
+        resources.customer_row(resources.database_path(), customer, "compliance_reviewer"),
         typical=explanations.load_explanation_meta(backend, record.model_id)["tree"].typical,
     )
     assert f"Score **{expected.score:.1%}**" in text
@@ -274,3 +274,16 @@ def test_an_admin_audits_and_signs_like_a_reviewer(model_bank):
         "admin",
         "approved_with_conditions",
     )
+
+
+def test_an_uploaded_files_name_cannot_put_a_link_into_the_verdict(model_bank):
+    table = pl.DataFrame({"y": [0, 1] * 50, "d": [0, 1, 1, 0] * 25, "g": ["a", "b"] * 50})
+    name = "[click me](https://evil.example)![x](https://evil.example/x.png).csv"
+    at = page(fairness_section="upload").run()
+    at.file_uploader[0].set_value((name, table.write_csv().encode(), "text/csv")).run()
+    at.selectbox(key="fair_up_true").set_value("y")
+    at.selectbox(key="fair_up_pred").set_value("d")
+    at.multiselect(key="fair_up_groups").set_value(["g"]).run()
+    assert not at.exception
+    banner = next(e.value for e in [*at.success, *at.error, *at.warning] if "Uploaded decisions" in e.value)
+    assert "](https://evil.example)" not in banner and "\\[click me\\]" in banner

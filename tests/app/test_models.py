@@ -159,7 +159,9 @@ def test_what_if_re_scores_with_the_edited_values(model_bank):
     assert float(after.value.rstrip("%")) < float(before.rstrip("%"))
     loaded = model_registry.load_model(db, churn_id())
     edited = customer_explanations.apply_what_if(
-        customer_explanations.load_customer_features(db.backend(), customer, as_of=db.snapshot_date()),
+        customer_explanations.load_customer_features(
+            db.backend(), customer, as_of=db.snapshot_date(), shown_as=masked
+        ),
         {"support_contacts": 0},
         features=loaded.features,
     )
