@@ -13,6 +13,7 @@ was printed or set by an administrator sees only the "set your password" form
 from __future__ import annotations
 
 import logging
+import os
 from datetime import UTC, datetime
 
 import streamlit as st
@@ -23,6 +24,9 @@ from analytics.store.database import Database, DatabaseError
 from app import components, resources, state
 
 log = logging.getLogger("tailor")
+# Files the server process creates (DuckDB's write-ahead log, a key file on first run) are private
+# to its user; the database file itself is set to 0600 by the store.
+os.umask(0o077)
 
 # Before sign-in nobody may learn the server's paths: the detailed message goes to the log.
 MSG_DB_UNAVAILABLE = (

@@ -179,30 +179,6 @@ def test_sample_data_refuses_sizes_out_of_range(tmp_path, customers):
     assert "Traceback" not in result.stderr and not target.exists()
 
 
-def test_sample_data_builds_a_small_bank_and_skips_an_existing_one(tmp_path):
-    target = tmp_path / "bank.duckdb"
-    built = run_cli(
-        "sample-data",
-        "--customers",
-        "300",
-        "--seed",
-        "3",
-        "--db",
-        str(target),
-        "--truth",
-        str(tmp_path / "truth.json"),
-        "--json",
-    )
-    assert built.returncode == 0, built.stderr
-    assert json.loads(built.stdout)["customers"] == 300
-    assert "done in" in built.stderr
-    db = Database(target, read_only=True)
-    assert db.query("select count(*) from customers").item() == 300
-    db.close()
-    again = run_cli("sample-data", "--if-missing", "--db", str(target))
-    assert again.returncode == 0 and "nothing to do" in again.stderr
-
-
 def build_small_bank(tmp_path, *extra: str) -> subprocess.CompletedProcess:
     return run_cli(
         "sample-data",
@@ -216,6 +192,19 @@ def build_small_bank(tmp_path, *extra: str) -> subprocess.CompletedProcess:
         str(tmp_path / "truth.json"),
         *extra,
     )
+
+
+def test_sample_data_builds_a_small_bank_and_skips_an_existing_one(tmp_path):
+    target = tmp_path / "bank.duckdb"
+    built = build_small_bank(tmp_path, "--json")
+    assert built.returncode == 0, built.stderr
+    assert json.loads(built.stdout)["customers"] == 300
+    assert "done in" in built.stderr
+    db = Database(target, read_only=True)
+    assert db.query("select count(*) from customers").item() == 300
+    db.close()
+    again = run_cli("sample-data", "--if-missing", "--db", str(target))
+    assert again.returncode == 0 and "nothing to do" in again.stderr
 
 
 def test_sample_data_refuses_to_replace_users_signoffs_and_audit_rows_without_force(tmp_path):
