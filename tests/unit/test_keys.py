@@ -17,7 +17,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from analytics.access import privacy
+from analytics.access import auth, privacy
 from analytics.store import keys
 from analytics.store.database import Database, DatabaseError, open_database
 from tests.banks import empty_tables
@@ -113,6 +113,7 @@ def _legacy_bank(path: Path) -> None:
     _new_bank(path)
     con = duckdb.connect(str(path))
     con.execute("INSERT INTO dataset_meta VALUES ('pseudonym_key', ?)", [OLD_KEY])
+    con.execute("ALTER TABLE users DROP COLUMN must_change_password")  # added by issue 14 too
     con.execute("DROP TABLE audit_log")
     con.execute(
         "CREATE TABLE audit_log (event_id BIGINT DEFAULT nextval('audit_log_seq'), ts TIMESTAMP,"
@@ -142,14 +143,17 @@ def test_a_database_from_before_keeps_its_pseudonyms_and_loses_its_stored_key(ke
     notices = " ".join(db.notices)
     assert "Moved the pseudonym key from the database" in notices and "pseudonyms are unchanged" in notices
     assert "added column audit_log.chain_hmac" in notices and "sealed 3 audit rows" in notices
+    assert "added column users.must_change_password" in notices
     assert "Moved the pseudonym key" in caplog.text  # the operator sees it in the server log
     verified = db.verify_audit()
     assert verified.ok and verified.rows == 4
     started = db.query("SELECT details FROM audit_log WHERE action = 'audit_chain_started'").item()
     assert json.loads(started) == {"sealed_rows": 3}
+    auth.add_user(db, "ann", "a-long-password", "admin", actor="os:test")  # users work after the upgrade
+    assert auth.authenticate(db, "ann", "a-long-password").ok
     db.close()
     reopened = open_database(path)  # a second open changes nothing and says nothing
-    assert reopened.notices == [] and reopened.verify_audit().rows == 4
+    assert reopened.notices == [] and reopened.verify_audit().rows == 6
     reopened.close()
 
 
