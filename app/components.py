@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from datetime import date
 
 import polars as pl
@@ -262,8 +263,19 @@ def kpi_tile(kpi, *, higher_is_better: bool = True) -> None:
         st.caption(f"95% CI {interval}")
 
 
-def csv_download(frame: pl.DataFrame, *, file_name: str, key: str, label: str = "Download CSV") -> None:
-    """A button that downloads ``frame`` as CSV (the table behind a chart)."""
+def csv_download(
+    frame: pl.DataFrame,
+    *,
+    file_name: str,
+    key: str,
+    label: str = "Download CSV",
+    on_download: Callable[[], None] | None = None,
+) -> None:
+    """A button that downloads ``frame`` as CSV (the table behind a chart).
+
+    ``on_download`` runs on the server when the button is clicked (an export of customer rows
+    writes its audit row there); without it the click does not rerun the page.
+    """
     st.download_button(
         label,
         data=formula_safe(frame).write_csv().encode("utf-8"),
@@ -271,7 +283,7 @@ def csv_download(frame: pl.DataFrame, *, file_name: str, key: str, label: str = 
         mime="text/csv",
         key=key,
         icon=":material/download:",
-        on_click="ignore",
+        on_click=on_download or "ignore",
     )
 
 

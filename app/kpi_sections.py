@@ -307,7 +307,15 @@ def clv_section(path: str, user: User) -> None:
     )
     if raw:
         st.caption("Customer numbers are shown unmasked to your role; this view is logged.")
-    components.csv_download(shown, file_name="tailor_clv_top_customers.csv", key="clv_top_csv")
+    # A download of customer rows (masked or not) is an export: each one is audited.
+    components.csv_download(
+        shown,
+        file_name="tailor_clv_top_customers.csv",
+        key="clv_top_csv",
+        on_download=lambda: resources.log_export(
+            path, user, target="clv_top_customers", details={"fit_id": fit.fit_id, "rows": shown.height}
+        ),
+    )
     if can_fit:
         with st.expander("Fit again"):
             st.write(

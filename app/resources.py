@@ -187,6 +187,13 @@ def redacted_comments(path: str, frame: pl.DataFrame, role: str) -> pl.DataFrame
     return redact_comments(frame, role, key=pseudonym_key(get_database(path)))
 
 
+def log_export(path: str, user: User, *, target: str, details: dict) -> None:
+    """Audit a download of customer rows (action ``export``), every time it happens."""
+    get_database(path).write_audit(
+        username=user.username, role=user.role, action="export", target=target, details=details
+    )
+
+
 def log_personal_data_view(path: str, user: User, *, target: str, details: dict) -> None:
     """Audit a view of raw personal data, once per distinct view and session (not on every rerun)."""
     components.log_view_once(get_database(path), user, target=target, details=details)

@@ -116,6 +116,14 @@ def test_clv_without_a_fit_says_how_to_make_one_and_analyst_fits_it(bank):
     assert [row["target"] for row in audit("fit_model")] == ["clv"]
     top = analyst.dataframe[-1].value
     assert top["customer_id"].str.startswith("C-").all()
+    # Downloading the list is an export of customer rows: audited per click, in the user's name.
+    assert audit("export") == []
+    analyst.download_button(key="clv_top_csv").click().run()
+    assert not analyst.exception
+    exports = audit("export")
+    who = [(e["username"], e["target"]) for e in exports]
+    assert who == [("test_marketing_analyst", "clv_top_customers")]
+    assert json.loads(exports[0]["details"])["rows"] == len(top)
 
 
 def test_retention_section_draws_the_cohort_heat_map_and_curves(bank):
