@@ -573,6 +573,27 @@ class Database:
             sql = f'DELETE FROM "{table}" WHERE "{column}" IN (SELECT unnest(?))'  # noqa: S608 - checked names
             self._connection().execute(sql, [list(values)])
 
+    @contextmanager
+    def transaction(self, *, rebuild_rollups: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One all-or-nothing write under the process's write lock: this thread's connection.
+
+        Everything executed on the yielded connection commits together, or, on any exception,
+        not at all. With ``rebuild_rollups`` the derived tables are rebuilt inside the same
+        transaction, so a failure there undoes the write too. Statements still bind their
+        values; table names come from the contracts.
+        """
+        con = self._connection()
+        with self._write_lock:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                yield con
+                if rebuild_rollups:
+                    self._rebuild_rollups()
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+
     def refresh_rollups(self) -> None:
         """Rebuild the derived tables from the canonical ones, in one transaction.
 
@@ -580,15 +601,8 @@ class Database:
         ``kpi_cube_product``, see analytics/kpis/rollups.py), with the builders the capabilities
         registered (:mod:`analytics.store.derived`).
         """
-        con = self._connection()
-        with self._write_lock:
-            con.execute("BEGIN TRANSACTION")
-            try:
-                self._rebuild_rollups()
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
+        with self.transaction(rebuild_rollups=True):
+            pass
 
     def _rebuild_rollups(self) -> None:
         # The builders come from the capabilities that own them (analytics.store.derived).

@@ -1,0 +1,1 @@
+"""Data-subject requests: access export and erasure, consent coverage (issue 15)."""
