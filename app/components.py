@@ -45,6 +45,7 @@ PAGES: tuple[tuple[str, str, str, str], ...] = (
     ("models", "../pages/models.py", "Models & explanations", ":material/model_training:"),
     ("ab_tests", "../pages/ab_tests.py", "A/B tests", ":material/science:"),
     ("fairness", "../pages/fairness.py", "Fairness & compliance", ":material/balance:"),
+    ("data_privacy", "../pages/data_privacy.py", "Data & privacy", ":material/shield_person:"),
     ("account", "../pages/account.py", "Account", ":material/person:"),
 )
 

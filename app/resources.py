@@ -29,6 +29,7 @@ from analytics.kpis import summary as kpis
 from analytics.kpis import survival as survival_lib
 from analytics.models import customer_explanations, explanations, publishing, quality_views
 from analytics.models import registry as model_registry
+from analytics.privacy import coverage as consent
 from analytics.segments import clustering as segments
 from analytics.segments import features, maps, projections
 from analytics.segments import store as segment_store
@@ -629,3 +630,18 @@ def record_mitigation_decision(
         summary=summary,
         comment=comment,
     )
+
+
+# -- data & privacy page ---------------------------------------------------------------------
+@st.cache_data(ttl=600, max_entries=8, show_spinner=False)
+def consent_coverage(path: str, by: str | None) -> pl.DataFrame:
+    """Share of current customers consenting to each purpose, overall or by group."""
+    db = get_database(path)
+    return consent.consent_coverage(db.backend(), as_of=db.snapshot_date(), by=by)
+
+
+@st.cache_data(ttl=600, max_entries=2, show_spinner=False)
+def consent_changes(path: str) -> pl.DataFrame:
+    """The month of each current customer's last consent change, by purpose."""
+    db = get_database(path)
+    return consent.consent_changes_by_month(db.backend(), as_of=db.snapshot_date())

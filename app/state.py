@@ -45,6 +45,8 @@ DEPENDENCE_FEATURE = "dependence_feature"
 CUSTOMER_REF = "customer_ref"
 FAIRNESS_SECTION = "fairness_section"
 FAIRNESS_SIGNED = "fairness_signed"
+DATA_SECTION = "data_section"
+CONSENT_BY = "consent_by"
 
 PERIOD_PRESETS: dict[str, int | None] = {
     "Last month": 1,
@@ -90,6 +92,8 @@ DEFAULTS: dict[str, Any] = {
     CUSTOMER_REF: "",
     FAIRNESS_SECTION: "models",
     FAIRNESS_SIGNED: None,
+    DATA_SECTION: "consent",
+    CONSENT_BY: "region",
 }
 
 

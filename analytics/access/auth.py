@@ -84,6 +84,9 @@ PAGE_ACCESS: dict[str, tuple[Role, ...]] = {
     # Reviewers and admins audit and sign; analysts read the latest signed results; executives
     # see only the pass/fail summary (the page decides what each role sees).
     "fairness": ("executive", "marketing_analyst", "compliance_reviewer", "admin"),
+    # The data-protection officer's page: the dictionary, checks, consent, subject requests and
+    # the audit log for reviewers and admins; the import of the bank's tables for admins only.
+    "data_privacy": ("compliance_reviewer", "admin"),
     "account": ROLES,
 }
 
