@@ -196,7 +196,7 @@ def _example_strings(frame: pl.DataFrame, key: bytes) -> tuple[str, ...]:
 
 def _example_columns(spec: TableSpec, *extra: str) -> list[str]:
     key = list(spec.primary_key) or [c for c in spec.schema.names() if _shown(spec, c)][:1]
-    return [*key, *(c for c in extra if c not in key and _shown(spec, c))]
+    return [*key, *(c for c in extra if c and c not in key and _shown(spec, c))]
 
 
 # -- the checks --------------------------------------------------------------------------------
