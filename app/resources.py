@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from analytics.access import auth
+from analytics.access import audit_log, auth
 from analytics.access.privacy import (
     mask_personal_data,
     pseudonym_key,
@@ -30,6 +30,8 @@ from analytics.kpis import survival as survival_lib
 from analytics.models import customer_explanations, explanations, publishing, quality_views
 from analytics.models import registry as model_registry
 from analytics.privacy import coverage as consent
+from analytics.quality import checks as quality_checks
+from analytics.quality import dictionary as data_dictionary_lib
 from analytics.segments import clustering as segments
 from analytics.segments import features, maps, projections
 from analytics.segments import store as segment_store
@@ -645,3 +647,39 @@ def consent_changes(path: str) -> pl.DataFrame:
     """The month of each current customer's last consent change, by purpose."""
     db = get_database(path)
     return consent.consent_changes_by_month(db.backend(), as_of=db.snapshot_date())
+
+
+@st.cache_data(ttl=600, max_entries=2, show_spinner=False)
+def table_overview(path: str) -> pl.DataFrame:
+    """Every contract table with its rows and freshness."""
+    return data_dictionary_lib.table_overview(get_database(path))
+
+
+@st.cache_data(ttl=600, max_entries=2, show_spinner=False)
+def data_dictionary(path: str) -> pl.DataFrame:
+    """Every column of every contract table: type, meaning, key, personal data."""
+    return data_dictionary_lib.data_dictionary(get_database(path))
+
+
+@st.cache_data(ttl=300, max_entries=2, show_spinner=False)
+def quality_report(path: str) -> quality_checks.QualityReport:
+    """Every data-quality check of the bank's tables (about 1.5 s on the sample bank)."""
+    return quality_checks.run_quality_checks(get_database(path))
+
+
+def audit_log_view(path: str, *, filters: dict, limit: int) -> audit_log.AuditLogView:
+    """The audit rows matching ``filters``, their total and the chain check (never cached: it grows)."""
+    return audit_log.audit_log_view(get_database(path), **filters, limit=limit)
+
+
+def audit_actions(path: str) -> list[str]:
+    """The actions present in the audit log, for the filter."""
+    return audit_log.audit_actions(get_database(path))
+
+
+def export_audit_log(path: str, user: User, *, filters: dict, rows: pl.DataFrame) -> bytes:
+    """The rows as a formula-safe CSV, the export recorded in the audit log first."""
+    audit_log.record_audit_export(
+        get_database(path), username=user.username, role=user.role, rows=rows.height, **filters
+    )
+    return audit_log.audit_log_csv(rows)

@@ -47,6 +47,11 @@ FAIRNESS_SECTION = "fairness_section"
 FAIRNESS_SIGNED = "fairness_signed"
 DATA_SECTION = "data_section"
 CONSENT_BY = "consent_by"
+QUALITY_SHOW = "quality_show"
+AUDIT_WHO = "audit_who"
+AUDIT_ACTIONS = "audit_actions"
+AUDIT_PERIOD = "audit_period"
+AUDIT_CUSTOMER = "audit_customer"
 
 PERIOD_PRESETS: dict[str, int | None] = {
     "Last month": 1,
@@ -92,8 +97,13 @@ DEFAULTS: dict[str, Any] = {
     CUSTOMER_REF: "",
     FAIRNESS_SECTION: "models",
     FAIRNESS_SIGNED: None,
-    DATA_SECTION: "consent",
+    DATA_SECTION: "quality",
     CONSENT_BY: "region",
+    QUALITY_SHOW: "problems",
+    AUDIT_WHO: "",
+    AUDIT_ACTIONS: [],
+    AUDIT_PERIOD: (),
+    AUDIT_CUSTOMER: "",
 }
 
 

@@ -3,9 +3,14 @@
 For compliance reviewers and administrators (the data-protection officer's page); the import of
 the bank's own tables is for administrators only. Sections, one drawn at a time:
 
+- Data & quality: ``analytics.quality.dictionary`` (every table and column: type, meaning, rows,
+  freshness) and ``analytics.quality.checks.run_quality_checks`` (nulls, keys, rules, orphans,
+  future dates, freshness, with pass/fail and example keys);
 - Consent: ``analytics.privacy.coverage.consent_coverage`` (share of current customers agreeing to
   marketing and to profiling, overall and by region, age band or channel) and
-  ``consent_changes_by_month``.
+  ``consent_changes_by_month``;
+- Audit log: ``analytics.access.audit_log.audit_log_view`` (filtered by who, what, when and
+  customer pseudonym, with the HMAC chain's check) and an export that is itself audited.
 
 Each section's widgets are a function of ``app.data_privacy``; every check of the role is made here
 and again in the section, on the server.
@@ -17,7 +22,7 @@ import streamlit as st
 
 from app import components, data_privacy, resources, state
 
-SECTIONS = {"consent": "Consent"}
+SECTIONS = {"quality": "Data & quality", "consent": "Consent", "audit": "Audit log"}
 
 user = components.require_access("data_privacy")
 path = resources.database_path()
@@ -28,5 +33,9 @@ section = st.segmented_control(
     "Section", list(SECTIONS), format_func=SECTIONS.get, key=state.DATA_SECTION, required=True
 )
 section = section if section in SECTIONS else next(iter(SECTIONS))
-if section == "consent":
+if section == "quality":
+    data_privacy.quality_section(path)
+elif section == "consent":
     data_privacy.consent_section(path, user)
+elif section == "audit":
+    data_privacy.audit_section(path, user)

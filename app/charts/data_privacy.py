@@ -75,3 +75,65 @@ def consent_changes(frame: pl.DataFrame) -> go.Figure:
         legend={"orientation": "h", "y": -0.2},
     )
     return fig
+
+
+STATUS_WORDS = {"pass": "Pass", "warn": "Warn", "fail": "Fail"}
+
+
+def overview_table(overview: pl.DataFrame) -> pl.DataFrame:
+    """One row per table as shown: kind, rows, freshness column, newest value and lag in days."""
+    return overview.select(
+        pl.col("table").alias("Table"),
+        pl.col("kind").alias("Kind"),
+        pl.col("rows").alias("Rows"),
+        pl.col("freshness_column").alias("Freshness column"),
+        pl.col("newest").cast(pl.String).alias("Newest"),
+        pl.col("lag_days").alias("Days before the snapshot"),
+        pl.col("description").alias("Description"),
+    )
+
+
+def dictionary_table(dictionary: pl.DataFrame) -> pl.DataFrame:
+    """Every column as shown: table, column, type, key, personal data, nullable, meaning."""
+    return dictionary.select(
+        pl.col("table").alias("Table"),
+        pl.col("column").alias("Column"),
+        pl.col("sql_type").alias("Type"),
+        pl.col("primary_key").alias("Key"),
+        pl.col("personal").alias("Personal data"),
+        pl.col("nullable").alias("May be empty"),
+        pl.col("description").alias("Meaning"),
+    )
+
+
+def problems_only(checks: pl.DataFrame) -> pl.DataFrame:
+    """The checks that fail or warn, failures first."""
+    return checks.filter(pl.col("status") != "pass").sort(
+        pl.col("status").replace_strict({"fail": 0, "warn": 1}, return_dtype=pl.Int8)
+    )
+
+
+def checks_table(checks: pl.DataFrame) -> pl.DataFrame:
+    """Checks as shown: status in words, what was checked, failing rows, examples and the rule."""
+    return checks.select(
+        pl.col("status").replace_strict(STATUS_WORDS, return_dtype=pl.String).alias("Status"),
+        pl.col("name").alias("Check"),
+        pl.col("table").alias("Table"),
+        pl.col("column").alias("Column"),
+        pl.col("failing_rows").alias("Failing rows"),
+        pl.col("examples").alias("Examples"),
+        pl.col("explanation").alias("Rule and finding"),
+    )
+
+
+def audit_table(rows: pl.DataFrame) -> pl.DataFrame:
+    """Audit rows as shown, newest first: time, who, role, what, on what, details."""
+    return rows.select(
+        pl.col("event_id").alias("Event"),
+        pl.col("ts").alias("Time (UTC)"),
+        pl.col("username").alias("Who"),
+        pl.col("role").alias("Role"),
+        pl.col("action").alias("What"),
+        pl.col("target").alias("On"),
+        pl.col("details").alias("Details"),
+    )

@@ -48,3 +48,42 @@ def test_consent_coverage_equals_the_library(bank, role):
     assert len(at.get("plotly_chart")) == 2
     at.segmented_control(key="consent_by").set_value("age_band").run()
     assert not at.exception
+
+
+def test_quality_section_shows_every_check_as_the_library_counts_them(bank):
+    from analytics.quality import checks
+
+    at = page("compliance_reviewer", data_section="quality").run()
+    assert not at.exception
+    report = checks.run_quality_checks(resources.get_database(resources.database_path()))
+    assert at.success and f"{len(report.checks):,} checks" in at.success[0].value
+    overview = at.dataframe[0].value
+    assert "customers" in set(overview["Table"])
+    at.segmented_control(key="quality_show").set_value("all").run()
+    assert len(at.dataframe[1].value) == len(report.checks)
+    at.segmented_control(key="quality_show").set_value("dictionary").run()
+    assert not at.exception
+    dictionary = at.dataframe[1].value
+    assert {"email", "phone"} <= set(dictionary.loc[dictionary["Personal data"], "Column"])
+
+
+def test_audit_log_filters_and_an_export_that_is_itself_audited(bank):
+    from analytics.access import auth
+
+    db = resources.get_database(resources.database_path())
+    auth.authenticate(db, "test_admin", "wrong password")
+    at = page("admin", data_section="audit").run()
+    assert not at.exception
+    assert "intact" in at.success[0].value
+    at.text_input(key="audit_who").input("test_admin").run()
+    at.multiselect(key="audit_actions").set_value(["sign_in_failed"]).run()
+    assert not at.exception
+    shown = at.dataframe[0].value
+    assert list(shown["What"]) == ["sign_in_failed"] and list(shown["Who"]) == ["test_admin"]
+    at.button(key="audit_prepare_export").click().run()
+    assert not at.exception
+    exports = db.query("select username, target from audit_log where action = 'export'").rows()
+    assert exports == [("test_admin", "audit_log")]
+    assert at.download_button(key="audit_csv")
+    at.text_input(key="audit_customer").input("100001").run()
+    assert not at.exception and at.error  # a raw number is not a pseudonym: refused by name
