@@ -193,7 +193,7 @@ def validate_frame(spec: TableSpec, frame: pl.DataFrame, *, source: str | None =
         if column.dtype == dtype:
             casts.append(column)
             continue
-        converted = column.cast(dtype, strict=False)
+        converted = _converted(column, dtype)
         bad = converted.is_null() & column.is_not_null()
         if bad.any():
             row = int(bad.arg_true()[0])
@@ -848,6 +848,15 @@ def open_database(
         db.close()
         raise
     return db
+
+
+def _converted(column: pl.Series, dtype: pl.DataType) -> pl.Series:
+    """``column`` as ``dtype``, unconvertible values null (text dates parsed as ISO: polars 2 has no cast)."""
+    if column.dtype == pl.String and dtype == pl.Date:
+        return column.str.to_date(strict=False)
+    if column.dtype == pl.String and isinstance(dtype, pl.Datetime):
+        return column.str.to_datetime(strict=False).cast(dtype)
+    return column.cast(dtype, strict=False)
 
 
 def _first_line(exc: BaseException) -> str:
