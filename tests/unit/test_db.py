@@ -74,6 +74,14 @@ def test_validation_casts_text_to_the_contract_types():
     assert out.get_column("amount").to_list() == [12.5, 3.0]
 
 
+def test_validation_parses_text_timestamps_and_names_a_bad_one():
+    # polars 2 removed the string-to-temporal cast; a text column from a CSV must still load.
+    out = validate_frame(TRANSACTIONS, transactions(ts=["2025-01-01 09:00:00", "2025-01-02T10:00:00"]))
+    assert out.get_column("ts").to_list() == [datetime(2025, 1, 1, 9), datetime(2025, 1, 2, 10)]
+    with pytest.raises(DataValidationError, match="row 2, column ts: value 'yesterday' is not a valid"):
+        validate_frame(TRANSACTIONS, transactions(ts=["2025-01-01 09:00:00", "yesterday"]))
+
+
 def products(monthly_fee: float | None = 0.0) -> pl.DataFrame:
     return pl.DataFrame(
         {
