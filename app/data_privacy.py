@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import streamlit as st
 
+from analytics.common.formatting import escape_markdown
 from analytics.common.types import User
 from analytics.privacy.coverage import COVERAGE_GROUPS
+from analytics.store.contracts import CANONICAL_TABLES
+from analytics.store.imports import IMPORT_MODES, ImportRefusedError, MappingError, read_mapping
 from app import resources, state
 from app.charts import data_privacy as charts
 
@@ -130,3 +133,73 @@ def audit_section(path: str, user: User) -> None:
             icon=":material/download:",
             on_click="ignore",
         )
+
+
+IMPORT_MAX_ROWS = 2_000_000
+MSG_IMPORT_ADMIN_ONLY = "Only administrators import data."
+
+
+def import_section(path: str, user: User) -> None:
+    """One canonical table from a CSV or Parquet file: checked against its contract, then all or nothing."""
+    if user.role != "admin":  # the page hides the section; this is the server-side check
+        st.error(MSG_IMPORT_ADMIN_ONLY)
+        return
+    st.caption(
+        f"One table from one file, up to {IMPORT_MAX_ROWS:,} rows and 50 MB here (larger files with"
+        " `python -m analytics import`). Every problem is listed; a refused file changes nothing. The"
+        " rollups are rebuilt in the same transaction; models and CLV fits need a new run afterwards"
+        " (docs/import.md)."
+    )
+    left, right = st.columns(2)
+    table = left.selectbox("Table", [spec.name for spec in CANONICAL_TABLES], key="import_table")
+    mode = right.radio("Mode", list(IMPORT_MODES), horizontal=True, key="import_mode")
+    upload = st.file_uploader("File (CSV or Parquet)", type=["csv", "parquet"], key="import_file")
+    mapping_file = st.file_uploader(
+        "Column mapping (optional: JSON or CSV of source,target)", type=["json", "csv"], key="import_mapping"
+    )
+    if upload is None:
+        return
+    name = upload.name
+    mapping = None
+    if mapping_file is not None:
+        try:
+            mapping = read_mapping(mapping_file.getvalue(), name=mapping_file.name)
+        except MappingError as exc:
+            st.error(escape_markdown(str(exc)))
+            return
+    data = upload.getvalue()
+    with st.spinner(f"Checking {escape_markdown(name)} against the {table} contract…"):
+        report = resources.check_import(
+            path, table, data, name=name, mode=mode, mapping=mapping, max_rows=IMPORT_MAX_ROWS
+        )
+    for notice in report.notices:
+        st.caption(escape_markdown(notice))
+    if not report.ok:
+        _show_problems(report)
+        return
+    action = "add" if mode == "append" else "replace the table with"
+    st.success(f"{report.rows_read:,} rows pass every check. Import will {action} them.")
+    if st.button(f"Import into {table}", key="import_run", type="primary"):
+        try:
+            with st.spinner("Importing and rebuilding the rollups…"):
+                done = resources.run_import(
+                    path, user, table, data, name=name, mode=mode, mapping=mapping, max_rows=IMPORT_MAX_ROWS
+                )
+        except ImportRefusedError as exc:
+            _show_problems(exc.report)
+            return
+        replaced = f", {done.rows_replaced:,} replaced" if done.rows_replaced else ""
+        st.success(
+            f"Imported {done.rows_added:,} rows into {table}{replaced}. The import is in the audit log."
+        )
+
+
+def _show_problems(report) -> None:
+    more = (
+        f" (the first {len(report.problems):,} are listed)"
+        if report.problem_count > len(report.problems)
+        else ""
+    )
+    name = escape_markdown(report.file)
+    st.error(f"{name} was refused: {report.problem_count:,} problem(s){more}. Nothing was changed.")
+    st.dataframe(charts.problems_table(report.problems_frame), hide_index=True)

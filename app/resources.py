@@ -35,6 +35,7 @@ from analytics.quality import dictionary as data_dictionary_lib
 from analytics.segments import clustering as segments
 from analytics.segments import features, maps, projections
 from analytics.segments import store as segment_store
+from analytics.store import imports as imports_lib
 from analytics.store.database import Database, open_database, resolve_db_path
 from app import components
 
@@ -683,3 +684,49 @@ def export_audit_log(path: str, user: User, *, filters: dict, rows: pl.DataFrame
         get_database(path), username=user.username, role=user.role, rows=rows.height, **filters
     )
     return audit_log.audit_log_csv(rows)
+
+
+def check_import(
+    path: str, table: str, data: bytes, *, name: str, mode: str, mapping: dict | None, max_rows: int
+) -> imports_lib.ImportReport:
+    """Validate an uploaded file against a table's contract; nothing is written."""
+    return imports_lib.validate_import(
+        get_database(path), table, data, mode=mode, mapping=mapping, source_name=name, max_rows=max_rows
+    )
+
+
+def run_import(
+    path: str,
+    user: User,
+    table: str,
+    data: bytes,
+    *,
+    name: str,
+    mode: str,
+    mapping: dict | None,
+    max_rows: int,
+) -> imports_lib.ImportReport:
+    """Import an uploaded file (all or nothing), audit it, and drop every cached result of the old data.
+
+    Raises ``ImportRefusedError`` (with its report) when the file is refused; nothing is written then.
+    """
+    db = get_database(path)
+    report = imports_lib.import_table(
+        db, table, data, mode=mode, mapping=mapping, source_name=name, max_rows=max_rows
+    )
+    db.write_audit(
+        username=user.username,
+        role=user.role,
+        action="import",
+        target=table,
+        details={
+            "mode": mode,
+            "rows": report.rows_added,
+            "rows_replaced": report.rows_replaced,
+            "file": name,
+            "mapping": mapping,
+        },
+    )
+    # Every page's cached numbers describe the data before the import.
+    st.cache_data.clear()
+    return report

@@ -10,7 +10,9 @@ the bank's own tables is for administrators only. Sections, one drawn at a time:
   marketing and to profiling, overall and by region, age band or channel) and
   ``consent_changes_by_month``;
 - Audit log: ``analytics.access.audit_log.audit_log_view`` (filtered by who, what, when and
-  customer pseudonym, with the HMAC chain's check) and an export that is itself audited.
+  customer pseudonym, with the HMAC chain's check) and an export that is itself audited;
+- Import (administrators): ``analytics.store.imports.validate_import`` then ``import_table`` (one
+  canonical table from a CSV or Parquet file, every problem listed, all or nothing).
 
 Each section's widgets are a function of ``app.data_privacy``; every check of the role is made here
 and again in the section, on the server.
@@ -23,19 +25,23 @@ import streamlit as st
 from app import components, data_privacy, resources, state
 
 SECTIONS = {"quality": "Data & quality", "consent": "Consent", "audit": "Audit log"}
+ADMIN_SECTIONS = {"import": "Import"}
 
 user = components.require_access("data_privacy")
 path = resources.database_path()
 
 st.title("Data & privacy")
 st.caption("The bank's data, its quality and consent, and the requests of the people it describes.")
+offered = SECTIONS | (ADMIN_SECTIONS if user.role == "admin" else {})
 section = st.segmented_control(
-    "Section", list(SECTIONS), format_func=SECTIONS.get, key=state.DATA_SECTION, required=True
+    "Section", list(offered), format_func=offered.get, key=state.DATA_SECTION, required=True
 )
-section = section if section in SECTIONS else next(iter(SECTIONS))
+section = section if section in offered else next(iter(offered))
 if section == "quality":
     data_privacy.quality_section(path)
 elif section == "consent":
     data_privacy.consent_section(path, user)
 elif section == "audit":
     data_privacy.audit_section(path, user)
+elif section == "import":
+    data_privacy.import_section(path, user)

@@ -137,3 +137,14 @@ def audit_table(rows: pl.DataFrame) -> pl.DataFrame:
         pl.col("target").alias("On"),
         pl.col("details").alias("Details"),
     )
+
+
+def problems_table(problems: pl.DataFrame) -> pl.DataFrame:
+    """An import's problems as shown: file, row, column, value, what is wrong."""
+    return problems.select(
+        pl.col("file").alias("File"),
+        pl.col("row").alias("Row"),
+        pl.col("column").alias("Column"),
+        pl.col("value").alias("Value"),
+        pl.col("message").alias("Problem"),
+    )

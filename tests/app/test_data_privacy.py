@@ -87,3 +87,46 @@ def test_audit_log_filters_and_an_export_that_is_itself_audited(bank):
     assert at.download_button(key="audit_csv")
     at.text_input(key="audit_customer").input("100001").run()
     assert not at.exception and at.error  # a raw number is not a pseudonym: refused by name
+
+
+def test_only_an_admin_is_offered_the_import(bank):
+    reviewer = page("compliance_reviewer", data_section="import").run()
+    assert not reviewer.exception
+    assert "Import" not in reviewer.segmented_control(key="data_section").options
+    assert not reviewer.get("file_uploader")
+    admin = page("admin", data_section="import").run()
+    assert not admin.exception
+    assert "Import" in admin.segmented_control(key="data_section").options
+
+
+def test_a_bad_file_lists_its_problems_and_changes_nothing(bank):
+    db = resources.get_database(resources.database_path())
+    before = db.query("select count(*) from transactions").item()
+    header = "transaction_id,customer_id,ts,amount,direction,merchant_category,channel,country,fee"
+    bad = f"{header}\n99000001,100001,2026-01-02 10:00:00,abc,debit,groceries,card_present,NL,0\n"
+    at = page("admin", data_section="import").run()
+    at.selectbox(key="import_table").set_value("transactions").run()
+    at.file_uploader(key="import_file").set_value(("tx.csv", bad.encode(), "text/csv")).run()
+    assert not at.exception
+    assert at.error and "tx.csv was refused: 1 problem(s)" in at.error[0].value
+    problems = at.dataframe[0].value
+    assert list(problems["Row"]) == [1] and list(problems["Column"]) == ["amount"]
+    assert db.query("select count(*) from transactions").item() == before
+    assert not at.button
+
+
+def test_a_good_file_is_imported_once_and_audited(bank):
+    db = resources.get_database(resources.database_path())
+    before = db.query("select count(*) from transactions").item()
+    header = "transaction_id,customer_id,ts,amount,direction,merchant_category,channel,country,fee"
+    good = f"{header}\n99000001,100001,2026-01-02 10:00:00,12.50,debit,groceries,card_present,NL,0\n"
+    at = page("admin", data_section="import").run()
+    at.selectbox(key="import_table").set_value("transactions").run()
+    at.file_uploader(key="import_file").set_value(("tx.csv", good.encode(), "text/csv")).run()
+    assert "1 rows pass every check" in at.success[0].value
+    at.button(key="import_run").click().run()
+    assert not at.exception
+    assert any("Imported 1 rows into transactions" in s.value for s in at.success)
+    assert db.query("select count(*) from transactions").item() == before + 1
+    audited = db.query("select username, target from audit_log where action = 'import'").rows()
+    assert audited == [("test_admin", "transactions")]
