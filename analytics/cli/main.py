@@ -8,10 +8,10 @@ success, 1 refused (bad input, missing database), 2 usage error.
 One module per command group, each a thin caller of the library that owns its subcommands'
 options (``add_parsers``) and handlers: ``data`` (sample-data, users), ``kpis`` (kpis, nps,
 engagement, retention), ``segments``, ``models`` (train, score, model), ``clv``,
-``experiments`` (abtest, power), ``fairness`` and ``audit`` (verify); ``common`` holds what they
-share. The groups
-whose library pulls in scikit-learn, shap, scipy or statsmodels import it inside their handlers,
-so ``--help`` and the light commands start without it.
+``experiments`` (abtest, power), ``fairness``, ``audit`` (verify), ``imports`` (import) and
+``quality``; ``common`` holds what they share. The groups whose library pulls in scikit-learn,
+shap, scipy or statsmodels import it inside their handlers, so ``--help`` and the light commands
+start without it.
 """
 
 from __future__ import annotations
