@@ -39,6 +39,7 @@ E2E_USER = "e2e_executive"
 E2E_PASSWORD = "e2e-password-123"
 E2E_ANALYST = "e2e_analyst"
 E2E_REVIEWER = "e2e_reviewer"
+E2E_ADMIN = "e2e_admin"
 # Playwright's assertions wait 5 s by default. On a fresh two-core CI image, with the
 # other xdist worker's server fitting a model, a page switch has taken longer than that
 # (CI failure on the KPIs page, stop 10), so every assertion waits up to 30 s; a
@@ -81,6 +82,7 @@ def app_url(model_bank_path: Path, tmp_path_factory) -> str:
     auth.add_user(db, E2E_USER, E2E_PASSWORD, "executive")
     auth.add_user(db, E2E_ANALYST, E2E_PASSWORD, "marketing_analyst")
     auth.add_user(db, E2E_REVIEWER, E2E_PASSWORD, "compliance_reviewer")
+    auth.add_user(db, E2E_ADMIN, E2E_PASSWORD, "admin")
     db.close()
     port = _free_port()
     env = os.environ | {"TAILOR_DB": str(bank), "OMP_NUM_THREADS": "1"}
