@@ -471,11 +471,16 @@ MSG_BAD_THRESHOLD = "The threshold must be between 0 and 1, got {threshold}."
 
 
 def _model_rows(backend: ibis.BaseBackend, model_id: str, *, threshold: float, as_of: date) -> ir.Table:
-    """A registered model's test customers with outcome, score, decision and protected attributes."""
+    """A registered model's test customers with outcome, score, decision and protected attributes.
+
+    Only customers consenting to profiling now: the test rows hold no one else (training leaves
+    them out), and a customer who withdrew since is left out too (docs/privacy.md).
+    """
     scores = backend.table("model_test_scores")
     customers = backend.table("customers")
+    consenting = customers.filter(customers.consent_profiling.fill_null(False))
     rows = scores.filter(scores.model_id == ibis.literal(model_id, type="string")).join(
-        customers.select("customer_id", "gender", "birth_date"), "customer_id"
+        consenting.select("customer_id", "gender", "birth_date"), "customer_id"
     )
     return rows.select(
         "customer_id",

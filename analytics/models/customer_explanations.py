@@ -10,6 +10,10 @@ whatever its size). A reason's points are therefore the score minus the score th
 would have without that contribution (:func:`points_without`): "raised churn risk by 12
 points" means the risk would be 12 points lower if that feature contributed nothing. The
 waterfall itself is drawn in log-odds, where the contributions do add up exactly.
+
+Only a customer who consented to profiling is explained: :func:`load_customer_features`, the
+row every one-customer view (explanation, what-if, the fairness page's individual decision)
+starts from, refuses anyone else with :data:`MSG_NO_PROFILING_CONSENT` (docs/privacy.md).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import ibis
 import numpy as np
 import polars as pl
 
+from analytics.access import consent
 from analytics.common.docs import shared_docs
 from analytics.common.types import PRODUCT_IDS
 from analytics.models import registry as model_registry
@@ -47,6 +52,8 @@ MSG_NOT_CURRENT = (
     "Customer {customer} is not a current customer on the snapshot {as_of}: only customers open on"
     " that day are scored."
 )
+MSG_NO_PROFILING_CONSENT = consent.MSG_NO_PROFILING_CONSENT
+"""Refusal of a customer without profiling consent (named as the viewer's role may read them)."""
 MSG_UNKNOWN_WHAT_IF = "{feature!r} is not an input of this model; its inputs are: {features}."
 MSG_BAD_WHAT_IF = "The what-if value of {feature!r} must be {expected}, got {value!r}."
 PSEUDONYM_PATTERN = re.compile(r"^C-[0-9a-f]{12}$")
@@ -365,7 +372,7 @@ def explain_customer(
 def load_customer_features(
     backend: ibis.BaseBackend, customer_id: int, *, as_of: date, shown_as: str
 ) -> pl.DataFrame:
-    """One current customer's model inputs as of the snapshot (the row scoring used).
+    """One current customer's model inputs as of the snapshot (the row scoring used), if they consented.
 
     Reads the ``customer_features`` table, which :func:`analytics.store.database.Database.refresh_rollups`
     builds as of the snapshot with the same expression as
@@ -391,7 +398,8 @@ def load_customer_features(
     Raises
     ------
     ValueError
-        When the customer is not current on the snapshot (:data:`MSG_NOT_CURRENT`).
+        When the customer is not current on the snapshot (:data:`MSG_NOT_CURRENT`) or has not
+        consented to profiling (:data:`MSG_NO_PROFILING_CONSENT`).
     """
     table = backend.table(CUSTOMER_FEATURES.name)
     row = (
@@ -401,6 +409,8 @@ def load_customer_features(
     )
     if row.height == 0:
         raise ValueError(MSG_NOT_CURRENT.format(customer=shown_as, as_of=as_of))
+    if not consent.has_profiling_consent(backend, customer_id):
+        raise ValueError(MSG_NO_PROFILING_CONSENT.format(customer=shown_as))
     return row.with_columns(pl.lit(as_of, dtype=pl.Date).alias(training_data.AS_OF_COLUMN))
 
 

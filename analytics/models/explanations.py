@@ -13,7 +13,8 @@ log-odds: ``base_value + sum(shap) == logit(score)`` for every customer.
 :func:`explain_scores` applies them. The logistic baseline is explained by linear SHAP in
 its own log-odds.
 
-The stored sample (:func:`store_explanations`) feeds the global views: importance, beeswarm,
+The stored sample (:func:`store_explanations`), drawn from the current customers who consented
+to profiling only (docs/privacy.md), feeds the global views: importance, beeswarm,
 dependence and the comparison of a segment with the rest. One customer's reasons and the
 what-if are :mod:`analytics.models.customer_explanations`.
 """
@@ -34,6 +35,7 @@ import polars as pl
 from shap.utils import approximate_interactions
 from sklearn.calibration import CalibratedClassifierCV
 
+from analytics.access.consent import keep_profiling_consented, profiling_consented
 from analytics.common.docs import shared_docs
 from analytics.models import pipelines, training_data
 from analytics.models import registry as model_registry
@@ -45,7 +47,7 @@ Kind = Literal["tree", "baseline"]
 KINDS: tuple[Kind, ...] = ("tree", "baseline")
 
 SAMPLE_ROWS = 10_000
-"""Current customers whose SHAP values are stored per model (a random sample)."""
+"""Current customers with profiling consent whose SHAP values are stored per model (a random sample)."""
 
 CALIBRATED_SPACE = "log-odds of the calibrated score"
 BASELINE_SPACE = "log-odds of the baseline's probability"
@@ -277,10 +279,12 @@ def store_explanations(
     features: pl.DataFrame | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> list[ExplanationMeta]:
-    """Explain a random sample of current customers with both pipelines and store the SHAP values.
+    """Explain a random sample of consenting current customers with both pipelines; store the SHAP values.
 
-    The model's earlier sample is replaced in one transaction. The medians of the features
-    over every current customer are stored with it (the "typical" value of reason codes).
+    Only customers whose latest choice allows profiling are sampled (rows of a ``features``
+    frame for others are dropped here). The model's earlier sample is replaced in one
+    transaction. The medians of the features over those customers are stored with it (the
+    "typical" value of reason codes).
 
     Parameters
     ----------
@@ -289,7 +293,7 @@ def store_explanations(
     model_id : str
         A registered model.
     rows : int
-        Sample size (every current customer when there are fewer).
+        Sample size (every consenting current customer when there are fewer).
     random_state : int
         Seed of the sample.
     features : polars.DataFrame, optional
@@ -304,7 +308,10 @@ def store_explanations(
     """
     say = progress or (lambda _line: None)
     loaded = model_registry.load_model(db, model_id)
-    frame = features if features is not None else model_registry.current_features(db)
+    if features is None:
+        frame = model_registry.current_features(db)
+    else:
+        frame = keep_profiling_consented(features, db.backend())
     if frame.height == 0:
         raise ValueError(model_registry.MSG_NO_CUSTOMERS.format(as_of=db.snapshot_date()))
     as_of = db.snapshot_date()
@@ -423,8 +430,10 @@ def load_shap_matrix(backend: ibis.BaseBackend, model_id: str, *, kind: Kind = "
     if meta is None or table is None:
         raise ValueError(MSG_NO_EXPLANATION.format(model_id=model_id))
     features = model_registry.get_model(backend, model_id).features
+    # A customer who withdrew profiling consent after the sample was stored is left out.
     long = (
         table.filter(table.model_id == model_id, table.kind == kind)
+        .semi_join(profiling_consented(backend), "customer_id")
         .select("customer_id", "feature", "value", "shap")
         .to_polars()
     )

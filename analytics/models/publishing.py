@@ -1,8 +1,9 @@
 """Scoring and explaining registered models in batch, and reading what scoring stored.
 
 :func:`train_and_publish` and :func:`publish_model` are what ``python -m analytics train`` and
-``score`` run: every current customer scored (``model_predictions``) and the SHAP sample stored
-(:func:`analytics.models.explanations.store_explanations`).
+``score`` run: every current customer who consented to profiling scored (``model_predictions``)
+and the SHAP sample stored (:func:`analytics.models.explanations.store_explanations`); the others
+are neither trained on, scored nor explained (docs/privacy.md).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 import ibis
 import polars as pl
 
+from analytics.access.consent import profiling_consented
 from analytics.common.docs import shared_docs
 from analytics.models import registry as model_registry
 from analytics.models import training_data
@@ -31,7 +33,7 @@ class Publication:
     model : analytics.models.registry.RegisteredModel
         The model.
     scores : analytics.models.registry.ScoreSummary
-        Its scores of every current customer (``model_predictions``).
+        Its scores of every consenting current customer (``model_predictions``).
     explanations : list of ExplanationMeta
         Its stored SHAP samples (tree, baseline).
     """
@@ -49,7 +51,7 @@ def publish_model(
     features: pl.DataFrame | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> Publication:
-    """Score every current customer with a registered model and store its SHAP sample.
+    """Score every consenting current customer with a registered model and store its SHAP sample.
 
     Parameters
     ----------
@@ -85,7 +87,7 @@ def train_and_publish(
     features: pl.DataFrame | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> Publication:
-    """Train and register a model of ``target``, then score and explain the current customers.
+    """Train and register a model of ``target``, then score and explain the consenting current customers.
 
     Parameters
     ----------
@@ -116,7 +118,10 @@ def train_and_publish(
 
 @shared_docs
 def top_scored_customers(backend: ibis.BaseBackend, model_id: str, *, n: int = 20) -> pl.DataFrame:
-    """The highest-scored current customers who consented to profiling: a target list's head.
+    """The highest-scored current customers who consented to profiling, to pick one to explain.
+
+    A profile list, not a marketing list: contacting them would also need marketing consent
+    (:func:`analytics.access.consent.marketing_reachable`).
 
     Parameters
     ----------
@@ -135,8 +140,7 @@ def top_scored_customers(backend: ibis.BaseBackend, model_id: str, *, n: int = 2
     table = optional_table(backend, MODEL_PREDICTIONS.name)
     if table is None:
         return pl.DataFrame(schema={"customer_id": pl.Int64, "score": pl.Float64})
-    customers = backend.table("customers")
-    consented = customers.filter(customers.consent_profiling).select("customer_id")
+    consented = profiling_consented(backend)
     scores = table.filter(table.model_id == model_id).select("customer_id", "score")
     return (
         scores.semi_join(consented, "customer_id")

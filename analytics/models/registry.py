@@ -13,8 +13,9 @@ A registered model is two things (docs/models.md, "Registry"):
   kept outside the database) over the model id and the bytes before it unpickles: a
   changed file, one copied from another model, or one made without the key is refused.
 
-:func:`score_customers` writes a model's calibrated score of every current customer
-(features as of the snapshot) to ``model_predictions``, replacing that model's earlier rows.
+:func:`score_customers` writes a model's calibrated score of every current customer who consented
+to profiling (features as of the snapshot) to ``model_predictions``, replacing that model's
+earlier rows; customers without that consent are neither trained on nor scored (docs/privacy.md).
 Both tables are model outputs: loading a new data set empties them (their artifacts stay on
 disk, unreferenced).
 """
@@ -41,6 +42,7 @@ from ibis.common.exceptions import TableNotFound
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.pipeline import Pipeline
 
+from analytics.access.consent import keep_profiling_consented, profiling_consented
 from analytics.common.docs import shared_docs
 from analytics.models import quality as model_quality
 from analytics.models import training, training_data
@@ -79,7 +81,7 @@ MSG_ARTIFACT_BAD_NAME = (
     "Model {model_id}'s registry row names the file {name!r}; models load only as <model id>.joblib"
     " from the models folder {folder}, so it is not loaded."
 )
-MSG_NO_CUSTOMERS = "There are no current customers on the snapshot {as_of} to score."
+MSG_NO_CUSTOMERS = "There are no current customers with profiling consent on the snapshot {as_of} to score."
 
 TOP_FEATURES = 10
 """Rows of the importance table kept in the summaries the CLI prints."""
@@ -222,7 +224,7 @@ class ScoreSummary:
     version : int
         Its version.
     customers : int
-        Rows written: every current customer on the snapshot.
+        Rows written: every current customer on the snapshot who consented to profiling.
     mean_score : float
         Mean calibrated score.
     top_decile_mean : float
@@ -700,13 +702,14 @@ def train_and_register(
     latest = latest_features if latest_features is not None else current_features(db)
     psi = model_quality.psi_table(trained.train_features, latest, trained.features)
     say("registering")
-    return register_model(
-        db, trained, trained_by=trained_by, training_frame_hash=snapshot_hash, psi=psi
-    )
+    return register_model(db, trained, trained_by=trained_by, training_frame_hash=snapshot_hash, psi=psi)
 
 
 def current_features(db: Database) -> pl.DataFrame:
-    """Features of every current customer as of the snapshot: what scoring and explaining read.
+    """Features of every current customer with profiling consent as of the snapshot.
+
+    What scoring, the stored SHAP sample, its typical values and the population stability
+    read: customers without profiling consent are not scored or explained (docs/privacy.md).
 
     Parameters
     ----------
@@ -716,9 +719,12 @@ def current_features(db: Database) -> pl.DataFrame:
     Returns
     -------
     polars.DataFrame
-        :func:`analytics.models.training_data.load_point_in_time_features` on the snapshot date.
+        :func:`analytics.models.training_data.load_point_in_time_features` on the snapshot date,
+        consenting customers only.
     """
-    return training_data.load_point_in_time_features(db.backend(), cutoff=db.snapshot_date())
+    backend = db.backend()
+    frame = training_data.load_point_in_time_features(backend, cutoff=db.snapshot_date())
+    return keep_profiling_consented(frame, backend)
 
 
 def load_model(db: Database, model_id: str) -> LoadedModel:
@@ -785,11 +791,12 @@ def score_customers(
     progress: Callable[[str], None] | None = None,
     features: pl.DataFrame | None = None,
 ) -> ScoreSummary:
-    """Score every current customer with a registered model and store the scores.
+    """Score every current customer with profiling consent with a registered model; store the scores.
 
-    Features are :func:`analytics.models.training_data.load_point_in_time_features` as of the snapshot
-    (one row per customer open on that day); the model's earlier rows in
-    ``model_predictions`` are deleted, then the new ones appended.
+    Features are :func:`current_features` (one row per consenting customer open on the
+    snapshot); rows of a ``features`` frame whose customer has not consented are dropped
+    here too. The model's earlier rows in ``model_predictions`` are deleted, then the new
+    ones appended.
 
     Parameters
     ----------
@@ -810,13 +817,13 @@ def score_customers(
     Raises
     ------
     ValueError
-        Any error of :func:`load_model`, or no current customer (:data:`MSG_NO_CUSTOMERS`).
+        Any error of :func:`load_model`, or no consenting current customer (:data:`MSG_NO_CUSTOMERS`).
     """
     say = progress or (lambda _line: None)
     loaded = load_model(db, model_id)
     as_of = db.snapshot_date()
-    say(f"features of the current customers as of {as_of}")
-    frame = features if features is not None else current_features(db)
+    say(f"features of the current customers with profiling consent as of {as_of}")
+    frame = current_features(db) if features is None else keep_profiling_consented(features, db.backend())
     if frame.height == 0:
         raise ValueError(MSG_NO_CUSTOMERS.format(as_of=as_of))
     scores = loaded.predict_proba(frame)
@@ -852,7 +859,9 @@ def score_customers(
 
 @shared_docs
 def load_predictions(backend: ibis.BaseBackend, model_id: str) -> pl.DataFrame:
-    """A model's stored scores (``model_predictions`` columns), by customer.
+    """A model's stored scores (``model_predictions`` columns) of customers consenting now, by customer.
+
+    A customer who withdrew profiling consent after scoring is left out here as well.
 
     Parameters
     ----------
@@ -869,4 +878,5 @@ def load_predictions(backend: ibis.BaseBackend, model_id: str) -> pl.DataFrame:
         table = backend.table(MODEL_PREDICTIONS.name)
     except TableNotFound:
         return pl.DataFrame(schema=MODEL_PREDICTIONS.schema)
-    return table.filter(table.model_id == model_id).order_by("customer_id").to_polars()
+    mine = table.filter(table.model_id == model_id).semi_join(profiling_consented(backend), "customer_id")
+    return mine.order_by("customer_id").to_polars()

@@ -11,6 +11,8 @@ How a training frame is made (docs/models.md says why each choice was made)
    interval by a customer who did not hold it on the cut-off. A cut-off whose horizon runs
    past the snapshot is refused (its labels are unknown), and so is a feature frame
    computed after the cut-off or holding a date after it (:func:`check_no_leakage`).
+   Only customers whose latest choice allows profiling are rows of a training frame: their
+   data trains a model that profiles (docs/privacy.md).
 3. :func:`default_cutoffs` chooses the training, validation and test cut-offs of the time
    split that :func:`analytics.models.training.train_model` uses.
 """
@@ -27,6 +29,7 @@ import ibis
 import numpy as np
 import polars as pl
 
+from analytics.access.consent import keep_profiling_consented
 from analytics.common.docs import shared_docs
 from analytics.kpis.rollups import build_customer_features, feature_window_start
 
@@ -458,7 +461,10 @@ def build_training_frame(
     horizon_days: int = DEFAULT_HORIZON_DAYS,
     features: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """Point-in-time features on ``cutoff`` joined to the outcome after it.
+    """Point-in-time features on ``cutoff`` joined to the outcome after it, for consenting customers.
+
+    Customers who have not consented to profiling (their latest choice) are left out: a
+    model trained on their data would profile with it (docs/privacy.md).
 
     Parameters
     ----------
@@ -477,7 +483,8 @@ def build_training_frame(
     -------
     polars.DataFrame
         The feature columns without the target's :data:`LABEL_PROXIES`, plus
-        :data:`CUTOFF_COLUMN` and :data:`LABEL_COLUMN`; one row per eligible customer.
+        :data:`CUTOFF_COLUMN` and :data:`LABEL_COLUMN`; one row per eligible customer with
+        profiling consent.
 
     Raises
     ------
@@ -491,7 +498,9 @@ def build_training_frame(
     if features is None:
         features = load_point_in_time_features(backend, cutoff=cutoff)
     check_no_leakage(features, cutoff)
-    labels = build_labels(backend, target=target, cutoff=cutoff, horizon_days=horizon_days)
+    labels = keep_profiling_consented(
+        build_labels(backend, target=target, cutoff=cutoff, horizon_days=horizon_days), backend
+    )
     drop = [c for c in LABEL_PROXIES[target] if c in features.columns]
     return (
         features.drop(drop)

@@ -12,6 +12,7 @@ what-if bug, which show the scan is not blind.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -90,10 +91,12 @@ def scan_bank(model_bank_path: Path, tmp_path_factory) -> Context:
             db, exposure_audits.audit_credit_decision(backend), reviewer="test_compliance_reviewer",
             role="compliance_reviewer", decision="rejected", comment="Leak scan: the credit decision.",
         )  # fmt: skip
-        clv_store.fit_bank_clv(db, fitted_by="tests")
+        clv_fit = clv_store.fit_bank_clv(db, fitted_by="tests")
         what_if_customer = int(
             db.query(
-                "select customer_id from customer_features where support_contacts >= 4"
+                "select customer_id from customer_features"
+                " join (select customer_id from customers where consent_profiling) using (customer_id)"
+                " where support_contacts >= 4"
                 " order by customer_id desc limit 1"
             ).item()
         )
@@ -111,7 +114,14 @@ def scan_bank(model_bank_path: Path, tmp_path_factory) -> Context:
     }
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("TAILOR_DB", str(path))
-        yield Context(path, PersonalData.from_customers(customers), facts)
+        reference = PersonalData.from_customers(customers)
+        # The CLV holdout check's purchase counts are aggregates the page shows and downloads; one
+        # that equals a customer number (the sample's are 100001..120000) is no leak. Since the
+        # fit left out customers without profiling consent (docs/privacy.md), the 7+ bucket's
+        # actual total is 118,049, so that number is not searched for (and said so here).
+        totals = {str(int(v)) for v in clv_fit.calibration.get_column("actual_total").to_list()}
+        reference = dataclasses.replace(reference, customer_numbers=reference.customer_numbers - totals)
+        yield Context(path, reference, facts)
 
 
 # -- scenarios: the states of each page, one step each ----------------------------------------------

@@ -72,7 +72,9 @@ def customer_with_a_what_if() -> tuple[int, str]:
     db = app_db()
     customer = int(
         db.query(
-            "select customer_id from customer_features where support_contacts >= 4"
+            "select customer_id from customer_features"
+            " join (select customer_id from customers where consent_profiling) using (customer_id)"
+            " where support_contacts >= 4"
             " order by customer_id desc limit 1"
         ).item()
     )
@@ -125,7 +127,11 @@ def test_explanations_draw_importance_beeswarm_and_dependence_from_the_stored_sa
 def test_one_customer_by_masked_id_gives_three_reasons_a_waterfall_and_an_audit_entry(model_bank):
     db = app_db()
     customer = int(
-        db.query("select customer_id from customer_features order by customer_id limit 1 offset 10").item()
+        db.query(
+            "select customer_id from customer_features"
+            " join (select customer_id from customers where consent_profiling) using (customer_id)"
+            " order by customer_id limit 1 offset 10"
+        ).item()
     )
     masked = pseudonymize_ids(pl.Series([customer]), pseudonym_key(db))[0]
     at = page(model_section="customer", customer_ref=masked).run()
@@ -147,7 +153,11 @@ def test_one_customer_by_masked_id_gives_three_reasons_a_waterfall_and_an_audit_
 
 def test_what_if_re_scores_with_the_edited_values(model_bank):
     db = app_db()
-    row = db.query("select customer_id from customer_features where support_contacts >= 4 limit 1")
+    row = db.query(
+        "select customer_id from customer_features"
+        " join (select customer_id from customers where consent_profiling) using (customer_id)"
+        " where support_contacts >= 4 limit 1"
+    )
     customer = int(row.item())
     masked = pseudonymize_ids(pl.Series([customer]), pseudonym_key(db))[0]
     at = page(model_section="customer", customer_ref=masked).run()
@@ -173,10 +183,16 @@ def test_what_if_starts_from_each_customers_own_values_and_an_untouched_form_kee
     db = app_db()
     # Two customers with different support contacts, the second without an NPS answer (missing).
     first = int(
-        db.query("select customer_id from customer_features where support_contacts = 4 limit 1").item()
+        db.query(
+            "select customer_id from customer_features"
+            " join (select customer_id from customers where consent_profiling) using (customer_id)"
+            " where support_contacts = 4 limit 1"
+        ).item()
     )
     second = db.query(
-        "select customer_id from customer_features where support_contacts = 5 and nps_score is null"
+        "select customer_id from customer_features"
+        " join (select customer_id from customers where consent_profiling) using (customer_id)"
+        " where support_contacts = 5 and nps_score is null"
         " order by customer_id limit 1"
     ).item()
     key = pseudonym_key(db)
@@ -243,7 +259,13 @@ def test_admins_view_of_the_top_scores_with_customer_numbers_is_audited(model_ba
 
 def test_compliance_reviewer_may_look_up_a_customer_number_and_sees_it(model_bank):
     db = app_db()
-    customer = int(db.query("select customer_id from customer_features order by customer_id limit 1").item())
+    customer = int(
+        db.query(
+            "select customer_id from customer_features"
+            " join (select customer_id from customers where consent_profiling) using (customer_id)"
+            " order by customer_id limit 1"
+        ).item()
+    )
     at = page("compliance_reviewer", model_section="customer", customer_ref=str(customer)).run()
     assert not at.exception
     assert at.subheader[0].value.startswith(f"Customer {customer} (C-")
