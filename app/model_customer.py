@@ -58,7 +58,10 @@ def customer_section(path: str, record, user) -> None:
         st.caption("The list shows customer numbers to your role; this view is logged.")
     text = (st.session_state.get(state.CUSTOMER_REF) or "").strip() or (chosen or "")
     if not text:
-        st.info("Type a customer's masked id (shown on every customer list to your role) or pick one above.")
+        st.info(
+            "Type a customer's masked id (shown on every customer list to your role) or pick one above."
+            " Only customers who consented to profiling are scored and explained."
+        )
         return
     try:
         customer_id = customer_explanations.resolve_customer(
