@@ -29,6 +29,10 @@ MSG_NO_CLV_FIT = (
     "No predictive CLV fit is stored for this data yet. It is fitted in batch: run "
     "`python -m analytics clv` (make run does it after building the sample bank)."
 )
+MSG_CLV_CONSENT = (
+    "A CLV prediction profiles one person: the models are fitted on, and predict for, the customers"
+    " who consented to profiling only (docs/privacy.md)."
+)
 COHORT_METRICS = {
     "retained_share": "Customers retained",
     "revenue_retention": "Revenue retention",
@@ -252,6 +256,7 @@ def clv_section(path: str, user: User) -> None:
             _refit(path, user)
         return
     st.caption(charts.clv_fit_caption(fit))
+    st.caption(MSG_CLV_CONSENT)
     predictions, summary = resources.clv_predictions(path, fit.fit_id)
     overview = summarize_clv_predictions(predictions)
     cols = st.columns(4)

@@ -12,6 +12,11 @@ reads the newest stored fit. One run makes two fits on the bank's debit spend
    customer's probability of being alive, expected transactions, expected spend per
    transaction and CLV over the horizon (stored in ``clv_predictions``).
 
+Both fits use only the customers who consented to profiling (their latest choice): a CLV
+prediction is a profile of one person, and the fitted population is the one predicted for. The
+stored predictions therefore name no one else, and :func:`load_clv_predictions` leaves out a
+customer who withdrew after the fit (docs/privacy.md).
+
 Customers who joined before the history starts have their first purchase *in the data* at
 the history's start, not their true first purchase; the models treat them as customers
 first seen then (docs/clv.md).
@@ -31,6 +36,7 @@ import numpy as np
 import polars as pl
 from ibis.common.exceptions import TableNotFound
 
+from analytics.access.consent import keep_profiling_consented, profiling_consented
 from analytics.clv.predictive import DEFAULT_DISCOUNT_RATE, ClvResult, fit_clv
 from analytics.clv.transactions import Period, bank_transaction_log, summarize_transactions
 from analytics.common.docs import shared_docs
@@ -80,7 +86,7 @@ class StoredClvFit:
     parameters, check_parameters : dict
         r, alpha, a, b, p, q, gamma and the two log-likelihoods of the final and check fits.
     customers, repeat_customers : int
-        Customers in the final fit, and those with a repeat purchase.
+        Customers in the final fit (all with profiling consent), and those with a repeat purchase.
     calibration : polars.DataFrame
         Predicted against actual holdout transactions by frequency bucket (check fit).
     warnings : tuple of str
@@ -141,7 +147,9 @@ def compute_bank_clv(
     discount_rate: float = DEFAULT_DISCOUNT_RATE,
     progress: Callable[[str], None] | None = None,
 ) -> BankClvFits:
-    """Fit the check and final BG/NBD + Gamma-Gamma models on the bank's spend (nothing stored).
+    """Fit the check and final BG/NBD + Gamma-Gamma models on consenting customers' spend (nothing stored).
+
+    Customers without profiling consent are left out of both fits (docs/privacy.md).
 
     Parameters
     ----------
@@ -182,8 +190,8 @@ def compute_bank_clv(
                 days=(as_of - history_start).days, as_of=as_of, holdout=holdout_days
             )
         )
-    say("reading the bank's debit transactions (one row per customer and day)")
-    log = bank_transaction_log(backend, end=as_of)
+    say("reading the debit transactions of customers with profiling consent (one row per customer and day)")
+    log = keep_profiling_consented(bank_transaction_log(backend, end=as_of), backend)
     columns = {"customer_col": "customer_id", "date_col": "date", "value_col": "value"}
     check_end = as_of - timedelta(days=holdout_days)
     say(f"check fit: calibration to {check_end}, holdout to {as_of}")
@@ -319,10 +327,25 @@ def load_stored_clv(backend: ibis.BaseBackend) -> StoredClvFit | None:
     )
 
 
+@shared_docs
 def load_clv_predictions(backend: ibis.BaseBackend, fit_id: str) -> pl.DataFrame:
-    """Per-customer predictions of a stored fit (``clv_predictions`` columns, by customer)."""
+    """Per-customer predictions of a stored fit, of the customers who consent to profiling now.
+
+    Parameters
+    ----------
+    {backend}
+    fit_id : str
+        The stored fit.
+
+    Returns
+    -------
+    polars.DataFrame
+        ``clv_predictions`` columns by customer; a customer who withdrew profiling consent
+        after the fit is left out.
+    """
     table = backend.table(CLV_PREDICTIONS.name)
-    return table.filter(table.fit_id == fit_id).order_by("customer_id").to_polars()
+    mine = table.filter(table.fit_id == fit_id).semi_join(profiling_consented(backend), "customer_id")
+    return mine.order_by("customer_id").to_polars()
 
 
 def summarize_predictions(predictions: pl.DataFrame, *, bins: int = 20) -> dict[str, pl.DataFrame]:

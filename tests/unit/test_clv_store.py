@@ -25,8 +25,10 @@ def fitted(sample_bank_path, tmp_path_factory):
 
 
 def _debit_days(db: Database) -> pl.DataFrame:
+    # Only customers who consented to profiling are fitted and predicted for (docs/privacy.md).
     return db.query(
-        "SELECT DISTINCT customer_id, ts::DATE AS day FROM transactions WHERE direction = 'debit'"
+        "SELECT DISTINCT t.customer_id, t.ts::DATE AS day FROM transactions t"
+        " JOIN customers c USING (customer_id) WHERE t.direction = 'debit' AND c.consent_profiling"
     )
 
 
