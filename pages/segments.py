@@ -235,7 +235,8 @@ else:
     if st.button("Prepare export", key="prepare_export"):
         shown, left_out = resources.export_segment(path, export_id, user)
         st.caption(
-            f"{shown.height:,} members; {left_out:,} without profiling consent left out. "
+            f"{shown.height:,} members; {left_out:,} left out (no marketing or profiling consent, or"
+            " account closed). "
             + (
                 "Personal data as stored (this export is logged)."
                 if sees_raw_personal_data(user.role)

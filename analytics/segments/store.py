@@ -4,9 +4,13 @@ A saved segment is a version of a named set of customers (``segments`` and
 ``segment_members``): saving the same name again makes version 2, 3, ... and keeps the
 earlier ones. Segments stay when new data is loaded (they are the analysts' work);
 ``data_as_of`` tells which data their members come from, and the pages mark a segment
-made on other data as such. Every save and every export is written to the audit log, and
-exports leave out customers without profiling consent and mask personal data per role
-(:mod:`analytics.access.privacy`).
+made on other data as such. Every save and every export is written to the audit log.
+
+Consent (docs/privacy.md): a segment is a profile, so it holds only customers who consented to
+profiling (:func:`save_segment` leaves the others out, :func:`segment_members` drops a member who
+withdrew since); its export is a marketing list, so it names only members who consent to
+marketing and to profiling and whose account is open (:func:`export_segment`), with personal
+data masked per role (:mod:`analytics.access.privacy`).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Any, Literal, get_args
 import ibis
 import polars as pl
 
+from analytics.access.consent import marketing_reachable, profiling_consented
 from analytics.access.privacy import mask_personal_data, pseudonym_key, sees_raw_personal_data
 from analytics.common.docs import shared_docs
 from analytics.store.contracts import SEGMENT_MEMBERS, SEGMENTS
@@ -40,6 +45,10 @@ MSG_UNKNOWN_SEGMENT = "No saved segment {segment!r}."
 MSG_UNKNOWN_CUSTOMERS = (
     "{count:,} of the customers are not in the bank's data (e.g. {example}); nothing was saved."
 )
+MSG_NO_CONSENTING_MEMBERS = (
+    "None of the {count:,} customers consented to profiling: a segment is a profile, so nothing was saved."
+)
+MSG_LEFT_OUT_NO_CONSENT = "{count:,} customers without profiling consent were left out of the segment."
 MSG_SMALL_SEGMENT = "The segment has {count:,} customers, fewer than {least}: its KPIs will be noisy."
 
 
@@ -58,7 +67,8 @@ class SavedSegment:
     customers : int
         Number of members.
     warnings : tuple of str
-        E.g. a segment under :data:`MIN_SEGMENT_CUSTOMERS` customers.
+        E.g. customers left out for lack of profiling consent
+        (:data:`MSG_LEFT_OUT_NO_CONSENT`), a segment under :data:`MIN_SEGMENT_CUSTOMERS` customers.
     """
 
     segment_id: str
@@ -88,7 +98,8 @@ def save_segment(
     name : str
         The segment's name (trimmed; 1 to :data:`MAX_NAME_LENGTH` characters).
     customer_ids : iterable of int
-        The members (duplicates are dropped); every one must be a customer of the bank.
+        The members (duplicates are dropped); every one must be a customer of the bank. Those
+        without profiling consent are left out (a warning says how many).
     source : {"clustering", "map_selection", "upload"}
         How it was made.
     created_by : str
@@ -108,8 +119,9 @@ def save_segment(
     Raises
     ------
     ValueError
-        For an empty or too long name, no members, an unknown source, or members that are
-        not customers of the bank (nothing is written then).
+        For an empty or too long name, no members, an unknown source, members that are
+        not customers of the bank, or no member with profiling consent
+        (:data:`MSG_NO_CONSENTING_MEMBERS`); nothing is written then.
     """
     clean = (name or "").strip()
     if not clean:
@@ -125,6 +137,11 @@ def save_segment(
     unknown = members.filter(~members.is_in(known.implode()))
     if unknown.len():
         raise ValueError(MSG_UNKNOWN_CUSTOMERS.format(count=unknown.len(), example=unknown[0]))
+    consenting = profiling_consented(db.backend()).to_polars().get_column("customer_id")
+    asked = members.len()
+    members = members.filter(members.is_in(consenting.implode()))
+    if members.is_empty():
+        raise ValueError(MSG_NO_CONSENTING_MEMBERS.format(count=asked))
     versions = db.query(f'SELECT max(version) AS v FROM "{SEGMENTS.name}" WHERE name = ?', [clean])  # noqa: S608 - name from the contracts, values bound
     version = int(versions.item() or 0) + 1
     segment_id = uuid.uuid4().hex[:12]
@@ -150,11 +167,19 @@ def save_segment(
         role=role,
         action="save_segment",
         target=segment_id,
-        details={"name": clean, "version": version, "customers": members.len(), "source": source},
+        details={
+            "name": clean,
+            "version": version,
+            "customers": members.len(),
+            "source": source,
+            "left_out_no_consent": asked - members.len(),
+        },
     )
-    warnings = ()
+    warnings: tuple[str, ...] = ()
+    if asked > members.len():
+        warnings += (MSG_LEFT_OUT_NO_CONSENT.format(count=asked - members.len()),)
     if members.len() < MIN_SEGMENT_CUSTOMERS:
-        warnings = (MSG_SMALL_SEGMENT.format(count=members.len(), least=MIN_SEGMENT_CUSTOMERS),)
+        warnings += (MSG_SMALL_SEGMENT.format(count=members.len(), least=MIN_SEGMENT_CUSTOMERS),)
     return SavedSegment(segment_id, clean, version, members.len(), warnings)
 
 
@@ -186,7 +211,9 @@ def segment_label(row: Mapping[str, Any]) -> str:
 
 
 def segment_members(backend: ibis.BaseBackend, segment_id: str) -> pl.Series:
-    """Customer ids of one saved segment version (sorted).
+    """Customer ids of one saved segment version who consent to profiling now (sorted).
+
+    A member who withdrew profiling consent after the save is left out.
 
     Raises
     ------
@@ -197,7 +224,12 @@ def segment_members(backend: ibis.BaseBackend, segment_id: str) -> pl.Series:
     if segments.filter(segments.segment_id == segment_id).count().to_polars() == 0:
         raise ValueError(MSG_UNKNOWN_SEGMENT.format(segment=segment_id))
     members = backend.table(SEGMENT_MEMBERS.name)
-    found = members.filter(members.segment_id == segment_id).select("customer_id").order_by("customer_id")
+    found = (
+        members.filter(members.segment_id == segment_id)
+        .semi_join(profiling_consented(backend), "customer_id")
+        .select("customer_id")
+        .order_by("customer_id")
+    )
     return found.to_polars().get_column("customer_id")
 
 
@@ -205,6 +237,10 @@ def export_segment(
     db: Database, segment_id: str, *, username: str, role: str | None
 ) -> tuple[pl.DataFrame, int]:
     """Members of a segment for a marketing list: consent applied, personal data per role, audited.
+
+    A marketing list built from a profile names only members who consent to marketing and to
+    profiling and whose account is open on the snapshot
+    (:func:`analytics.access.consent.marketing_reachable`).
 
     Parameters
     ----------
@@ -219,13 +255,18 @@ def export_segment(
     -------
     tuple of (polars.DataFrame, int)
         ``customer_id, first_name, last_name, email, phone, region, preferred_channel`` of the
-        members who gave profiling consent (masked unless ``role`` may see raw personal
-        data), and the number of members left out for lack of consent.
+        reachable members (masked unless ``role`` may see raw personal data), and the number
+        of members left out (no marketing or profiling consent, or closed).
     """
-    members = segment_members(db.backend(), segment_id)
-    customers = db.backend().table("customers")
+    backend = db.backend()
+    members = segment_members(backend, segment_id)
+    stored = backend.table(SEGMENT_MEMBERS.name)
+    saved = stored.filter(stored.segment_id == segment_id).count().to_polars()
+    reachable = marketing_reachable(backend, as_of=db.snapshot_date(), from_profile=True)
+    customers = backend.table("customers")
     rows = (
         customers.filter(customers.customer_id.isin(members.to_list()))
+        .semi_join(reachable, "customer_id")
         .select(
             "customer_id",
             "first_name",
@@ -234,19 +275,21 @@ def export_segment(
             "phone",
             "region",
             "preferred_channel",
-            "consent_profiling",
         )
         .order_by("customer_id")
         .to_polars()
     )
-    consented = rows.filter(pl.col("consent_profiling")).drop("consent_profiling")
-    left_out = rows.height - consented.height
-    shown = mask_personal_data(consented, role, key=pseudonym_key(db))
+    left_out = int(saved) - rows.height
+    shown = mask_personal_data(rows, role, key=pseudonym_key(db))
     db.write_audit(
         username=username,
         role=role,
         action="export_segment",
         target=segment_id,
-        details={"rows": shown.height, "left_out_no_consent": left_out, "raw": sees_raw_personal_data(role)},
+        details={
+            "rows": shown.height,
+            "left_out_no_consent_or_closed": left_out,
+            "raw": sees_raw_personal_data(role),
+        },
     )
     return shown, left_out

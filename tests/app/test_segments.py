@@ -90,7 +90,8 @@ def test_pca_preview_and_an_audited_masked_export(bank):
     assert any(trace["type"] == "scattergl" for spec in maps for trace in spec["data"])
     at.button(key="prepare_export").click().run()
     assert not at.exception
-    note = next(c.value for c in at.caption if "without profiling consent left out" in c.value)
+    # A marketing list: marketing and profiling consent, open accounts (docs/privacy.md).
+    note = next(c.value for c in at.caption if "left out (no marketing or profiling consent" in c.value)
     assert "Personal data masked for your role" in note
     exports = (
         app_db().query("SELECT details FROM audit_log WHERE action = 'export_segment'").get_column("details")

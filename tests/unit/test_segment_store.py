@@ -36,14 +36,19 @@ def _ids(db: Database, where: str = "true") -> list[int]:
     )
 
 
+# A segment is a profile: it holds only customers who consented to profiling (docs/privacy.md),
+# so these tests pick consenting customers where they count members.
+NORTH = "region = 'North' AND consent_profiling"
+
+
 def test_saving_twice_makes_versions_and_audits(bank):
     first = segment_store.save_segment(
-        bank, name="  North  ", customer_ids=_ids(bank, "region = 'North'"), source="upload", created_by="ana"
+        bank, name="  North  ", customer_ids=_ids(bank, NORTH), source="upload", created_by="ana"
     )
     second = segment_store.save_segment(
         bank,
         name="North",
-        customer_ids=_ids(bank, "region = 'North'")[:40],
+        customer_ids=_ids(bank, NORTH)[:40],
         source="upload",
         created_by="ana",
     )
@@ -56,7 +61,7 @@ def test_saving_twice_makes_versions_and_audits(bank):
     assert listed.get_column("latest").to_list() == [True, False]
     assert listed.get_column("current").all()
     members = segment_store.segment_members(bank.backend(), first.segment_id)
-    assert members.to_list() == _ids(bank, "region = 'North'")
+    assert members.to_list() == _ids(bank, NORTH)
     audit = bank.query("SELECT target, details FROM audit_log WHERE action = 'save_segment'")
     assert first.segment_id in audit.get_column("target").to_list()
     assert json.loads(audit.row(0)[1])["name"] == "North"
@@ -76,6 +81,9 @@ def test_refusals_write_nothing(bank):
         segment_store.save_segment(
             bank, name="ghost", customer_ids=[100001, 42], source="upload", created_by="ana"
         )
+    refused = _ids(bank, "NOT consent_profiling")[:3]
+    with pytest.raises(ValueError, match="None of the 3 customers consented to profiling"):
+        segment_store.save_segment(bank, name="none", customer_ids=refused, source="upload", created_by="ana")
     with pytest.raises(ValueError, match="Unknown segment source 'lasso'"):
         segment_store.save_segment(bank, name="x", customer_ids=[100001], source="lasso", created_by="ana")
     assert bank.query("SELECT count(*) FROM segments").item() == before
@@ -87,14 +95,22 @@ def test_export_applies_consent_masks_and_audits(bank):
     saved = segment_store.save_segment(
         bank, name="Capital", customer_ids=_ids(bank, "region = 'Capital'"), source="upload", created_by="ana"
     )
-    refused = bank.query(
-        "SELECT count(*) FROM customers WHERE region = 'Capital' AND NOT consent_profiling"
-    ).item()
+    # The segment keeps the profiling-consenting customers only; its export, a marketing list,
+    # also leaves out those without marketing consent and closed accounts (docs/privacy.md).
+    capital = bank.query(
+        "SELECT count(*) AS n, count(*) FILTER (WHERE consent_profiling) AS profiled,"
+        " count(*) FILTER (WHERE consent_profiling AND consent_marketing AND closed_at IS NULL) AS reachable"
+        " FROM customers WHERE region = 'Capital'"
+    ).row(0, named=True)
+    assert saved.customers == capital["profiled"] < capital["n"]
+    assert saved.warnings[0] == segment_store.MSG_LEFT_OUT_NO_CONSENT.format(
+        count=capital["n"] - capital["profiled"]
+    )
     shown, left_out = segment_store.export_segment(
         bank, saved.segment_id, username="ana", role="marketing_analyst"
     )
-    assert left_out == refused > 0
-    assert shown.height == saved.customers - refused
+    assert left_out == capital["profiled"] - capital["reachable"] > 0
+    assert shown.height == capital["reachable"]
     assert shown.get_column("customer_id").str.starts_with("C-").all()
     assert not shown.get_column("email").str.contains("^[^*]+@").any()
     raw, _ = segment_store.export_segment(bank, saved.segment_id, username="root", role="admin")
@@ -134,6 +150,9 @@ def _assert_summaries_equal(a: kpis.ExecutiveSummary, b: kpis.ExecutiveSummary) 
     ],
 )
 def test_a_segment_filters_the_kpis_like_the_same_customers_sliced_in_the_cube(bank, where, slices):
+    # A segment keeps only customers who consented to profiling (docs/privacy.md) and the cube
+    # has no consent slice, so the compared customers are first all given profiling consent.
+    bank.execute(f"UPDATE customers SET consent_profiling = TRUE WHERE {where}")  # noqa: S608 - fixed test text
     saved = segment_store.save_segment(
         bank, name=f"seg {where}", customer_ids=_ids(bank, where), source="upload", created_by="t"
     )
