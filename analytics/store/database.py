@@ -31,8 +31,11 @@ import logging
 import os
 import stat
 import threading
+import time
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -103,6 +106,17 @@ HARDENED_CONFIG: dict[str, Any] = {
     "lock_configuration": True,
 }
 MSG_AUDIT_DIRECT_WRITE = "The audit log is written only through Database.write_audit (its rows are chained)."
+MSG_COMPACT_NEEDS_FILE = "Only a database file opened read-write can be compacted (not {path})."
+MSG_COMPACT_FAILED = "Compacting {path} failed ({reason}); the database is unchanged."
+
+
+@dataclass(frozen=True)
+class Compaction:
+    """What :meth:`Database.compact` did: the file's size before and after, and the time taken."""
+
+    bytes_before: int
+    bytes_after: int
+    seconds: float
 
 
 class DatabaseError(Exception):
@@ -284,8 +298,14 @@ class Database:
             raise DatabaseError(
                 MSG_DB_CORRUPT.format(path=self.path, reason=_first_line(exc), command=REBUILD_COMMAND)
             ) from exc
+        self._config = config
         self._local = threading.local()
         self._write_lock = threading.Lock()
+        # compact() swaps the file under the connection: it closes every backend cursor and bumps
+        # the generation, so each thread builds a new backend on its next read.
+        self._generation = 0
+        self._backend_cursors: list[duckdb.DuckDBPyConnection] = []
+        self._cursors_lock = threading.Lock()
         self._keys: KeyRing | None = None
         self._keys_lock = threading.Lock()
         self.notices: list[str] = []
@@ -332,7 +352,8 @@ class Database:
     @contextmanager
     def cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """Yield a fresh cursor for this thread's statements, closed afterwards."""
-        cur = self._con.cursor()
+        with self._cursors_lock:  # not while compact() swaps the file
+            cur = self._con.cursor()
         try:
             yield cur
         finally:
@@ -341,9 +362,14 @@ class Database:
     def backend(self) -> ibis.BaseBackend:
         """Return this thread's Ibis backend (over its own DuckDB cursor)."""
         backend = getattr(self._local, "backend", None)
-        if backend is None:
-            backend = _ibis_backend(self._con.cursor())
+        if backend is None or getattr(self._local, "generation", None) != self._generation:
+            with self._cursors_lock:  # waits while compact() swaps the file
+                cursor = self._con.cursor()
+                self._backend_cursors.append(cursor)
+                generation = self._generation
+            backend = _ibis_backend(cursor)
             self._local.backend = backend
+            self._local.generation = generation
         return backend
 
     def table(self, name: str) -> ibis.Table:
@@ -354,6 +380,75 @@ class Database:
 
     def close(self) -> None:
         """Close the connection; the object is unusable afterwards."""
+        self._con.close()
+
+    def compact(self) -> Compaction:
+        """Rewrite the database file with only its live data, so no deleted byte survives in it.
+
+        DuckDB does not zero the blocks that deletes free, and a checkpoint reuses rather than
+        clears them: an erased customer's bytes can stay in the file. This checkpoints (the
+        write-ahead log is emptied into the file), closes the process's connection and every
+        thread's cursor, copies the live data (tables, sequences at their current value, views)
+        into a fresh file beside it, gives it mode 0600, renames it over the old one and reopens
+        the connection. The key file and the audit chain are untouched. Each thread's Ibis
+        backend is rebuilt on its next use; a read in flight in another thread while this runs
+        fails and may be retried.
+
+        The one documented exception to the hardening (docs/security.md): the copy runs on a
+        private, short-lived in-memory connection that may attach files, opened here and closed
+        before this returns; no SQL from outside the store reaches it.
+
+        Returns
+        -------
+        Compaction
+            File size before and after, and the seconds taken.
+
+        Raises
+        ------
+        DatabaseError
+            For ``:memory:`` or a read-only database, or when the copy fails (the old file is
+            kept and reopened).
+        """
+        if self.read_only or self.path == ":memory:":
+            raise DatabaseError(MSG_COMPACT_NEEDS_FILE.format(path=self.path))
+        started = time.perf_counter()
+        path = Path(self.path)
+        wal = path.with_name(path.name + ".wal")
+        fresh = path.with_name(f".{path.name}.compact-{uuid.uuid4().hex[:12]}")
+        # New cursors and backends wait on _cursors_lock until the new connection is open.
+        with self._write_lock, self._cursors_lock:
+            self._con.execute("FORCE CHECKPOINT")
+            before = path.stat().st_size
+            self._release_connection()
+            try:
+                _copy_live_data(path, fresh, threads=int(self._config.get("threads", 2)))
+                fresh.chmod(PRIVATE_MODE)
+                with open(fresh, "rb") as handle:
+                    os.fsync(handle.fileno())
+                fresh.replace(path)
+                wal.unlink(missing_ok=True)
+                _fsync_directory(path.parent)
+            except (duckdb.Error, OSError) as exc:
+                for leftover in (fresh, fresh.with_name(fresh.name + ".wal")):
+                    leftover.unlink(missing_ok=True)
+                self._con = duckdb.connect(self.path, read_only=False, config=self._config)
+                raise DatabaseError(
+                    MSG_COMPACT_FAILED.format(path=self.path, reason=_first_line(exc))
+                ) from exc
+            self._con = duckdb.connect(self.path, read_only=False, config=self._config)
+            _make_private(path)
+        return Compaction(before, path.stat().st_size, time.perf_counter() - started)
+
+    def _release_connection(self) -> None:
+        # Every cursor keeps DuckDB's instance (and the file) open: all of them go, then the
+        # connection. Called with _cursors_lock held.
+        cursors, self._backend_cursors = self._backend_cursors, []
+        self._generation += 1
+        for cursor in cursors:
+            try:
+                cursor.close()
+            except duckdb.Error:
+                continue
         self._con.close()
 
     # -- raw statements (bound parameters only) ---------------------------------------
@@ -772,6 +867,34 @@ def _ibis_backend(cursor: duckdb.DuckDBPyConnection) -> ibis.BaseBackend:
     backend.con = cursor
     backend._record_batch_readers_consumed = {}
     return backend
+
+
+def _copy_live_data(source: Path, target: Path, *, threads: int) -> None:
+    """Copy the live contents of ``source`` into a new file ``target`` (for :meth:`Database.compact`).
+
+    The private connection is the store's one unhardened DuckDB connection: in memory, it
+    attaches exactly these two files, copies and closes. The paths are the store's own file
+    names (never input), quoted as SQL string literals because ATTACH takes no parameters.
+    """
+    old, new = (str(p).replace("'", "''") for p in (source, target))
+    con = duckdb.connect(":memory:", config={"threads": threads})
+    try:
+        con.execute(f"ATTACH '{old}' AS compact_old (READ_ONLY)")
+        con.execute(f"ATTACH '{new}' AS compact_new")
+        con.execute("COPY FROM DATABASE compact_old TO compact_new")
+        con.execute("DETACH compact_new")
+        con.execute("DETACH compact_old")
+    finally:
+        con.close()
+
+
+def _fsync_directory(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (compact's swap)."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _make_private(path: Path) -> None:
