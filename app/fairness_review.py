@@ -211,7 +211,7 @@ def individual_decision(path: str, user, audit: FairnessAudit) -> None:
         path,
         user,
         target="fairness_decision",
-        details={"model_id": model_id, "customer": str(customer_id) if raw else text},
+        details={"model_id": model_id, "customer": resources.masked_id(path, customer_id)},  # not the number
     )
     outcome = "not selected (adverse)" if adverse else "selected"
     st.markdown(f"Score **{result.score:.1%}** against the threshold {audit.threshold:.3f}: **{outcome}**.")

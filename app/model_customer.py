@@ -79,7 +79,7 @@ def customer_section(path: str, record, user) -> None:
         path,
         user,
         target="model_explanation",
-        details={"model_id": record.model_id, "customer": str(customer_id) if raw else masked},
+        details={"model_id": record.model_id, "customer": masked},  # a pseudonym, never the number
     )
     st.subheader(f"Customer {shown_id}")
     cols = st.columns(3)
