@@ -22,7 +22,19 @@ import os
 import sys
 from collections.abc import Sequence
 
-from analytics.cli import audit, clv, data, experiments, fairness, imports, kpis, models, quality, segments
+from analytics.cli import (
+    audit,
+    clv,
+    data,
+    experiments,
+    fairness,
+    imports,
+    kpis,
+    models,
+    quality,
+    segments,
+    subject,
+)
 from analytics.cli.common import CliError
 from analytics.store.database import DatabaseError, DataValidationError
 
@@ -38,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Tailor analytics from the command line: the numbers behind every page.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for group in (data, kpis, segments, models, clv, experiments, fairness, audit, quality, imports):
+    for group in (data, kpis, segments, models, clv, experiments, fairness, audit, quality, imports, subject):
         group.add_parsers(sub, common)
     return parser
 
