@@ -11,6 +11,7 @@ import streamlit as st
 from analytics.common.formatting import escape_markdown
 from analytics.common.types import User
 from analytics.privacy.coverage import COVERAGE_GROUPS
+from analytics.privacy.subject import SubjectNotFoundError
 from analytics.store.contracts import CANONICAL_TABLES
 from analytics.store.imports import IMPORT_MODES, ImportRefusedError, MappingError, read_mapping
 from app import resources, state
@@ -137,6 +138,7 @@ def audit_section(path: str, user: User) -> None:
 
 IMPORT_MAX_ROWS = 2_000_000
 MSG_IMPORT_ADMIN_ONLY = "Only administrators import data."
+MSG_CONFIRM_ERASURE = "Type the customer's number exactly to confirm the erasure; nothing was erased."
 
 
 def import_section(path: str, user: User) -> None:
@@ -203,3 +205,68 @@ def _show_problems(report) -> None:
     name = escape_markdown(report.file)
     st.error(f"{name} was refused: {report.problem_count:,} problem(s){more}. Nothing was changed.")
     st.dataframe(charts.problems_table(report.problems_frame), hide_index=True)
+
+
+def requests_section(path: str, user: User) -> None:
+    """Data-subject requests: everything held about one customer as a zip, or their erasure."""
+    st.caption(
+        "GDPR articles 15 (access) and 17 (erasure). Name the customer by number or by the masked id"
+        " they were shown. Every request is written to the audit log under the customer's pseudonym"
+        " (docs/privacy-requests.md)."
+    )
+    text = st.text_input(
+        "Customer", key=state.SUBJECT_REF, max_chars=20, placeholder="100001 or C-1a2b3c4d5e6f"
+    )
+    if not text.strip():
+        return
+    try:
+        customer_id = resources.resolve_subject(path, text)
+    except ValueError as exc:
+        st.error(str(exc))
+        return
+    access, erase = st.columns(2)
+    with access:
+        st.subheader("Access")
+        st.caption("A zip of JSON and CSV files, one per table that holds the customer, with a README.")
+        if st.button("Prepare the access export", key="subject_prepare"):
+            try:
+                data = resources.subject_access(path, user, customer_id)
+            except (SubjectNotFoundError, PermissionError) as exc:
+                st.error(str(exc))
+            else:
+                st.download_button(
+                    "Download the zip",
+                    data=data,
+                    file_name=f"tailor_subject_access_{customer_id}.zip",
+                    mime="application/zip",
+                    key="subject_zip",
+                    icon=":material/download:",
+                    on_click="ignore",
+                )
+    with erase:
+        st.subheader("Erasure")
+        st.caption(
+            "Deletes the customer from every table, derived store and saved segment, redacts them from"
+            " free text and rewrites the database file. Models trained on them keep what they learned"
+            " until retrained. This cannot be undone."
+        )
+        confirm = st.text_input(
+            "Type the customer number to confirm", key=state.SUBJECT_CONFIRM, max_chars=20
+        )
+        if st.button("Erase this customer", key="subject_erase", type="primary"):
+            if confirm.strip() != str(customer_id):
+                st.error(MSG_CONFIRM_ERASURE)
+                return
+            try:
+                with st.spinner("Erasing and rewriting the database file…"):
+                    report = resources.erase_subject(path, user, customer_id)
+            except (SubjectNotFoundError, PermissionError) as exc:
+                st.error(str(exc))
+                return
+            st.success(
+                f"Erased {report.total_rows:,} rows in {report.seconds:.1f} s; the audit log keeps a"
+                f" tombstone under {report.pseudonym}."
+            )
+            st.dataframe(charts.erasure_table(report.rows_deleted), hide_index=True)
+            for note in report.notes:
+                st.caption(note)

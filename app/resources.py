@@ -30,6 +30,8 @@ from analytics.kpis import survival as survival_lib
 from analytics.models import customer_explanations, explanations, publishing, quality_views
 from analytics.models import registry as model_registry
 from analytics.privacy import coverage as consent
+from analytics.privacy import reference as subject_reference
+from analytics.privacy import subject as subject_requests
 from analytics.quality import checks as quality_checks
 from analytics.quality import dictionary as data_dictionary_lib
 from analytics.segments import clustering as segments
@@ -728,5 +730,26 @@ def run_import(
         },
     )
     # Every page's cached numbers describe the data before the import.
+    st.cache_data.clear()
+    return report
+
+
+def resolve_subject(path: str, text: str) -> int:
+    """The customer number a data-subject request names (a number or a masked id)."""
+    return subject_reference.resolve_customer_reference(get_database(path), text)
+
+
+def subject_access(path: str, user: User, customer_id: int) -> bytes:
+    """The access export (zip) of one customer, audited before it is built (never cached)."""
+    return subject_requests.subject_access(
+        get_database(path), customer_id, requested_by=user.username, role=user.role
+    )
+
+
+def erase_subject(path: str, user: User, customer_id: int) -> subject_requests.ErasureReport:
+    """Erase one customer everywhere, rewrite the file, then drop every cached result that may hold them."""
+    report = subject_requests.erase_subject(
+        get_database(path), customer_id, requested_by=user.username, role=user.role
+    )
     st.cache_data.clear()
     return report

@@ -52,6 +52,8 @@ AUDIT_WHO = "audit_who"
 AUDIT_ACTIONS = "audit_actions"
 AUDIT_PERIOD = "audit_period"
 AUDIT_CUSTOMER = "audit_customer"
+SUBJECT_REF = "subject_ref"
+SUBJECT_CONFIRM = "subject_confirm"
 
 PERIOD_PRESETS: dict[str, int | None] = {
     "Last month": 1,
@@ -104,6 +106,8 @@ DEFAULTS: dict[str, Any] = {
     AUDIT_ACTIONS: [],
     AUDIT_PERIOD: (),
     AUDIT_CUSTOMER: "",
+    SUBJECT_REF: "",
+    SUBJECT_CONFIRM: "",
 }
 
 

@@ -9,6 +9,9 @@ the bank's own tables is for administrators only. Sections, one drawn at a time:
 - Consent: ``analytics.privacy.coverage.consent_coverage`` (share of current customers agreeing to
   marketing and to profiling, overall and by region, age band or channel) and
   ``consent_changes_by_month``;
+- Subject requests: ``analytics.privacy.subject.subject_access`` (everything held about one customer
+  as a zip) and ``erase_subject`` (deleted everywhere, a tombstone in the audit log, the file
+  rewritten), the customer named by number or masked id (``analytics.privacy.reference``);
 - Audit log: ``analytics.access.audit_log.audit_log_view`` (filtered by who, what, when and
   customer pseudonym, with the HMAC chain's check) and an export that is itself audited;
 - Import (administrators): ``analytics.store.imports.validate_import`` then ``import_table`` (one
@@ -24,7 +27,12 @@ import streamlit as st
 
 from app import components, data_privacy, resources, state
 
-SECTIONS = {"quality": "Data & quality", "consent": "Consent", "audit": "Audit log"}
+SECTIONS = {
+    "quality": "Data & quality",
+    "consent": "Consent",
+    "requests": "Subject requests",
+    "audit": "Audit log",
+}
 ADMIN_SECTIONS = {"import": "Import"}
 
 user = components.require_access("data_privacy")
@@ -41,6 +49,8 @@ if section == "quality":
     data_privacy.quality_section(path)
 elif section == "consent":
     data_privacy.consent_section(path, user)
+elif section == "requests":
+    data_privacy.requests_section(path, user)
 elif section == "audit":
     data_privacy.audit_section(path, user)
 elif section == "import":

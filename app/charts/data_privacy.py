@@ -148,3 +148,11 @@ def problems_table(problems: pl.DataFrame) -> pl.DataFrame:
         pl.col("value").alias("Value"),
         pl.col("message").alias("Problem"),
     )
+
+
+def erasure_table(rows_deleted: dict[str, int]) -> pl.DataFrame:
+    """Rows deleted per table, the tables that held the customer first."""
+    return pl.DataFrame(
+        {"Table": list(rows_deleted), "Rows deleted": list(rows_deleted.values())},
+        schema={"Table": pl.String, "Rows deleted": pl.Int64},
+    ).sort("Rows deleted", descending=True)

@@ -130,3 +130,45 @@ def test_a_good_file_is_imported_once_and_audited(bank):
     assert db.query("select count(*) from transactions").item() == before + 1
     audited = db.query("select username, target from audit_log where action = 'import'").rows()
     assert audited == [("test_admin", "transactions")]
+
+
+def test_a_reviewer_exports_what_is_held_about_a_customer_named_by_masked_id(bank):
+    import io
+    import zipfile
+
+    db = resources.get_database(resources.database_path())
+    masked = resources.masked_id(resources.database_path(), 100001)
+    at = page("compliance_reviewer", data_section="requests").run()
+    at.text_input(key="subject_ref").input(masked).run()
+    at.button(key="subject_prepare").click().run()
+    assert not at.exception
+    assert at.download_button(key="subject_zip")
+    requests = db.query("select username, target from audit_log where action = 'subject_access'").rows()
+    assert requests == [("test_compliance_reviewer", masked)]
+    blob = resources.subject_access(resources.database_path(), User("x", "admin"), 100001)
+    names = zipfile.ZipFile(io.BytesIO(blob)).namelist()
+    assert "README.txt" in names and any(name.startswith("customers.") for name in names)
+
+
+def test_an_erasure_needs_the_number_typed_again_then_removes_the_customer(bank):
+    db = resources.get_database(resources.database_path())
+    at = page("admin", data_section="requests").run()
+    at.text_input(key="subject_ref").input("100002").run()
+    at.text_input(key="subject_confirm").input("100003").run()
+    at.button(key="subject_erase").click().run()
+    assert not at.exception and "nothing was erased" in at.error[0].value
+    assert db.query("select count(*) from customers where customer_id = 100002").item() == 1
+    at.text_input(key="subject_confirm").input("100002").run()
+    at.button(key="subject_erase").click().run()
+    assert not at.exception
+    assert any("Erased" in s.value for s in at.success)
+    db = resources.get_database(resources.database_path())
+    assert db.query("select count(*) from customers where customer_id = 100002").item() == 0
+    assert db.query("select count(*) from audit_log where action = 'subject_erased'").item() == 1
+    assert db.verify_audit().ok
+
+
+def test_a_reference_that_is_neither_number_nor_masked_id_is_refused(bank):
+    at = page("admin", data_section="requests").run()
+    at.text_input(key="subject_ref").input("Julius").run()
+    assert not at.exception and "neither a customer number nor a masked id" in at.error[0].value
