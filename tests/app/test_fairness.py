@@ -145,7 +145,10 @@ def test_an_executive_sees_only_the_pass_fail_summary(model_bank):
 
 
 def test_the_mitigation_trade_off_is_shown_and_the_decision_is_logged(model_bank):
-    at = page().run()
+    # By age band, where the planted disparity is (0.19 -> 0.04 on the held-out half). By gender
+    # the gap is noise-sized: once customers without profiling consent left the test rows
+    # (docs/privacy.md) it went from 0.010 to 0.018 after mitigation, so gender proves nothing.
+    at = page(mitigation_attr="age_band").run()
     table = frame(at, "Before (one threshold)").set_index("Measure")
     before = table.loc["Demographic parity difference", "Before (one threshold)"]
     after = table.loc["Demographic parity difference", "After (per-group thresholds)"]
