@@ -270,7 +270,9 @@ def test_compliance_reviewer_may_look_up_a_customer_number_and_sees_it(model_ban
     assert not at.exception
     assert at.subheader[0].value.startswith(f"Customer {customer} (C-")
     details = db.query("select details from audit_log where target = 'model_explanation'").item()
-    assert json.loads(details)["customer"] == str(customer)
+    # The audit entry names the customer by pseudonym, never the number (erasure needs no rewrite).
+    masked = pseudonymize_ids(pl.Series([customer]), pseudonym_key(db))[0]
+    assert json.loads(details)["customer"] == masked and str(customer) not in details
 
 
 def test_top_scores_pick_list_excludes_refused_consent_and_opens_the_customer(model_bank):
