@@ -1,6 +1,6 @@
 """Generate the sample bank and load it into DuckDB, all or nothing.
 
-:func:`generate_bank` returns the eleven canonical tables as Polars frames
+:func:`generate_bank` returns the twelve canonical tables (the consent history included) as Polars frames
 (exactly the contracts in ``analytics.store.contracts``), the planted truths and the
 data set's meta facts. :func:`build_sample_database` loads them through
 ``analytics.store.database.Database.load_dataset`` into a temporary file next to the
@@ -115,6 +115,7 @@ def _generate(customers: int, *, seed: int, as_of: date, progress: Progress | No
     churn_model = activity.assign_churn(pop, base, window, streams)
     personal = people.build_personal_data(pop, pools, streams)
     customers_df = people.customers_frame(pop, personal, window, streams)
+    consent_events = people.consent_events_frame(pop, customers_df, streams)
     pii = {"phone": personal.phone, "email": personal.email, "full_name": personal.full_name}
     clock.step("customers", customers_df.height)
 
@@ -150,6 +151,7 @@ def _generate(customers: int, *, seed: int, as_of: date, progress: Progress | No
         "assignments": result.assignments,
         "surveys": surveys,
         "support_interactions": support.frame,
+        "consent_events": consent_events,
     }
     tables = {spec.name: tables[spec.name].select(spec.schema.names()) for spec in CANONICAL_TABLES}
     meta = {

@@ -26,6 +26,12 @@ from sample_data.core import (
 
 FIRST_CUSTOMER_ID = 100_001
 GDPR_DAY = to_day(date(2018, 5, 25))  # consent was re-confirmed by everyone when the GDPR applied
+CONSENT_CHANGED_SHARE = 0.2
+"""Share of customers who changed a consent choice after their first one (if still a customer then)."""
+CONSENT_CHANGE_MARKETING_P = 0.6
+"""Of those, the share whose change was to marketing consent (the others changed profiling)."""
+CONSENT_CHANGE_SOURCES: tuple[str, ...] = ("app_settings", "support")
+CONSENT_CHANGE_SOURCE_P = np.array([0.75, 0.25])
 
 # Name pools: mostly Dutch, with the other origins common in the Netherlands.
 NAME_LOCALES: tuple[str, ...] = ("nl_NL", "tr_TR", "en_GB", "de_DE", "fr_FR")
@@ -299,14 +305,12 @@ def customers_frame(pop: Population, pd_: PersonalData, window: Window, streams:
             occ_labels.append(name)
     occupation = choice_by_group(rng, occ_p, pop.persona)
 
-    # Consent last changed at joining for most; later (re-consent campaigns, app settings) for others,
-    # never after the customer closed.
+    # Consent last changed at joining (or at the GDPR re-confirmation for older customers) for most;
+    # later, in the app or through support, for the others, never after the customer closed.
     end = pop.active_end(window) - 1
-    lo = np.maximum(pop.joined_day, GDPR_DAY)
-    later = (rng.random(n) < 0.6) & (end > lo)
-    consent_day = np.where(
-        later, lo + (rng.random(n) * np.maximum(end - lo, 0)).astype(np.int64), pop.joined_day
-    )
+    lo = first_consent_day(pop.joined_day)
+    later = (rng.random(n) < CONSENT_CHANGED_SHARE) & (end > lo)
+    consent_day = np.where(later, lo + (rng.random(n) * np.maximum(end - lo, 0)).astype(np.int64), lo)
 
     return pl.DataFrame(
         [
@@ -331,3 +335,56 @@ def customers_frame(pop: Population, pd_: PersonalData, window: Window, streams:
             date_series("consent_updated_at", consent_day),
         ]
     )
+
+
+def first_consent_day(joined_day: np.ndarray) -> np.ndarray:
+    """Day of each customer's first recorded consent: joining, or the GDPR re-confirmation if earlier."""
+    return np.maximum(joined_day, GDPR_DAY)
+
+
+def consent_events_frame(pop: Population, customers: pl.DataFrame, streams: Streams) -> pl.DataFrame:
+    """The consent history (``consent_events``), consistent with the customers table.
+
+    Every customer chose both purposes at joining (``onboarding``) or, when they joined before
+    the GDPR applied, at its re-confirmation on 2018-05-25 (``gdpr_reconfirmation``). A customer
+    whose ``consent_updated_at`` is later changed one purpose on that day (marketing for
+    :data:`CONSENT_CHANGE_MARKETING_P` of them, in the app or through support): the first choice
+    of that purpose was the opposite of today's flag. So the latest event of every customer and
+    purpose is the customers table's flag, and the latest day is ``consent_updated_at``.
+    """
+    rng = streams("consent_history")
+    n = pop.n
+    first = first_consent_day(pop.joined_day)
+    updated = customers.get_column("consent_updated_at").cast(pl.Int32).to_numpy().astype(np.int64)
+    changed = updated > first
+    marketing_changed = changed & (rng.random(n) < CONSENT_CHANGE_MARKETING_P)
+    profiling_changed = changed & ~marketing_changed
+    change_source = choice(rng, CONSENT_CHANGE_SOURCE_P, n)
+    first_source = np.where(pop.joined_day >= GDPR_DAY, 0, 1)
+    ids = pop.customer_id
+    parts = []
+    for purpose, final, flipped in (
+        ("marketing", pop.consent_marketing, marketing_changed),
+        ("profiling", pop.consent_profiling, profiling_changed),
+    ):
+        initial = pl.DataFrame(
+            {
+                "customer_id": ids,
+                "purpose": [purpose] * n,
+                "granted": final ^ flipped,
+                "changed_at": date_series("changed_at", first),
+                "source": str_series("source", ("onboarding", "gdpr_reconfirmation"), first_source),
+            }
+        )
+        later = pl.DataFrame(
+            {
+                "customer_id": ids[flipped],
+                "purpose": [purpose] * int(flipped.sum()),
+                "granted": final[flipped],
+                "changed_at": date_series("changed_at", updated[flipped]),
+                "source": str_series("source", CONSENT_CHANGE_SOURCES, change_source[flipped]),
+            }
+        )
+        parts.extend([initial, later])
+    events = pl.concat(parts).sort("customer_id", "changed_at", "purpose", maintain_order=True)
+    return events.with_row_index("event_id", offset=1).with_columns(pl.col("event_id").cast(pl.Int64))

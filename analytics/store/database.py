@@ -36,7 +36,7 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -52,9 +52,13 @@ from analytics.store.contracts import (
     APP_TABLES,
     AUDIT_LOG,
     CANONICAL_TABLES,
+    CONSENT_EVENTS,
+    CONSENT_PURPOSES,
+    CUSTOMERS,
     DATASET_META,
     DERIVED_TABLES,
     MODEL_TABLES,
+    OPTIONAL_CANONICAL,
     REFERENCES,
     TableSpec,
 )
@@ -170,6 +174,58 @@ def create_table_sql(spec: TableSpec) -> str:
 
 
 _INDEXED_TABLES = frozenset({"products", "campaigns", "experiments", "users", "dataset_meta"})
+
+
+BACKFILL_SOURCE = "backfill"
+"""``consent_events.source`` of the events made from the customers table's flags."""
+
+
+def consent_events_from_customers(
+    customers: pl.DataFrame,
+    *,
+    source: str = BACKFILL_SOURCE,
+    default_day: date | None = None,
+    first_event_id: int = 1,
+) -> pl.DataFrame:
+    """One consent event per customer and purpose: the customers table's current flags.
+
+    What a load without a consent history and an upgrade of an older database store, so the
+    history's latest event always equals the flags.
+
+    Parameters
+    ----------
+    customers : polars.DataFrame
+        At least ``customer_id``, ``consent_marketing``, ``consent_profiling``,
+        ``consent_updated_at`` and ``joined_at``.
+    source : str
+        The events' ``source``.
+    default_day : datetime.date, optional
+        ``changed_at`` when ``consent_updated_at`` is missing; ``joined_at`` when omitted.
+    first_event_id : int
+        ``event_id`` of the first event; the others follow in customer, then purpose order.
+
+    Returns
+    -------
+    polars.DataFrame
+        Rows of the ``consent_events`` contract (a missing flag is a refusal).
+    """
+    fallback = pl.col("joined_at") if default_day is None else pl.lit(default_day, dtype=pl.Date)
+    parts = [
+        customers.select(
+            "customer_id",
+            pl.lit(purpose).alias("purpose"),
+            pl.col(f"consent_{purpose}").fill_null(False).alias("granted"),
+            pl.coalesce(pl.col("consent_updated_at"), fallback).alias("changed_at"),
+        )
+        for purpose in CONSENT_PURPOSES
+    ]
+    events = pl.concat(parts).sort("customer_id", "purpose", maintain_order=True)
+    return (
+        events.with_row_index("event_id", offset=first_event_id)
+        .with_columns(pl.col("event_id").cast(pl.Int64), pl.lit(source).alias("source"))
+        .select(CONSENT_EVENTS.schema.names())
+        .cast(dict(CONSENT_EVENTS.schema))
+    )
 
 
 def validate_frame(spec: TableSpec, frame: pl.DataFrame, *, source: str | None = None) -> pl.DataFrame:
@@ -499,7 +555,9 @@ class Database:
         Parameters
         ----------
         tables : mapping of table name to polars.DataFrame
-            One frame per canonical table; every canonical table must be present.
+            One frame per canonical table; every canonical table must be present except the
+            optional ones (``OPTIONAL_CANONICAL``): a consent history that is absent or empty is
+            made from the customers table (:func:`consent_events_from_customers`).
         meta : mapping of str to str, optional
             Facts written to ``dataset_meta`` (seed, snapshot date, source).
         source : mapping of table name to str, optional
@@ -511,13 +569,17 @@ class Database:
             If any frame breaks its contract; nothing is written then.
         """
         names = [spec.name for spec in CANONICAL_TABLES]
-        absent = [n for n in names if n not in tables]
+        absent = [n for n in names if n not in tables and n not in OPTIONAL_CANONICAL]
         if absent:
             raise DataValidationError(f"missing table(s): {', '.join(absent)}")
+        given = {n for n in names if n in tables and (n not in OPTIONAL_CANONICAL or tables[n].height)}
         checked = {
             spec.name: validate_frame(spec, tables[spec.name], source=(source or {}).get(spec.name))
             for spec in CANONICAL_TABLES
+            if spec.name in given
         }
+        if CONSENT_EVENTS.name not in checked:
+            checked[CONSENT_EVENTS.name] = consent_events_from_customers(checked[CUSTOMERS.name])
         for child, column, parent in REFERENCES:
             values = checked[child].get_column(column)
             known = checked[parent].get_column(column).unique().implode()
@@ -826,6 +888,38 @@ class Database:
         self.notices.extend(f"Database upgrade: {line}." for line in done)
         return done
 
+    def backfill_consent_events(self) -> int:
+        """Give an empty consent history one event per customer and purpose: the current flags.
+
+        The upgrade of a database made before ``consent_events`` existed (:func:`open_database`
+        calls it when it creates the table); it does nothing when the history has rows.
+
+        Returns
+        -------
+        int
+            Events written (source ``backfill``).
+        """
+        columns = ", ".join(CONSENT_EVENTS.schema.names())
+        with self.transaction() as con:
+            if self.query(f'SELECT count(*) FROM "{CONSENT_EVENTS.name}"').item():  # noqa: S608 - contract name
+                return 0
+            wanted = "customer_id, consent_marketing, consent_profiling, consent_updated_at, joined_at"
+            sql = f'SELECT {wanted} FROM "{CUSTOMERS.name}" ORDER BY customer_id'  # noqa: S608 - contract name
+            customers = self.query(sql)
+            events = consent_events_from_customers(customers)
+            con.register("incoming_consent", events.to_arrow())
+            try:
+                con.execute(
+                    f'INSERT INTO "{CONSENT_EVENTS.name}" ({columns}) SELECT {columns} FROM incoming_consent'  # noqa: S608 - contract names
+                )
+            finally:
+                con.unregister("incoming_consent")
+        if events.height:
+            line = f"made the consent history from the customers table's flags ({events.height} events)"
+            _LOG.warning("database upgrade: %s", line)
+            self.notices.append(f"Database upgrade: {line}.")
+        return events.height
+
     def _seal_legacy_audit_rows(self) -> int:
         columns = ", ".join(audit_chain.SEALED_FIELDS)
         rows = self.query(f'SELECT {columns} FROM "{AUDIT_LOG.name}" ORDER BY event_id')  # noqa: S608 - contract names
@@ -947,7 +1041,8 @@ def open_database(
             MSG_DB_CORRUPT.format(path=resolved, reason=_first_line(exc), command=REBUILD_COMMAND)
         ) from exc
     # Model outputs are optional: created empty when missing, absent is "not fitted yet".
-    rebuildable = {s.name for s in (*APP_TABLES, *DERIVED_TABLES, *MODEL_TABLES)}
+    # The consent history is canonical but optional: made from the customers table's flags.
+    rebuildable = {s.name for s in (*APP_TABLES, *DERIVED_TABLES, *MODEL_TABLES)} | OPTIONAL_CANONICAL
     canonical_missing = [m for m in missing if m not in rebuildable]
     derived_missing = [m for m in missing if m in {s.name for s in DERIVED_TABLES}]
     if canonical_missing or (derived_missing and read_only):
@@ -961,6 +1056,8 @@ def open_database(
         # App and model-output tables are created empty; derived tables (from an older release) are rebuilt
         # from the bank's own data, so an upgrade needs no new sample database.
         db.ensure_schema()
+        if CONSENT_EVENTS.name in missing:
+            db.backfill_consent_events()
         if derived_missing:
             db.refresh_rollups()
     try:

@@ -356,3 +356,82 @@ def test_model_output_deletes_and_appends_in_one_transaction():
         db.store_model_output(append={}, replace={}, delete={"model_predictions": ("nope", ["m1"])})
     with pytest.raises(KeyError, match="not model-output tables: customers"):
         db.store_model_output(append={}, replace={}, delete={"customers": ("customer_id", [1])})
+
+
+def test_a_load_without_a_consent_history_gets_one_made_from_the_flags():
+    db = Database(":memory:")
+    tables = empty_tables()
+    del tables["consent_events"]
+    tables["customers"] = pl.concat([customer(7), customer(8)]).with_columns(
+        consent_marketing=pl.Series([True, False]),
+        consent_updated_at=pl.Series([date(2024, 3, 1), None], dtype=pl.Date),
+    )
+    db.load_dataset(tables)
+    events = db.query("select * from consent_events order by customer_id, purpose")
+    assert events.select("customer_id", "purpose", "granted", "changed_at", "source").rows() == [
+        (7, "marketing", True, date(2024, 3, 1), "backfill"),
+        (7, "profiling", True, date(2024, 3, 1), "backfill"),
+        # No consent_updated_at: the choice is dated at joining.
+        (8, "marketing", False, date(2020, 1, 1), "backfill"),
+        (8, "profiling", True, date(2020, 1, 1), "backfill"),
+    ]
+    assert events.get_column("event_id").to_list() == [1, 2, 3, 4]
+    # An empty history is no history either; a given one is loaded as it is.
+    tables["consent_events"] = pl.DataFrame(schema=dbmod.CONSENT_EVENTS.schema)
+    db.load_dataset(tables)
+    assert db.query("select count(*) from consent_events").item() == 4
+    tables["consent_events"] = pl.DataFrame(
+        {"event_id": [5], "customer_id": [7], "purpose": ["marketing"], "granted": [True]}
+        | {"changed_at": [date(2023, 1, 1)], "source": ["crm"]},
+        schema=dbmod.CONSENT_EVENTS.schema,
+    )
+    db.load_dataset(tables)
+    assert db.query("select event_id, source from consent_events").rows() == [(5, "crm")]
+
+
+def test_a_consent_history_naming_an_unknown_purpose_or_customer_is_refused():
+    db = Database(":memory:")
+    tables = empty_tables() | {"customers": customer(7)}
+    event = {"event_id": [1], "customer_id": [7], "purpose": ["newsletter"], "granted": [True]}
+    event |= {"changed_at": [date(2023, 1, 1)], "source": ["crm"]}
+    tables["consent_events"] = pl.DataFrame(event, schema=dbmod.CONSENT_EVENTS.schema)
+    with pytest.raises(
+        DataValidationError, match="column purpose: value 'newsletter' is not marketing or profiling"
+    ):
+        db.load_dataset(tables)
+    tables["consent_events"] = tables["consent_events"].with_columns(
+        purpose=pl.lit("marketing"), customer_id=pl.lit(9)
+    )
+    with pytest.raises(
+        DataValidationError, match="consent_events, row 1, column customer_id: value 9 is not in customers"
+    ):
+        db.load_dataset(tables)
+
+
+def test_an_older_file_without_a_consent_history_gets_one_on_open(sample_bank_path, tmp_path):
+    import shutil
+
+    path = tmp_path / "old.duckdb"
+    shutil.copyfile(sample_bank_path, path)
+    old = Database(path)
+    old.execute("drop table consent_events")
+    old.close()
+    # A read-only open (a reporting command) still works; the history is made at the first write open.
+    reader = open_database(path, read_only=True)
+    assert reader.missing_tables() == ["consent_events"]
+    reader.close()
+    db = open_database(path)
+    try:
+        assert db.missing_tables() == []
+        assert any("consent history" in notice for notice in db.notices)
+        customers = db.query("select * from customers")
+        events = db.query("select * from consent_events")
+        assert events.height == 2 * customers.height
+        assert set(events.get_column("source")) == {"backfill"}
+        marketing = events.filter(pl.col("purpose") == "marketing").join(customers, on="customer_id")
+        assert marketing.filter(pl.col("granted") != pl.col("consent_marketing")).height == 0
+        assert marketing.filter(pl.col("changed_at") != pl.col("consent_updated_at")).height == 0
+        # Nothing is made twice.
+        assert db.backfill_consent_events() == 0
+    finally:
+        db.close()

@@ -295,6 +295,51 @@ def test_consent_shares_and_marketing_consent_respected(t):
     assert c.filter(pl.col("consent_updated_at") < pl.col("joined_at")).height == 0
 
 
+def test_consent_history_ends_in_the_customers_flags(t):
+    c, events = t["customers"], t["consent_events"]
+    gdpr = date(2018, 5, 25)
+    # The latest event of each customer and purpose (later event_id on a tie) is today's flag.
+    latest = events.sort("changed_at", "event_id").group_by("customer_id", "purpose").last()
+    flags = c.unpivot(
+        ["consent_marketing", "consent_profiling"],
+        index="customer_id",
+        variable_name="purpose",
+        value_name="flag",
+    ).with_columns(pl.col("purpose").str.strip_prefix("consent_"))
+    joined = flags.join(latest, on=["customer_id", "purpose"], how="left")
+    assert joined.height == 2 * c.height and joined.get_column("granted").null_count() == 0
+    assert joined.filter(pl.col("granted") != pl.col("flag")).height == 0
+    # The last change is consent_updated_at; the first choice at joining, or the GDPR date before it.
+    per_customer = events.group_by("customer_id").agg(
+        pl.col("changed_at").min().alias("first"), pl.col("changed_at").max().alias("last")
+    )
+    both = per_customer.join(c, on="customer_id")
+    assert both.height == c.height
+    first_expected = pl.max_horizontal(pl.col("joined_at"), pl.lit(gdpr))
+    assert both.filter(pl.col("first") != first_expected).height == 0
+    assert both.filter(pl.col("last") != pl.col("consent_updated_at")).height == 0
+    assert (
+        both.filter(pl.col("closed_at").is_not_null() & (pl.col("last") >= pl.col("closed_at"))).height == 0
+    )
+    assert events.get_column("changed_at").max() <= AS_OF
+    # Older customers re-confirmed on the GDPR date, newer ones chose at onboarding; some changed later,
+    # both granting and withdrawing.
+    first_events = events.join(per_customer, on="customer_id").filter(pl.col("changed_at") == pl.col("first"))
+    sources = set(events.get_column("source").unique())
+    assert sources == {"onboarding", "gdpr_reconfirmation", "app_settings", "support"}
+    assert set(first_events.get_column("source").unique()) == {"onboarding", "gdpr_reconfirmation"}
+    changes = events.filter(pl.col("source").is_in(["app_settings", "support"]))
+    assert 0.10 * c.height < changes.height < 0.25 * c.height
+    assert changes.get_column("granted").sum() > 0 and (~changes.get_column("granted")).sum() > 0
+    # A change is a change: the choice before it was the opposite one.
+    before = (
+        events.sort("changed_at", "event_id")
+        .with_columns(pl.col("granted").shift(1).over("customer_id", "purpose").alias("before"))
+        .filter(pl.col("source").is_in(["app_settings", "support"]))
+    )
+    assert before.filter(pl.col("before") == pl.col("granted")).height == 0
+
+
 def test_comments_and_transcripts_carry_themes_and_personal_data(t):
     comments = t["surveys"].get_column("comment").drop_nulls()
     assert 0.25 <= comments.len() / t["surveys"].height <= 0.6

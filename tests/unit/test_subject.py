@@ -158,6 +158,7 @@ def test_access_exports_every_table_as_json_and_csv_with_a_readme_and_is_audited
         "assignments",
         "surveys",
         "support_interactions",
+        "consent_events",
     ):
         assert {f"{table}.json", f"{table}.csv"} <= names, table
         assert f"{table}.json / {table}.csv" in archive.read("README.txt").decode()
@@ -198,6 +199,8 @@ def test_erasure_leaves_no_byte_of_the_customer_in_the_database_file(writable_ba
         assert not _held(after, text), f"{text!r} is still in the database file"
     assert any(_held(after, o.email) for o in others), "another customer's e-mail must still be found"
     assert report.rows_deleted["customers"] == 1
+    # The consent history goes with the customer (every customer has at least one event per purpose).
+    assert report.rows_deleted["consent_events"] >= 2
     assert report.rows_deleted["model_shap"] == 1 and report.rows_deleted["clv_predictions"] == 1
     assert report.segments_changed == ("seg-subject-test",)
     assert report.text_redacted["surveys.comment"] == 1 and report.text_redacted["segments.description"] == 1

@@ -51,7 +51,7 @@ CUSTOMERS = TableSpec(
         "closure_reason": "Reason given at closure; null while a customer.",
         "consent_marketing": "Customer agreed to marketing contact.",
         "consent_profiling": "Customer agreed to profiling and personalization.",
-        "consent_updated_at": "Date the consent flags were last changed.",
+        "consent_updated_at": "Date the consent flags were last changed (consent_events holds each change).",
     },
     primary_key=("customer_id",),
     not_null=(
@@ -374,6 +374,49 @@ SUPPORT_INTERACTIONS = TableSpec(
     rules=(Rule("first_response_seconds", pl.col("first_response_seconds") >= 0, "is negative"),),
 )
 
+CONSENT_PURPOSES: tuple[str, ...] = ("marketing", "profiling")
+"""The purposes a customer consents to, each a ``consent_<purpose>`` flag of the customers table."""
+
+CONSENT_EVENTS = TableSpec(
+    name="consent_events",
+    description=(
+        "The consent history: one row per choice a customer made for one purpose, with its date."
+        " A choice holds from its day until the customer's next event for the purpose (the later"
+        " event_id wins on the same day); the latest one equals the customers table's flag."
+    ),
+    schema=pl.Schema(
+        {
+            "event_id": pl.Int64,
+            "customer_id": pl.Int64,
+            "purpose": pl.String,
+            "granted": pl.Boolean,
+            "changed_at": pl.Date,
+            "source": pl.String,
+        }
+    ),
+    columns={
+        "event_id": "Event number; orders the events of one day.",
+        "customer_id": "Customer who chose (customers.customer_id).",
+        "purpose": "marketing or profiling.",
+        "granted": "True when the customer agreed, false when they refused or withdrew.",
+        "changed_at": "Date the choice was made; it holds from this day on.",
+        "source": (
+            "Where the choice was recorded: onboarding, gdpr_reconfirmation, app_settings, support,"
+            " import (a customers import changed the flag), backfill (made from the customers table's"
+            " flags when no history was supplied), or the bank's own label."
+        ),
+    },
+    primary_key=("event_id",),
+    not_null=("event_id", "customer_id", "purpose", "granted", "changed_at", "source"),
+    rules=(
+        Rule(
+            "purpose",
+            pl.col("purpose").is_in(list(CONSENT_PURPOSES)),
+            "is not marketing or profiling",
+        ),
+    ),
+)
+
 CANONICAL_TABLES: tuple[TableSpec, ...] = (
     CUSTOMERS,
     PRODUCTS,
@@ -386,8 +429,17 @@ CANONICAL_TABLES: tuple[TableSpec, ...] = (
     ASSIGNMENTS,
     SURVEYS,
     SUPPORT_INTERACTIONS,
+    CONSENT_EVENTS,
 )
 """The bank's data, in load order (parents before children)."""
+
+OPTIONAL_CANONICAL: frozenset[str] = frozenset({CONSENT_EVENTS.name})
+"""Canonical tables a load or an older database may lack: made from the customers table instead.
+
+A load without a consent history (or with an empty one) and a database from before the history
+existed get one event per customer and purpose: the current flag at ``consent_updated_at``
+(``joined_at`` when that is missing), source ``backfill`` (docs/privacy.md, "Consent history").
+"""
 
 REFERENCES: tuple[tuple[str, str, str], ...] = (
     ("holdings", "customer_id", "customers"),
@@ -397,6 +449,7 @@ REFERENCES: tuple[tuple[str, str, str], ...] = (
     ("assignments", "customer_id", "customers"),
     ("surveys", "customer_id", "customers"),
     ("support_interactions", "customer_id", "customers"),
+    ("consent_events", "customer_id", "customers"),
     ("holdings", "product_id", "products"),
     ("campaigns", "product_id", "products"),
     ("offers", "product_id", "products"),
