@@ -45,7 +45,14 @@ from analytics.common.uploads import (
     TooManyRowsError,
 )
 from analytics.common.uploads import read_table as read_upload
-from analytics.store.contracts import CANONICAL_TABLES, REFERENCES, TableSpec
+from analytics.store.contracts import (
+    CANONICAL_TABLES,
+    CONSENT_EVENTS,
+    CONSENT_PURPOSES,
+    CUSTOMERS,
+    REFERENCES,
+    TableSpec,
+)
 from analytics.store.database import DataValidationError
 
 if TYPE_CHECKING:
@@ -70,6 +77,8 @@ PLANNED_DATE_COLUMNS: frozenset[tuple[str, str]] = frozenset(
 """Dates that are planned, so they may lie after the snapshot date (only the 1900 floor applies)."""
 MAX_VALUE_CHARS = 80
 """A value quoted in a problem is cut to this many characters."""
+IMPORT_CONSENT_SOURCE = "import"
+"""``consent_events.source`` of the events a customers import appends."""
 SNIFF_BYTES = 65_536
 """How much of a CSV is looked at for its encoding before polars parses it."""
 
@@ -108,6 +117,9 @@ MSG_ORPHAN = "is not a {column} of {parent} (import {parent} first)"
 MSG_STILL_REFERENCED = (
     "is missing from the new {table}, but {count:,} row(s) of {child} still reference it "
     "(replace or remove those first)"
+)
+MSG_CONSENT_EVENTS_ADDED = (
+    "{count:,} consent change(s) added to the consent history (consent_events, source import)"
 )
 MSG_NO_ROWS = "the file has no rows: nothing to import (a replace never empties a table)"
 MSG_EMPTY_FILE = "the file is empty (not even a header line)"
@@ -853,6 +865,12 @@ def import_table(
     refuses the whole file and leaves the database as it was. The caller writes the audit entry
     (it knows who asked).
 
+    An import of ``customers`` (append or replace) keeps the consent history in the same
+    transaction: for each customer and purpose whose flag differs from their latest
+    ``consent_events`` row (or who has none, a new customer), it appends an event with source
+    ``import``, dated ``consent_updated_at``, or the snapshot date (today's without one) when
+    that is missing or older than the latest event.
+
     Parameters
     ----------
     db : Database
@@ -890,7 +908,6 @@ def import_table(
         raise ImportRefusedError(checked.report)
     rows = checked.rows
     spec = _spec(table)
-    columns = ", ".join(f'"{c}"' for c in spec.schema.names())
     with db.transaction(rebuild_rollups=True) as con:
         found = _Problems(checked.report.file)
         _check_database(db, rows, spec, mode, found, judge_removals=True)
@@ -899,15 +916,71 @@ def import_table(
                 replace(checked.report, problems=found.sorted(), problem_count=found.total)
             )
         replaced = 0
+        # Read before the customers change: the history's latest choices against the file's flags.
+        consent = _consent_changes(db, rows, day=_snapshot_bound(db)) if table == CUSTOMERS.name else None
         if mode == "replace":
             replaced = int(db.query(f'SELECT count(*) FROM "{table}"').item())  # noqa: S608 - contract name
             con.execute(f'DELETE FROM "{table}"')  # noqa: S608 - contract name
-        con.register("incoming_import", rows.to_arrow())
-        try:
-            con.execute(f'INSERT INTO "{table}" ({columns}) SELECT {columns} FROM incoming_import')  # noqa: S608 - contract names
-        finally:
-            con.unregister("incoming_import")
-    return replace(checked.report, rows_added=rows.height, rows_replaced=replaced, committed=True)
+        _insert(con, table, rows)
+        notices = checked.report.notices
+        if consent is not None and consent.height:
+            _insert(con, CONSENT_EVENTS.name, consent)
+            notices = (*notices, MSG_CONSENT_EVENTS_ADDED.format(count=consent.height))
+    return replace(
+        checked.report, rows_added=rows.height, rows_replaced=replaced, committed=True, notices=notices
+    )
+
+
+def _insert(con, table: str, rows: pl.DataFrame) -> None:
+    columns = ", ".join(f'"{c}"' for c in rows.columns)
+    con.register("incoming_import", rows.to_arrow())
+    try:
+        con.execute(f'INSERT INTO "{table}" ({columns}) SELECT {columns} FROM incoming_import')  # noqa: S608 - contract names
+    finally:
+        con.unregister("incoming_import")
+
+
+def _consent_changes(db: Database, customers: pl.DataFrame, *, day: date) -> pl.DataFrame:
+    """The consent events a customers import adds: one per customer and purpose whose flag changes.
+
+    A flag changes when it differs from the customer's latest event for the purpose, or when
+    the customer has none (a new customer). The event is dated ``consent_updated_at``, or
+    ``day`` (the import's) when that is missing or before the latest event, so the newest
+    event is always the flag the import stores.
+    """
+    events = CONSENT_EVENTS.name
+    # Names from the contracts; the latest event per customer and purpose, later event_id on a tie.
+    newest_first = "PARTITION BY customer_id, purpose ORDER BY changed_at DESC, event_id DESC"
+    latest = db.query(
+        f'SELECT customer_id, purpose, granted AS was, changed_at AS last_at FROM "{events}" '  # noqa: S608 - contract name
+        f"QUALIFY row_number() OVER ({newest_first}) = 1"
+    )
+    next_id = int(db.query(f'SELECT coalesce(max(event_id), 0) + 1 FROM "{events}"').item())  # noqa: S608 - contract name
+    stated = pl.concat(
+        customers.select(
+            "customer_id",
+            pl.lit(purpose).alias("purpose"),
+            pl.col(f"consent_{purpose}").alias("granted"),
+            pl.col("consent_updated_at").alias("stated_at"),
+        )
+        for purpose in CONSENT_PURPOSES
+    )
+    joined = stated.join(latest, on=["customer_id", "purpose"], how="left", maintain_order="left")
+    day_lit = pl.lit(day, dtype=pl.Date)
+    in_order = pl.col("stated_at").is_not_null() & (
+        pl.col("last_at").is_null() | (pl.col("stated_at") >= pl.col("last_at"))
+    )
+    changes = (
+        joined.filter(pl.col("was").is_null() | (pl.col("was") != pl.col("granted")))
+        .with_columns(
+            pl.when(in_order).then(pl.col("stated_at")).otherwise(day_lit).alias("changed_at"),
+            pl.lit(IMPORT_CONSENT_SOURCE).alias("source"),
+        )
+        .sort("customer_id", "purpose", maintain_order=True)
+        .with_row_index("event_id", offset=next_id)
+        .with_columns(pl.col("event_id").cast(pl.Int64))
+    )
+    return changes.select(CONSENT_EVENTS.schema.names()).cast(dict(CONSENT_EVENTS.schema))
 
 
 def format_report(report: ImportReport) -> str:

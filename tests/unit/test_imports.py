@@ -12,7 +12,7 @@ import hashlib
 import json
 import re
 import shutil
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -463,3 +463,97 @@ def _parquet_bytes(frame: pl.DataFrame) -> bytes:
     buffer = io.BytesIO()
     frame.write_parquet(buffer)
     return buffer.getvalue()
+
+
+# -- the consent history --------------------------------------------------------------------
+def _latest_consent(db: Database) -> pl.DataFrame:
+    return db.query(
+        "select customer_id, purpose, granted, changed_at, source from consent_events "
+        "qualify row_number() over "
+        "(partition by customer_id, purpose order by changed_at desc, event_id desc) = 1"
+    )
+
+
+def test_appended_customers_get_their_consent_choices_as_import_events(db, bank):
+    before = db.query("select count(*), max(event_id) from consent_events").row(0)
+    new = new_rows(bank, "customers", 2).with_columns(
+        consent_marketing=pl.Series([True, False]),
+        consent_profiling=pl.Series([False, True]),
+        consent_updated_at=pl.Series([date(2026, 5, 4), None], dtype=pl.Date),
+    )
+    report = import_table(db, "customers", new, source_name="new.csv")
+    assert any(n.startswith("4 consent change(s) added") for n in report.notices)
+    ids = new.get_column("customer_id").to_list()
+    events = db.query(
+        "select * from consent_events where customer_id in (select unnest(?)) order by event_id", [ids]
+    )
+    assert events.select("customer_id", "purpose", "granted", "changed_at", "source").rows() == [
+        (ids[0], "marketing", True, date(2026, 5, 4), "import"),
+        (ids[0], "profiling", False, date(2026, 5, 4), "import"),
+        # Without consent_updated_at the choice is dated on the import day (the snapshot date).
+        (ids[1], "marketing", False, db.snapshot_date(), "import"),
+        (ids[1], "profiling", True, db.snapshot_date(), "import"),
+    ]
+    assert events.get_column("event_id").to_list() == list(range(before[1] + 1, before[1] + 5))
+    assert db.query("select count(*) from consent_events").item() == before[0] + 4
+
+
+def test_a_replace_adds_an_event_only_where_a_flag_changes_and_the_history_ends_in_the_flags(db, bank):
+    customers = db.query("select * from customers order by customer_id")
+    events_before = db.query("select count(*) from consent_events").item()
+    flipped, stale = customers.get_column("customer_id").to_list()[:2]
+    latest = _latest_consent(db)
+    last_day = latest.filter(pl.col("customer_id") == stale).get_column("changed_at").max()
+    changed = customers.with_columns(
+        consent_marketing=pl.when(pl.col("customer_id").is_in([flipped, stale]))
+        .then(~pl.col("consent_marketing"))
+        .otherwise(pl.col("consent_marketing")),
+        consent_updated_at=pl.when(pl.col("customer_id") == flipped)
+        .then(pl.lit(date(2026, 10, 1)))
+        # A date older than the history's latest event cannot be the change's: the import day is.
+        .when(pl.col("customer_id") == stale)
+        .then(pl.lit(last_day - timedelta(days=400)))
+        .otherwise(pl.col("consent_updated_at")),
+    )
+    import_table(db, "customers", changed, mode="replace", source_name="all.parquet")
+    added = db.query("select * from consent_events where source = 'import' order by customer_id")
+    assert added.select("customer_id", "purpose", "changed_at").rows() == [
+        (flipped, "marketing", date(2026, 10, 1)),
+        (stale, "marketing", db.snapshot_date()),
+    ]
+    assert db.query("select count(*) from consent_events").item() == events_before + 2
+    now = _latest_consent(db).join(
+        db.query("select customer_id, consent_marketing, consent_profiling from customers"), on="customer_id"
+    )
+    flag = (
+        pl.when(pl.col("purpose") == "marketing")
+        .then(pl.col("consent_marketing"))
+        .otherwise(pl.col("consent_profiling"))
+    )
+    assert now.height == 2 * customers.height
+    assert now.filter(pl.col("granted") != flag).height == 0
+
+
+def test_a_refused_customers_import_adds_no_consent_event(db_path, bank):
+    digest = file_digest(db_path)
+    database = Database(db_path)
+    bad = new_rows(bank, "customers", 2).with_columns(pl.Series("birth_date", [None, None], dtype=pl.Date))
+    with pytest.raises(ImportRefusedError):
+        import_table(database, "customers", bad, source_name="bad.csv")
+    database.close()
+    assert file_digest(db_path) == digest
+
+
+def test_the_bank_can_import_its_own_consent_history(db, bank):
+    customer = bank.tables["customers"].get_column("customer_id")[0]
+    next_id = db.query("select max(event_id) + 1 from consent_events").item()
+    history = pl.DataFrame(
+        {"event_id": [next_id], "customer_id": [customer], "purpose": ["profiling"], "granted": [False]}
+        | {"changed_at": [date(2026, 1, 2)], "source": ["crm"]}
+    )
+    report = import_table(db, "consent_events", history, source_name="consent.csv")
+    assert report.committed and report.rows_added == 1
+    wrong = history.with_columns(pl.lit("newsletter").alias("purpose"), pl.lit(next_id + 1).alias("event_id"))
+    with pytest.raises(ImportRefusedError) as refused:
+        import_table(db, "consent_events", wrong, source_name="consent.csv")
+    assert refused.value.report.problems[0].message == "is not marketing or profiling"
