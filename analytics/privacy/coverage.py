@@ -1,13 +1,15 @@
-"""Consent coverage: how many current customers agreed to each purpose, overall and by group.
+"""Consent coverage: how many current customers agreed to each purpose, overall, by group and over time.
 
 A current customer on a day has joined by then and is not closed on it (the rule scoring and
-the rollups use). Coverage is counted from the customers table's consent flags, which hold each
-customer's latest choice and the date it was last changed (``consent_updated_at``).
+the rollups use). Coverage today is counted from the customers table's consent flags, which hold
+each customer's latest choice and the date it was last changed (``consent_updated_at``); coverage
+over time from the consent history (``consent_events``), each choice holding from its day until
+the customer's next one for the purpose.
 """
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Literal
 
 import ibis
@@ -16,7 +18,8 @@ import polars as pl
 
 from analytics.common.docs import shared_docs
 from analytics.common.expressions import age_band_expr
-from analytics.store.contracts import CUSTOMERS
+from analytics.common.months import add_months
+from analytics.store.contracts import CONSENT_EVENTS, CUSTOMERS
 
 Purpose = Literal["marketing", "profiling"]
 PURPOSES: dict[Purpose, str] = {"marketing": "consent_marketing", "profiling": "consent_profiling"}
@@ -113,3 +116,109 @@ def consent_changes_by_month(backend: ibis.BaseBackend, *, as_of: date) -> pl.Da
         parts.append(part)
     frame = ibis.union(*parts).to_polars()
     return frame.select("month", "purpose", "customers", "consenting").sort(["month", "purpose"])
+
+
+def coverage_days(as_of: date, months: int) -> list[date]:
+    """The days :func:`consent_coverage_over_time` counts on: month ends, the last one ``as_of``.
+
+    Examples
+    --------
+    >>> coverage_days(date(2026, 10, 31), 3)
+    [datetime.date(2026, 8, 31), datetime.date(2026, 9, 30), datetime.date(2026, 10, 31)]
+    >>> coverage_days(date(2026, 10, 15), 2)
+    [datetime.date(2026, 9, 30), datetime.date(2026, 10, 15)]
+    """
+    if months < 1:
+        raise ValueError(MSG_BAD_MONTHS.format(months=months))
+    first = as_of.replace(day=1)
+    days = [add_months(first, k + 1) - timedelta(days=1) for k in range(1 - months, 1)]
+    days[-1] = min(days[-1], as_of)
+    return days
+
+
+MSG_BAD_MONTHS = "Consent coverage over time needs at least one month (got {months})."
+
+
+@shared_docs
+def consent_coverage_over_time(backend: ibis.BaseBackend, *, as_of: date, months: int = 24) -> pl.DataFrame:
+    """Share of current customers consenting to each purpose at each month end, from the consent history.
+
+    A customer's choice for a purpose on a day is their latest ``consent_events`` row on or
+    before it (the higher ``event_id`` among rows of the same day); a customer without one by
+    then counts as not consenting. The customers counted are those current on the day (joined
+    by then, not closed on or before it). Computed in the engine: each event holds from its
+    ``changed_at`` until the next event of the customer and purpose (a ``lead`` window), and is
+    joined to the days it covers.
+
+    Parameters
+    ----------
+    {backend}
+    as_of : datetime.date
+        The snapshot day: the last point (a month end, or the snapshot itself mid-month).
+    months : int
+        How many month ends, ``as_of``'s month included (:func:`coverage_days`).
+
+    Returns
+    -------
+    polars.DataFrame
+        One row per day and purpose: ``month_end`` (date), ``purpose``, ``customers`` (current
+        that day), ``consenting`` (of them, agreeing that day), ``share`` (``consenting /
+        customers``; null without customers), ordered by day then purpose.
+
+    Raises
+    ------
+    ValueError
+        For ``months`` below 1 (:data:`MSG_BAD_MONTHS`).
+
+    Examples
+    --------
+    >>> frame = consent_coverage_over_time(db.backend(), as_of=date(2026, 10, 31))  # doctest: +SKIP
+    >>> frame.filter(pl.col("purpose") == "profiling").tail(1)  # doctest: +SKIP
+    """
+    days = ibis.memtable({"month_end": coverage_days(as_of, months)}, schema={"month_end": "date"})
+    customers = backend.table(CUSTOMERS.name)
+    events = backend.table(CONSENT_EVENTS.name)
+    current = customers.join(
+        days,
+        [
+            customers.joined_at <= days.month_end,
+            customers.closed_at.isnull() | (customers.closed_at > days.month_end),
+        ],
+    ).select("customer_id", "month_end")
+    # Each event holds from its day until the customer's next event for the purpose; on a
+    # shared day the earlier event_id holds for no day at all.
+    span = ibis.window(
+        group_by=[events.customer_id, events.purpose], order_by=[events.changed_at, events.event_id]
+    )
+    held = events.mutate(valid_to=events.changed_at.lead().over(span))
+    granted = held.filter(held.granted)
+    state = granted.join(
+        days,
+        [
+            granted.changed_at <= days.month_end,
+            granted.valid_to.isnull() | (granted.valid_to > days.month_end),
+        ],
+    ).select("customer_id", "purpose", "month_end")
+    consenting = (
+        state.join(current, ["customer_id", "month_end"])
+        .group_by(["month_end", "purpose"])
+        .aggregate(consenting=ibis._.count())
+    )
+    counts = current.group_by("month_end").aggregate(customers=ibis._.count())
+    purposes = ibis.memtable({"purpose": list(PURPOSES)}, schema={"purpose": "string"})
+    grid = (
+        days.cross_join(purposes).left_join(counts, "month_end").select("month_end", "purpose", "customers")
+    )
+    frame = (
+        grid.left_join(consenting, ["month_end", "purpose"])
+        .select("month_end", "purpose", "customers", "consenting")
+        .to_polars()
+    )
+    customers_now = pl.col("customers").fill_null(0)
+    return (
+        frame.with_columns(customers_now.cast(pl.Int64), pl.col("consenting").fill_null(0).cast(pl.Int64))
+        .with_columns(
+            pl.when(pl.col("customers") > 0).then(pl.col("consenting") / pl.col("customers")).alias("share")
+        )
+        .sort(["month_end", "purpose"])
+    )
