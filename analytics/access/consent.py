@@ -25,6 +25,8 @@ import ibis
 import ibis.expr.types as ir
 import polars as pl
 
+from analytics.common.docs import shared_docs
+
 Purpose = Literal["profiling", "marketing"]
 PURPOSES: tuple[str, ...] = get_args(Purpose)
 """The purposes a customer consents to separately."""
@@ -36,13 +38,13 @@ MSG_NO_PROFILING_CONSENT = (
 """Refusal of a one-customer view; ``{customer}`` is the id as the viewer's role may read it."""
 
 
+@shared_docs
 def profiling_consented(backend: ibis.BaseBackend) -> ir.Table:
     """The customers whose latest choice allows profiling.
 
     Parameters
     ----------
-    backend : ibis.BaseBackend
-        The Ibis backend over the Tailor database.
+    {backend}
 
     Returns
     -------
@@ -54,13 +56,13 @@ def profiling_consented(backend: ibis.BaseBackend) -> ir.Table:
     return customers.filter(customers.consent_profiling.fill_null(False)).select("customer_id")
 
 
+@shared_docs
 def marketing_reachable(backend: ibis.BaseBackend, *, as_of: date, from_profile: bool = True) -> ir.Table:
     """The customers a marketing or target list may name on ``as_of``.
 
     Parameters
     ----------
-    backend : ibis.BaseBackend
-        The Ibis backend over the Tailor database.
+    {backend}
     as_of : datetime.date
         The day of the list (the snapshot date): customers closed on or before it are left out.
     from_profile : bool
@@ -82,6 +84,7 @@ def marketing_reachable(backend: ibis.BaseBackend, *, as_of: date, from_profile:
     return customers.filter(keep).select("customer_id")
 
 
+@shared_docs
 def keep_profiling_consented(
     frame: pl.DataFrame, backend: ibis.BaseBackend, *, column: str = "customer_id"
 ) -> pl.DataFrame:
@@ -94,8 +97,7 @@ def keep_profiling_consented(
     ----------
     frame : polars.DataFrame
         Rows naming a customer in ``column``.
-    backend : ibis.BaseBackend
-        The Ibis backend over the Tailor database.
+    {backend}
     column : str
         The customer number column.
 
@@ -108,13 +110,13 @@ def keep_profiling_consented(
     return frame.filter(pl.col(column).cast(pl.Int64).is_in(ids.implode()))
 
 
+@shared_docs
 def has_profiling_consent(backend: ibis.BaseBackend, customer_id: int) -> bool:
     """Whether one customer's latest choice allows profiling (False for an unknown customer).
 
     Parameters
     ----------
-    backend : ibis.BaseBackend
-        The Ibis backend over the Tailor database.
+    {backend}
     customer_id : int
         The customer (a bound value).
 
