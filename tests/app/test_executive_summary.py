@@ -135,6 +135,9 @@ def test_a_saved_segment_is_offered_as_a_filter_and_filters_the_tiles(bank):
     from analytics.store.database import Database
 
     db = Database(bank)
+    # A saved segment keeps only customers who consented to profiling (docs/privacy.md); for its
+    # tiles to equal the region's, every North customer consents here.
+    db.execute("UPDATE customers SET consent_profiling = true WHERE region = 'North'")
     north = db.query("SELECT customer_id FROM customers WHERE region = 'North'").get_column("customer_id")
     saved = segment_store.save_segment(
         db, name="North lasso", customer_ids=north, source="map_selection", created_by="t"

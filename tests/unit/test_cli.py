@@ -540,7 +540,9 @@ def test_train_then_score_on_a_copy_of_the_bank(writable_bank):
     stored = db.query("select score from model_predictions where model_id = ?", [model["model_id"]])
     as_of = db.snapshot_date()
     current = db.query(
-        "select count(*) from customers where joined_at <= ? and (closed_at is null or closed_at > ?)",
+        # Scored: the current customers who consented to profiling (docs/privacy.md).
+        "select count(*) from customers where joined_at <= ? and (closed_at is null or closed_at > ?)"
+        " and consent_profiling",
         [as_of, as_of],
     ).item()
     db.close()
