@@ -37,10 +37,11 @@ def consent_section(path: str, user: User) -> None:
     st.plotly_chart(
         charts.coverage_by_group(resources.consent_coverage(path, by), by), key="consent_by_group"
     )
-    st.plotly_chart(charts.consent_changes(resources.consent_changes(path)), key="consent_changes")
+    st.plotly_chart(charts.consent_over_time(resources.consent_over_time(path)), key="consent_over_time")
     st.caption(
-        "The customers table keeps each customer's latest choice and its date; a full history of changes"
-        " arrives with the consent log."
+        "Every choice is kept with its date (consent_events: onboarding, the GDPR re-confirmation, later"
+        " changes in the app, through support or an import); a bank without a history file starts from"
+        " one event per customer at their last change (docs/privacy.md)."
     )
 
 

@@ -646,10 +646,10 @@ def consent_coverage(path: str, by: str | None) -> pl.DataFrame:
 
 
 @st.cache_data(ttl=600, max_entries=2, show_spinner=False)
-def consent_changes(path: str) -> pl.DataFrame:
-    """The month of each current customer's last consent change, by purpose."""
+def consent_over_time(path: str) -> pl.DataFrame:
+    """Share of current customers consenting to each purpose at each of the last 24 month ends."""
     db = get_database(path)
-    return consent.consent_changes_by_month(db.backend(), as_of=db.snapshot_date())
+    return consent.consent_coverage_over_time(db.backend(), as_of=db.snapshot_date())
 
 
 @st.cache_data(ttl=600, max_entries=2, show_spinner=False)

@@ -8,7 +8,7 @@ the bank's own tables is for administrators only. Sections, one drawn at a time:
   future dates, freshness, with pass/fail and example keys);
 - Consent: ``analytics.privacy.coverage.consent_coverage`` (share of current customers agreeing to
   marketing and to profiling, overall and by region, age band or channel) and
-  ``consent_changes_by_month``;
+  ``consent_coverage_over_time`` (the last 24 month ends, from the consent history);
 - Subject requests: ``analytics.privacy.subject.subject_access`` (everything held about one customer
   as a zip) and ``erase_subject`` (deleted everywhere, a tombstone in the audit log, the file
   rewritten), the customer named by number or masked id (``analytics.privacy.reference``);

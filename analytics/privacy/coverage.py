@@ -83,41 +83,6 @@ def consent_coverage(backend: ibis.BaseBackend, *, as_of: date, by: str | None =
     return frame.sort(["purpose", *keys])
 
 
-@shared_docs
-def consent_changes_by_month(backend: ibis.BaseBackend, *, as_of: date) -> pl.DataFrame:
-    """When current customers last changed their consent, by month, with their choice now.
-
-    The customers table keeps each customer's latest choice and its date, not every change,
-    so this is the month of the last change of each customer's current flags.
-
-    Parameters
-    ----------
-    {backend}
-    as_of : datetime.date
-        The snapshot day.
-
-    Returns
-    -------
-    polars.DataFrame
-        ``month`` (first day), ``purpose``, ``customers`` (whose last change fell in that month),
-        ``consenting`` (of those, agreeing now), ordered by month then purpose.
-    """
-    customers = _current(backend.table(CUSTOMERS.name), as_of)
-    month = customers.consent_updated_at.truncate("M").cast("date").name("month")
-    parts = []
-    for purpose, column in PURPOSES.items():
-        agreed = customers[column].fill_null(False).cast("int64")
-        part = (
-            customers.mutate(month=month, agreed=agreed)
-            .group_by("month")
-            .aggregate(customers=ibis._.count(), consenting=ibis._.agreed.sum())
-            .mutate(purpose=ibis.literal(purpose))
-        )
-        parts.append(part)
-    frame = ibis.union(*parts).to_polars()
-    return frame.select("month", "purpose", "customers", "consenting").sort(["month", "purpose"])
-
-
 def coverage_days(as_of: date, months: int) -> list[date]:
     """The days :func:`consent_coverage_over_time` counts on: month ends, the last one ``as_of``.
 

@@ -52,26 +52,27 @@ def coverage_by_group(frame: pl.DataFrame, by: str) -> go.Figure:
     return fig
 
 
-def consent_changes(frame: pl.DataFrame) -> go.Figure:
-    """Monthly bars: current customers whose last consent change fell in each month, by choice now."""
-    profiling = frame.filter(pl.col("purpose") == "profiling").sort("month")
-    months = profiling.get_column("month").to_list()
+def consent_over_time(frame: pl.DataFrame) -> go.Figure:
+    """Lines: the share of current customers consenting to each purpose at each month end."""
     fig = go.Figure()
-    fig.add_bar(
-        x=months, y=profiling.get_column("consenting").to_list(), name="Agree now", marker_color="#5E8C31"
-    )
-    fig.add_bar(
-        x=months,
-        y=(profiling.get_column("customers") - profiling.get_column("consenting")).to_list(),
-        name="Refuse now",
-        marker_color="#C62828",
-    )
+    for purpose, color in PURPOSE_COLORS.items():
+        rows = frame.filter(pl.col("purpose") == purpose).sort("month_end")
+        fig.add_scatter(
+            x=rows.get_column("month_end").to_list(),
+            y=(rows.get_column("share") * 100).to_list(),
+            mode="lines+markers",
+            name=purpose.capitalize(),
+            line={"color": color},
+            customdata=rows.select("consenting", "customers").rows(),
+            hovertemplate="%{x}: %{y:.1f}% (%{customdata[0]:,} of %{customdata[1]:,})<extra>"
+            + purpose
+            + "</extra>",
+        )
     fig.update_layout(
-        barmode="stack",
-        title="Month of each current customer's last consent change (profiling)",
-        yaxis={"title": "customers"},
+        title="Share consenting at each month end (from the consent history)",
+        yaxis={"title": "% of current customers"},
         margin=_MARGIN,
-        height=320,
+        height=340,
         legend={"orientation": "h", "y": -0.2},
     )
     return fig

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from analytics.common.types import User
@@ -45,7 +47,12 @@ def test_consent_coverage_equals_the_library(bank, role):
     shown = at.dataframe[0].value
     assert list(shown["Current customers"]) == expected.get_column("customers").to_list()
     assert list(shown["Consenting"]) == expected.get_column("consenting").to_list()
-    assert len(at.get("plotly_chart")) == 2
+    charts = at.get("plotly_chart")
+    assert len(charts) == 2
+    # The history's last month end is the snapshot: its shares are today's coverage.
+    over_time = json.loads(charts[1].proto.spec)["data"]
+    for trace, share in zip(over_time, expected.get_column("share"), strict=True):
+        assert trace["y"][-1] == pytest.approx(share * 100)
     at.segmented_control(key="consent_by").set_value("age_band").run()
     assert not at.exception
 

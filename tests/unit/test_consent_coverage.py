@@ -48,15 +48,6 @@ def test_coverage_by_region_adds_up_to_the_whole(sample_db):
     assert ages.filter(pl.col("purpose") == "marketing").get_column("customers").sum() == current.height
 
 
-def test_changes_by_month_count_each_current_customer_once_per_purpose(sample_db):
-    current, as_of = _current(sample_db)
-    changes = coverage.consent_changes_by_month(sample_db.backend(), as_of=as_of)
-    for purpose in coverage.PURPOSES:
-        rows = changes.filter(pl.col("purpose") == purpose)
-        assert rows.get_column("customers").sum() == current.height
-    assert changes.get_column("month").is_sorted()
-
-
 def test_an_unknown_group_is_refused_by_name(sample_db):
     with pytest.raises(ValueError, match="cannot be split by 'shoe_size'"):
         coverage.consent_coverage(sample_db.backend(), as_of=sample_db.snapshot_date(), by="shoe_size")
