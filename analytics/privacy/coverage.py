@@ -134,11 +134,6 @@ def consent_coverage_over_time(backend: ibis.BaseBackend, *, as_of: date, months
     ------
     ValueError
         For ``months`` below 1 (:data:`MSG_BAD_MONTHS`).
-
-    Examples
-    --------
-    >>> frame = consent_coverage_over_time(db.backend(), as_of=date(2026, 10, 31))  # doctest: +SKIP
-    >>> frame.filter(pl.col("purpose") == "profiling").tail(1)  # doctest: +SKIP
     """
     days = ibis.memtable({"month_end": coverage_days(as_of, months)}, schema={"month_end": "date"})
     customers = backend.table(CUSTOMERS.name)

@@ -268,10 +268,6 @@ def subject_access(db: Database, customer_id: int, *, requested_by: str, role: s
         For a role that may not see raw personal data (:data:`MSG_NOT_ALLOWED`).
     SubjectNotFoundError
         When nothing is held about the customer.
-
-    Examples
-    --------
-    >>> blob = subject_access(db, 100001, requested_by="dpo", role="admin")  # doctest: +SKIP
     """
     _check_role(role)
     data = collect_subject_data(db, customer_id)

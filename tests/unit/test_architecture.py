@@ -100,3 +100,17 @@ def test_every_derived_table_has_a_registered_builder_and_a_missing_one_is_named
     assert [b.table for b in builders][0] == "customer_month"  # the cubes read it: it runs first
     with pytest.raises(RuntimeError, match="no_such_table"):
         derived.registered_builders(("customer_month", "no_such_table"))
+
+
+def test_nothing_is_skipped():
+    # A skipped test (or an example whose every line is skipped) asserts nothing: it is a defect.
+    markers = ("doctest: +SKIP", "pytest.skip(", "mark.skip", "importorskip(", "mark.xfail")
+    found = [
+        f"{path.relative_to(REPO_ROOT)}: {marker}"
+        for folder in ("analytics", "app", "pages", "tests", "tools", "sample_data")
+        for path in sorted((REPO_ROOT / folder).rglob("*.py"))
+        if path.name != "test_architecture.py"
+        for marker in markers
+        if marker in path.read_text()
+    ]
+    assert found == []
