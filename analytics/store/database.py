@@ -769,6 +769,35 @@ class Database:
             expr = builder.expression(backend, as_of=as_of, history_start=history_start)
             backend.insert(builder.table, expr, overwrite=True)
 
+    def rebuild_aggregate_slice(self, column: str, values: Sequence[Any]) -> None:
+        """Rebuild the aggregate derived tables' rows whose ``column`` is one of ``values``.
+
+        For a change confined to a few customers (an erasure): their rows in the per-customer
+        derived tables (those with a ``customer_id``, whose rows depend on that customer alone)
+        are deleted by the caller, and the aggregates are rebuilt only where those customers
+        counted (e.g. their region), from the per-customer tables already changed. Call it inside
+        :meth:`transaction` (it uses this thread's connection), after the deletes.
+
+        Raises
+        ------
+        ValueError
+            If an aggregate derived table has no ``column`` to slice by.
+        """
+        backend = self.backend()
+        con = self._connection()
+        as_of, history_start = self.snapshot_date(), self.history_start()
+        specs = {spec.name: spec for spec in DERIVED_TABLES}
+        for builder in registered_builders(tuple(specs)):
+            spec = specs[builder.table]
+            if "customer_id" in spec.schema:
+                continue
+            if column not in spec.schema:
+                raise ValueError(f"derived table {spec.name} has no column {column!r} to rebuild a slice of")
+            expr = builder.expression(backend, as_of=as_of, history_start=history_start)
+            # Table and column names come from the contracts; the values are bound.
+            con.execute(f'DELETE FROM "{spec.name}" WHERE "{column}" IN (SELECT unnest(?))', [list(values)])  # noqa: S608
+            backend.insert(builder.table, expr.filter(expr[column].isin(list(values))))
+
     def history_start(self):
         """First day of the data set's history (``dataset_meta.history_start``, else first transaction)."""
         meta = self.meta()
