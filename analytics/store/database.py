@@ -591,34 +591,26 @@ class Database:
                     f"{where}, row {row + 1}, column {column}: value {values[row]!r} is not in {parent}"
                 )
         self.ensure_schema()
-        con = self._connection()
-        with self._write_lock:
-            con.execute("BEGIN TRANSACTION")
-            try:
-                # Model outputs describe the old data: they go with it.
-                for spec in (*MODEL_TABLES, *reversed(CANONICAL_TABLES)):
-                    con.execute(f'DELETE FROM "{spec.name}"')  # noqa: S608 - name from the contracts, values bound
-                for spec in CANONICAL_TABLES:
-                    con.register("incoming", checked[spec.name].to_arrow())
-                    con.execute(f'INSERT INTO "{spec.name}" SELECT * FROM incoming')  # noqa: S608 - name from the contracts, values bound
-                    con.unregister("incoming")
-                # The facts describe the data, so they go with it; the app's own secrets
-                # (the pseudonym key) stay, so pseudonyms survive a reload.
-                con.execute(
-                    f'DELETE FROM "{DATASET_META.name}" WHERE key NOT IN (SELECT unnest(?))',  # noqa: S608 - name from the contracts, values bound
-                    [list(APP_META_KEYS)],
+        # The rollups are part of the load: a failure there undoes the load too.
+        with self.transaction(rebuild_rollups=True) as con:
+            # Model outputs describe the old data: they go with it.
+            for spec in (*MODEL_TABLES, *reversed(CANONICAL_TABLES)):
+                con.execute(f'DELETE FROM "{spec.name}"')  # noqa: S608 - name from the contracts, values bound
+            for spec in CANONICAL_TABLES:
+                con.register("incoming", checked[spec.name].to_arrow())
+                con.execute(f'INSERT INTO "{spec.name}" SELECT * FROM incoming')  # noqa: S608 - name from the contracts, values bound
+                con.unregister("incoming")
+            # The facts describe the data, so they go with it; the app's own secrets
+            # (the pseudonym key) stay, so pseudonyms survive a reload.
+            con.execute(
+                f'DELETE FROM "{DATASET_META.name}" WHERE key NOT IN (SELECT unnest(?))',  # noqa: S608 - name from the contracts, values bound
+                [list(APP_META_KEYS)],
+            )
+            if meta:
+                con.executemany(
+                    f'INSERT INTO "{DATASET_META.name}" VALUES (?, ?)',  # noqa: S608 - name from the contracts, values bound
+                    [[k, str(v)] for k, v in meta.items() if k not in APP_META_KEYS],
                 )
-                if meta:
-                    con.executemany(
-                        f'INSERT INTO "{DATASET_META.name}" VALUES (?, ?)',  # noqa: S608 - name from the contracts, values bound
-                        [[k, str(v)] for k, v in meta.items() if k not in APP_META_KEYS],
-                    )
-                # The rollups are part of the load: a failure there undoes the load too.
-                self._rebuild_rollups()
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
 
     def store_model_output(
         self,
@@ -681,24 +673,17 @@ class Database:
         checked_append = {n: validate_frame(specs[n], f) for n, f in append.items()}
         checked_replace = {n: validate_frame(specs[n], f) for n, f in replace.items()}
         self.ensure_schema()
-        con = self._connection()
-        with self._write_lock:
-            con.execute("BEGIN TRANSACTION")
-            try:
-                # Table and column names come from the contracts checked above, values are bound.
-                for name, (column, values) in delete.items():
-                    sql = f'DELETE FROM "{name}" WHERE "{column}" IN (SELECT unnest(?))'  # noqa: S608 - name from the contracts, values bound
-                    con.execute(sql, [list(values)])
-                for name in checked_replace:
-                    con.execute(f'DELETE FROM "{name}"')  # noqa: S608 - name from the contracts, values bound
-                for name, frame in (*checked_append.items(), *checked_replace.items()):
-                    con.register("incoming", frame.to_arrow())
-                    con.execute(f'INSERT INTO "{name}" SELECT * FROM incoming')  # noqa: S608 - name from the contracts, values bound
-                    con.unregister("incoming")
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
+        with self.transaction() as con:
+            # Table and column names come from the contracts checked above, values are bound.
+            for name, (column, values) in delete.items():
+                sql = f'DELETE FROM "{name}" WHERE "{column}" IN (SELECT unnest(?))'  # noqa: S608 - name from the contracts, values bound
+                con.execute(sql, [list(values)])
+            for name in checked_replace:
+                con.execute(f'DELETE FROM "{name}"')  # noqa: S608 - name from the contracts, values bound
+            for name, frame in (*checked_append.items(), *checked_replace.items()):
+                con.register("incoming", frame.to_arrow())
+                con.execute(f'INSERT INTO "{name}" SELECT * FROM incoming')  # noqa: S608 - name from the contracts, values bound
+                con.unregister("incoming")
 
     def delete_model_rows(self, table: str, column: str, values: Sequence[Any]) -> None:
         """Delete the rows of a model-output table whose ``column`` is one of ``values``.
@@ -843,28 +828,21 @@ class Database:
             "details": json.dumps(dict(details or {}), default=str, sort_keys=True),
         }
         key = self.keys.audit
-        con = self._connection()
         # One writer at a time, and the previous seal read in the same transaction as the
         # insert: two sessions must never chain to the same row.
-        with self._write_lock:
-            con.execute("BEGIN TRANSACTION")
-            try:
-                last = con.execute(
-                    f'SELECT chain_hmac FROM "{AUDIT_LOG.name}" ORDER BY event_id DESC LIMIT 1'  # noqa: S608 - contract name
-                ).fetchone()
-                row["event_id"] = con.execute("SELECT nextval('audit_log_seq')").fetchone()[0]
-                previous = (last[0] or "") if last else audit_chain.GENESIS
-                row["chain_hmac"] = audit_chain.seal(key, previous, row)
-                columns = [*audit_chain.SEALED_FIELDS, "chain_hmac"]
-                con.execute(
-                    f'INSERT INTO "{AUDIT_LOG.name}" ({", ".join(columns)}) '  # noqa: S608 - contract names
-                    f"VALUES ({', '.join('?' for _ in columns)})",
-                    [row[c] for c in columns],
-                )
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
+        with self.transaction() as con:
+            last = con.execute(
+                f'SELECT chain_hmac FROM "{AUDIT_LOG.name}" ORDER BY event_id DESC LIMIT 1'  # noqa: S608 - contract name
+            ).fetchone()
+            row["event_id"] = con.execute("SELECT nextval('audit_log_seq')").fetchone()[0]
+            previous = (last[0] or "") if last else audit_chain.GENESIS
+            row["chain_hmac"] = audit_chain.seal(key, previous, row)
+            columns = [*audit_chain.SEALED_FIELDS, "chain_hmac"]
+            con.execute(
+                f'INSERT INTO "{AUDIT_LOG.name}" ({", ".join(columns)}) '  # noqa: S608 - contract names
+                f"VALUES ({', '.join('?' for _ in columns)})",
+                [row[c] for c in columns],
+            )
 
     def verify_audit(self) -> audit_chain.ChainVerification:
         """Check every seal of the audit log in ``event_id`` order (see :func:`audit_chain.verify_chain`)."""
@@ -959,6 +937,7 @@ class Database:
             previous = audit_chain.seal(key, previous, row)
             seals.append((row["event_id"], previous))
         if seals:
+            # Not transaction(): migrate() already holds the write lock, which is not reentrant.
             con = self._connection()
             con.execute("BEGIN TRANSACTION")
             try:
