@@ -220,23 +220,6 @@ def audit_actions(db: Database) -> list[str]:
     return rows.get_column("action").to_list()
 
 
-def audit_usernames(db: Database) -> list[str]:
-    """The user names present in the audit log, sorted: suggestions for the who filter.
-
-    Parameters
-    ----------
-    db : Database
-        The database.
-
-    Returns
-    -------
-    list of str
-        Distinct user names (for failed sign-ins, the name as typed).
-    """
-    rows = db.query(f'SELECT DISTINCT username FROM "{AUDIT_LOG.name}" ORDER BY username')  # noqa: S608 - contract name
-    return rows.get_column("username").to_list()
-
-
 def audit_log_view(
     db: Database,
     *,
@@ -246,6 +229,7 @@ def audit_log_view(
     until: date | datetime | None = None,
     customer: str | None = None,
     limit: int = DEFAULT_LIMIT,
+    chain: ChainVerification | None = None,
 ) -> AuditLogView:
     """The rows, the total and the chain status in one call (what the page draws).
 
@@ -255,6 +239,9 @@ def audit_log_view(
         The database.
     who, actions, since, until, customer, limit
         As in :func:`read_audit_log`.
+    chain : ChainVerification, optional
+        A verification of the log as it is now (a caller that keeps one per :func:`audit_head`);
+        checked here when omitted.
 
     Returns
     -------
@@ -268,7 +255,17 @@ def audit_log_view(
     """
     filters = {"who": who, "actions": actions, "since": since, "until": until, "customer": customer}
     rows = read_audit_log(db, **filters, limit=limit)
-    return AuditLogView(rows=rows, total=count_audit_log(db, **filters), chain=db.verify_audit())
+    total = count_audit_log(db, **filters)
+    return AuditLogView(rows=rows, total=total, chain=chain if chain is not None else db.verify_audit())
+
+
+def audit_head(db: Database) -> int | None:
+    """The newest audit row's event id (None for an empty log): what a kept verification is valid for.
+
+    The log only grows (nothing updates or deletes its rows), and the running app holds the
+    database file alone, so a verification of the chain up to this id stays true until it moves.
+    """
+    return db.query(f'SELECT max(event_id) AS head FROM "{AUDIT_LOG.name}"').item()  # noqa: S608 - contract name
 
 
 def audit_log_csv(rows: pl.DataFrame) -> bytes:
