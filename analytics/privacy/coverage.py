@@ -10,18 +10,17 @@ the customer's next one for the purpose.
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Literal
 
 import ibis
 import ibis.expr.types as ir
 import polars as pl
 
+from analytics.access.consent import Purpose
 from analytics.common.docs import shared_docs
 from analytics.common.expressions import age_band_expr
 from analytics.common.months import add_months
 from analytics.store.contracts import CONSENT_EVENTS, CUSTOMERS
 
-Purpose = Literal["marketing", "profiling"]
 PURPOSES: dict[Purpose, str] = {"marketing": "consent_marketing", "profiling": "consent_profiling"}
 """Each consent purpose and the customers column that holds it."""
 
