@@ -696,10 +696,15 @@ def export_audit_log(path: str, user: User, *, filters: dict, rows: pl.DataFrame
     return audit_log.audit_log_csv(rows)
 
 
+@st.cache_data(ttl=300, max_entries=2, show_spinner=False)
 def check_import(
     path: str, table: str, data: bytes, *, name: str, mode: str, mapping: dict | None, max_rows: int
 ) -> imports_lib.ImportReport:
-    """Validate an uploaded file against a table's contract; nothing is written."""
+    """Validate an uploaded file against a table's contract; nothing is written.
+
+    Kept for the reruns that follow (choosing the mode, clicking Import) so a file is checked once
+    per choice; an import checks again inside its transaction and then clears every cache.
+    """
     return imports_lib.validate_import(
         get_database(path), table, data, mode=mode, mapping=mapping, source_name=name, max_rows=max_rows
     )
